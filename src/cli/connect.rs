@@ -1,0 +1,75 @@
+use super::{HandshakeArgs, OutputArgs, TlsArgs, parse};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BinaryFormat {
+    /// Offset, hex bytes and printable characters, like `xxd`
+    Hex,
+    /// One base64 line per message
+    Base64,
+    /// The bytes as they are
+    Raw,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// ws:// or wss:// URL, e.g. ws://127.0.0.1:9001/ or wss://[::1]/chat
+    pub url: String,
+
+    #[command(flatten)]
+    pub handshake: HandshakeArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    /// Send this message first, before stdin (repeatable)
+    #[arg(long = "send", value_name = "MSG", help_heading = "Sending")]
+    pub send: Vec<String>,
+    /// Send --send messages and stdin lines as binary messages instead of text
+    #[arg(long, help_heading = "Sending")]
+    pub binary: bool,
+    /// Send this file as one binary message (after --send, before stdin)
+    #[arg(long, value_name = "PATH", help_heading = "Sending")]
+    pub send_file: Option<PathBuf>,
+    /// Split every outgoing message into frames of N payload bytes (continuation frames)
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Sending")]
+    pub fragment_size: Option<usize>,
+    /// Send every received data message back with its type kept
+    #[arg(long, help_heading = "Sending")]
+    pub echo: bool,
+
+    /// How to show received binary messages
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "hex",
+        help_heading = "Receiving"
+    )]
+    pub binary_format: BinaryFormat,
+    /// Send a numbered Ping frame this often and print each pong's round trip
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Receiving")]
+    pub ping_interval: Option<Duration>,
+    /// Show received pings and pongs
+    #[arg(short = 'P', long, help_heading = "Receiving")]
+    pub show_control: bool,
+
+    /// Close frame to send at the end: CODE[:REASON]
+    #[arg(long, value_name = "CODE[:REASON]", default_value = "1000", value_parser = parse::close_spec, help_heading = "Scripting")]
+    pub close: crate::core::close::CloseSpec,
+    /// After the last input, wait this long for replies before closing ('forever': until the peer closes)
+    #[arg(long, value_name = "DUR|forever", default_value = "1s", value_parser = parse::wait, help_heading = "Scripting")]
+    pub wait: parse::Wait,
+    /// Regular expression that a received message must match, in order (repeatable); done when all matched
+    #[arg(long, value_name = "REGEX", help_heading = "Scripting")]
+    pub expect: Vec<String>,
+    /// The peer must close with this code
+    #[arg(long, value_name = "CODE", value_parser = parse::close_code, help_heading = "Scripting")]
+    pub expect_close: Option<u16>,
+    /// Overall limit for the whole session
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Scripting")]
+    pub timeout: Option<Duration>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

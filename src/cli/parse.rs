@@ -1,0 +1,145 @@
+//! Value parsers for the command line. Each returns a one-line message that says what to write.
+
+use std::time::Duration;
+
+pub fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("'{s}' is not a duration ({e}); write e.g. 500ms, 10s, 1m30s"))
+}
+
+/// `--wait`: a duration, or `forever` to hold the connection until the peer closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    For(Duration),
+    Forever,
+}
+
+pub fn wait(s: &str) -> Result<Wait, String> {
+    match s.trim() {
+        "forever" | "inf" | "infinite" => Ok(Wait::Forever),
+        other => duration(other).map(Wait::For),
+    }
+}
+
+/// Byte sizes: `4096`, `64KiB`, `64MiB`, `1GiB` (K/M/G and KB/MB/GB are read as binary too).
+pub fn size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size; write e.g. 4096, 64KiB or 16MiB"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "'{s}': unknown size unit '{unit}'; use B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// `-H "Name: value"`, as curl spells it.
+pub fn header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("header '{s}' has no colon; write -H \"Name: value\""))?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        return Err(format!(
+            "'{name}' is not a valid header name; write -H \"Name: value\""
+        ));
+    }
+    let value = value.trim();
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!(
+            "the value of header '{name}' contains a line break"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// `--auth USER:PASS`.
+pub fn credentials(s: &str) -> Result<(String, String), String> {
+    // Never echo the input back: it holds a password.
+    let (user, pass) = s
+        .split_once(':')
+        .ok_or_else(|| "--auth takes USER:PASS (the password is never printed)".to_string())?;
+    Ok((user.to_string(), pass.to_string()))
+}
+
+pub fn close_spec(s: &str) -> Result<crate::core::close::CloseSpec, String> {
+    s.parse()
+        .map_err(|e: crate::core::error::Error| e.to_string())
+}
+
+pub fn close_code(s: &str) -> Result<u16, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a close code; write a number such as 1000 or 4001"))
+}
+
+pub fn positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{s}' is not a positive whole number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(duration("soon").is_err());
+        assert_eq!(wait("forever").unwrap(), Wait::Forever);
+        assert_eq!(wait("2s").unwrap(), Wait::For(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("4096").unwrap(), 4096);
+        assert_eq!(size("64KiB").unwrap(), 64 * 1024);
+        assert_eq!(size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(size("1g").unwrap(), 1 << 30);
+        assert!(size("12 parsecs").is_err());
+        assert!(size("").is_err());
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(
+            header("X-Test: 42").unwrap(),
+            ("X-Test".into(), "42".into())
+        );
+        assert_eq!(header("X-Empty:").unwrap(), ("X-Empty".into(), "".into()));
+        assert!(header("NoColon").is_err());
+        assert!(header("Bad Name: v").is_err());
+    }
+
+    #[test]
+    fn credentials_never_echo_the_password() {
+        assert_eq!(credentials("u:p:q").unwrap(), ("u".into(), "p:q".into()));
+        let e = credentials("s3cret").unwrap_err();
+        assert!(!e.contains("s3cret"));
+    }
+
+    #[test]
+    fn positives() {
+        assert_eq!(positive("3").unwrap(), 3);
+        assert!(positive("0").is_err());
+        assert!(positive("-1").is_err());
+    }
+}

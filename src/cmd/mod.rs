@@ -1,0 +1,2 @@
+pub mod completions;
+pub mod connect;

@@ -1,0 +1,167 @@
+//! Lower parsed arguments into validated configs before any I/O: files are read, URLs parsed,
+//! colour decided and bad combinations rejected here, so commands only run.
+
+use crate::cli::connect::BinaryFormat;
+use crate::cli::parse::Wait;
+use crate::cli::{ColorChoice, ConnectArgs, HandshakeArgs, OutputArgs, TlsArgs};
+use crate::core::close::CloseSpec;
+use crate::core::conn::DataKind;
+use crate::core::error::Error;
+use crate::core::handshake::ConnectOptions;
+use crate::core::target::Target;
+use crate::core::tls::{self, TlsOptions};
+use bytes::Bytes;
+use regex::Regex;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// tungstenite's default read buffer is 128 KiB per connection; one interactive or scripted
+/// connection can afford a moderate one.
+const CLIENT_READ_BUFFER: usize = 16 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub json: bool,
+    pub color: bool,
+    pub verbose: bool,
+}
+
+pub struct ConnectConfig {
+    pub conn: ConnectOptions,
+    pub insecure: bool,
+    /// `--send` messages and `--send-file`, in order, sent before stdin.
+    pub preamble: Vec<(DataKind, Bytes)>,
+    pub line_kind: DataKind,
+    pub fragment_size: Option<usize>,
+    pub echo: bool,
+    pub binary_format: BinaryFormat,
+    pub ping_interval: Option<Duration>,
+    pub show_control: bool,
+    pub close: CloseSpec,
+    /// `None`: wait until the peer closes.
+    pub wait: Option<Duration>,
+    pub expect: Vec<Regex>,
+    pub expect_close: Option<u16>,
+    pub timeout: Option<Duration>,
+    pub output: OutputConfig,
+}
+
+pub fn output(args: &OutputArgs) -> OutputConfig {
+    OutputConfig {
+        json: args.json,
+        color: use_color(args.color, std::io::stderr().is_terminal()),
+        verbose: args.verbose,
+    }
+}
+
+/// One place decides colour: the flag, then NO_COLOR, then TERM=dumb, then whether it is a tty.
+pub fn use_color(choice: ColorChoice, is_tty: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            is_tty
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
+pub fn connect_options(
+    url: &str,
+    handshake: &HandshakeArgs,
+    tls_args: &TlsArgs,
+) -> Result<ConnectOptions, Error> {
+    let target: Target = url.parse()?;
+    if !target.secure && (tls_args.cacert.is_some() || tls_args.cert.is_some()) {
+        return Err(Error::usage(format!(
+            "--cacert/--cert apply to wss:// only; {} is plain ws://",
+            target.url()
+        )));
+    }
+    let tls = if target.secure {
+        Some(tls::client_config(&TlsOptions {
+            cacert: tls_args.cacert.clone(),
+            cert: tls_args.cert.clone(),
+            key: tls_args.key.clone(),
+            insecure: tls_args.insecure,
+        })?)
+    } else {
+        None
+    };
+    let auth = handshake.auth.clone().or_else(|| target.userinfo.clone());
+    Ok(ConnectOptions {
+        target,
+        headers: handshake.headers.clone(),
+        origin: handshake.origin.clone(),
+        subprotocols: handshake.subprotocols.clone(),
+        auth,
+        connect_timeout: handshake.connect_timeout,
+        tls,
+        max_message_size: handshake.max_message_size,
+        read_buffer_size: CLIENT_READ_BUFFER,
+        source: None,
+    })
+}
+
+pub fn connect(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
+    let conn = connect_options(&args.url, &args.handshake, &args.tls)?;
+    let line_kind = if args.binary {
+        DataKind::Binary
+    } else {
+        DataKind::Text
+    };
+    let mut preamble: Vec<(DataKind, Bytes)> = args
+        .send
+        .iter()
+        .map(|m| (line_kind, Bytes::from(m.clone())))
+        .collect();
+    if let Some(path) = &args.send_file {
+        let data = std::fs::read(path).map_err(|e| {
+            Error::usage(format!("cannot read --send-file {}: {e}", path.display()))
+        })?;
+        preamble.push((DataKind::Binary, Bytes::from(data)));
+    }
+    let expect = args
+        .expect
+        .iter()
+        .map(|p| {
+            Regex::new(p).map_err(|e| {
+                Error::usage(format!(
+                    "--expect '{p}' is not a valid regular expression: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(code) = args.expect_close
+        && !(1000..=4999).contains(&code)
+    {
+        return Err(Error::usage(format!(
+            "--expect-close {code} is not a close code; use 1000-4999"
+        )));
+    }
+    if args.ping_interval.is_some_and(|d| d.is_zero()) {
+        return Err(Error::usage("--ping-interval must be longer than 0"));
+    }
+    Ok(ConnectConfig {
+        conn,
+        insecure: args.tls.insecure,
+        preamble,
+        line_kind,
+        fragment_size: args.fragment_size,
+        echo: args.echo,
+        binary_format: args.binary_format,
+        ping_interval: args.ping_interval,
+        show_control: args.show_control,
+        close: args.close.clone(),
+        wait: match args.wait {
+            Wait::For(d) => Some(d),
+            Wait::Forever => None,
+        },
+        expect,
+        expect_close: args.expect_close,
+        timeout: args.timeout,
+        output: output(&args.output),
+    })
+}

@@ -1,0 +1,14 @@
+//! The connection core shared by every subcommand. It never prints: it returns values and
+//! `Event`s, and the commands hand those to a renderer.
+
+pub mod close;
+pub mod conn;
+pub mod dial;
+pub mod error;
+pub mod event;
+pub mod handshake;
+pub mod probe;
+pub mod stream;
+pub mod target;
+pub mod tls;
+pub mod wire;

@@ -1,0 +1,212 @@
+//! What we connect to: a `ws://` or `wss://` URL, normalised, with credentials split off so that
+//! they can never be printed back.
+
+use crate::core::error::Error;
+use tokio_tungstenite::tungstenite::http::Uri;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub secure: bool,
+    /// Host as written, without IPv6 brackets.
+    pub host: String,
+    pub port: u16,
+    /// Path and query, always starting with `/`.
+    pub resource: String,
+    /// `user:pass@` from the URL; used for HTTP Basic auth, never displayed.
+    pub userinfo: Option<(String, String)>,
+}
+
+impl std::str::FromStr for Target {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self, Error> {
+        let trimmed = input.trim();
+        let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
+            Error::usage(format!(
+                "'{}' is not a WebSocket URL; write ws://HOST[:PORT]/PATH or wss://…",
+                redact(trimmed)
+            ))
+        })?;
+        let secure = match scheme.to_ascii_lowercase().as_str() {
+            "ws" => false,
+            "wss" => true,
+            "http" => {
+                return Err(Error::usage(format!(
+                    "http:// is not a WebSocket URL; write ws://{}",
+                    redact(rest)
+                )));
+            }
+            "https" => {
+                return Err(Error::usage(format!(
+                    "https:// is not a WebSocket URL; write wss://{}",
+                    redact(rest)
+                )));
+            }
+            other => {
+                return Err(Error::usage(format!(
+                    "unsupported scheme '{other}://'; write ws:// or wss://"
+                )));
+            }
+        };
+        // Split credentials off by hand: `http::Uri` keeps them in the authority.
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((info, hp)) => {
+                let (user, pass) = info.split_once(':').unwrap_or((info, ""));
+                (Some((user.to_string(), pass.to_string())), hp)
+            }
+            None => (None, authority),
+        };
+        if hostport.is_empty() {
+            return Err(Error::usage(format!(
+                "'{}' has no host; write {scheme}://HOST[:PORT]/PATH",
+                redact(trimmed)
+            )));
+        }
+        // Fragments are never sent in an upgrade request (RFC 6455 3).
+        let tail = tail.split('#').next().unwrap_or("");
+        let uri: Uri = format!("http://{hostport}{tail}").parse().map_err(|e| {
+            Error::usage(format!(
+                "'{}' is not a valid URL ({e}); write {scheme}://HOST[:PORT]/PATH",
+                redact(trimmed)
+            ))
+        })?;
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::usage(format!("'{}' has no host", redact(trimmed))))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        if port == 0 {
+            return Err(Error::usage(format!(
+                "'{}': port 0 cannot be dialled",
+                redact(trimmed)
+            )));
+        }
+        let resource = uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("/");
+        let resource = if resource.starts_with('/') {
+            resource.to_string()
+        } else {
+            format!("/{resource}")
+        };
+        Ok(Target {
+            secure,
+            host,
+            port,
+            resource,
+            userinfo,
+        })
+    }
+}
+
+impl Target {
+    fn default_port(&self) -> u16 {
+        if self.secure { 443 } else { 80 }
+    }
+
+    /// Host in URL form: IPv6 literals get their brackets back.
+    pub fn host_for_url(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// The `Host` header value (port only when not the default, per RFC 7230 5.4).
+    pub fn host_header(&self) -> String {
+        if self.port == self.default_port() {
+            self.host_for_url()
+        } else {
+            format!("{}:{}", self.host_for_url(), self.port)
+        }
+    }
+
+    /// The URL without credentials: safe to print.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}{}",
+            if self.secure { "wss" } else { "ws" },
+            self.host_header(),
+            self.resource
+        )
+    }
+}
+
+/// Hide `user:pass@` in anything echoed back from user input.
+fn redact(s: &str) -> String {
+    let authority_end = s
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| s[start..].find(['/', '?', '#']).map(|e| start + e))
+        .unwrap_or(s.len());
+    match s[..authority_end].rfind('@') {
+        Some(at) => {
+            let start = s.find("://").map(|i| i + 3).unwrap_or(0);
+            if at < start {
+                return s.to_string();
+            }
+            format!("{}***@{}", &s[..start], &s[at + 1..])
+        }
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Target {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_ports_and_paths() {
+        let a = t("ws://example.com");
+        assert_eq!((a.port, a.resource.as_str(), a.secure), (80, "/", false));
+        let b = t("wss://example.com/chat?room=1#frag");
+        assert_eq!(
+            (b.port, b.resource.as_str(), b.secure),
+            (443, "/chat?room=1", true)
+        );
+        assert_eq!(b.url(), "wss://example.com/chat?room=1");
+        assert_eq!(t("ws://h:8080").host_header(), "h:8080");
+        assert_eq!(t("ws://h?x=1").resource, "/?x=1");
+    }
+
+    #[test]
+    fn ipv6_literals() {
+        let a = t("ws://[::1]:9001/x");
+        assert_eq!(a.host, "::1");
+        assert_eq!(a.port, 9001);
+        assert_eq!(a.url(), "ws://[::1]:9001/x");
+    }
+
+    #[test]
+    fn credentials_are_split_off_and_never_shown() {
+        let a = t("ws://user:s3cret@h:1/p");
+        assert_eq!(a.userinfo, Some(("user".into(), "s3cret".into())));
+        assert!(!a.url().contains("s3cret"));
+        let err = "http://user:s3cret@h/".parse::<Target>().unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn bad_urls_say_what_to_write() {
+        let e = "http://localhost:9001/".parse::<Target>().unwrap_err();
+        assert!(e.to_string().contains("ws://localhost:9001/"), "{e}");
+        let e = "https://h/".parse::<Target>().unwrap_err();
+        assert!(e.to_string().contains("wss://h/"), "{e}");
+        assert!("localhost:9001".parse::<Target>().is_err());
+        assert!("ws://".parse::<Target>().is_err());
+        assert!("ftp://h".parse::<Target>().is_err());
+        assert!("ws://h:99999/".parse::<Target>().is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! wsbeat: a WebSocket testing tool.
+//!
+//! A run moves through these types, one way:
+//! `Cli` (clap, `cli`) → a validated config (`config`) → `ConnectOptions` → `handshake::open`
+//! → `Conn` (send, receive, close) → `Event`s → a renderer (`render`: human or NDJSON)
+//! → an exit code from the table in the README (`core::error::ErrorKind::exit_code`).
+//! The core never prints; commands are thin and pick what to show.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod core;
+pub mod render;
+pub mod stdin;
+
+use cli::{Cli, Command};
+use std::io::Write;
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Connect(args) => {
+            let cfg = config::connect(&args)?;
+            Ok(runtime()?.block_on(cmd::connect::run(cfg)))
+        }
+        Command::Completions(args) => {
+            let script = cmd::completions::generate(args.shell);
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&script).and_then(|_| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(ExitCode::SUCCESS),
+            }
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

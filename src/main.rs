@@ -1,0 +1,45 @@
+use clap::Parser;
+use std::process::ExitCode;
+use wsbeat::cli::Cli;
+use wsbeat::core::error::{Error, ErrorKind};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    match wsbeat::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("wsbeat: error: {err:#}");
+            let kind = err
+                .downcast_ref::<Error>()
+                .map_or(ErrorKind::Usage, Error::kind);
+            ExitCode::from(kind.exit_code())
+        }
+    }
+}
+
+/// clap's own errors, folded into our one-line form; help and version print as clap made them.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as K;
+    if matches!(
+        e.kind(),
+        K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(ErrorKind::Usage.exit_code())
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    eprintln!("wsbeat: error: {first} (see 'wsbeat --help')");
+    ExitCode::from(ErrorKind::Usage.exit_code())
+}

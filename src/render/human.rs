@@ -1,0 +1,223 @@
+//! Output for people: data on stdout exactly as received, everything else on stderr so that
+//! pipes carry only messages.
+
+use super::{ClientView, Render, units};
+use crate::cli::connect::BinaryFormat;
+use crate::config::OutputConfig;
+use crate::core::close::CloseEvent;
+use crate::core::conn::DataKind;
+use crate::core::event::Event;
+use base64::Engine;
+use std::io::{self, Write};
+use std::time::Duration;
+
+pub struct Human {
+    verbose: bool,
+    view: ClientView,
+}
+
+impl Human {
+    pub fn new(output: &OutputConfig, view: ClientView) -> Self {
+        colored::control::set_override(output.color);
+        Human {
+            verbose: output.verbose,
+            view,
+        }
+    }
+}
+
+/// Every style in one place.
+pub mod palette {
+    use colored::{ColoredString, Colorize};
+    pub fn info(s: &str) -> ColoredString {
+        s.cyan()
+    }
+    pub fn control(s: &str) -> ColoredString {
+        s.magenta()
+    }
+    pub fn good(s: &str) -> ColoredString {
+        s.green()
+    }
+    pub fn warn(s: &str) -> ColoredString {
+        s.yellow()
+    }
+    pub fn bad(s: &str) -> ColoredString {
+        s.red().bold()
+    }
+    pub fn dim(s: &str) -> ColoredString {
+        s.dimmed()
+    }
+}
+
+pub fn close_line(c: &CloseEvent) -> String {
+    let label = if c.is_normal() {
+        palette::good("closed:")
+    } else if c.was_clean {
+        palette::warn("closed:")
+    } else {
+        palette::bad("closed:")
+    };
+    let mut line = format!(
+        "{label} code={} ({}) reason={:?} wasClean={} initiator={}",
+        c.code,
+        c.name(),
+        c.reason,
+        c.was_clean,
+        c.initiator.as_str()
+    );
+    if !c.code_valid {
+        line.push_str(&format!(
+            " {}",
+            palette::bad("(code forbidden on the wire by RFC 6455)")
+        ));
+    }
+    line
+}
+
+fn stderr_line(line: &str) -> io::Result<()> {
+    // One write per line so that lines from concurrent writers never interleave mid-line.
+    let mut err = io::stderr().lock();
+    err.write_all(format!("{line}\n").as_bytes())
+}
+
+impl Render for Human {
+    fn event(&mut self, _ts: Duration, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Opened(h) => {
+                let mut line = format!(
+                    "{} {} ({} HTTP {} {})",
+                    palette::info("connected to"),
+                    h.url,
+                    h.peer,
+                    h.status,
+                    h.reason
+                );
+                if let Some(p) = &h.subprotocol {
+                    line.push_str(&format!(" subprotocol={p}"));
+                }
+                if !h.extensions.is_empty() {
+                    line.push_str(&format!(" extensions={}", h.extensions.join(",")));
+                }
+                stderr_line(&line)?;
+                let t = &h.timings;
+                stderr_line(
+                    &palette::dim(&format!(
+                        "  dns {}  tcp {}  tls {}  upgrade {}  total {}",
+                        units::duration(t.dns),
+                        units::duration(t.tcp),
+                        t.tls.map_or("-".to_string(), units::duration),
+                        units::duration(t.upgrade),
+                        units::duration(t.total)
+                    ))
+                    .to_string(),
+                )?;
+                if self.verbose {
+                    for (k, v) in &h.headers {
+                        stderr_line(
+                            &palette::dim(&format!("  < {k}: {}", redact_header(k, v))).to_string(),
+                        )?;
+                    }
+                }
+            }
+            Event::Sent {
+                kind,
+                payload,
+                fragments,
+            } => {
+                if self.verbose {
+                    let frames = if *fragments > 1 {
+                        format!(", {fragments} frames")
+                    } else {
+                        String::new()
+                    };
+                    let body = match kind {
+                        DataKind::Text => String::from_utf8_lossy(payload).into_owned(),
+                        DataKind::Binary => format!("{} bytes", payload.len()),
+                    };
+                    stderr_line(&format!(
+                        "{} {} ({} bytes{frames}): {body}",
+                        palette::dim(">"),
+                        kind.as_str(),
+                        payload.len()
+                    ))?;
+                }
+            }
+            Event::Received { kind, payload } => {
+                let mut out = io::stdout().lock();
+                match (kind, self.view.binary_format) {
+                    (DataKind::Text, _) => {
+                        out.write_all(payload)?;
+                        out.write_all(b"\n")?;
+                    }
+                    (DataKind::Binary, BinaryFormat::Hex) => {
+                        out.write_all(units::hexdump(payload).as_bytes())?;
+                    }
+                    (DataKind::Binary, BinaryFormat::Base64) => {
+                        let line = base64::engine::general_purpose::STANDARD.encode(payload);
+                        out.write_all(format!("{line}\n").as_bytes())?;
+                    }
+                    (DataKind::Binary, BinaryFormat::Raw) => out.write_all(payload)?,
+                }
+                out.flush()?;
+            }
+            Event::Ping { outbound, len, seq } => {
+                if self.view.show_control || self.verbose {
+                    let line = match (outbound, seq) {
+                        (true, Some(s)) => format!("> ping seq={s} ({len} bytes)"),
+                        (true, None) => format!("> ping ({len} bytes)"),
+                        (false, _) => format!("< ping ({len} bytes), answered with a pong"),
+                    };
+                    stderr_line(&palette::control(&line).to_string())?;
+                }
+            }
+            Event::Pong {
+                outbound,
+                len,
+                seq,
+                rtt,
+            } => {
+                let line = match (seq, rtt) {
+                    (Some(s), Some(rtt)) => {
+                        format!("< pong seq={s} ({len} bytes) rtt={}", units::duration(*rtt))
+                    }
+                    _ if *outbound => format!("> pong ({len} bytes)"),
+                    _ => format!("< pong ({len} bytes), unsolicited"),
+                };
+                if rtt.is_some() || self.view.show_control || self.verbose {
+                    stderr_line(&palette::control(&line).to_string())?;
+                }
+            }
+            Event::ExpectMet { index, pattern, .. } => {
+                stderr_line(&format!(
+                    "{} #{} /{pattern}/",
+                    palette::good("expect met:"),
+                    index + 1
+                ))?;
+            }
+            Event::Closed(c) => stderr_line(&close_line(c))?,
+            Event::Error(e) => {
+                stderr_line(&format!(
+                    "{} {}",
+                    palette::bad("wsbeat: error:"),
+                    e.message()
+                ))?;
+                if let Some(body) = e.body.as_deref().filter(|b| !b.is_empty()) {
+                    stderr_line(&palette::dim("response body:").to_string())?;
+                    stderr_line(body.trim_end())?;
+                }
+            }
+            Event::Warning(w) => {
+                stderr_line(&format!("{} {w}", palette::warn("wsbeat: warning:")))?
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Secrets never reach the terminal, not even in verbose output.
+pub fn redact_header<'a>(name: &str, value: &'a str) -> &'a str {
+    match name.to_ascii_lowercase().as_str() {
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" => "[redacted]",
+        _ => value,
+    }
+}

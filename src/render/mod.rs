@@ -1,0 +1,36 @@
+//! Turning events into output. The renderer is chosen once per run; an `Err` from `event`
+//! means stdout is gone (e.g. a closed pipe), which ends the run without being an error.
+
+pub mod human;
+pub mod ndjson;
+pub mod units;
+
+use crate::cli::connect::BinaryFormat;
+use crate::config::OutputConfig;
+use crate::core::event::Event;
+use std::io;
+use std::time::Duration;
+
+pub trait Render {
+    fn event(&mut self, ts: Duration, event: &Event) -> io::Result<()>;
+}
+
+/// What a client session shows besides the data itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientView {
+    pub binary_format: BinaryFormat,
+    pub show_control: bool,
+}
+
+pub fn client(output: &OutputConfig, view: ClientView) -> Box<dyn Render + Send> {
+    if output.json {
+        Box::new(ndjson::Ndjson::new())
+    } else {
+        Box::new(human::Human::new(output, view))
+    }
+}
+
+/// True for errors that mean "nobody reads stdout any more".
+pub fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
