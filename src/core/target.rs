@@ -79,7 +79,22 @@ impl std::str::FromStr for Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let port = match uri.port() {
+            Some(p) => p.as_str().parse::<u16>().map_err(|_| {
+                Error::usage(format!(
+                    "'{}': port '{}' is not a number from 1 to 65535",
+                    redact(trimmed),
+                    p.as_str()
+                ))
+            })?,
+            None => {
+                if secure {
+                    443
+                } else {
+                    80
+                }
+            }
+        };
         if port == 0 {
             return Err(Error::usage(format!(
                 "'{}': port 0 cannot be dialled",
