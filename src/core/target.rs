@@ -79,21 +79,20 @@ impl std::str::FromStr for Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let port = match uri.port() {
-            Some(p) => p.as_str().parse::<u16>().map_err(|_| {
+        // `http::Uri` reports an out-of-range port as no port at all; read it ourselves.
+        let port_text = match hostport.rsplit_once(']') {
+            Some((_, after)) => after.strip_prefix(':'),
+            None => hostport.rsplit_once(':').map(|(_, p)| p),
+        };
+        let port = match port_text {
+            Some(p) => p.parse::<u16>().map_err(|_| {
                 Error::usage(format!(
-                    "'{}': port '{}' is not a number from 1 to 65535",
-                    redact(trimmed),
-                    p.as_str()
+                    "'{}': port '{p}' is not a number from 1 to 65535",
+                    redact(trimmed)
                 ))
             })?,
-            None => {
-                if secure {
-                    443
-                } else {
-                    80
-                }
-            }
+            None if secure => 443,
+            None => 80,
         };
         if port == 0 {
             return Err(Error::usage(format!(
