@@ -6,7 +6,7 @@ use crate::core::error::{Error, ErrorKind};
 use crate::core::handshake::WsStream;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -44,10 +44,18 @@ pub enum Inbound {
 /// How long we wait for the peer's half of a closing handshake before calling it abnormal.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// `recv` must be cancel-safe (callers race it against timers and input in `select!`), so
+/// every step of an ending is recorded here before anything is awaited, and a later call
+/// resumes where a dropped one stopped.
 pub struct Conn {
     ws: WsStream,
     /// Set once we have sent a Close frame: the next Close we read is the peer's reply.
     close_sent: bool,
+    /// When our Close frame goes unanswered for too long.
+    close_deadline: Option<Instant>,
+    /// The ending already decided, waiting for the transport to finish (reply flushed, TCP
+    /// closed) before it is reported.
+    ending: Option<(CloseEvent, Option<Error>, Instant)>,
     finished: bool,
 }
 
@@ -56,6 +64,8 @@ impl Conn {
         Conn {
             ws,
             close_sent: false,
+            close_deadline: None,
+            ending: None,
             finished: false,
         }
     }
@@ -136,6 +146,7 @@ impl Conn {
             return Ok(());
         }
         self.close_sent = true;
+        self.close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
         let frame = CloseFrame {
             code: CloseCode::from(spec.code),
             reason: spec.reason.clone().into(),
@@ -158,28 +169,32 @@ impl Conn {
                 error: None,
             };
         }
+        if self.ending.is_some() {
+            return self.finish().await;
+        }
         loop {
-            let next = if self.close_sent {
-                match tokio::time::timeout(CLOSE_TIMEOUT, self.ws.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        self.finished = true;
-                        let mut close = CloseEvent::abnormal("no Close frame came back");
-                        close.initiator = Initiator::Client;
-                        return Inbound::Closed {
-                            close,
-                            error: Some(Error::new(
-                                ErrorKind::Abnormal,
-                                format!(
-                                    "the peer did not answer our Close frame within {}",
-                                    humantime::format_duration(CLOSE_TIMEOUT)
-                                ),
-                            )),
-                        };
+            let next = match self.close_deadline {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline.into(), self.ws.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            self.finished = true;
+                            let mut close = CloseEvent::abnormal("no Close frame came back");
+                            close.initiator = Initiator::Client;
+                            return Inbound::Closed {
+                                close,
+                                error: Some(Error::new(
+                                    ErrorKind::Abnormal,
+                                    format!(
+                                        "the peer did not answer our Close frame within {}",
+                                        humantime::format_duration(CLOSE_TIMEOUT)
+                                    ),
+                                )),
+                            };
+                        }
                     }
                 }
-            } else {
-                self.ws.next().await
+                None => self.ws.next().await,
             };
             match next {
                 Some(Ok(Message::Text(t))) => {
@@ -197,8 +212,14 @@ impl Conn {
                 Some(Ok(Message::Ping(p))) => return Inbound::Ping(p),
                 Some(Ok(Message::Pong(p))) => return Inbound::Pong(p),
                 Some(Ok(Message::Frame(_))) => continue,
-                Some(Ok(Message::Close(frame))) => return self.peer_closed(frame).await,
-                Some(Err(e)) => return self.failed(e).await,
+                Some(Ok(Message::Close(frame))) => {
+                    self.peer_closed(frame);
+                    return self.finish().await;
+                }
+                Some(Err(e)) => {
+                    self.failed(e);
+                    return self.finish().await;
+                }
                 None => {
                     self.finished = true;
                     return Inbound::Closed {
@@ -213,7 +234,26 @@ impl Conn {
         }
     }
 
-    async fn peer_closed(&mut self, frame: Option<CloseFrame>) -> Inbound {
+    /// Let tungstenite flush its answer (our Close reply or error Close) and wait, until the
+    /// recorded deadline, for the peer to close TCP; then report the recorded ending.
+    async fn finish(&mut self) -> Inbound {
+        if let Some(deadline) = self.ending.as_ref().map(|(_, _, d)| *d) {
+            let _ = tokio::time::timeout_at(deadline.into(), async {
+                while let Some(Ok(_)) = self.ws.next().await {}
+            })
+            .await;
+        }
+        self.finished = true;
+        match self.ending.take() {
+            Some((close, error, _)) => Inbound::Closed { close, error },
+            None => Inbound::Closed {
+                close: CloseEvent::abnormal("connection already finished"),
+                error: None,
+            },
+        }
+    }
+
+    fn peer_closed(&mut self, frame: Option<CloseFrame>) {
         // What the peer really sent: tungstenite turns a forbidden code into 1002.
         let (code, reason, code_valid) = match self.ws.get_ref().last_close() {
             Some(raw) => close::parse_close_payload(raw),
@@ -227,12 +267,6 @@ impl Conn {
         } else {
             Initiator::Server
         };
-        // Let tungstenite send its reply and wait, briefly, for the peer to close TCP.
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            while let Some(Ok(_)) = self.ws.next().await {}
-        })
-        .await;
-        self.finished = true;
         let error = (!code_valid).then(|| {
             Error::new(
                 ErrorKind::Protocol,
@@ -245,21 +279,19 @@ impl Conn {
                 ),
             )
         });
-        Inbound::Closed {
-            close: CloseEvent {
-                code,
-                reason,
-                was_clean: code_valid,
-                initiator,
-                code_valid,
-            },
-            error,
-        }
+        let close = CloseEvent {
+            code,
+            reason,
+            was_clean: code_valid,
+            initiator,
+            code_valid,
+        };
+        self.ending = Some((close, error, Instant::now() + CLOSE_TIMEOUT));
     }
 
     /// The stream failed: tell the peer why when the fault was theirs, then report 1006 or the
     /// code we closed with.
-    async fn failed(&mut self, e: tungstenite::Error) -> Inbound {
+    fn failed(&mut self, e: tungstenite::Error) {
         use tungstenite::Error as E;
         use tungstenite::error::{CapacityError, ProtocolError as P};
         let (kind, message, send_code) = match &e {
@@ -292,23 +324,22 @@ impl Conn {
                 None,
             ),
         };
+        let mut close = CloseEvent::abnormal(message.clone());
+        let mut deadline = Instant::now();
         if let Some(code) = send_code.filter(|_| !self.close_sent) {
             self.close_sent = true;
+            close.initiator = Initiator::Client;
+            // Queued without an await, flushed by `finish`'s reads: nothing is lost when the
+            // caller's select drops the future.
             let frame = CloseFrame {
                 code: CloseCode::from(code),
                 reason: "".into(),
             };
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.close(Some(frame))).await;
+            if self.ws.start_send_unpin(Message::Close(Some(frame))).is_ok() {
+                deadline += CLOSE_TIMEOUT;
+            }
         }
-        self.finished = true;
-        let mut close = CloseEvent::abnormal(message.clone());
-        if send_code.is_some() {
-            close.initiator = Initiator::Client;
-        }
-        Inbound::Closed {
-            close,
-            error: Some(Error::new(kind, message)),
-        }
+        self.ending = Some((close, Some(Error::new(kind, message)), deadline));
     }
 }
 
