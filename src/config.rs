@@ -1,18 +1,21 @@
 //! Lower parsed arguments into validated configs before any I/O: files are read, URLs parsed,
 //! colour decided and bad combinations rejected here, so commands only run.
 
-use crate::cli::connect::BinaryFormat;
+use crate::cli::connect::{BinaryFormat, BufferOverflow};
 use crate::cli::parse::Wait;
 use crate::cli::{ColorChoice, ConnectArgs, HandshakeArgs, OutputArgs, TlsArgs};
 use crate::core::close::CloseSpec;
 use crate::core::conn::DataKind;
 use crate::core::error::Error;
 use crate::core::handshake::ConnectOptions;
+use crate::core::heartbeat::{HeartbeatConfig, HeartbeatMode};
+use crate::core::reconnect::{Backoff, Overflow};
 use crate::core::target::Target;
 use crate::core::tls::{self, TlsOptions};
 use bytes::Bytes;
 use regex::Regex;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// tungstenite's default read buffer is 128 KiB per connection; one interactive or scripted
@@ -44,6 +47,26 @@ pub struct ConnectConfig {
     pub expect_close: Option<u16>,
     pub timeout: Option<Duration>,
     pub output: OutputConfig,
+    pub heartbeat: Option<HeartbeatConfig>,
+    /// `None` without `--reconnect`: a lost connection ends the session.
+    pub reconnect: Option<ReconnectConfig>,
+    /// `--buffer`: messages kept while the connection is down.
+    pub buffer: usize,
+    pub overflow: Overflow,
+    pub interactive: Option<InteractiveConfig>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReconnectConfig {
+    pub backoff: Backoff,
+    pub max_attempts: u32,
+}
+
+/// Set when the session is interactive (a terminal on both ends, or `--interactive`).
+#[derive(Debug, Clone)]
+pub struct InteractiveConfig {
+    pub history: Option<PathBuf>,
+    pub timestamps: bool,
 }
 
 pub fn output(args: &OutputArgs) -> OutputConfig {
@@ -144,6 +167,28 @@ pub fn connect(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     if args.ping_interval.is_some_and(|d| d.is_zero()) {
         return Err(Error::usage("--ping-interval must be longer than 0"));
     }
+    let heartbeat = heartbeat(args)?;
+    // A dumb terminal (emacs shell-mode, some CI consoles) cannot move the cursor: the line
+    // editor would print garbage there, so it takes --interactive to ask for it.
+    let interactive = if args.interactive
+        || (!args.no_interactive
+            && !args.output.json
+            && std::io::stdin().is_terminal()
+            && std::io::stdout().is_terminal()
+            && std::env::var("TERM").map_or(true, |t| t != "dumb"))
+    {
+        Some(InteractiveConfig {
+            history: args.history.clone(),
+            timestamps: args.timestamps,
+        })
+    } else {
+        None
+    };
+    let mut output = output(&args.output);
+    if interactive.is_some() {
+        // The interactive session writes everything to stdout, so that is the tty that counts.
+        output.color = use_color(args.output.color, std::io::stdout().is_terminal());
+    }
     Ok(ConnectConfig {
         conn,
         insecure: args.tls.insecure,
@@ -162,6 +207,51 @@ pub fn connect(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
         expect,
         expect_close: args.expect_close,
         timeout: args.timeout,
-        output: output(&args.output),
+        output,
+        heartbeat,
+        reconnect: args.reconnect.then_some(ReconnectConfig {
+            backoff: args.backoff,
+            max_attempts: args.max_reconnects,
+        }),
+        buffer: args.buffer,
+        overflow: match args.buffer_overflow {
+            BufferOverflow::DropOldest => Overflow::DropOldest,
+            BufferOverflow::DropNewest => Overflow::DropNewest,
+        },
+        interactive,
     })
+}
+
+fn heartbeat(args: &ConnectArgs) -> Result<Option<HeartbeatConfig>, Error> {
+    let Some(interval) = args.heartbeat else {
+        return Ok(None);
+    };
+    let timeout = args.heartbeat_timeout.unwrap_or(interval);
+    if interval.is_zero() || timeout.is_zero() {
+        return Err(Error::usage(
+            "--heartbeat and --heartbeat-timeout must be longer than 0",
+        ));
+    }
+    let mode = match (&args.heartbeat_text, &args.heartbeat_expect) {
+        (Some(payload), Some(expect)) => HeartbeatMode::Text {
+            payload: payload.clone(),
+            expect: Regex::new(expect).map_err(|e| {
+                Error::usage(format!(
+                    "--heartbeat-expect '{expect}' is not a valid regular expression: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ))
+            })?,
+        },
+        (None, None) => HeartbeatMode::Ping,
+        _ => {
+            return Err(Error::usage(
+                "--heartbeat-text and --heartbeat-expect go together",
+            ));
+        }
+    };
+    Ok(Some(HeartbeatConfig {
+        interval,
+        timeout,
+        mode,
+    }))
 }

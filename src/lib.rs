@@ -11,6 +11,8 @@ pub mod cmd;
 pub mod config;
 pub mod core;
 pub mod render;
+pub mod server;
+pub mod stats;
 pub mod stdin;
 
 use cli::{Cli, Command};
@@ -23,6 +25,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = config::connect(&args)?;
             Ok(runtime()?.block_on(cmd::connect::run(cfg)))
         }
+        Command::Ping(args) => {
+            let cfg = cmd::ping::configure(&args)?;
+            // One task: a single-threaded runtime spares every round trip a cross-thread wake-up.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(rt.block_on(cmd::ping::run(cfg)))
+        }
+        Command::EchoServer(args) => {
+            let cfg = cmd::echo_server::config(&args)?;
+            runtime()?.block_on(cmd::echo_server::run(cfg))
+        }
+        Command::Soak(args) => cmd::soak::run(&args),
         Command::Completions(args) => {
             let script = cmd::completions::generate(args.shell);
             let mut out = std::io::stdout().lock();

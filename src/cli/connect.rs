@@ -70,6 +70,81 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Scripting")]
     pub timeout: Option<Duration>,
 
+    /// Send a Ping frame when nothing was received for DUR; no answer in time ends the connection
+    /// (exit 6), or reconnects with --reconnect
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Staying connected")]
+    pub heartbeat: Option<Duration>,
+    /// How long a heartbeat may go unanswered before the peer is declared dead [default: the interval]
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, requires = "heartbeat", help_heading = "Staying connected")]
+    pub heartbeat_timeout: Option<Duration>,
+    /// Heartbeat with this text message instead of Ping frames ({seq} is replaced by a number)
+    #[arg(long, value_name = "TEXT", requires_all = ["heartbeat", "heartbeat_expect"], help_heading = "Staying connected")]
+    pub heartbeat_text: Option<String>,
+    /// Regular expression a text reply to --heartbeat-text must match
+    #[arg(
+        long,
+        value_name = "REGEX",
+        requires = "heartbeat_text",
+        help_heading = "Staying connected"
+    )]
+    pub heartbeat_expect: Option<String>,
+    /// Reconnect when the connection is lost (backoff with jitter); --send is sent again
+    #[arg(long, help_heading = "Staying connected")]
+    pub reconnect: bool,
+    /// Wait between reconnect attempts: MIN..MAX, doubling from MIN
+    #[arg(
+        long,
+        value_name = "MIN..MAX",
+        default_value = "1s..30s",
+        help_heading = "Staying connected"
+    )]
+    pub backoff: crate::core::reconnect::Backoff,
+    /// Attempts after one loss before giving up (exit 6)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        help_heading = "Staying connected"
+    )]
+    pub max_reconnects: u32,
+    /// Messages kept while the connection is down, sent in order after reconnecting
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        help_heading = "Staying connected"
+    )]
+    pub buffer: usize,
+    /// Which message to drop when the buffer is full (every drop is reported)
+    #[arg(
+        long,
+        value_name = "WHICH",
+        default_value = "drop-oldest",
+        help_heading = "Staying connected"
+    )]
+    pub buffer_overflow: BufferOverflow,
+
+    /// Interactive session with a line editor (default when stdin and stdout are terminals)
+    #[arg(long, overrides_with = "no_interactive", help_heading = "Interactive")]
+    pub interactive: bool,
+    /// Scripted session even on a terminal
+    #[arg(long, overrides_with = "interactive", help_heading = "Interactive")]
+    pub no_interactive: bool,
+    /// Keep the interactive history in this file (read at start, appended as you go)
+    #[arg(long, value_name = "FILE", help_heading = "Interactive")]
+    pub history: Option<PathBuf>,
+    /// Prefix every interactive line with the seconds since the session started
+    #[arg(long, help_heading = "Interactive")]
+    pub timestamps: bool,
+
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BufferOverflow {
+    /// Drop the oldest buffered message to make room
+    DropOldest,
+    /// Drop the message that does not fit
+    DropNewest,
 }

@@ -3,7 +3,10 @@
 //! everywhere. Values are checked here; combinations are checked in `config`.
 
 pub mod connect;
+pub mod echo_server;
 pub mod parse;
+pub mod ping;
+pub mod soak;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -28,6 +31,14 @@ pub struct Cli {
 pub enum Command {
     /// Open a WebSocket and talk to it: stdin lines out, messages to stdout
     Connect(ConnectArgs),
+    /// A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults
+    EchoServer(echo_server::EchoServerArgs),
+    /// ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds
+    // `-s` is ping's --size here, so --subprotocol keeps only its long form.
+    #[command(mut_arg("subprotocols", |a| a.short(None)))]
+    Ping(ping::PingArgs),
+    /// Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view
+    Soak(soak::SoakArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }

@@ -1,16 +1,19 @@
 //! `wsbeat connect` in scripted mode: --send messages, then stdin lines, out; messages in to
-//! stdout; a CloseEvent at the end; an exit code that says how it went.
+//! stdout; a CloseEvent at the end; an exit code that says how it went. On a terminal the
+//! interactive session (`cmd::interactive`) takes over; both keep the connection through `link`.
+
+pub mod link;
 
 use crate::config::ConnectConfig;
 use crate::core::close::{CloseEvent, CloseSpec, Initiator};
-use crate::core::conn::{Conn, DataKind, Inbound};
+use crate::core::conn::{Conn, DataKind};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::event::Event;
-use crate::core::handshake;
-use crate::core::probe::{PingTracker, PongMatch};
+use crate::core::handshake::{self, Handshake};
 use crate::render::{self, ClientView, Render};
 use crate::stdin::{self, StdinItem};
 use bytes::Bytes;
+use link::{Link, Outgoing, Step};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -48,13 +51,16 @@ impl Output {
 
 /// Why the session ended, beyond the CloseEvent itself.
 #[derive(Default)]
-struct Ending {
-    interrupted: bool,
-    error: Option<Error>,
-    expects_met: usize,
+pub struct Ending {
+    pub interrupted: bool,
+    pub error: Option<Error>,
+    pub expects_met: usize,
 }
 
 pub async fn run(cfg: ConnectConfig) -> ExitCode {
+    if cfg.interactive.is_some() {
+        return crate::cmd::interactive::run(cfg).await;
+    }
     let start = Instant::now();
     let render = render::client(
         &cfg.output,
@@ -64,35 +70,49 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
         },
     );
     let mut out = Output::new(start, render);
+    // Read stdin from the start so that nothing typed before the connection opens is lost.
+    let mut lines = stdin::spawn_lines();
+    let deadline = cfg.timeout.map(|t| start + t);
+    let (conn, hs) = match open_first(&cfg, &mut out, deadline).await {
+        Ok(pair) => pair,
+        Err(code) => return code,
+    };
+    let mut link = Link::new(&cfg, conn, &hs);
+    let ending = session(&cfg, &mut link, &mut out, &mut lines, deadline).await;
+    exit_code(&cfg, ending, &mut out)
+}
+
+/// The first connection: a failure here ends the run with its own exit code (3, 4, 5), even
+/// with `--reconnect`, which is about keeping a connection that once worked.
+pub async fn open_first(
+    cfg: &ConnectConfig,
+    out: &mut Output,
+    deadline: Option<Instant>,
+) -> Result<(Conn, Handshake), ExitCode> {
     if cfg.insecure {
         out.emit(Event::Warning(
             "--insecure: the server's certificate is NOT verified; anyone on the path can read and change this connection".into(),
         ));
     }
-    // Read stdin from the start so that nothing typed before the connection opens is lost.
-    let mut lines = stdin::spawn_lines();
-    let deadline = cfg.timeout.map(|t| start + t);
-
     let opened = tokio::select! {
         r = handshake::open(&cfg.conn) => r,
         _ = tokio::signal::ctrl_c() => Err(Error::new(ErrorKind::Interrupted, "interrupted while connecting")),
         _ = sleep_opt(deadline) => Err(Error::new(ErrorKind::Timeout, "--timeout ran out while connecting")),
     };
-    let (ws, hs) = match opened {
-        Ok(pair) => pair,
+    match opened {
+        Ok((ws, hs)) => {
+            out.emit(Event::Opened(hs.clone()));
+            Ok((Conn::new(ws), hs))
+        }
         Err(e) => {
             let code = e.kind().exit_code();
             out.emit(Event::Error(e));
-            return ExitCode::from(code);
+            Err(ExitCode::from(code))
         }
-    };
-    out.emit(Event::Opened(hs));
-    let mut conn = Conn::new(ws);
-    let ending = session(&cfg, &mut conn, &mut out, &mut lines, deadline).await;
-    exit_code(&cfg, ending, &mut out)
+    }
 }
 
-fn exit_code(
+pub fn exit_code(
     cfg: &ConnectConfig,
     (close, ending): (CloseEvent, Ending),
     out: &mut Output,
@@ -152,13 +172,12 @@ fn timer(at: Option<Instant>) -> std::pin::Pin<Box<Sleep>> {
 
 async fn session(
     cfg: &ConnectConfig,
-    conn: &mut Conn,
+    link: &mut Link<'_>,
     out: &mut Output,
     lines: &mut mpsc::Receiver<StdinItem>,
     deadline: Option<Instant>,
 ) -> (CloseEvent, Ending) {
     let mut ending = Ending::default();
-    let mut tracker = PingTracker::new(16);
     let mut ping_timer = cfg.ping_interval.map(|every| {
         let mut t = tokio::time::interval_at((Instant::now() + every).into(), every);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -168,40 +187,42 @@ async fn session(
     let mut wait_timer = timer(None);
     let mut wait_armed = false;
     let mut overall = timer(deadline);
+    // With --reconnect a lost connection is not the end: its errors are reported, not kept.
+    let keeps_going = cfg.reconnect.is_some();
 
     // The close we will send when the script is done; errors found on our side change it.
     let mut close_with: Option<CloseSpec> = None;
 
-    for (kind, payload) in &cfg.preamble {
-        if let Err(e) = send(conn, out, cfg, *kind, payload.clone()).await {
-            ending.error = Some(e.clone());
-            out.emit(Event::Error(e));
-            break;
-        }
+    if let Err(e) = link.send_preamble(out).await
+        && !keeps_going
+    {
+        ending.error = Some(e.clone());
+        out.emit(Event::Error(e));
     }
 
     loop {
-        if out.gone && !conn.is_closing() {
+        if out.gone && !link.is_closing() {
             close_with = Some(CloseSpec::default());
         }
         if let Some(spec) = close_with.take()
-            && !conn.is_closing()
-            && let Err(e) = conn.close(&spec).await
+            && !link.is_closing()
+            && let Err(e) = link.close(out, &spec).await
         {
             out.emit(Event::Error(e.clone()));
             ending.error.get_or_insert(e);
         }
-        if !stdin_open && !wait_armed && !conn.is_closing() {
+        // The wait for replies starts once everything typed is out, not while reconnecting.
+        if !stdin_open && !wait_armed && link.is_up() && link.buffered() == 0 {
             wait_armed = true;
             if let Some(wait) = cfg.wait {
                 wait_timer = timer(Some(Instant::now() + wait));
             }
         }
-        let closing = conn.is_closing();
+        let closing = link.is_closing();
+        let up = link.is_up();
         tokio::select! {
-            inbound = conn.recv() => match inbound {
-                Inbound::Data { kind, payload } => {
-                    out.emit(Event::Received { kind, payload: payload.clone() });
+            wake = link.wait() => match link.handle(out, wake).await {
+                Step::Data { kind, payload } => {
                     if let Some(re) = cfg.expect.get(ending.expects_met) {
                         let text = String::from_utf8_lossy(&payload);
                         if re.is_match(&text) {
@@ -217,27 +238,23 @@ async fn session(
                         }
                     }
                     if cfg.echo && !closing
-                        && let Err(e) = send(conn, out, cfg, kind, payload).await
+                        && let Err(e) = link.send(out, outgoing(cfg, kind, payload)).await
                     {
                         out.emit(Event::Error(e.clone()));
                         ending.error.get_or_insert(e);
                     }
                 }
-                Inbound::Ping(p) => out.emit(Event::Ping { outbound: false, len: p.len(), seq: None }),
-                Inbound::Pong(p) => {
-                    let (seq, rtt) = match tracker.on_pong(&p, Instant::now()) {
-                        PongMatch::Reply { seq, rtt } | PongMatch::Late { seq, rtt } => (Some(seq), Some(rtt)),
-                        PongMatch::Duplicate { seq } => (Some(seq), None),
-                        PongMatch::Unsolicited => (None, None),
-                    };
-                    out.emit(Event::Pong { outbound: false, len: p.len(), seq, rtt });
+                Step::Reconnected => {
+                    if wait_armed && let Some(wait) = cfg.wait {
+                        // Replies to the replayed messages deserve the full wait.
+                        wait_timer = timer(Some(Instant::now() + wait));
+                    }
                 }
-                Inbound::Closed { close, error } => {
+                Step::Nothing => {}
+                Step::Ended { close, error } => {
                     if let Some(e) = error {
-                        out.emit(Event::Error(e.clone()));
                         ending.error.get_or_insert(e);
                     }
-                    out.emit(Event::Closed(close.clone()));
                     return (close, ending);
                 }
             },
@@ -254,7 +271,7 @@ async fn session(
                         }
                         _ => Bytes::from(line),
                     };
-                    if let Err(e) = send(conn, out, cfg, cfg.line_kind, payload).await {
+                    if let Err(e) = link.send(out, outgoing(cfg, cfg.line_kind, payload)).await {
                         out.emit(Event::Error(e.clone()));
                         ending.error.get_or_insert(e);
                     }
@@ -267,20 +284,14 @@ async fn session(
                 }
                 None => stdin_open = false,
             },
-            _ = &mut wait_timer, if wait_armed && !closing => {
+            _ = &mut wait_timer, if wait_armed && !closing && up => {
                 close_with = Some(cfg.close.clone());
             }
             _ = async { ping_timer.as_mut().expect("guarded").tick().await }, if ping_timer.is_some() && !closing => {
-                let (seq, payload) = tracker.start(Instant::now());
-                let len = payload.len();
-                // Pongs older than a minute will never be matched as replies; forget them.
-                tracker.expire(Instant::now() - Duration::from_secs(60));
-                match conn.ping(payload).await {
-                    Ok(()) => out.emit(Event::Ping { outbound: true, len, seq: Some(seq) }),
-                    Err(e) => {
-                        out.emit(Event::Error(e.clone()));
-                        ending.error.get_or_insert(e);
-                    }
+                // While reconnecting there is nobody to ping; the next tick will do.
+                if up && let Err(e) = link.ping(out, None).await && !keeps_going {
+                    out.emit(Event::Error(e.clone()));
+                    ending.error.get_or_insert(e);
                 }
             }
             _ = &mut overall, if !closing => {
@@ -302,18 +313,10 @@ async fn session(
     }
 }
 
-async fn send(
-    conn: &mut Conn,
-    out: &mut Output,
-    cfg: &ConnectConfig,
-    kind: DataKind,
-    payload: Bytes,
-) -> Result<(), Error> {
-    let fragments = conn.send(kind, payload.clone(), cfg.fragment_size).await?;
-    out.emit(Event::Sent {
+fn outgoing(cfg: &ConnectConfig, kind: DataKind, payload: Bytes) -> Outgoing {
+    Outgoing {
         kind,
         payload,
-        fragments,
-    });
-    Ok(())
+        fragment_size: cfg.fragment_size,
+    }
 }

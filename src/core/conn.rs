@@ -70,8 +70,9 @@ impl Conn {
         }
     }
 
+    /// True once either side has started the closing handshake: no more data may be sent.
     pub fn is_closing(&self) -> bool {
-        self.close_sent || self.finished
+        self.close_sent || self.ending.is_some() || self.finished
     }
 
     /// Bytes on the wire (after TLS decryption) each way: (in, out).
@@ -335,7 +336,11 @@ impl Conn {
                 code: CloseCode::from(code),
                 reason: "".into(),
             };
-            if self.ws.start_send_unpin(Message::Close(Some(frame))).is_ok() {
+            if self
+                .ws
+                .start_send_unpin(Message::Close(Some(frame)))
+                .is_ok()
+            {
                 deadline += CLOSE_TIMEOUT;
             }
         }

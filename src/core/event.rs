@@ -42,4 +42,42 @@ pub enum Event {
     Error(Error),
     /// Something the user should know that is not an error (e.g. `--insecure`).
     Warning(String),
+    /// The connection was lost; reconnect attempt `attempt` of `max` starts after `delay`.
+    Reconnecting {
+        attempt: u32,
+        max: u32,
+        delay: Duration,
+    },
+    /// A reconnect attempt failed; another follows unless the attempts are used up.
+    ReconnectFailed {
+        attempt: u32,
+        error: Error,
+    },
+    /// Attempt `attempt` opened a new connection (an `Opened` event precedes it); the
+    /// preamble is sent again and `buffered` queued messages follow.
+    Reconnected {
+        attempt: u32,
+        buffered: usize,
+    },
+    /// No answer to a heartbeat within the timeout: the peer is considered dead.
+    HeartbeatTimeout {
+        waited: Duration,
+    },
+    /// A heartbeat probe (`rtt: None`) or its answer.
+    Heartbeat {
+        seq: Option<u64>,
+        rtt: Option<Duration>,
+    },
+    /// A message kept while the connection is down; `queued` are waiting now.
+    Buffered {
+        kind: DataKind,
+        len: usize,
+        queued: usize,
+    },
+    /// A message that will not be sent: the buffer was full, or the session ended first.
+    BufferDrop {
+        kind: DataKind,
+        payload: Bytes,
+        why: String,
+    },
 }

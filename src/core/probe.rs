@@ -107,6 +107,19 @@ impl PingTracker {
         if payload != &self::payload(seq, self.size)[..] {
             return PongMatch::Unsolicited;
         }
+        self.on_seq(seq, now)
+    }
+
+    /// True when `seq` is one of our probes still remembered (waiting, expired or answered).
+    pub fn knows(&self, seq: u64) -> bool {
+        self.outstanding.contains_key(&seq)
+            || self.expired.contains_key(&seq)
+            || self.answered.contains(&seq)
+    }
+
+    /// A reply that names its probe by sequence number (application-level heartbeats whose
+    /// reply echoes `{seq}`).
+    pub fn on_seq(&mut self, seq: u64, now: Instant) -> PongMatch {
         if let Some(sent) = self.outstanding.remove(&seq) {
             self.remember(seq);
             return PongMatch::Reply {
@@ -123,6 +136,18 @@ impl PingTracker {
         }
         if self.answered.contains(&seq) {
             return PongMatch::Duplicate { seq };
+        }
+        PongMatch::Unsolicited
+    }
+
+    /// A reply that does not say which probe it answers: it goes to the oldest waiting probe,
+    /// else to the oldest expired one (late), else it is unsolicited.
+    pub fn on_next(&mut self, now: Instant) -> PongMatch {
+        if let Some((seq, _)) = self.oldest_outstanding() {
+            return self.on_seq(seq, now);
+        }
+        if let Some((&seq, _)) = self.expired.iter().next() {
+            return self.on_seq(seq, now);
         }
         PongMatch::Unsolicited
     }
@@ -178,5 +203,41 @@ mod tests {
         forged[10] ^= 1;
         assert_eq!(tr.on_pong(&forged, t0), PongMatch::Unsolicited);
         assert_eq!(tr.outstanding(), 0);
+    }
+
+    #[test]
+    fn replies_by_seq_and_in_order() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut tr = PingTracker::new(8);
+        let (s1, _) = tr.start(t0);
+        let (s2, _) = tr.start(t0 + ms(1));
+        let (s3, _) = tr.start(t0 + ms(2));
+        assert!(tr.knows(s3) && !tr.knows(99));
+        // Out of order by seq, then FIFO takes the oldest still waiting.
+        assert_eq!(
+            tr.on_seq(s2, t0 + ms(5)),
+            PongMatch::Reply {
+                seq: s2,
+                rtt: ms(4)
+            }
+        );
+        assert_eq!(
+            tr.on_next(t0 + ms(6)),
+            PongMatch::Reply {
+                seq: s1,
+                rtt: ms(6)
+            }
+        );
+        assert_eq!(tr.expire(t0 + ms(2)), vec![s3]);
+        assert_eq!(
+            tr.on_next(t0 + ms(9)),
+            PongMatch::Late {
+                seq: s3,
+                rtt: ms(7)
+            }
+        );
+        assert_eq!(tr.on_next(t0 + ms(9)), PongMatch::Unsolicited);
+        assert_eq!(tr.on_seq(s1, t0 + ms(9)), PongMatch::Duplicate { seq: s1 });
     }
 }

@@ -209,9 +209,77 @@ impl Render for Human {
             Event::Warning(w) => {
                 stderr_line(&format!("{} {w}", palette::warn("wsbeat: warning:")))?
             }
+            Event::Heartbeat { seq, rtt } => {
+                if self.view.show_control || self.verbose {
+                    stderr_line(&palette::control(&heartbeat_line(*seq, *rtt)).to_string())?;
+                }
+            }
+            other => {
+                if let Some(line) = link_line(other) {
+                    stderr_line(&line)?;
+                }
+            }
         }
         Ok(())
     }
+}
+
+pub fn heartbeat_line(seq: Option<u64>, rtt: Option<Duration>) -> String {
+    let seq = seq.map_or(String::new(), |s| format!(" seq={s}"));
+    match rtt {
+        None => format!("> heartbeat{seq}"),
+        Some(rtt) => format!("< heartbeat answered{seq} rtt={}", units::duration(rtt)),
+    }
+}
+
+/// Lines about keeping the connection alive (reconnects, heartbeat deaths, the buffer), shared
+/// with the interactive view. `None` for events that are not about the link.
+pub fn link_line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::Reconnecting {
+            attempt,
+            max,
+            delay,
+        } => palette::warn(&format!(
+            "reconnecting: attempt {attempt}/{max} in {}",
+            units::duration(*delay)
+        ))
+        .to_string(),
+        Event::ReconnectFailed { attempt, error } => format!(
+            "{} {}",
+            palette::bad(&format!("reconnect attempt {attempt} failed:")),
+            error.message()
+        ),
+        Event::Reconnected { attempt, buffered } => {
+            let tail = match buffered {
+                0 => String::new(),
+                n => format!("; sending {n} buffered message(s)"),
+            };
+            palette::good(&format!("reconnected on attempt {attempt}{tail}")).to_string()
+        }
+        Event::HeartbeatTimeout { waited } => palette::bad(&format!(
+            "heartbeat timeout after {}: no answer from the peer",
+            units::duration(*waited)
+        ))
+        .to_string(),
+        Event::Buffered { kind, len, queued } => palette::warn(&format!(
+            "buffered {} ({len} bytes) while disconnected; {queued} waiting",
+            kind.as_str()
+        ))
+        .to_string(),
+        Event::BufferDrop { kind, payload, why } => {
+            let body = match kind {
+                DataKind::Text => format!("{:?}", String::from_utf8_lossy(payload)),
+                DataKind::Binary => format!("{} bytes", payload.len()),
+            };
+            format!(
+                "{} {} {body}: {why}",
+                palette::bad("not sent:"),
+                kind.as_str()
+            )
+        }
+        _ => return None,
+    })
 }
 
 /// Secrets never reach the terminal, not even in verbose output.

@@ -2,7 +2,10 @@
 //! means stdout is gone (e.g. a closed pipe), which ends the run without being an error.
 
 pub mod human;
+pub mod live;
 pub mod ndjson;
+pub mod ping;
+pub mod soak;
 pub mod units;
 
 use crate::cli::connect::BinaryFormat;

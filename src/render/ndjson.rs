@@ -120,6 +120,36 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             ("error", v)
         }
         Event::Warning(w) => ("warning", json!({"message": w})),
+        Event::Reconnecting {
+            attempt,
+            max,
+            delay,
+        } => (
+            "reconnecting",
+            json!({"attempt": attempt, "max": max, "delay": secs(*delay)}),
+        ),
+        Event::ReconnectFailed { attempt, error } => (
+            "reconnect_failed",
+            json!({"attempt": attempt, "kind": error.kind().as_str(), "message": error.message()}),
+        ),
+        Event::Reconnected { attempt, buffered } => (
+            "reconnected",
+            json!({"attempt": attempt, "buffered": buffered}),
+        ),
+        Event::HeartbeatTimeout { waited } => {
+            ("heartbeat_timeout", json!({"waited": secs(*waited)}))
+        }
+        Event::Heartbeat { seq, rtt } => ("heartbeat", json!({"seq": seq, "rtt": rtt.map(secs)})),
+        Event::Buffered { kind, len, queued } => (
+            "buffered",
+            json!({"kind": kind.as_str(), "len": len, "queued": queued}),
+        ),
+        Event::BufferDrop { kind, payload, why } => {
+            let mut m = serde_json::Map::new();
+            payload_fields(&mut m, *kind, payload);
+            m.insert("why".into(), json!(why));
+            ("buffer_drop", Value::Object(m))
+        }
     };
     let obj = fields.as_object_mut().expect("event fields are an object");
     let mut out = serde_json::Map::with_capacity(obj.len() + 2);
@@ -140,6 +170,10 @@ impl Render for Ndjson {
         match event {
             Event::Error(e) => eprintln!("wsbeat: error: {}", e.message()),
             Event::Warning(w) => eprintln!("wsbeat: warning: {w}"),
+            Event::HeartbeatTimeout { waited } => eprintln!(
+                "wsbeat: error: heartbeat timeout after {}: no answer from the peer",
+                crate::render::units::duration(*waited)
+            ),
             _ => {}
         }
         Ok(())

@@ -1,0 +1,189 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_wsbeat_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_wsbeat_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_wsbeat_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_wsbeat_using_subcommand
+    set -l cmd (__fish_wsbeat_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -s h -l help -d 'Print help'
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -s V -l version -d 'Print version'
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "connect" -d 'Open a WebSocket and talk to it: stdin lines out, messages to stdout'
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "echo-server" -d 'A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults'
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "ping" -d 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "soak" -d 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s H -l header -d 'Extra request header, curl style (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l origin -d 'Origin header to send' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s s -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l auth -d 'HTTP Basic credentials; never printed' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cert -d 'Client certificate (PEM), with --key' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l key -d 'Private key for --cert (PEM)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send -d 'Send this message first, before stdin (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send-file -d 'Send this file as one binary message (after --send, before stdin)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l fragment-size -d 'Split every outgoing message into frames of N payload bytes (continuation frames)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary-format -d 'How to show received binary messages' -r -f -a "hex\t'Offset, hex bytes and printable characters, like `xxd`'
+base64\t'One base64 line per message'
+raw\t'The bytes as they are'"
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l ping-interval -d 'Send a numbered Ping frame this often and print each pong\'s round trip' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l close -d 'Close frame to send at the end: CODE[:REASON]' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l wait -d 'After the last input, wait this long for replies before closing (\'forever\': until the peer closes)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect -d 'Regular expression that a received message must match, in order (repeatable); done when all matched' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect-close -d 'The peer must close with this code' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timeout -d 'Overall limit for the whole session' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l heartbeat -d 'Send a Ping frame when nothing was received for DUR; no answer in time ends the connection (exit 6), or reconnects with --reconnect' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l heartbeat-timeout -d 'How long a heartbeat may go unanswered before the peer is declared dead [default: the interval]' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l heartbeat-text -d 'Heartbeat with this text message instead of Ping frames ({seq} is replaced by a number)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l heartbeat-expect -d 'Regular expression a text reply to --heartbeat-text must match' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l backoff -d 'Wait between reconnect attempts: MIN..MAX, doubling from MIN' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-reconnects -d 'Attempts after one loss before giving up (exit 6)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l buffer -d 'Messages kept while the connection is down, sent in order after reconnecting' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l buffer-overflow -d 'Which message to drop when the buffer is full (every drop is reported)' -r -f -a "drop-oldest\t'Drop the oldest buffered message to make room'
+drop-newest\t'Drop the message that does not fit'"
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l history -d 'Keep the interactive history in this file (read at start, appended as you go)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary -d 'Send --send messages and stdin lines as binary messages instead of text'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l echo -d 'Send every received data message back with its type kept'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s P -l show-control -d 'Show received pings and pongs'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l reconnect -d 'Reconnect when the connection is lost (backoff with jitter); --send is sent again'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l interactive -d 'Interactive session with a line editor (default when stdin and stdout are terminals)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l no-interactive -d 'Scripted session even on a terminal'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timestamps -d 'Prefix every interactive line with the seconds since the session started'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l json -d 'Print one JSON event per line on stdout (NDJSON; schema in the README)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s v -l verbose -d 'Say more: sent messages, response headers'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s V -l version -d 'Print version'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l listen -d 'Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port). A non-loopback address is served only when given here, with a warning' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-interval -d 'Ping every client after this long without a message from it; see --ping-timeout' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-timeout -d 'Terminate a client whose pong has not come back after this long [default: the interval]' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue -d 'Messages a client may have waiting in broadcast mode; a client over it is closed with 1008 "slow consumer"' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s s -l subprotocol -d 'Accept this subprotocol (repeatable); the first one the client offers that is accepted is chosen, and an upgrade that offers none of them gets 400' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-connections -d 'Refuse upgrades beyond this many open connections with 503' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-message-size -d 'Largest message accepted (e.g. 64KiB); a larger one is answered with Close 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l handshake-timeout -d 'Drop a socket that has not completed TLS and the upgrade within this long' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l idle-timeout -d 'Close a client that sent no message for this long with 1001 "idle timeout" (pings and pongs do not count) [default: off]' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l tls-cert -d 'Serve wss:// with this certificate chain (PEM), with --tls-key' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l tls-key -d 'Private key for --tls-cert (PEM)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l close-after -d 'Close each connection after N messages (echoed first), with --close-code' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l close-code -d 'Close frame for --close-after: CODE[:REASON]' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l drop-after -d 'Drop the TCP connection without a Close frame after N messages (echoed first): the client sees 1006' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l delay -d 'Send every reply this much later' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l reject -d 'Refuse every upgrade with this HTTP status and a short body' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l fragment -d 'Send replies in frames of at most N payload bytes (continuation frames)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l app-pong -d 'Answer the text message `ping` with `pong`, and a JSON `{"type":"ping",...}` with the same object plus "status":"pong" (application-level heartbeat of browser clients)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast -d 'Send every message to every connected client (a chat room) instead of echoing it'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l tls-self-signed -d 'Serve wss:// with a certificate made at start for localhost, 127.0.0.1 and ::1; its SHA-256 fingerprint and the path of its PEM (for --cacert) are printed'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l no-pong -d 'Ignore Ping frames (to trigger clients\' heartbeat timeouts)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l json -d 'Print one JSON event per line on stdout (NDJSON; schema in the README)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s v -l verbose -d 'Say more: sent messages, response headers'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s h -l help -d 'Print help'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s V -l version -d 'Print version'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s H -l header -d 'Extra request header, curl style (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l origin -d 'Origin header to send' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l auth -d 'HTTP Basic credentials; never printed' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l cert -d 'Client certificate (PEM), with --key' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l key -d 'Private key for --cert (PEM)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s c -l count -d 'Stop after N probes (default: until Ctrl-C or --deadline)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s i -l interval -d 'Time between probes; sub-millisecond works (250us). 0: the next probe as soon as the last one is answered or timed out' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s W -l timeout -d 'How long to wait for each reply; a reply after this is reported as late and counts as lost' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s s -l size -d 'Ping payload size in bytes (8-125: control frames carry at most 125)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s w -l deadline -d 'Stop after this long, however many probes were sent' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l text -d 'Application-level probes: send this text message instead of a Ping frame ({seq} is replaced by the sequence number)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l expect -d 'A reply is a text or binary message matching this regular expression (default: any message); others count as other traffic' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-loss -d 'Exit 1 when more than this percentage of probes got no reply in time (default: 0 with -c, else no limit)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-rtt -d 'Exit 1 when the p99 round trip is over this' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-rtt-each -d 'Exit 1 when any single round trip is over this' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l min-replies -d 'Exit 1 when fewer than N replies came back in time' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-only -d 'Each probe opens a new connection, completes the handshake and closes with 1000; reports DNS/TCP/TLS/upgrade timings'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s q -l quiet -d 'Print only the summary (and errors)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l json -d 'Print one JSON event per line on stdout (NDJSON; schema in the README)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s v -l verbose -d 'Say more: sent messages, response headers'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s h -l help -d 'Print help'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s V -l version -d 'Print version'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s H -l header -d 'Extra request header, curl style (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l origin -d 'Origin header to send' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s s -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l auth -d 'HTTP Basic credentials; never printed' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l cert -d 'Client certificate (PEM), with --key' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l key -d 'Private key for --cert (PEM)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s c -l connections -d 'Connections to hold open' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-rate -d 'Open at most this many new connections per second while ramping up (default: as fast as the server accepts)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s d -l duration -d 'How long to run, counted from the start of the ramp-up' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l message-rate -d 'Messages per second on each connection (0: idle connections that only heartbeat)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l size -d 'Message size in bytes, header included (at least 33: the sequence header)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l fragment-size -d 'Split each message into frames of at most this many payload bytes' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l mode -d 'What the connections do: echo (match every echo), send (server does not echo), idle' -r -f -a "echo\t'Send numbered messages and match every echo (loss, duplicates, reordering, latency)'
+send\t'Only send (for servers that do not echo); replies are counted, not matched'
+idle\t'Only hold the connections and heartbeat'"
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l source-addrs -d 'Local addresses to connect from, round robin: a range 127.0.0.1-127.0.0.8 or a list a,b,c (one source address has ~28k ephemeral ports)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat -d 'Ping every connection this often (0s: no heartbeat)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-timeout -d 'A heartbeat unanswered this long counts the connection dead (then it reconnects)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-text -d 'Heartbeat with this text message instead of Ping frames ({seq} becomes a number)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-expect -d 'The answer to --heartbeat-text: a text message matching this regular expression (default: the echo of the heartbeat)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l backoff -d 'Backoff between attempts: MIN..MAX, doubling, with jitter' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-reconnects -d 'Reconnects allowed per connection over the whole run (default: unlimited)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l buffer -d 'Messages kept per connection while it is down, replayed in order after the reconnect; overflow is counted as dropped' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l merge -d 'Merge the JSON reports of several runs (e.g. from several machines) into one and exit' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l watch-pid -d 'Also sample this process\'s RSS (e.g. the server\'s) once a second' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l json -d 'Write the whole report as JSON to FILE (\'-\': stdout; the human summary then goes to stderr)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-loss -d 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-p99 -d 'Exit 1 when the p99 message round trip is over this' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-errors -d 'Exit 1 when more errors than this were counted (all kinds)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l min-connections -d 'Exit 1 when fewer than N connections were open at the same time at the peak' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l binary -d 'Send binary messages instead of text'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l reconnect -d 'Reconnect lost connections (the default in soak)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l no-reconnect -d 'A lost connection stays down'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l no-live -d 'No live view: a plain status line every few seconds on stderr even on a terminal'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s V -l version -d 'Print version'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "connect" -d 'Open a WebSocket and talk to it: stdin lines out, messages to stdout'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "echo-server" -d 'A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "ping" -d 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "soak" -d 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,133 @@
+use super::{OutputArgs, parse};
+use clap::Args;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct EchoServerArgs {
+    /// Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port).
+    /// A non-loopback address is served only when given here, with a warning
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001", value_parser = listen_addr)]
+    pub listen: SocketAddr,
+
+    /// Ping every client after this long without a message from it; see --ping-timeout
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Heartbeat")]
+    pub ping_interval: Option<Duration>,
+    /// Terminate a client whose pong has not come back after this long [default: the interval]
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, requires = "ping_interval", help_heading = "Heartbeat")]
+    pub ping_timeout: Option<Duration>,
+    /// Answer the text message `ping` with `pong`, and a JSON `{"type":"ping",...}` with the
+    /// same object plus "status":"pong" (application-level heartbeat of browser clients)
+    #[arg(long, help_heading = "Heartbeat")]
+    pub app_pong: bool,
+
+    /// Send every message to every connected client (a chat room) instead of echoing it
+    #[arg(long, help_heading = "Broadcast")]
+    pub broadcast: bool,
+    /// Messages a client may have waiting in broadcast mode; a client over it is closed with
+    /// 1008 "slow consumer"
+    #[arg(long, value_name = "N", default_value = "256", value_parser = parse::positive, requires = "broadcast", help_heading = "Broadcast")]
+    pub broadcast_queue: usize,
+
+    /// Accept this subprotocol (repeatable); the first one the client offers that is accepted
+    /// is chosen, and an upgrade that offers none of them gets 400
+    #[arg(
+        short = 's',
+        long = "subprotocol",
+        value_name = "NAME",
+        help_heading = "Handshake"
+    )]
+    pub subprotocols: Vec<String>,
+    /// Refuse upgrades beyond this many open connections with 503
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse::positive, help_heading = "Limits")]
+    pub max_connections: usize,
+    /// Largest message accepted (e.g. 64KiB); a larger one is answered with Close 1009
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse::size, help_heading = "Limits")]
+    pub max_message_size: usize,
+    /// Drop a socket that has not completed TLS and the upgrade within this long
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse::duration, help_heading = "Limits")]
+    pub handshake_timeout: Duration,
+    /// Close a client that sent no message for this long with 1001 "idle timeout"
+    /// (pings and pongs do not count) [default: off]
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Limits")]
+    pub idle_timeout: Option<Duration>,
+
+    /// Serve wss:// with this certificate chain (PEM), with --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "TLS")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key for --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve wss:// with a certificate made at start for localhost, 127.0.0.1 and ::1; its
+    /// SHA-256 fingerprint and the path of its PEM (for --cacert) are printed
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"], help_heading = "TLS")]
+    pub tls_self_signed: bool,
+
+    /// Close each connection after N messages (echoed first), with --close-code
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]
+    pub close_after: Option<usize>,
+    /// Close frame for --close-after: CODE[:REASON]
+    #[arg(long, value_name = "CODE[:REASON]", default_value = "1000", value_parser = parse::close_spec, requires = "close_after", help_heading = "Faults")]
+    pub close_code: crate::core::close::CloseSpec,
+    /// Drop the TCP connection without a Close frame after N messages (echoed first): the
+    /// client sees 1006
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]
+    pub drop_after: Option<usize>,
+    /// Send every reply this much later
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Faults")]
+    pub delay: Option<Duration>,
+    /// Ignore Ping frames (to trigger clients' heartbeat timeouts)
+    #[arg(long, help_heading = "Faults")]
+    pub no_pong: bool,
+    /// Refuse every upgrade with this HTTP status and a short body
+    #[arg(long, value_name = "STATUS", value_parser = clap::value_parser!(u16).range(200..=599), help_heading = "Faults")]
+    pub reject: Option<u16>,
+    /// Send replies in frames of at most N payload bytes (continuation frames)
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]
+    pub fragment: Option<usize>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `127.0.0.1:9001`, `[::1]:0`, `0.0.0.0:80`, `localhost:9001`, or a port alone.
+pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    let t = s.trim();
+    if let Ok(port) = t.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Some(port) = t.strip_prefix("localhost:") {
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("'{s}': the port must be a number from 0 to 65535"))?;
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    t.parse().map_err(|_| {
+        format!("'{s}' is not an address to listen on; write e.g. 127.0.0.1:9001, [::1]:0 or 9001")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            listen_addr("9001").unwrap(),
+            "127.0.0.1:9001".parse().unwrap()
+        );
+        assert_eq!(listen_addr("[::1]:0").unwrap(), "[::1]:0".parse().unwrap());
+        assert_eq!(
+            listen_addr("localhost:80").unwrap(),
+            "127.0.0.1:80".parse().unwrap()
+        );
+        assert_eq!(
+            listen_addr("0.0.0.0:9001").unwrap(),
+            "0.0.0.0:9001".parse().unwrap()
+        );
+        assert!(listen_addr("example.com:80").is_err());
+        assert!(listen_addr("127.0.0.1:70000").is_err());
+    }
+}

@@ -1,0 +1,248 @@
+//! `wsbeat soak`: many connections for a long time. Shape of the run, loss accounting mode,
+//! heartbeats, reconnects, output and CI thresholds. Values are checked here; combinations in
+//! `cmd::soak::config`.
+
+use super::{ColorChoice, HandshakeArgs, TlsArgs, parse};
+use crate::core::reconnect::Backoff;
+use clap::{Args, ValueEnum};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SoakMode {
+    /// Send numbered messages and match every echo (loss, duplicates, reordering, latency)
+    Echo,
+    /// Only send (for servers that do not echo); replies are counted, not matched
+    Send,
+    /// Only hold the connections and heartbeat
+    Idle,
+}
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// ws:// or wss:// URL to soak; without one, an embedded echo server is started and soaked
+    #[arg(conflicts_with = "merge")]
+    pub url: Option<String>,
+
+    #[command(flatten)]
+    pub handshake: HandshakeArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    /// Connections to hold open
+    #[arg(short = 'c', long, value_name = "N", default_value = "100", value_parser = parse::positive, help_heading = "Shape of the run")]
+    pub connections: usize,
+    /// Open at most this many new connections per second while ramping up (default: as fast as the server accepts)
+    #[arg(long, value_name = "PER_SEC", value_parser = positive_rate, help_heading = "Shape of the run")]
+    pub connect_rate: Option<f64>,
+    /// How long to run, counted from the start of the ramp-up
+    #[arg(short = 'd', long, value_name = "DUR", default_value = "10s", value_parser = parse::duration, help_heading = "Shape of the run")]
+    pub duration: Duration,
+    /// Messages per second on each connection (0: idle connections that only heartbeat)
+    #[arg(long, value_name = "PER_SEC", default_value = "1", value_parser = rate, help_heading = "Shape of the run")]
+    pub message_rate: f64,
+    /// Message size in bytes, header included (at least 33: the sequence header)
+    #[arg(long, value_name = "BYTES", default_value = "64", value_parser = parse::size, help_heading = "Shape of the run")]
+    pub size: usize,
+    /// Send binary messages instead of text
+    #[arg(long, help_heading = "Shape of the run")]
+    pub binary: bool,
+    /// Split each message into frames of at most this many payload bytes
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Shape of the run")]
+    pub fragment_size: Option<usize>,
+    /// What the connections do: echo (match every echo), send (server does not echo), idle
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "echo",
+        help_heading = "Shape of the run"
+    )]
+    pub mode: SoakMode,
+    /// Local addresses to connect from, round robin: a range 127.0.0.1-127.0.0.8 or a list
+    /// a,b,c (one source address has ~28k ephemeral ports)
+    #[arg(long, value_name = "ADDRS", value_parser = source_addrs, help_heading = "Shape of the run")]
+    pub source_addrs: Option<SourceAddrs>,
+
+    /// Ping every connection this often (0s: no heartbeat)
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse::duration, help_heading = "Heartbeat")]
+    pub heartbeat: Duration,
+    /// A heartbeat unanswered this long counts the connection dead (then it reconnects)
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse::duration, help_heading = "Heartbeat")]
+    pub heartbeat_timeout: Duration,
+    /// Heartbeat with this text message instead of Ping frames ({seq} becomes a number)
+    #[arg(long, value_name = "PAYLOAD", help_heading = "Heartbeat")]
+    pub heartbeat_text: Option<String>,
+    /// The answer to --heartbeat-text: a text message matching this regular expression (default: the echo of the heartbeat)
+    #[arg(
+        long,
+        value_name = "REGEX",
+        requires = "heartbeat_text",
+        help_heading = "Heartbeat"
+    )]
+    pub heartbeat_expect: Option<String>,
+
+    /// Reconnect lost connections (the default in soak)
+    #[arg(long, overrides_with = "no_reconnect", help_heading = "Reconnect")]
+    pub reconnect: bool,
+    /// A lost connection stays down
+    #[arg(long, help_heading = "Reconnect")]
+    pub no_reconnect: bool,
+    /// Backoff between attempts: MIN..MAX, doubling, with jitter
+    #[arg(
+        long,
+        value_name = "MIN..MAX",
+        default_value = "100ms..10s",
+        help_heading = "Reconnect"
+    )]
+    pub backoff: Backoff,
+    /// Reconnects allowed per connection over the whole run (default: unlimited)
+    #[arg(long, value_name = "N", help_heading = "Reconnect")]
+    pub max_reconnects: Option<u64>,
+    /// Messages kept per connection while it is down, replayed in order after the reconnect; overflow is counted as dropped
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "100",
+        help_heading = "Reconnect"
+    )]
+    pub buffer: usize,
+
+    /// Merge the JSON reports of several runs (e.g. from several machines) into one and exit
+    #[arg(long, value_name = "FILE", num_args = 1.., help_heading = "Reports")]
+    pub merge: Vec<PathBuf>,
+    /// Also sample this process's RSS (e.g. the server's) once a second
+    #[arg(long, value_name = "PID", help_heading = "Reports")]
+    pub watch_pid: Option<u32>,
+    /// Write the whole report as JSON to FILE ('-': stdout; the human summary then goes to stderr)
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub json: Option<String>,
+    /// No live view: a plain status line every few seconds on stderr even on a terminal
+    #[arg(long, help_heading = "Reports")]
+    pub no_live: bool,
+    /// When to use colour (NO_COLOR and TERM=dumb also turn it off)
+    #[arg(
+        long,
+        value_name = "WHEN",
+        default_value = "auto",
+        help_heading = "Reports"
+    )]
+    pub color: ColorChoice,
+
+    /// Exit 1 when more messages than this were lost (missing + dropped + corrupted)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "0",
+        help_heading = "Thresholds (exit 1 when broken)"
+    )]
+    pub max_loss: u64,
+    /// Exit 1 when the p99 message round trip is over this
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Thresholds (exit 1 when broken)")]
+    pub max_p99: Option<Duration>,
+    /// Exit 1 when more errors than this were counted (all kinds)
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Thresholds (exit 1 when broken)"
+    )]
+    pub max_errors: Option<u64>,
+    /// Exit 1 when fewer than N connections were open at the same time at the peak
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Thresholds (exit 1 when broken)"
+    )]
+    pub min_connections: Option<u64>,
+}
+
+/// `--source-addrs`: the addresses in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAddrs(pub Vec<IpAddr>);
+
+/// More than this is surely a typo (and would take memory for nothing).
+const MAX_SOURCE_ADDRS: usize = 4096;
+
+pub fn source_addrs(s: &str) -> Result<SourceAddrs, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let a: std::net::Ipv4Addr = a.trim().parse().map_err(|_| {
+                    format!("'{a}' in --source-addrs is not an IPv4 address (ranges are IPv4 only)")
+                })?;
+                let b: std::net::Ipv4Addr = b
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("'{b}' in --source-addrs is not an IPv4 address"))?;
+                let (lo, hi) = (u32::from(a), u32::from(b));
+                if lo > hi {
+                    return Err(format!("--source-addrs range {part} runs backwards"));
+                }
+                if (hi - lo) as usize >= MAX_SOURCE_ADDRS {
+                    return Err(format!(
+                        "--source-addrs range {part} has more than {MAX_SOURCE_ADDRS} addresses"
+                    ));
+                }
+                out.extend((lo..=hi).map(|n| IpAddr::from(std::net::Ipv4Addr::from(n))));
+            }
+            None => out.push(
+                part.parse()
+                    .map_err(|_| format!("'{part}' in --source-addrs is not an IP address"))?,
+            ),
+        }
+        if out.len() > MAX_SOURCE_ADDRS {
+            return Err(format!(
+                "--source-addrs lists more than {MAX_SOURCE_ADDRS} addresses"
+            ));
+        }
+    }
+    if out.is_empty() {
+        return Err("--source-addrs needs at least one address, e.g. 127.0.0.1-127.0.0.8".into());
+    }
+    Ok(SourceAddrs(out))
+}
+
+/// A rate per second; 0 allowed (idle), fractions allowed (0.1 = one every 10 s).
+pub fn rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1e6).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "'{s}' is not a rate; write a number of messages per second such as 1, 0.5 or 0"
+        )),
+    }
+}
+
+pub fn positive_rate(s: &str) -> Result<f64, String> {
+    match rate(s) {
+        Ok(r) if r > 0.0 => Ok(r),
+        _ => Err(format!("'{s}' is not a positive rate per second")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_address_ranges_and_lists() {
+        let r = source_addrs("127.0.0.1-127.0.0.3").unwrap();
+        assert_eq!(r.0.len(), 3);
+        assert_eq!(r.0[2], "127.0.0.3".parse::<IpAddr>().unwrap());
+        let l = source_addrs("127.0.0.1, ::1").unwrap();
+        assert_eq!(l.0.len(), 2);
+        assert!(source_addrs("127.0.0.3-127.0.0.1").is_err());
+        assert!(source_addrs("10.0.0.0-10.1.0.0").is_err());
+        assert!(source_addrs("localhost").is_err());
+        assert!(source_addrs("").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(rate("0").unwrap(), 0.0);
+        assert_eq!(rate("0.5").unwrap(), 0.5);
+        assert!(rate("-1").is_err());
+        assert!(rate("NaN").is_err());
+        assert!(positive_rate("0").is_err());
+    }
+}

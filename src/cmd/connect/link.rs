@@ -1,0 +1,683 @@
+//! A connection that survives: one `Link` owns the current `Conn` and, around it, the
+//! heartbeat, the reconnect gate and the buffer of messages due while the connection is down.
+//! Scripted and interactive sessions both drive it: `wait()` in their select loop, `handle()` on
+//! what it returns, and `send`/`ping`/`close`/`reconnect` on behalf of the user. Every state
+//! change is reported as an `Event` through `Output`; the caller only hears about data and the
+//! end.
+
+use super::Output;
+use crate::config::ConnectConfig;
+use crate::core::close::{CloseEvent, CloseSpec, Initiator};
+use crate::core::conn::{Conn, DataKind, Inbound};
+use crate::core::error::{Error, ErrorKind};
+use crate::core::event::Event;
+use crate::core::handshake::{self, Handshake, WsStream};
+use crate::core::heartbeat::{Action, Heartbeat, Probe};
+use crate::core::probe::{PingTracker, PongMatch};
+use crate::core::reconnect::{OutboundBuffer, Reconnector};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+use tokio::time::sleep_until;
+
+/// A message the user asked to send; kept whole while the connection is down.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub kind: DataKind,
+    pub payload: Bytes,
+    pub fragment_size: Option<usize>,
+}
+
+type Opening = Pin<Box<dyn Future<Output = Result<(WsStream, Handshake), Error>> + Send>>;
+
+enum State {
+    /// Boxed: a `Conn` is large next to the other states.
+    Up(Box<Conn>),
+    /// Waiting out the backoff before attempt `attempt`.
+    Waiting {
+        attempt: u32,
+        at: Instant,
+    },
+    Opening {
+        attempt: u32,
+        fut: Opening,
+    },
+    /// Over; `next()` reports the stored ending once.
+    Ended,
+}
+
+/// What the session loop hears from the link.
+pub enum Step {
+    /// A data message from the peer (already emitted as `Received`).
+    Data { kind: DataKind, payload: Bytes },
+    /// A new connection is up and the buffer was replayed.
+    Reconnected,
+    /// A control frame, a heartbeat, a reconnect step: nothing for the caller to do.
+    Nothing,
+    /// The session is over: no more connections will be made.
+    Ended {
+        close: CloseEvent,
+        error: Option<Error>,
+    },
+}
+
+/// What `Link::wait` saw; `Link::handle` acts on it.
+pub enum Wake {
+    Inbound(Inbound),
+    Heartbeat,
+    Backoff,
+    Attempt(u32, Box<Result<(WsStream, Handshake), Error>>),
+    Ended(CloseEvent, Option<Error>),
+}
+
+/// Counters for `/status`.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub sent_messages: u64,
+    pub sent_bytes: u64,
+    pub recv_messages: u64,
+    pub recv_bytes: u64,
+    pub last_rtt: Option<Duration>,
+    pub subprotocol: Option<String>,
+    pub connected_at: Option<Instant>,
+    /// Successful reconnects, automatic or asked for with `/reconnect`.
+    pub reconnects: u64,
+}
+
+/// `/ping PAYLOAD` probes carry the user's bytes, so they are matched by equality; a few are
+/// remembered, the oldest forgotten first.
+const CUSTOM_PINGS: usize = 16;
+
+pub struct Link<'a> {
+    cfg: &'a ConnectConfig,
+    state: State,
+    heartbeat: Option<Heartbeat>,
+    /// Sequence number of the heartbeat probe in flight, to name it when it is answered.
+    heartbeat_seq: Option<u64>,
+    reconnector: Option<Reconnector>,
+    buffer: OutboundBuffer<Outgoing>,
+    pub tracker: PingTracker,
+    custom_pings: VecDeque<(Bytes, Instant)>,
+    pub stats: Stats,
+    /// The user asked to close: the next `Closed` ends the session instead of reconnecting.
+    user_closing: bool,
+    /// `/reconnect`: once the current connection has closed, open a new one at once.
+    manual_reconnect: bool,
+    /// How the last connection ended, reported if we give up.
+    last_close: CloseEvent,
+    ending: Option<(CloseEvent, Option<Error>)>,
+}
+
+impl<'a> Link<'a> {
+    pub fn new(cfg: &'a ConnectConfig, conn: Conn, hs: &Handshake) -> Self {
+        let now = Instant::now();
+        Link {
+            cfg,
+            state: State::Up(Box::new(conn)),
+            heartbeat: cfg.heartbeat.clone().map(|h| Heartbeat::new(h, now)),
+            heartbeat_seq: None,
+            reconnector: cfg
+                .reconnect
+                .map(|r| Reconnector::new(r.backoff, r.max_attempts)),
+            buffer: OutboundBuffer::new(cfg.buffer, cfg.overflow),
+            tracker: PingTracker::new(16),
+            custom_pings: VecDeque::new(),
+            stats: Stats {
+                subprotocol: hs.subprotocol.clone(),
+                connected_at: Some(now),
+                ..Stats::default()
+            },
+            user_closing: false,
+            manual_reconnect: false,
+            last_close: CloseEvent::abnormal("never closed"),
+            ending: None,
+        }
+    }
+
+    /// Up and not closing: messages go out now.
+    pub fn is_up(&self) -> bool {
+        matches!(&self.state, State::Up(c) if !c.is_closing())
+    }
+
+    /// The user (or the script) has asked to end, or it has ended.
+    pub fn is_closing(&self) -> bool {
+        self.user_closing || matches!(self.state, State::Ended)
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// A word for `/status`.
+    pub fn state_name(&self) -> String {
+        match &self.state {
+            State::Up(c) if c.is_closing() => "closing".into(),
+            State::Up(_) => "open".into(),
+            State::Waiting { attempt, .. } | State::Opening { attempt, .. } => {
+                format!("reconnecting (attempt {attempt})")
+            }
+            State::Ended => "closed".into(),
+        }
+    }
+
+    /// Send the `--send` preamble; used once at the start and again after each reconnect.
+    pub async fn send_preamble(&mut self, out: &mut Output) -> Result<(), Error> {
+        for (kind, payload) in &self.cfg.preamble {
+            self.send_now(out, *kind, payload.clone(), self.cfg.fragment_size)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Send a message now, or buffer it while the connection is down. An `Err` means it was not
+    /// sent and will not be (no reconnect configured, or the session is closing).
+    pub async fn send(&mut self, out: &mut Output, msg: Outgoing) -> Result<(), Error> {
+        match &self.state {
+            State::Up(c) if !c.is_closing() => {
+                match self
+                    .send_now(out, msg.kind, msg.payload.clone(), msg.fragment_size)
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    // The receive side will see the loss and reconnect; keep the message for it.
+                    Err(_) if self.reconnector.is_some() && !self.user_closing => {
+                        self.buffer_msg(out, msg);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            State::Waiting { .. } | State::Opening { .. } if !self.user_closing => {
+                self.buffer_msg(out, msg);
+                Ok(())
+            }
+            // `/reconnect` is closing this connection: the message is for the next one.
+            State::Up(_) if self.manual_reconnect && !self.user_closing => {
+                self.buffer_msg(out, msg);
+                Ok(())
+            }
+            _ => Err(Error::new(
+                ErrorKind::Abnormal,
+                "cannot send: the connection is closed",
+            )),
+        }
+    }
+
+    async fn send_now(
+        &mut self,
+        out: &mut Output,
+        kind: DataKind,
+        payload: Bytes,
+        fragment_size: Option<usize>,
+    ) -> Result<(), Error> {
+        let State::Up(conn) = &mut self.state else {
+            return Err(Error::new(
+                ErrorKind::Abnormal,
+                "cannot send: not connected",
+            ));
+        };
+        let fragments = conn.send(kind, payload.clone(), fragment_size).await?;
+        self.stats.sent_messages += 1;
+        self.stats.sent_bytes += payload.len() as u64;
+        out.emit(Event::Sent {
+            kind,
+            payload,
+            fragments,
+        });
+        Ok(())
+    }
+
+    fn buffer_msg(&mut self, out: &mut Output, msg: Outgoing) {
+        let (kind, len) = (msg.kind, msg.payload.len());
+        let dropped = self.buffer.push(msg);
+        // With drop-newest the dropped item is the one just pushed; with drop-oldest it is not.
+        let kept = self.cfg.buffer > 0
+            && (dropped.is_none()
+                || self.cfg.overflow == crate::core::reconnect::Overflow::DropOldest);
+        if let Some(d) = dropped {
+            out.emit(Event::BufferDrop {
+                kind: d.kind,
+                payload: d.payload,
+                why: format!(
+                    "the buffer of {} message(s) is full (--buffer, --buffer-overflow)",
+                    self.cfg.buffer
+                ),
+            });
+        }
+        if kept {
+            out.emit(Event::Buffered {
+                kind,
+                len,
+                queued: self.buffer.len(),
+            });
+        }
+    }
+
+    /// A numbered Ping (`payload: None`) or one with the user's bytes.
+    pub async fn ping(&mut self, out: &mut Output, payload: Option<Bytes>) -> Result<(), Error> {
+        let State::Up(conn) = &mut self.state else {
+            return Err(Error::new(
+                ErrorKind::Abnormal,
+                "cannot ping: not connected",
+            ));
+        };
+        let now = Instant::now();
+        let (seq, payload) = match payload {
+            Some(p) => {
+                if self.custom_pings.len() == CUSTOM_PINGS {
+                    self.custom_pings.pop_front();
+                }
+                self.custom_pings.push_back((p.clone(), now));
+                (None, p)
+            }
+            None => {
+                // Pongs older than a minute will never be matched as replies; forget them.
+                self.tracker.expire(now - Duration::from_secs(60));
+                let (seq, p) = self.tracker.start(now);
+                (Some(seq), p)
+            }
+        };
+        let len = payload.len();
+        conn.ping(payload).await?;
+        out.emit(Event::Ping {
+            outbound: true,
+            len,
+            seq,
+        });
+        Ok(())
+    }
+
+    /// Start the closing handshake; the session ends when it completes. While reconnecting,
+    /// the session ends at once.
+    pub async fn close(&mut self, out: &mut Output, spec: &CloseSpec) -> Result<(), Error> {
+        self.user_closing = true;
+        self.manual_reconnect = false;
+        match &mut self.state {
+            State::Up(conn) => conn.close(spec).await,
+            State::Waiting { .. } | State::Opening { .. } => {
+                let mut close = self.last_close.clone();
+                close.reason = format!("closed while reconnecting (last: {})", close.reason);
+                self.end(out, close, None);
+                Ok(())
+            }
+            State::Ended => Ok(()),
+        }
+    }
+
+    /// `/reconnect`: close this connection with 1000 and open a new one right away.
+    pub async fn reconnect(&mut self) -> Result<(), Error> {
+        match &mut self.state {
+            State::Up(conn) if !conn.is_closing() => {
+                self.manual_reconnect = true;
+                conn.close(&CloseSpec::new(1000, "reconnecting")?).await
+            }
+            State::Waiting { attempt, .. } => {
+                // Skip the rest of the backoff.
+                let attempt = *attempt;
+                self.start_attempt(attempt);
+                Ok(())
+            }
+            _ => Err(Error::new(
+                ErrorKind::Usage,
+                "a reconnect is already under way, or the session is ending",
+            )),
+        }
+    }
+
+    /// Wait for the next thing that needs handling. Cancel-safe, so it can sit in a select
+    /// loop beside stdin or the keyboard: it only waits (an attempt in progress is kept in
+    /// `self`, timers are re-derived from stored deadlines) and does nothing that a dropped
+    /// future could leave half done. Pass what it returns to `handle`, outside the select.
+    pub async fn wait(&mut self) -> Wake {
+        if let Some((close, error)) = self.ending.take() {
+            return Wake::Ended(close, error);
+        }
+        let hb_at = self
+            .heartbeat
+            .as_ref()
+            .filter(|_| self.is_up())
+            .map(|h| h.next_deadline());
+        match &mut self.state {
+            State::Up(conn) => tokio::select! {
+                inbound = conn.recv() => Wake::Inbound(inbound),
+                _ = sleep_opt(hb_at) => Wake::Heartbeat,
+            },
+            State::Waiting { at, .. } => {
+                sleep_until((*at).into()).await;
+                Wake::Backoff
+            }
+            State::Opening { attempt, fut } => {
+                let attempt = *attempt;
+                let result = fut.as_mut().await;
+                // The finished future must never be polled again: replace it right away.
+                self.state = State::Ended;
+                Wake::Attempt(attempt, Box::new(result))
+            }
+            State::Ended => std::future::pending().await,
+        }
+    }
+
+    /// Act on what `wait` returned: render it, answer it, reconnect, replay the buffer. Runs to
+    /// completion (callers await it in a select arm's body, where nothing races it), so a
+    /// replay is never cut short by a line arriving from stdin.
+    pub async fn handle(&mut self, out: &mut Output, wake: Wake) -> Step {
+        match wake {
+            Wake::Inbound(inbound) => self.on_inbound(out, inbound).await,
+            Wake::Heartbeat => self.on_heartbeat_due(out).await,
+            Wake::Backoff => {
+                if let State::Waiting { attempt, .. } = self.state {
+                    self.start_attempt(attempt);
+                }
+                Step::Nothing
+            }
+            Wake::Attempt(attempt, result) => self.on_attempt(out, attempt, *result).await,
+            Wake::Ended(close, error) => Step::Ended { close, error },
+        }
+    }
+
+    async fn on_inbound(&mut self, out: &mut Output, inbound: Inbound) -> Step {
+        let now = Instant::now();
+        match inbound {
+            Inbound::Data { kind, payload } => {
+                if let Some(hb) = &mut self.heartbeat {
+                    let text = (kind == DataKind::Text).then(|| String::from_utf8_lossy(&payload));
+                    let answered = match text {
+                        Some(t) => hb.on_text(&t, now),
+                        None => {
+                            hb.on_traffic(now);
+                            None
+                        }
+                    };
+                    if let Some(rtt) = answered {
+                        // The answer to our text heartbeat is not data for the user.
+                        self.stats.last_rtt = Some(rtt);
+                        out.emit(Event::Heartbeat {
+                            seq: self.heartbeat_seq.take(),
+                            rtt: Some(rtt),
+                        });
+                        return Step::Nothing;
+                    }
+                }
+                self.stats.recv_messages += 1;
+                self.stats.recv_bytes += payload.len() as u64;
+                out.emit(Event::Received {
+                    kind,
+                    payload: payload.clone(),
+                });
+                Step::Data { kind, payload }
+            }
+            Inbound::Ping(p) => {
+                if let Some(hb) = &mut self.heartbeat {
+                    hb.on_traffic(now);
+                }
+                out.emit(Event::Ping {
+                    outbound: false,
+                    len: p.len(),
+                    seq: None,
+                });
+                // tungstenite has queued the answer; it goes out with the next read or write.
+                out.emit(Event::Pong {
+                    outbound: true,
+                    len: p.len(),
+                    seq: None,
+                    rtt: None,
+                });
+                Step::Nothing
+            }
+            Inbound::Pong(p) => {
+                self.on_pong(out, p, now);
+                Step::Nothing
+            }
+            Inbound::Closed { close, error } => self.on_closed(out, close, error, true),
+        }
+    }
+
+    fn on_pong(&mut self, out: &mut Output, p: Bytes, now: Instant) {
+        let len = p.len();
+        // Our own probes first (/ping, --ping-interval), then the heartbeat's.
+        let (seq, rtt) = match self.tracker.on_pong(&p, now) {
+            PongMatch::Reply { seq, rtt } | PongMatch::Late { seq, rtt } => (Some(seq), Some(rtt)),
+            PongMatch::Duplicate { seq } => (Some(seq), None),
+            PongMatch::Unsolicited => {
+                if let Some(i) = self.custom_pings.iter().position(|(c, _)| *c == p) {
+                    let (_, sent) = self.custom_pings.remove(i).unwrap_or((p.clone(), now));
+                    (None, Some(now - sent))
+                } else if let Some(rtt) = self.heartbeat.as_mut().and_then(|h| h.on_pong(&p, now)) {
+                    self.stats.last_rtt = Some(rtt);
+                    out.emit(Event::Heartbeat {
+                        seq: self.heartbeat_seq.take(),
+                        rtt: Some(rtt),
+                    });
+                    return;
+                } else {
+                    (None, None)
+                }
+            }
+        };
+        if let Some(rtt) = rtt {
+            self.stats.last_rtt = Some(rtt);
+            // An answered ping proves the peer alive as well as a heartbeat would.
+            if let Some(hb) = &mut self.heartbeat {
+                hb.on_traffic(now);
+            }
+        }
+        out.emit(Event::Pong {
+            outbound: false,
+            len,
+            seq,
+            rtt,
+        });
+    }
+
+    async fn on_heartbeat_due(&mut self, out: &mut Output) -> Step {
+        let Some(hb) = &mut self.heartbeat else {
+            return Step::Nothing;
+        };
+        let action = hb.poll(Instant::now());
+        let State::Up(conn) = &mut self.state else {
+            return Step::Nothing;
+        };
+        let sent = match action {
+            Action::Wait => return Step::Nothing,
+            Action::Send(Probe::Ping { seq, payload }) => {
+                self.heartbeat_seq = Some(seq);
+                conn.ping(payload).await
+            }
+            Action::Send(Probe::Text(text)) => {
+                self.heartbeat_seq = None;
+                conn.send(DataKind::Text, Bytes::from(text), None)
+                    .await
+                    .map(|_| ())
+            }
+            Action::Dead { waited } => {
+                out.emit(Event::HeartbeatTimeout { waited });
+                // The peer is gone: no closing handshake to wait for, drop the socket.
+                let mut close = CloseEvent::abnormal(format!(
+                    "heartbeat timeout after {}",
+                    humantime::format_duration(round_ms(waited))
+                ));
+                close.initiator = Initiator::Client;
+                let error = Error::new(
+                    ErrorKind::HeartbeatTimeout,
+                    format!(
+                        "heartbeat timeout after {}: the peer did not answer",
+                        humantime::format_duration(round_ms(waited))
+                    ),
+                );
+                // The HeartbeatTimeout event already said it: the error only sets the exit code.
+                return self.on_closed(out, close, Some(error), false);
+            }
+        };
+        match sent {
+            Ok(()) => {
+                out.emit(Event::Heartbeat {
+                    seq: self.heartbeat_seq,
+                    rtt: None,
+                });
+                Step::Nothing
+            }
+            // A failed write means the connection is gone; the next recv reports how.
+            Err(_) => Step::Nothing,
+        }
+    }
+
+    /// The connection ended. Exactly one transition out of `Up` happens here, so a Close frame
+    /// and a TCP error arriving together (or a heartbeat death racing a close) start at most
+    /// one reconnect; the `Reconnector` gate enforces the same again.
+    fn on_closed(
+        &mut self,
+        out: &mut Output,
+        close: CloseEvent,
+        error: Option<Error>,
+        report_error: bool,
+    ) -> Step {
+        if let Some(e) = error.as_ref().filter(|_| report_error) {
+            out.emit(Event::Error(e.clone()));
+        }
+        out.emit(Event::Closed(close.clone()));
+        self.last_close = close.clone();
+        self.stats.connected_at = None;
+        self.state = State::Ended;
+        if self.user_closing {
+            self.end(out, close, error);
+        } else if self.manual_reconnect {
+            self.manual_reconnect = false;
+            self.start_attempt(1);
+        } else if let Some(r) = &mut self.reconnector {
+            match r.lost() {
+                Some((attempt, delay)) => self.wait_for(out, attempt, delay),
+                None => self.end(out, close, error),
+            }
+        } else {
+            self.end(out, close, error);
+        }
+        match self.ending.take() {
+            Some((close, error)) => Step::Ended { close, error },
+            None => Step::Nothing,
+        }
+    }
+
+    fn wait_for(&mut self, out: &mut Output, attempt: u32, delay: Duration) {
+        let max = self.reconnector.as_ref().map_or(1, |r| r.max_attempts);
+        out.emit(Event::Reconnecting {
+            attempt,
+            max,
+            delay,
+        });
+        self.state = State::Waiting {
+            attempt,
+            at: Instant::now() + delay,
+        };
+    }
+
+    fn start_attempt(&mut self, attempt: u32) {
+        let opts = self.cfg.conn.clone();
+        self.state = State::Opening {
+            attempt,
+            fut: Box::pin(async move { handshake::open(&opts).await }),
+        };
+    }
+
+    async fn on_attempt(
+        &mut self,
+        out: &mut Output,
+        attempt: u32,
+        result: Result<(WsStream, Handshake), Error>,
+    ) -> Step {
+        let (ws, hs) = match result {
+            Ok(pair) => pair,
+            Err(error) => {
+                out.emit(Event::ReconnectFailed {
+                    attempt,
+                    error: error.clone(),
+                });
+                self.state = State::Ended;
+                let next = self.reconnector.as_mut().and_then(|r| {
+                    // A manual attempt outside a reconnect series starts one.
+                    if r.link() == crate::core::reconnect::Link::Up {
+                        r.lost()
+                    } else {
+                        r.failed()
+                    }
+                });
+                match next {
+                    Some((attempt, delay)) => self.wait_for(out, attempt, delay),
+                    None => {
+                        let tried = self.reconnector.as_ref().map_or(1, |r| r.max_attempts);
+                        let e = Error::new(
+                            ErrorKind::Abnormal,
+                            format!(
+                                "gave up reconnecting to {} after {tried} failed attempt(s); last: {}",
+                                self.cfg.conn.target.url(),
+                                error.message()
+                            ),
+                        );
+                        out.emit(Event::Error(e.clone()));
+                        let close = self.last_close.clone();
+                        self.end(out, close, Some(e));
+                    }
+                }
+                return match self.ending.take() {
+                    Some((close, error)) => Step::Ended { close, error },
+                    None => Step::Nothing,
+                };
+            }
+        };
+        self.stats.subprotocol = hs.subprotocol.clone();
+        self.stats.connected_at = Some(Instant::now());
+        self.stats.reconnects += 1;
+        out.emit(Event::Opened(hs));
+        self.state = State::Up(Box::new(Conn::new(ws)));
+        if let Some(r) = &mut self.reconnector {
+            r.succeeded();
+        }
+        if let Some(cfg) = &self.cfg.heartbeat {
+            self.heartbeat = Some(Heartbeat::new(cfg.clone(), Instant::now()));
+            self.heartbeat_seq = None;
+        }
+        out.emit(Event::Reconnected {
+            attempt,
+            buffered: self.buffer.len(),
+        });
+        // Authentication and subscriptions first, then what was typed while we were away.
+        if self.send_preamble(out).await.is_err() {
+            return Step::Nothing; // recv reports the loss
+        }
+        while let Some(msg) = self.buffer.pop_front() {
+            let sent = self
+                .send_now(out, msg.kind, msg.payload.clone(), msg.fragment_size)
+                .await;
+            if sent.is_err() {
+                self.buffer.push_front(msg);
+                break;
+            }
+        }
+        Step::Reconnected
+    }
+
+    /// The session is over: report what will never be sent, then remember the ending.
+    fn end(&mut self, out: &mut Output, close: CloseEvent, error: Option<Error>) {
+        while let Some(msg) = self.buffer.pop_front() {
+            out.emit(Event::BufferDrop {
+                kind: msg.kind,
+                payload: msg.payload,
+                why: "the session ended before the connection came back".into(),
+            });
+        }
+        self.state = State::Ended;
+        self.ending = Some((close, error));
+    }
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

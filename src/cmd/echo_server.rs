@@ -1,0 +1,510 @@
+//! `wsbeat echo-server`: lower the flags into a `ServerConfig` (reading or making the TLS
+//! certificate before anything listens), print the URL once bound, run the server until
+//! SIGINT/SIGTERM, and render its events on a thread of their own: human lines on stderr, or
+//! NDJSON on stdout. A slow terminal or pipe costs log lines (counted), never echo speed.
+
+use crate::cli::echo_server::EchoServerArgs;
+use crate::config::OutputConfig;
+use crate::core::close::CloseEvent;
+use crate::core::error::Error;
+use crate::render::human::palette;
+use crate::render::ndjson::secs;
+use crate::render::{is_broken_pipe, units};
+use crate::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary, tls};
+use serde_json::{Value, json};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Events waiting for the renderer; beyond this they are dropped and counted.
+const EVENT_QUEUE: usize = 16 * 1024;
+
+pub struct EchoServerConfig {
+    pub server: ServerConfig,
+    pub output: OutputConfig,
+    /// `--tls-self-signed`: where the PEM went and its SHA-256 fingerprint.
+    pub self_signed: Option<(PathBuf, String)>,
+}
+
+pub fn config(args: &EchoServerArgs) -> Result<EchoServerConfig, Error> {
+    let (tls, self_signed) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => (Some(tls::from_pem_files(cert, key)?), None),
+        _ if args.tls_self_signed => {
+            let path =
+                std::env::temp_dir().join(format!("wsbeat-echo-server-{}.pem", std::process::id()));
+            let made = tls::self_signed(path)?;
+            (Some(made.config), Some((made.pem_path, made.sha256)))
+        }
+        _ => (None, None),
+    };
+    let output = crate::config::output(&args.output);
+    let server = ServerConfig {
+        listen: args.listen,
+        tls,
+        subprotocols: args.subprotocols.clone(),
+        max_connections: args.max_connections,
+        max_message_size: args.max_message_size,
+        handshake_timeout: args.handshake_timeout,
+        idle_timeout: args.idle_timeout,
+        ping_interval: args.ping_interval,
+        ping_timeout: args.ping_timeout,
+        app_pong: args.app_pong,
+        broadcast: args.broadcast,
+        broadcast_queue: args.broadcast_queue,
+        faults: Faults {
+            close_after: args.close_after.map(|n| n as u64),
+            close_with: args.close_code.clone(),
+            drop_after: args.drop_after.map(|n| n as u64),
+            delay: args.delay,
+            no_pong: args.no_pong,
+            reject: args.reject,
+            fragment: args.fragment,
+        },
+        log_messages: output.verbose,
+        ..ServerConfig::default()
+    };
+    Ok(EchoServerConfig {
+        server,
+        output,
+        self_signed,
+    })
+}
+
+pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    let listen = cfg.server.listen;
+    let server = Server::bind(ServerConfig {
+        events: Some(tx),
+        ..cfg.server
+    })
+    .await?;
+    let mut out = Renderer::new(cfg.output, start);
+
+    if !listen.ip().is_loopback() {
+        out.warning(&format!(
+            "listening on {listen}: other machines can reach this server"
+        ));
+    }
+    if let Some((path, sha256)) = &cfg.self_signed {
+        // On stderr before the URL on stdout, so whoever waits for the URL can read this too.
+        out.human(&format!(
+            "{} self-signed certificate for {}: SHA-256 {sha256}",
+            palette::info("tls:"),
+            tls::SELF_SIGNED_NAMES.join(", ")
+        ));
+        out.human(&format!(
+            "{} PEM written to {} (trust it with: wsbeat connect --cacert {} wss://localhost:{}/)",
+            palette::info("tls:"),
+            path.display(),
+            path.display(),
+            server.local_addr().port()
+        ));
+    }
+    out.listening(&server.url(), cfg.self_signed.as_ref());
+
+    let renderer = std::thread::Builder::new()
+        .name("echo-server-log".into())
+        .spawn(move || out.consume(rx))?;
+    server.run(shutdown_signal()).await;
+    // The renderer stops after the summary, the server's last event.
+    let _ = tokio::task::spawn_blocking(move || renderer.join()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let sigterm = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm => {}
+    }
+}
+
+struct Renderer {
+    output: OutputConfig,
+    start: Instant,
+    /// stdout went away (closed pipe): keep serving, stop writing there.
+    stdout_gone: bool,
+}
+
+impl Renderer {
+    fn new(output: OutputConfig, start: Instant) -> Self {
+        colored::control::set_override(output.color);
+        Renderer {
+            output,
+            start,
+            stdout_gone: false,
+        }
+    }
+
+    fn consume(mut self, mut rx: mpsc::Receiver<ServerEvent>) {
+        while let Some(event) = rx.blocking_recv() {
+            let last = matches!(event, ServerEvent::Summary(_));
+            self.event(&event);
+            if last {
+                break;
+            }
+        }
+    }
+
+    fn listening(&mut self, url: &str, self_signed: Option<&(PathBuf, String)>) {
+        if self.output.json {
+            let mut v = json!({ "url": url });
+            if let Some((path, sha256)) = self_signed {
+                v["tls_cert"] = json!(path.display().to_string());
+                v["sha256"] = json!(sha256);
+            }
+            self.json("listening", v);
+        } else {
+            self.stdout(format!("listening on {url}\n").as_bytes());
+        }
+    }
+
+    fn event(&mut self, event: &ServerEvent) {
+        if self.output.json {
+            let (ty, fields) = to_json(event);
+            self.json(ty, fields);
+            if let ServerEvent::Warning(w) = event {
+                eprintln!("wsbeat: warning: {w}");
+            }
+        } else {
+            self.human(&human_line(event));
+        }
+    }
+
+    fn json(&mut self, ty: &str, fields: Value) {
+        let mut obj = serde_json::Map::new();
+        obj.insert("type".into(), json!(ty));
+        obj.insert("ts".into(), json!(secs(self.start.elapsed())));
+        if let Value::Object(mut f) = fields {
+            obj.append(&mut f);
+        }
+        let mut line = serde_json::to_vec(&obj).unwrap_or_default();
+        line.push(b'\n');
+        self.stdout(&line);
+    }
+
+    fn stdout(&mut self, bytes: &[u8]) {
+        if self.stdout_gone {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        if let Err(e) = out.write_all(bytes).and_then(|_| out.flush()) {
+            if !is_broken_pipe(&e) {
+                eprintln!("wsbeat: error: cannot write to stdout: {e}");
+            }
+            self.stdout_gone = true;
+        }
+    }
+
+    /// One write per line, so lines never interleave.
+    fn human(&mut self, line: &str) {
+        let _ = io::stderr()
+            .lock()
+            .write_all(format!("{line}\n").as_bytes());
+    }
+
+    fn warning(&mut self, message: &str) {
+        if self.output.json {
+            self.json("warning", json!({ "message": message }));
+        }
+        self.human(&format!("{} {message}", palette::warn("wsbeat: warning:")));
+    }
+}
+
+fn close_label(close: &CloseEvent) -> colored::ColoredString {
+    if close.is_normal() {
+        palette::good("closed")
+    } else if close.was_clean {
+        palette::warn("closed")
+    } else {
+        palette::bad("closed")
+    }
+}
+
+fn human_line(event: &ServerEvent) -> String {
+    match event {
+        ServerEvent::Opened {
+            id,
+            peer,
+            path,
+            subprotocol,
+        } => {
+            let mut line = format!("{} #{id} {peer} path={path}", palette::info("opened"));
+            if let Some(p) = subprotocol {
+                line.push_str(&format!(" subprotocol={p}"));
+            }
+            line
+        }
+        ServerEvent::Message { id, kind, len } => {
+            palette::dim(&format!("message #{id} {} {len} bytes", kind.as_str())).to_string()
+        }
+        ServerEvent::HeartbeatTimeout { id, peer, timeout } => format!(
+            "{} #{id} {peer}: no pong within {}, terminating",
+            palette::bad("heartbeat timeout"),
+            humantime::format_duration(*timeout)
+        ),
+        ServerEvent::Closed {
+            id,
+            close,
+            duration,
+            messages_in,
+            messages_out,
+            rtt,
+            ..
+        } => {
+            let mut line = format!(
+                "{} #{id} code={} ({}) reason={:?} wasClean={} initiator={} duration={} messages={messages_in}/{messages_out}",
+                close_label(close),
+                close.code,
+                close.name(),
+                close.reason,
+                close.was_clean,
+                close.initiator.as_str(),
+                units::duration(*duration),
+            );
+            if let Some(rtt) = rtt {
+                line.push_str(&format!(" rtt={}", units::duration(*rtt)));
+            }
+            if !close.code_valid {
+                line.push_str(&format!(
+                    " {}",
+                    palette::bad("(the client's Close frame broke RFC 6455)")
+                ));
+            }
+            line
+        }
+        ServerEvent::Rejected {
+            peer,
+            path,
+            status,
+            reason,
+        } => {
+            let mut line = match status {
+                Some(s) => format!("{} {peer}", palette::warn(&format!("rejected {s}"))),
+                None => format!("{} {peer}", palette::warn("dropped")),
+            };
+            if let Some(p) = path {
+                line.push_str(&format!(" path={p}"));
+            }
+            line.push_str(&format!(": {reason}"));
+            line
+        }
+        ServerEvent::ShuttingDown { connections } => format!(
+            "{} sending 1001 (Going Away) to {connections} client{}",
+            palette::info("shutting down:"),
+            if *connections == 1 { "" } else { "s" }
+        ),
+        ServerEvent::Warning(w) => format!("{} {w}", palette::warn("wsbeat: warning:")),
+        ServerEvent::Summary(s) => summary_line(s),
+    }
+}
+
+fn summary_line(s: &ServerSummary) -> String {
+    let mut line = format!(
+        "{} {} connection{} (peak {}), messages in/out {}/{}, bytes in/out {}/{}",
+        palette::info("summary:"),
+        s.connections,
+        if s.connections == 1 { "" } else { "s" },
+        s.peak_connections,
+        s.messages_in,
+        s.messages_out,
+        units::bytes(s.bytes_in),
+        units::bytes(s.bytes_out),
+    );
+    if s.rejected > 0 {
+        line.push_str(&format!(", {} rejected", s.rejected));
+    }
+    if s.events_dropped > 0 {
+        line.push_str(&format!(
+            ", {} log events dropped (output too slow)",
+            s.events_dropped
+        ));
+    }
+    line
+}
+
+fn opt_secs(d: Option<Duration>) -> Value {
+    d.map_or(Value::Null, |d| json!(secs(d)))
+}
+
+fn to_json(event: &ServerEvent) -> (&'static str, Value) {
+    match event {
+        ServerEvent::Opened {
+            id,
+            peer,
+            path,
+            subprotocol,
+        } => (
+            "opened",
+            json!({"id": id, "peer": peer.to_string(), "path": path, "subprotocol": subprotocol}),
+        ),
+        ServerEvent::Message { id, kind, len } => (
+            "message",
+            json!({"id": id, "kind": kind.as_str(), "len": len}),
+        ),
+        ServerEvent::HeartbeatTimeout { id, peer, timeout } => (
+            "heartbeat_timeout",
+            json!({"id": id, "peer": peer.to_string(), "timeout": secs(*timeout)}),
+        ),
+        ServerEvent::Closed {
+            id,
+            peer,
+            close,
+            duration,
+            messages_in,
+            messages_out,
+            rtt,
+        } => (
+            "closed",
+            json!({
+                "id": id, "peer": peer.to_string(),
+                "code": close.code, "name": close.name(), "reason": close.reason,
+                "wasClean": close.was_clean, "initiator": close.initiator.as_str(),
+                "code_valid": close.code_valid,
+                "duration": secs(*duration),
+                "messages_in": messages_in, "messages_out": messages_out,
+                "rtt": opt_secs(*rtt),
+            }),
+        ),
+        ServerEvent::Rejected {
+            peer,
+            path,
+            status,
+            reason,
+        } => (
+            "rejected",
+            json!({"peer": peer.to_string(), "path": path, "status": status, "reason": reason}),
+        ),
+        ServerEvent::ShuttingDown { connections } => {
+            ("shutdown", json!({"connections": connections}))
+        }
+        ServerEvent::Warning(w) => ("warning", json!({"message": w})),
+        ServerEvent::Summary(s) => (
+            "summary",
+            json!({
+                "connections": s.connections,
+                "peak_connections": s.peak_connections,
+                "messages_in": s.messages_in,
+                "messages_out": s.messages_out,
+                "bytes_in": s.bytes_in,
+                "bytes_out": s.bytes_out,
+                "rejected": s.rejected,
+                "events_dropped": s.events_dropped,
+            }),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::close::Initiator;
+    use crate::core::conn::DataKind;
+
+    fn peer() -> std::net::SocketAddr {
+        "127.0.0.1:5555".parse().unwrap()
+    }
+
+    #[test]
+    fn human_lines_follow_the_documented_shapes() {
+        colored::control::set_override(false);
+        assert_eq!(
+            human_line(&ServerEvent::Opened {
+                id: 3,
+                peer: peer(),
+                path: "/x".into(),
+                subprotocol: Some("chat".into())
+            }),
+            "opened #3 127.0.0.1:5555 path=/x subprotocol=chat"
+        );
+        assert_eq!(
+            human_line(&ServerEvent::HeartbeatTimeout {
+                id: 3,
+                peer: peer(),
+                timeout: Duration::from_secs(1)
+            }),
+            "heartbeat timeout #3 127.0.0.1:5555: no pong within 1s, terminating"
+        );
+        let closed = human_line(&ServerEvent::Closed {
+            id: 3,
+            peer: peer(),
+            close: CloseEvent {
+                code: 1000,
+                reason: String::new(),
+                was_clean: true,
+                initiator: Initiator::Client,
+                code_valid: true,
+            },
+            duration: Duration::from_millis(1200),
+            messages_in: 4,
+            messages_out: 4,
+            rtt: None,
+        });
+        assert_eq!(
+            closed,
+            "closed #3 code=1000 (Normal Closure) reason=\"\" wasClean=true initiator=client duration=1.20 s messages=4/4"
+        );
+    }
+
+    #[test]
+    fn json_events_carry_the_contract_fields() {
+        let (ty, v) = to_json(&ServerEvent::Closed {
+            id: 1,
+            peer: peer(),
+            close: CloseEvent::abnormal("gone"),
+            duration: Duration::from_millis(1500),
+            messages_in: 2,
+            messages_out: 1,
+            rtt: Some(Duration::from_millis(3)),
+        });
+        assert_eq!(ty, "closed");
+        for key in [
+            "id",
+            "peer",
+            "code",
+            "name",
+            "reason",
+            "wasClean",
+            "initiator",
+            "duration",
+            "messages_in",
+            "messages_out",
+            "rtt",
+        ] {
+            assert!(v.get(key).is_some(), "closed lacks {key}");
+        }
+        assert_eq!(v["code"], 1006);
+        assert_eq!(v["duration"], 1.5);
+        assert_eq!(v["rtt"], 0.003);
+        let (ty, v) = to_json(&ServerEvent::Message {
+            id: 1,
+            kind: DataKind::Binary,
+            len: 64,
+        });
+        assert_eq!((ty, v["kind"].as_str()), ("message", Some("binary")));
+        let (ty, v) = to_json(&ServerEvent::Summary(ServerSummary::default()));
+        assert_eq!(ty, "summary");
+        for key in [
+            "connections",
+            "peak_connections",
+            "messages_in",
+            "messages_out",
+            "bytes_in",
+            "bytes_out",
+        ] {
+            assert_eq!(v[key], 0, "{key}");
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The interactive loop: keys from the terminal thread and steps from the link, one at a time,
+//! so that the screen has a single writer.
+
+use super::commands::{self, COMMANDS, Command, Completion};
+use super::editor::{Edit, Editor};
+use super::screen::Screen;
+use super::view::lock;
+use crate::cmd::connect::link::{Link, Outgoing, Step};
+use crate::cmd::connect::{Ending, Output};
+use crate::config::ConnectConfig;
+use crate::core::close::{CloseEvent, CloseSpec, Initiator};
+use crate::core::conn::DataKind;
+use crate::core::event::Event;
+use crate::render::human::palette;
+use crate::render::units;
+use bytes::Bytes;
+use crossterm::event::{Event as TermEvent, KeyEventKind};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+pub struct Session<'a> {
+    pub cfg: &'a ConnectConfig,
+    pub screen: &'a Mutex<Screen>,
+    pub editor: Editor,
+    pub history_path: Option<&'a Path>,
+    pub keys: mpsc::Receiver<TermEvent>,
+    pub started: Instant,
+}
+
+impl Session<'_> {
+    pub async fn run(mut self, link: &mut Link<'_>, out: &mut Output) -> (CloseEvent, Ending) {
+        let mut ending = Ending::default();
+        if let Err(e) = link.send_preamble(out).await {
+            out.emit(Event::Error(e));
+        }
+        let mut prompt_up = None;
+        let mut signals = Signals::new();
+        loop {
+            // The prompt tells whether typed lines go out now or wait in the buffer.
+            let up = link.is_up();
+            if prompt_up != Some(up) {
+                prompt_up = Some(up);
+                self.set_prompt(up);
+            }
+            tokio::select! {
+                wake = link.wait() => {
+                    if let Step::Ended { close, error } = link.handle(out, wake).await {
+                        if let Some(e) = error {
+                            ending.error.get_or_insert(e);
+                        }
+                        return (close, ending);
+                    }
+                }
+                quit_now = signals.recv() => {
+                    // In raw mode Ctrl-C is a key; a signal comes from outside (kill, a closed
+                    // terminal) and is treated like it, so the guard restores the terminal.
+                    if quit_now {
+                        ending.interrupted = true;
+                    }
+                    if let Some(end) = self.on_edit(Edit::Interrupt, link, out, &mut ending).await {
+                        return end;
+                    }
+                }
+                ev = self.keys.recv() => {
+                    let edit = match ev {
+                        // The terminal is gone: like Ctrl-D.
+                        None => Edit::Eof,
+                        Some(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => self.editor.key(k),
+                        Some(TermEvent::Paste(text)) => self.editor.paste(&text),
+                        Some(TermEvent::Resize(w, _)) => {
+                            lock(self.screen).set_width(w);
+                            Edit::Redraw
+                        }
+                        Some(_) => Edit::Nothing,
+                    };
+                    if let Some(end) = self.on_edit(edit, link, out, &mut ending).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_prompt(&self, up: bool) {
+        let (text, styled) = if up {
+            ("> ", palette::info("> ").to_string())
+        } else {
+            ("(offline) > ", palette::warn("(offline) > ").to_string())
+        };
+        let mut s = lock(self.screen);
+        s.set_prompt(styled, text.chars().count());
+        let _ = s.redraw();
+    }
+
+    fn redraw_input(&self) {
+        let mut s = lock(self.screen);
+        s.set_input(self.editor.chars(), self.editor.cursor());
+        let _ = s.redraw();
+    }
+
+    fn say(&self, text: &str) {
+        let _ = lock(self.screen).print_above(text);
+    }
+
+    fn error(&self, msg: &str) {
+        self.say(&format!("{} {msg}", palette::bad("error:")));
+    }
+
+    /// Returns the ending when the session must stop at once (second Ctrl-C).
+    async fn on_edit(
+        &mut self,
+        edit: Edit,
+        link: &mut Link<'_>,
+        out: &mut Output,
+        ending: &mut Ending,
+    ) -> Option<(CloseEvent, Ending)> {
+        match edit {
+            Edit::Nothing => {}
+            Edit::Redraw => self.redraw_input(),
+            Edit::Complete => self.complete(),
+            Edit::Submit(line) => {
+                self.redraw_input();
+                if let Some(path) = self.history_path
+                    && !line.trim().is_empty()
+                    && let Err(e) = super::append_history(path, &line)
+                {
+                    self.error(&format!("cannot write --history {}: {e}", path.display()));
+                    self.history_path = None;
+                }
+                self.on_line(&line, link, out).await;
+            }
+            Edit::Eof => self.close(link, out, &CloseSpec::default()).await,
+            Edit::Interrupt => {
+                if ending.interrupted || link.is_closing() {
+                    // Second Ctrl-C, or a close already under way: stop now.
+                    let mut close = CloseEvent::abnormal("interrupted");
+                    close.initiator = Initiator::Client;
+                    out.emit(Event::Closed(close.clone()));
+                    ending.interrupted = true;
+                    return Some((close, std::mem::take(ending)));
+                }
+                ending.interrupted = true;
+                self.say(&palette::dim("closing (Ctrl-C again to quit at once)").to_string());
+                self.close(link, out, &CloseSpec::default()).await;
+            }
+        }
+        None
+    }
+
+    async fn close(&self, link: &mut Link<'_>, out: &mut Output, spec: &CloseSpec) {
+        if link.is_closing() {
+            return;
+        }
+        if let Err(e) = link.close(out, spec).await {
+            out.emit(Event::Error(e));
+        }
+    }
+
+    fn complete(&mut self) {
+        match commands::complete(&self.editor.line()) {
+            Completion::Line(line) => {
+                self.editor.set_line(&line);
+                self.redraw_input();
+            }
+            Completion::Candidates(names) => self.say(&palette::dim(&names.join("  ")).to_string()),
+            Completion::None => {}
+        }
+    }
+
+    async fn on_line(&mut self, line: &str, link: &mut Link<'_>, out: &mut Output) {
+        let command = match commands::parse(line) {
+            Ok(c) => c,
+            Err(msg) => return self.error(&msg),
+        };
+        if link.is_closing()
+            && !matches!(command, Command::Status | Command::Help | Command::Nothing)
+        {
+            return self.error("the connection is closing; Ctrl-C quits at once");
+        }
+        let fragment_size = self.cfg.fragment_size;
+        let msg = |kind, payload, fragment_size| Outgoing {
+            kind,
+            payload,
+            fragment_size,
+        };
+        let result = match command {
+            Command::Nothing => Ok(()),
+            Command::Send(kind, payload) => link.send(out, msg(kind, payload, fragment_size)).await,
+            Command::Fragment { size, payload } => {
+                link.send(out, msg(DataKind::Text, payload, Some(size)))
+                    .await
+            }
+            Command::File(path) => match std::fs::read(&path) {
+                Ok(data) => {
+                    link.send(out, msg(DataKind::Binary, Bytes::from(data), fragment_size))
+                        .await
+                }
+                Err(e) => return self.error(&format!("/file {}: {e}", path.display())),
+            },
+            Command::Ping(payload) => link.ping(out, payload).await,
+            Command::Close(spec) => link.close(out, &spec).await,
+            Command::Quit => link.close(out, &CloseSpec::default()).await,
+            Command::Reconnect => link.reconnect().await,
+            Command::Status => {
+                self.say(&self.status(link));
+                Ok(())
+            }
+            Command::Help => {
+                self.say(&help());
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            self.error(e.message());
+        }
+    }
+
+    fn status(&self, link: &Link<'_>) -> String {
+        let s = &link.stats;
+        let uptime = s
+            .connected_at
+            .map_or("-".to_string(), |t| units::duration(t.elapsed()));
+        let rows = [
+            ("url", self.cfg.conn.target.url().to_string()),
+            ("state", link.state_name()),
+            (
+                "subprotocol",
+                s.subprotocol.clone().unwrap_or_else(|| "none".into()),
+            ),
+            (
+                "uptime",
+                format!(
+                    "{uptime} (session {})",
+                    units::duration(self.started.elapsed())
+                ),
+            ),
+            (
+                "sent",
+                format!(
+                    "{} messages, {}",
+                    s.sent_messages,
+                    units::bytes(s.sent_bytes)
+                ),
+            ),
+            (
+                "received",
+                format!(
+                    "{} messages, {}",
+                    s.recv_messages,
+                    units::bytes(s.recv_bytes)
+                ),
+            ),
+            (
+                "last rtt",
+                s.last_rtt.map_or("-".to_string(), units::duration),
+            ),
+            (
+                "reconnects",
+                format!("{} ({} buffered)", s.reconnects, link.buffered()),
+            ),
+        ];
+        rows.iter()
+            .map(|(k, v)| format!("{} {v}", palette::info(&format!("{k:>11}:"))))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn help() -> String {
+    let mut lines: Vec<String> = COMMANDS
+        .iter()
+        .map(|(name, args, what)| {
+            let usage = format!("{name} {args}");
+            format!("  {} {}", palette::info(&format!("{usage:<26}")), what)
+        })
+        .collect();
+    lines.push(format!(
+        "  {} {}",
+        palette::info(&format!("{:<26}", "//text")),
+        "send a line that starts with /"
+    ));
+    lines.push(
+        palette::dim("  keys: ←/→ Home/End ^A ^E ^U ^W ^K, ↑/↓ history, Tab completes, ^D quits")
+            .to_string(),
+    );
+    lines.join("\n")
+}
+
+/// SIGINT, SIGTERM and SIGHUP while the terminal is raw. `recv` yields true for a hangup or a
+/// second signal (quit now), false for the first SIGINT/SIGTERM (close politely).
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+    seen: bool,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+                seen: false,
+            }
+        }
+        #[cfg(not(unix))]
+        Signals { seen: false }
+    }
+
+    async fn recv(&mut self) -> bool {
+        #[cfg(unix)]
+        let hangup = {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => false,
+                _ = next(&mut self.term) => false,
+                _ = next(&mut self.hup) => true,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = {
+            let _ = tokio::signal::ctrl_c().await;
+            false
+        };
+        let quit_now = hangup || self.seen;
+        self.seen = true;
+        quit_now
+    }
+}

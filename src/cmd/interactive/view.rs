@@ -1,0 +1,240 @@
+//! Events as the interactive session shows them: `>` for what we sent, `<` for what arrived,
+//! control frames and connection events in their own colours, binary as a hex dump, all
+//! printed above the prompt.
+
+use super::screen::Screen;
+use crate::core::conn::DataKind;
+use crate::core::event::Event;
+use crate::render::human::{close_line, heartbeat_line, link_line, palette, redact_header};
+use crate::render::{Render, units};
+use base64::Engine;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct View {
+    screen: Arc<Mutex<Screen>>,
+    pub show_control: bool,
+    pub verbose: bool,
+    pub timestamps: bool,
+    pub base64: bool,
+}
+
+impl View {
+    pub fn new(screen: Arc<Mutex<Screen>>) -> Self {
+        View {
+            screen,
+            show_control: false,
+            verbose: false,
+            timestamps: false,
+            base64: false,
+        }
+    }
+}
+
+/// The screen is only ever used from the session task; a poisoned lock (a panic while
+/// drawing) still holds a usable screen.
+pub fn lock(screen: &Mutex<Screen>) -> std::sync::MutexGuard<'_, Screen> {
+    screen.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Render for View {
+    fn event(&mut self, ts: Duration, event: &Event) -> io::Result<()> {
+        let Some(text) = self.format(event) else {
+            return Ok(());
+        };
+        let text = if self.timestamps {
+            format!(
+                "{} {text}",
+                palette::dim(&format!("[{:>9.3}]", ts.as_secs_f64()))
+            )
+        } else {
+            text
+        };
+        lock(&self.screen).print_above(&text)
+    }
+}
+
+impl View {
+    fn format(&self, event: &Event) -> Option<String> {
+        let control = self.show_control || self.verbose;
+        Some(match event {
+            Event::Opened(h) => {
+                let mut line = format!(
+                    "{} {} ({} HTTP {})",
+                    palette::info("connected to"),
+                    h.url,
+                    h.peer,
+                    h.status
+                );
+                if let Some(p) = &h.subprotocol {
+                    line.push_str(&format!(" subprotocol={p}"));
+                }
+                let t = &h.timings;
+                line.push_str(
+                    &palette::dim(&format!(" in {}", units::duration(t.total))).to_string(),
+                );
+                if self.verbose {
+                    for (k, v) in &h.headers {
+                        line.push_str(&format!(
+                            "\n{}",
+                            palette::dim(&format!("  < {k}: {}", redact_header(k, v)))
+                        ));
+                    }
+                }
+                line
+            }
+            Event::Sent {
+                kind,
+                payload,
+                fragments,
+            } => {
+                let frames = if *fragments > 1 {
+                    palette::dim(&format!(" ({fragments} frames)")).to_string()
+                } else {
+                    String::new()
+                };
+                message(
+                    &palette::info(">").to_string(),
+                    *kind,
+                    payload,
+                    self.base64,
+                    &frames,
+                )
+            }
+            Event::Received { kind, payload } => message(
+                &palette::good("<").to_string(),
+                *kind,
+                payload,
+                self.base64,
+                "",
+            ),
+            Event::Ping { outbound, len, seq } => {
+                let line = match (outbound, seq) {
+                    (true, Some(s)) => format!("> ping seq={s} ({len} bytes)"),
+                    (true, None) => format!("> ping ({len} bytes)"),
+                    // Servers that ping every few seconds would drown the session: opt-in.
+                    (false, _) if control => format!("< ping ({len} bytes), answered"),
+                    (false, _) => return None,
+                };
+                palette::control(&line).to_string()
+            }
+            Event::Pong { len, seq, rtt, .. } => {
+                let line = match (seq, rtt) {
+                    (Some(s), Some(rtt)) => {
+                        format!("< pong seq={s} rtt={}", units::duration(*rtt))
+                    }
+                    (None, Some(rtt)) => {
+                        format!("< pong ({len} bytes) rtt={}", units::duration(*rtt))
+                    }
+                    _ if control => format!("< pong ({len} bytes), unsolicited"),
+                    _ => return None,
+                };
+                palette::control(&line).to_string()
+            }
+            Event::Heartbeat { seq, rtt } if control => {
+                palette::control(&heartbeat_line(*seq, *rtt)).to_string()
+            }
+            Event::Heartbeat { .. } => return None,
+            Event::ExpectMet { index, pattern, .. } => {
+                format!(
+                    "{} #{} /{pattern}/",
+                    palette::good("expect met:"),
+                    index + 1
+                )
+            }
+            Event::Closed(c) => close_line(c),
+            Event::Error(e) => {
+                let mut line = format!("{} {}", palette::bad("error:"), e.message());
+                if let Some(body) = e.body.as_deref().filter(|b| !b.is_empty()) {
+                    line.push_str(&format!(
+                        "\n{}\n{}",
+                        palette::dim("response body:"),
+                        body.trim_end()
+                    ));
+                }
+                line
+            }
+            Event::Warning(w) => format!("{} {w}", palette::warn("warning:")),
+            other => link_line(other)?,
+        })
+    }
+}
+
+/// `> text`, or `> binary, N bytes` and a hex dump; continuation lines indented.
+fn message(marker: &str, kind: DataKind, payload: &[u8], base64: bool, tail: &str) -> String {
+    match kind {
+        DataKind::Text => {
+            let text = String::from_utf8_lossy(payload);
+            let body = text.replace('\n', "\n  ");
+            format!("{marker} {body}{tail}")
+        }
+        DataKind::Binary if base64 => format!(
+            "{marker} {} {}{tail}",
+            palette::dim(&format!("binary, {} bytes:", payload.len())),
+            base64::engine::general_purpose::STANDARD.encode(payload)
+        ),
+        DataKind::Binary => {
+            let dump = units::hexdump(payload);
+            let dump = dump.trim_end().replace('\n', "\n  ");
+            format!(
+                "{marker} {}{tail}\n  {dump}",
+                palette::dim(&format!("binary, {} bytes", payload.len()))
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn view() -> View {
+        colored::control::set_override(false);
+        View::new(Arc::new(Mutex::new(Screen::new(80))))
+    }
+
+    #[test]
+    fn direction_markers_and_hexdump() {
+        let v = view();
+        let sent = v
+            .format(&Event::Sent {
+                kind: DataKind::Text,
+                payload: Bytes::from_static(b"abcdefg"),
+                fragments: 3,
+            })
+            .unwrap();
+        assert_eq!(sent, "> abcdefg (3 frames)");
+        let got = v
+            .format(&Event::Received {
+                kind: DataKind::Binary,
+                payload: Bytes::from_static(&[0xff, 0]),
+            })
+            .unwrap();
+        assert!(
+            got.starts_with("< binary, 2 bytes\n  00000000  ff 00"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn unsolicited_control_frames_are_opt_in() {
+        let mut v = view();
+        let ping_in = Event::Ping {
+            outbound: false,
+            len: 4,
+            seq: None,
+        };
+        assert!(v.format(&ping_in).is_none());
+        v.show_control = true;
+        assert!(v.format(&ping_in).is_some());
+        let pong = Event::Pong {
+            outbound: false,
+            len: 16,
+            seq: Some(1),
+            rtt: Some(Duration::from_micros(300)),
+        };
+        assert_eq!(v.format(&pong).unwrap(), "< pong seq=1 rtt=0.300 ms");
+    }
+}

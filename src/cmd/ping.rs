@@ -1,0 +1,403 @@
+//! `wsbeat ping`: ping(8) for WebSockets. Probes are Ping frames, application text messages
+//! (`--text`/`--expect`) or whole connections (`--connect-only`); each outcome is an event, the
+//! counts and RTTs go to a fixed-memory collector, and the summary and thresholds decide the
+//! exit code.
+
+mod connect_only;
+mod schedule;
+mod session;
+
+use crate::cli::ping::PingArgs;
+use crate::config::{self, OutputConfig};
+use crate::core::close::{CloseEvent, Initiator};
+use crate::core::error::{Error, ErrorKind};
+use crate::core::event::Event;
+use crate::core::handshake::ConnectOptions;
+use crate::render::ping::{self as view, Ended, PingEvent, PingRender, ProbeMode, Summary, View};
+use crate::stats::probes::ProbeStats;
+use regex::Regex;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub struct PingConfig {
+    pub conn: ConnectOptions,
+    pub insecure: bool,
+    pub probe: Probe,
+    pub count: Option<u64>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub deadline: Option<Duration>,
+    pub thresholds: Thresholds,
+    pub quiet: bool,
+    pub output: OutputConfig,
+}
+
+pub enum Probe {
+    Frame {
+        size: usize,
+    },
+    Text {
+        template: String,
+        /// The template carries `{seq}`: replies that echo it are matched by number.
+        has_seq: bool,
+        /// `None`: every data message is a reply.
+        expect: Option<Regex>,
+    },
+    Connect,
+}
+
+impl Probe {
+    fn mode(&self) -> ProbeMode {
+        match self {
+            Probe::Frame { .. } => ProbeMode::Frame,
+            Probe::Text { .. } => ProbeMode::Text,
+            Probe::Connect => ProbeMode::Connect,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Thresholds {
+    pub max_loss: Option<f64>,
+    /// Checked against p99.
+    pub max_rtt: Option<Duration>,
+    /// Checked against every probe (the maximum).
+    pub max_rtt_each: Option<Duration>,
+    pub min_replies: Option<u64>,
+}
+
+/// Lower the arguments into a config; nothing touches the network yet.
+pub fn configure(args: &PingArgs) -> Result<PingConfig, Error> {
+    let mut conn = config::connect_options(&args.url, &args.handshake, &args.tls)?;
+    if args.expect.is_some() && args.text.is_none() {
+        return Err(Error::usage(
+            "--expect matches replies to --text probes; add --text PAYLOAD",
+        ));
+    }
+    if args.timeout.is_zero() {
+        return Err(Error::usage("-W/--timeout must be longer than 0"));
+    }
+    let probe = if args.connect_only {
+        // A probe that takes longer than -W is lost, whatever --connect-timeout says.
+        conn.connect_timeout = conn.connect_timeout.min(args.timeout);
+        Probe::Connect
+    } else if let Some(template) = &args.text {
+        let expect = args
+            .expect
+            .as_deref()
+            .map(|p| {
+                Regex::new(p).map_err(|e| {
+                    Error::usage(format!(
+                        "--expect '{p}' is not a valid regular expression: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    ))
+                })
+            })
+            .transpose()?;
+        Probe::Text {
+            template: template.clone(),
+            has_seq: template.contains("{seq}"),
+            expect,
+        }
+    } else {
+        Probe::Frame { size: args.size }
+    };
+    let count = args.count.map(|c| c as u64);
+    Ok(PingConfig {
+        conn,
+        insecure: args.tls.insecure,
+        probe,
+        count,
+        interval: args.interval,
+        timeout: args.timeout,
+        deadline: args.deadline,
+        thresholds: Thresholds {
+            // With -c the run has an end, so any loss is a failure unless allowed.
+            max_loss: args.max_loss.or(count.map(|_| 0.0)),
+            max_rtt: args.max_rtt,
+            max_rtt_each: args.max_rtt_each,
+            min_replies: args.min_replies,
+        },
+        quiet: args.quiet,
+        output: config::output(&args.output),
+    })
+}
+
+/// Where events go, stamped with the time since the run started.
+pub(crate) struct Out {
+    start: Instant,
+    render: Box<dyn PingRender + Send>,
+    /// stdout went away (closed pipe): stop quietly, which is not an error.
+    pub gone: bool,
+}
+
+impl Out {
+    pub fn emit(&mut self, event: PingEvent) {
+        if self.gone {
+            return;
+        }
+        if let Err(e) = self.render.event(self.start.elapsed(), &event) {
+            if !crate::render::is_broken_pipe(&e) {
+                eprintln!("wsbeat: error: cannot write output: {e}");
+            }
+            self.gone = true;
+        }
+    }
+
+    pub fn error(&mut self, e: Error) {
+        self.emit(PingEvent::Core(Event::Error(e)));
+    }
+}
+
+/// What a run came to, whichever the mode.
+pub(crate) struct Outcome {
+    pub stats: ProbeStats,
+    pub ended: Ended,
+    /// The close of the (last) connection, if one was open.
+    pub close: Option<CloseEvent>,
+    /// What broke the run, when something did (connection lost, refused, protocol error).
+    pub error: Option<Error>,
+    pub first_probe: Option<Instant>,
+    pub stopped: Instant,
+}
+
+/// Ctrl-C as a channel: receiving is cancel-safe inside `select!`, and no press is lost
+/// between two loop turns.
+pub(crate) fn interrupts() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if tx.send(()).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+pub async fn run(cfg: PingConfig) -> ExitCode {
+    let start = Instant::now();
+    let mode = cfg.probe.mode();
+    let mut out = Out {
+        start,
+        render: view::renderer(
+            &cfg.output,
+            View {
+                mode,
+                timeout: cfg.timeout,
+                quiet: cfg.quiet,
+                verbose: cfg.output.verbose,
+            },
+        ),
+        gone: false,
+    };
+    if cfg.insecure {
+        out.emit(PingEvent::Core(Event::Warning(
+            "--insecure: the server's certificate is NOT verified".into(),
+        )));
+    }
+    let mut sigint = interrupts();
+    let outcome = match &cfg.probe {
+        Probe::Connect => connect_only::run(&cfg, &mut out, &mut sigint).await,
+        _ => match session::run(&cfg, &mut out, &mut sigint).await {
+            Ok(outcome) => outcome,
+            // Could not open the connection: nothing was probed, so there is no summary.
+            Err(e) => {
+                let code = e.kind().exit_code();
+                out.error(e);
+                return ExitCode::from(code);
+            }
+        },
+    };
+    // Errors (what ended the run, broken thresholds) first: the summary is always last.
+    let code = verdict(&cfg, &outcome, &mut out);
+    out.emit(PingEvent::Summary(summary(&cfg, mode, &outcome)));
+    if out.gone {
+        return ExitCode::SUCCESS;
+    }
+    code
+}
+
+fn summary(cfg: &PingConfig, mode: ProbeMode, o: &Outcome) -> Summary {
+    let s = &o.stats;
+    Summary {
+        url: cfg.conn.target.url(),
+        mode,
+        sent: s.sent,
+        received: s.received,
+        loss_percent: s.loss_percent(),
+        late: s.late,
+        duplicate: s.duplicate,
+        unsolicited: s.unsolicited,
+        other: s.other,
+        rtt: s.rtt.summary(),
+        elapsed: o
+            .first_probe
+            .map_or(Duration::ZERO, |t| o.stopped.saturating_duration_since(t)),
+        ended: o.ended,
+    }
+}
+
+/// The exit code: how the run ended first (lost connection 6, peer's close code 7,
+/// interrupted 130, refused 3/4/5), then the thresholds (1). Every broken threshold is named.
+fn verdict(cfg: &PingConfig, o: &Outcome, out: &mut Out) -> ExitCode {
+    if out.gone {
+        return ExitCode::SUCCESS;
+    }
+    let mut code: Option<u8> = match o.ended {
+        Ended::Closed => {
+            let kind = closed_kind(o);
+            if o.error.is_none()
+                && let Some(c) = &o.close
+            {
+                let of = cfg.count.map(|n| format!(" of {n}")).unwrap_or_default();
+                out.error(Error::new(
+                    kind,
+                    format!(
+                        "the peer closed the connection with {} ({}) after {}{of} probes",
+                        c.code,
+                        c.name(),
+                        o.stats.sent
+                    ),
+                ));
+            }
+            Some(kind.exit_code())
+        }
+        // With -c or -w the run had an end that Ctrl-C cut short; without them Ctrl-C is the
+        // ordinary way to stop, as with ping(8).
+        Ended::Interrupted if cfg.count.is_some() || cfg.deadline.is_some() => {
+            Some(ErrorKind::Interrupted.exit_code())
+        }
+        _ => None,
+    };
+    // --connect-only: no connection at all is a connection failure, with its own code.
+    if let Some(e) = &o.error
+        && o.stats.received == 0
+        && code.is_none()
+    {
+        code = Some(e.kind().exit_code());
+    }
+    if let Some(code) = code {
+        // A run cut short says so above; thresholds over part of a run would only add noise.
+        return ExitCode::from(code);
+    }
+    let broken = broken_thresholds(&cfg.thresholds, &o.stats);
+    for msg in &broken {
+        out.error(Error::new(ErrorKind::Check, msg.clone()));
+    }
+    ExitCode::from(if broken.is_empty() {
+        0
+    } else {
+        ErrorKind::Check.exit_code()
+    })
+}
+
+/// Why a run that the connection's end cut short failed: what broke it, else the peer's code.
+fn closed_kind(o: &Outcome) -> ErrorKind {
+    if let Some(e) = &o.error {
+        return e.kind();
+    }
+    match &o.close {
+        Some(c) if c.initiator == Initiator::Server && !c.is_normal() => ErrorKind::CloseCode,
+        // A clean 1000/1001 from the peer still ended the run before it was done.
+        _ => ErrorKind::Abnormal,
+    }
+}
+
+pub(crate) fn broken_thresholds(t: &Thresholds, s: &ProbeStats) -> Vec<String> {
+    let mut broken = Vec::new();
+    let fmt = |d: Duration| crate::render::units::duration(d);
+    if let Some(max) = t.max_loss
+        && s.loss_percent() > max
+    {
+        broken.push(format!(
+            "--max-loss {}: {} of {} probes got no reply in time ({} loss)",
+            view::percent(max),
+            s.lost(),
+            s.sent,
+            view::percent(s.loss_percent())
+        ));
+    }
+    if let Some(min) = t.min_replies
+        && s.received < min
+    {
+        broken.push(format!(
+            "--min-replies {min}: only {} replies came back in time",
+            s.received
+        ));
+    }
+    let rtt = s.rtt.summary();
+    if let Some(max) = t.max_rtt {
+        match rtt {
+            Some(r) if r.p99 <= max => {}
+            Some(r) => broken.push(format!(
+                "--max-rtt {}: the p99 round trip was {}",
+                fmt(max),
+                fmt(r.p99)
+            )),
+            None => broken.push(format!(
+                "--max-rtt {}: no reply came back to measure",
+                fmt(max)
+            )),
+        }
+    }
+    if let Some(max) = t.max_rtt_each {
+        match rtt {
+            Some(r) if r.max <= max => {}
+            Some(r) => broken.push(format!(
+                "--max-rtt-each {}: the slowest round trip was {}",
+                fmt(max),
+                fmt(r.max)
+            )),
+            None => broken.push(format!(
+                "--max-rtt-each {}: no reply came back to measure",
+                fmt(max)
+            )),
+        }
+    }
+    broken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(sent: u64, rtts_us: &[u64]) -> ProbeStats {
+        let mut s = ProbeStats {
+            sent,
+            received: rtts_us.len() as u64,
+            ..Default::default()
+        };
+        for us in rtts_us {
+            s.rtt.record(Duration::from_micros(*us));
+        }
+        s
+    }
+
+    #[test]
+    fn thresholds_name_what_broke() {
+        let t = Thresholds {
+            max_loss: Some(0.0),
+            max_rtt: Some(Duration::from_millis(1)),
+            max_rtt_each: Some(Duration::from_millis(1)),
+            min_replies: Some(3),
+        };
+        assert!(broken_thresholds(&t, &stats(2, &[100, 200])).len() == 1);
+        let b = broken_thresholds(&t, &stats(3, &[100, 5000]));
+        assert!(b[0].starts_with("--max-loss 0%"), "{b:?}");
+        assert!(b.iter().any(|m| m.starts_with("--min-replies 3")));
+        assert!(b.iter().any(|m| m.starts_with("--max-rtt 1.00 ms")));
+        assert!(b.iter().any(|m| m.starts_with("--max-rtt-each")));
+        assert!(broken_thresholds(&Thresholds::default(), &stats(5, &[])).is_empty());
+    }
+
+    #[test]
+    fn rtt_thresholds_fail_without_replies() {
+        let t = Thresholds {
+            max_rtt: Some(Duration::from_secs(1)),
+            ..Default::default()
+        };
+        assert_eq!(broken_thresholds(&t, &stats(4, &[])).len(), 1);
+    }
+}

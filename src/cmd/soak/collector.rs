@@ -1,0 +1,383 @@
+//! The one collector: workers send small events over a channel, the collector adds them up in
+//! fixed memory (counters and histograms, never a sample list), the live view reads snapshots,
+//! and the end of the run turns it all into a `Report`.
+
+use super::report::{
+    Connections, FORMAT, Heartbeats, Latencies, Latency, Messages, Report, RssSeries,
+};
+use super::tracker::Echo;
+use crate::core::error::ErrorKind;
+use crate::stats::counters::Counts;
+use crate::stats::serial::SerialHistogram;
+use crate::stats::series::Series;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// What a worker reports. Small and `Copy`: one goes over the channel per message.
+#[derive(Debug, Clone, Copy)]
+pub enum Ev {
+    /// A connection is open; `reconnect` is the time since it was lost, for a reconnect.
+    Opened {
+        took: Duration,
+        reconnect: Option<Duration>,
+    },
+    OpenFailed(ErrorKind),
+    /// An open connection ended without us asking; `close_code` when the server sent one.
+    Lost {
+        kind: ErrorKind,
+        close_code: Option<u16>,
+    },
+    /// The run ended while this connection was open (it is drained and closed next).
+    HeldToEnd,
+    /// We closed an open connection at the end of the run.
+    Closed,
+    GaveUp,
+    Sent {
+        replay: bool,
+    },
+    Received,
+    Echo {
+        rtt: Duration,
+        order: Echo,
+    },
+    Corrupted,
+    Missing(u64),
+    Dropped(u64),
+    Unsent(u64),
+    HeartbeatSent,
+    HeartbeatAnswered(Duration),
+}
+
+/// Seconds of history in the "recent" latency figures of the live view.
+pub const RECENT_SECS: usize = 5;
+/// RSS samples kept per series before thinning (one a second: an hour at full resolution).
+const RSS_POINTS: usize = 3600;
+
+/// Latencies of the last few seconds: one histogram per second, in a ring.
+#[derive(Debug)]
+struct Recent {
+    slots: Vec<SerialHistogram>,
+    /// The whole second (since start) that `slots[second % len]` holds.
+    seconds: Vec<u64>,
+}
+
+impl Recent {
+    fn new() -> Self {
+        Recent {
+            slots: (0..RECENT_SECS).map(|_| SerialHistogram::new()).collect(),
+            seconds: vec![u64::MAX; RECENT_SECS],
+        }
+    }
+
+    fn record(&mut self, second: u64, d: Duration) {
+        let i = (second % RECENT_SECS as u64) as usize;
+        if self.seconds[i] != second {
+            self.slots[i].reset();
+            self.seconds[i] = second;
+        }
+        self.slots[i].record(d);
+    }
+
+    fn window(&self, now_second: u64) -> SerialHistogram {
+        let mut h = SerialHistogram::new();
+        for (slot, &s) in self.slots.iter().zip(&self.seconds) {
+            if s != u64::MAX && s + (RECENT_SECS as u64) > now_second {
+                h.merge(slot);
+            }
+        }
+        h
+    }
+}
+
+#[derive(Debug)]
+pub struct Stats {
+    start: Instant,
+    target: u64,
+    pub open: u64,
+    pub peak_open: u64,
+    pub conns: Connections,
+    pub messages: Messages,
+    pub heartbeats: Heartbeats,
+    echo: SerialHistogram,
+    echo_recent: Recent,
+    heartbeat: SerialHistogram,
+    connect: SerialHistogram,
+    reconnect: SerialHistogram,
+    pub errors: Counts,
+    pub close_codes: Counts,
+    rss_self: Series,
+    rss_watch: Option<(u32, Series)>,
+}
+
+/// What the live view and the status line show; rates come from two snapshots.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub elapsed: Duration,
+    pub target: u64,
+    pub open: u64,
+    pub opened: u64,
+    pub reconnects: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub recent_p50: Option<Duration>,
+    pub recent_p99: Option<Duration>,
+    pub p50: Option<Duration>,
+    pub p99: Option<Duration>,
+    pub heartbeat_p99: Option<Duration>,
+    pub errors: Vec<(String, u64)>,
+    pub rss: Option<u64>,
+    pub watched_rss: Option<u64>,
+}
+
+impl Stats {
+    pub fn new(target: u64, start: Instant) -> Self {
+        Stats {
+            start,
+            target,
+            open: 0,
+            peak_open: 0,
+            conns: Connections {
+                target,
+                ..Default::default()
+            },
+            messages: Messages::default(),
+            heartbeats: Heartbeats::default(),
+            echo: SerialHistogram::new(),
+            echo_recent: Recent::new(),
+            heartbeat: SerialHistogram::new(),
+            connect: SerialHistogram::new(),
+            reconnect: SerialHistogram::new(),
+            errors: Counts::default(),
+            close_codes: Counts::default(),
+            rss_self: Series::new(RSS_POINTS),
+            rss_watch: None,
+        }
+    }
+
+    fn second(&self) -> u64 {
+        self.start.elapsed().as_secs()
+    }
+
+    pub fn apply(&mut self, ev: Ev) {
+        match ev {
+            Ev::Opened { took, reconnect } => {
+                self.open += 1;
+                self.peak_open = self.peak_open.max(self.open);
+                self.conns.opened += 1;
+                self.connect.record(took);
+                if let Some(d) = reconnect {
+                    self.conns.reconnects += 1;
+                    self.reconnect.record(d);
+                }
+            }
+            Ev::OpenFailed(kind) => {
+                self.conns.failed += 1;
+                self.errors.add(kind.as_str(), 1);
+            }
+            Ev::Lost { kind, close_code } => {
+                self.open = self.open.saturating_sub(1);
+                self.errors.add(kind.as_str(), 1);
+                if kind == ErrorKind::HeartbeatTimeout {
+                    self.heartbeats.timeouts += 1;
+                }
+                if let Some(code) = close_code {
+                    self.close_codes.add(&code.to_string(), 1);
+                }
+            }
+            Ev::HeldToEnd => self.conns.open_at_end += 1,
+            Ev::Closed => self.open = self.open.saturating_sub(1),
+            Ev::GaveUp => self.conns.gave_up += 1,
+            Ev::Sent { replay } => {
+                self.messages.sent += 1;
+                if replay {
+                    self.messages.replayed += 1;
+                }
+            }
+            Ev::Received => self.messages.received += 1,
+            Ev::Echo { rtt, order } => {
+                self.messages.received += 1;
+                self.echo_order(rtt, order);
+            }
+            Ev::Corrupted => {
+                self.messages.received += 1;
+                self.messages.corrupted += 1;
+            }
+            Ev::Missing(n) => self.messages.missing += n,
+            Ev::Dropped(n) => self.messages.dropped += n,
+            Ev::Unsent(n) => self.messages.unsent += n,
+            Ev::HeartbeatSent => self.heartbeats.sent += 1,
+            Ev::HeartbeatAnswered(rtt) => {
+                self.heartbeats.answered += 1;
+                self.heartbeat.record(rtt);
+            }
+        }
+    }
+
+    fn echo_order(&mut self, rtt: Duration, order: Echo) {
+        match order {
+            Echo::InOrder | Echo::Reordered => {
+                self.messages.echoed += 1;
+                if order == Echo::Reordered {
+                    self.messages.reordered += 1;
+                }
+                self.echo.record(rtt);
+                let s = self.second();
+                self.echo_recent.record(s, rtt);
+            }
+            Echo::Duplicate => self.messages.duplicated += 1,
+            Echo::Unknown => self.messages.corrupted += 1,
+        }
+    }
+
+    pub fn sample_rss(&mut self, own: Option<u64>, watched: Option<(u32, Option<u64>)>) {
+        let t = self.start.elapsed().as_secs_f64();
+        if let Some(v) = own {
+            self.rss_self.push(t, v);
+        }
+        if let Some((pid, v)) = watched {
+            let series = &mut self
+                .rss_watch
+                .get_or_insert_with(|| (pid, Series::new(RSS_POINTS)))
+                .1;
+            if let Some(v) = v {
+                series.push(t, v);
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let now = self.second();
+        let recent = self.echo_recent.window(now);
+        Snapshot {
+            elapsed: self.start.elapsed(),
+            target: self.target,
+            open: self.open,
+            opened: self.conns.opened,
+            reconnects: self.conns.reconnects,
+            sent: self.messages.sent,
+            received: self.messages.received,
+            lost: self.messages.lost(),
+            recent_p50: recent.percentile(0.5),
+            recent_p99: recent.percentile(0.99),
+            p50: self.echo.percentile(0.5),
+            p99: self.echo.percentile(0.99),
+            heartbeat_p99: self.heartbeat.percentile(0.99),
+            errors: self
+                .errors
+                .iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            rss: self.rss_self.last().map(|p| p.value),
+            watched_rss: self
+                .rss_watch
+                .as_ref()
+                .and_then(|(_, s)| s.last())
+                .map(|p| p.value),
+        }
+    }
+
+    pub fn report(&self, config: Vec<serde_json::Value>, stopped_early: bool) -> Report {
+        let mut conns = self.conns.clone();
+        conns.peak_open = self.peak_open;
+        let mut rss = vec![RssSeries {
+            label: "wsbeat soak".into(),
+            pid: std::process::id(),
+            peak_bytes: self.rss_self.max(),
+            samples: self.rss_self.points().to_vec(),
+        }];
+        if let Some((pid, s)) = &self.rss_watch {
+            rss.push(RssSeries {
+                label: "watched process".into(),
+                pid: *pid,
+                peak_bytes: s.max(),
+                samples: s.points().to_vec(),
+            });
+        }
+        Report {
+            format: FORMAT.into(),
+            wsbeat: env!("CARGO_PKG_VERSION").into(),
+            runs: 1,
+            config,
+            elapsed: self.start.elapsed().as_secs_f64(),
+            stopped_early,
+            connections: conns,
+            messages: self.messages.clone(),
+            heartbeats: self.heartbeats.clone(),
+            latency: Latencies {
+                echo: Latency::from_histogram(&self.echo),
+                heartbeat: Latency::from_histogram(&self.heartbeat),
+                connect: Latency::from_histogram(&self.connect),
+                reconnect: Latency::from_histogram(&self.reconnect),
+            },
+            errors: self.errors.clone(),
+            close_codes: self.close_codes.clone(),
+            rss,
+            thresholds: Vec::new(),
+        }
+    }
+}
+
+/// Drain the channel into `stats` until every worker has dropped its sender. Events are taken
+/// in batches so the lock is taken once per batch, not once per message.
+pub async fn collect(mut rx: mpsc::UnboundedReceiver<Ev>, stats: Arc<Mutex<Stats>>) {
+    let mut batch = Vec::with_capacity(1024);
+    while rx.recv_many(&mut batch, 1024).await > 0 {
+        if let Ok(mut s) = stats.lock() {
+            for ev in batch.drain(..) {
+                s.apply(ev);
+            }
+        }
+        batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_open_peak_losses_and_latency() {
+        let mut s = Stats::new(2, Instant::now());
+        let opened = Ev::Opened {
+            took: Duration::from_millis(1),
+            reconnect: None,
+        };
+        s.apply(opened);
+        s.apply(opened);
+        s.apply(Ev::Lost {
+            kind: ErrorKind::CloseCode,
+            close_code: Some(1011),
+        });
+        s.apply(Ev::Opened {
+            took: Duration::from_millis(1),
+            reconnect: Some(Duration::from_millis(200)),
+        });
+        for _ in 0..3 {
+            s.apply(Ev::Sent { replay: false });
+        }
+        s.apply(Ev::Echo {
+            rtt: Duration::from_millis(2),
+            order: Echo::InOrder,
+        });
+        s.apply(Ev::Echo {
+            rtt: Duration::from_millis(2),
+            order: Echo::Duplicate,
+        });
+        s.apply(Ev::Missing(2));
+        s.apply(Ev::HeldToEnd);
+        s.apply(Ev::HeldToEnd);
+        let r = s.report(vec![], false);
+        assert_eq!((r.connections.peak_open, r.connections.open_at_end), (2, 2));
+        assert_eq!(r.connections.reconnects, 1);
+        assert_eq!(r.errors.get("close_code"), 1);
+        assert_eq!(r.close_codes.get("1011"), 1);
+        assert_eq!((r.messages.echoed, r.messages.duplicated), (1, 1));
+        assert_eq!(r.messages.lost(), 2);
+        assert_eq!(r.latency.echo.count, 1);
+        assert_eq!(r.latency.reconnect.count, 1);
+        let snap = s.snapshot();
+        assert_eq!(snap.recent_p50, snap.p50);
+    }
+}

@@ -1,0 +1,285 @@
+//! `SoakArgs` lowered into a validated `SoakConfig` before any connection is opened.
+
+use super::message::HEADER_LEN;
+use super::thresholds::Thresholds;
+use crate::cli::soak::{SoakArgs, SoakMode};
+use crate::cli::{HandshakeArgs, TlsArgs};
+use crate::config::use_color;
+use crate::core::conn::DataKind;
+use crate::core::error::Error;
+use crate::core::handshake::ConnectOptions;
+use crate::core::heartbeat::{HeartbeatConfig, HeartbeatMode};
+use crate::core::reconnect::Backoff;
+use regex::Regex;
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// tungstenite keeps a read buffer per connection for the connection's life, and with 19,000
+/// connections every byte of it is 19 KB of RSS: size it for one soak message (or a ping)
+/// instead of tungstenite's 128 KiB. A larger message still arrives: the buffer grows for it.
+pub fn read_buffer_for(message_size: usize) -> usize {
+    (message_size + 14)
+        .next_power_of_two()
+        .clamp(128, 64 * 1024)
+}
+/// Connection ids are u32 on the wire; far beyond what one process can open anyway.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+pub struct SoakConfig {
+    /// `None`: soak the embedded echo server.
+    pub url: Option<String>,
+    pub handshake: HandshakeArgs,
+    pub tls: TlsArgs,
+    pub run: RunShape,
+    pub heartbeat: Option<HeartbeatConfig>,
+    pub reconnect: Option<ReconnectPolicy>,
+    pub watch_pid: Option<u32>,
+    pub json: Option<JsonOut>,
+    pub live: bool,
+    pub color: bool,
+    pub thresholds: Thresholds,
+}
+
+/// What every connection does; shared read-only by all workers.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunShape {
+    pub connections: usize,
+    pub connect_rate: Option<f64>,
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+    pub mode: &'static str,
+    #[serde(skip)]
+    pub echo: bool,
+    pub message_rate: f64,
+    /// `None`: no messages (idle mode, or a rate of 0).
+    #[serde(skip)]
+    pub message_period: Option<Duration>,
+    pub size: usize,
+    #[serde(serialize_with = "kind_str")]
+    pub kind: DataKind,
+    pub fragment_size: Option<usize>,
+    pub source_addrs: Vec<IpAddr>,
+    pub buffer: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReconnectPolicy {
+    pub backoff: Backoff,
+    /// Per connection over the whole run.
+    pub max_reconnects: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonOut {
+    Stdout,
+    File(PathBuf),
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn kind_str<S: serde::Serializer>(k: &DataKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(k.as_str())
+}
+
+pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
+    if let Some(url) = &args.url {
+        // Parse the URL and read the TLS files now, so that a typo fails before the run.
+        crate::config::connect_options(url, &args.handshake, &args.tls)?;
+    }
+    let echo = args.mode == SoakMode::Echo;
+    let message_period = (args.mode != SoakMode::Idle && args.message_rate > 0.0)
+        .then(|| Duration::from_secs_f64(1.0 / args.message_rate));
+    if message_period.is_some() && args.size < HEADER_LEN {
+        return Err(Error::usage(format!(
+            "--size {} is too small: every soak message carries a {HEADER_LEN}-byte sequence header",
+            args.size
+        )));
+    }
+    if args.connections > MAX_CONNECTIONS {
+        return Err(Error::usage(format!(
+            "-c {} is more than one process can hold; run several soak processes and --merge their reports",
+            args.connections
+        )));
+    }
+    if args.duration.is_zero() {
+        return Err(Error::usage("--duration must be longer than 0"));
+    }
+    let heartbeat = heartbeat(args)?;
+    let json = args.json.as_deref().map(|j| match j {
+        "-" => JsonOut::Stdout,
+        path => JsonOut::File(PathBuf::from(path)),
+    });
+    let stderr_tty = std::io::stderr().is_terminal();
+    Ok(SoakConfig {
+        url: args.url.clone(),
+        handshake: args.handshake.clone(),
+        tls: args.tls.clone(),
+        run: RunShape {
+            connections: args.connections,
+            connect_rate: args.connect_rate,
+            duration: args.duration,
+            mode: match args.mode {
+                SoakMode::Echo => "echo",
+                SoakMode::Send => "send",
+                SoakMode::Idle => "idle",
+            },
+            echo,
+            message_rate: if message_period.is_some() {
+                args.message_rate
+            } else {
+                0.0
+            },
+            message_period,
+            size: args.size.max(HEADER_LEN),
+            kind: if args.binary {
+                DataKind::Binary
+            } else {
+                DataKind::Text
+            },
+            fragment_size: args.fragment_size,
+            source_addrs: args
+                .source_addrs
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
+            buffer: args.buffer,
+        },
+        heartbeat,
+        reconnect: (!args.no_reconnect).then_some(ReconnectPolicy {
+            backoff: args.backoff,
+            max_reconnects: args.max_reconnects,
+        }),
+        watch_pid: args.watch_pid,
+        json,
+        // The live view needs a terminal it can take over and keys to read.
+        live: !args.no_live && stderr_tty && std::io::stdin().is_terminal(),
+        color: use_color(args.color, std::io::stdout().is_terminal()),
+        thresholds: Thresholds {
+            max_loss: args.max_loss,
+            max_p99: args.max_p99,
+            max_errors: args.max_errors,
+            min_connections: args.min_connections,
+        },
+    })
+}
+
+fn heartbeat(args: &SoakArgs) -> Result<Option<HeartbeatConfig>, Error> {
+    if args.heartbeat.is_zero() {
+        return Ok(None);
+    }
+    if args.heartbeat_timeout.is_zero() {
+        return Err(Error::usage("--heartbeat-timeout must be longer than 0"));
+    }
+    let mode = match &args.heartbeat_text {
+        None => HeartbeatMode::Ping,
+        Some(payload) => {
+            let pattern = match &args.heartbeat_expect {
+                Some(p) => p.clone(),
+                // An echo server sends the heartbeat back: match exactly that, any number.
+                None => format!("^{}$", regex::escape(payload).replace(r"\{seq\}", r"\d+")),
+            };
+            let expect = Regex::new(&pattern).map_err(|e| {
+                Error::usage(format!(
+                    "--heartbeat-expect '{pattern}' is not a valid regular expression: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ))
+            })?;
+            HeartbeatMode::Text {
+                payload: payload.clone(),
+                expect,
+            }
+        }
+    };
+    Ok(Some(HeartbeatConfig {
+        interval: args.heartbeat,
+        timeout: args.heartbeat_timeout,
+        mode,
+    }))
+}
+
+/// One set of options per source address, built once and shared by every connection from it:
+/// cloning `ConnectOptions` per connection would cost RSS that soak cannot spare.
+pub fn options_per_source(url: &str, cfg: &SoakConfig) -> Result<Vec<Arc<ConnectOptions>>, Error> {
+    let mut base = crate::config::connect_options(url, &cfg.handshake, &cfg.tls)?;
+    base.read_buffer_size = read_buffer_for(cfg.run.size);
+    if cfg.run.source_addrs.is_empty() {
+        return Ok(vec![Arc::new(base)]);
+    }
+    Ok(cfg
+        .run
+        .source_addrs
+        .iter()
+        .map(|ip| {
+            let mut o = base.clone();
+            o.source = Some(*ip);
+            Arc::new(o)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn soak(args: &[&str]) -> Result<SoakConfig, Error> {
+        let cli = Cli::try_parse_from(["wsbeat", "soak"].iter().chain(args))
+            .map_err(|e| Error::usage(e.to_string()))?;
+        let Command::Soak(a) = cli.command else {
+            unreachable!("parsed a soak command")
+        };
+        lower(&a)
+    }
+
+    #[test]
+    fn defaults_and_idle() {
+        let c = soak(&[]).unwrap();
+        assert_eq!(c.run.connections, 100);
+        assert_eq!(c.run.message_period, Some(Duration::from_secs(1)));
+        assert!(c.reconnect.is_some());
+        assert!(c.url.is_none());
+        let c = soak(&["--mode", "idle"]).unwrap();
+        assert_eq!(c.run.message_period, None);
+        let c = soak(&["--message-rate", "0", "--no-reconnect", "--heartbeat", "0s"]).unwrap();
+        assert_eq!(c.run.message_period, None);
+        assert!(c.reconnect.is_none() && c.heartbeat.is_none());
+    }
+
+    #[test]
+    fn read_buffer_fits_one_message() {
+        assert_eq!(read_buffer_for(64), 128);
+        assert_eq!(read_buffer_for(1000), 1024);
+        assert_eq!(read_buffer_for(10 << 20), 64 * 1024);
+    }
+
+    #[test]
+    fn rejects_what_cannot_work() {
+        assert!(soak(&["--size", "10"]).is_err());
+        assert!(soak(&["--size", "10", "--mode", "idle"]).is_ok());
+        assert!(soak(&["--duration", "0s"]).is_err());
+        assert!(soak(&["http://x/"]).is_err());
+        assert!(soak(&["--heartbeat-timeout", "0s"]).is_err());
+        assert!(soak(&["--heartbeat-text", "x", "--heartbeat-expect", "("]).is_err());
+    }
+
+    #[test]
+    fn heartbeat_text_defaults_to_matching_its_own_echo() {
+        let c = soak(&["--heartbeat-text", "hb {seq}?"]).unwrap();
+        let Some(HeartbeatConfig {
+            mode: HeartbeatMode::Text { expect, .. },
+            ..
+        }) = c.heartbeat
+        else {
+            panic!("text heartbeat expected")
+        };
+        assert!(expect.is_match("hb 12?"));
+        assert!(!expect.is_match("hb x?"));
+    }
+}

@@ -1,0 +1,336 @@
+//! `wsbeat soak`: N workers → one channel → one collector; a live view (or a plain status line)
+//! reads snapshots; at the end (time, `q` or Ctrl-C) the workers drain and close, and the report
+//! is printed, written as JSON and checked against the thresholds.
+//!
+//! Exit codes: 0 ok; 1 a threshold broke (named on stderr); 2 usage; 3 no connection ever
+//! opened; 130 the run was interrupted by Ctrl-C (the report is still printed; `q` in the live
+//! view is a normal early stop and exits by the thresholds).
+
+pub mod collector;
+pub mod config;
+mod embedded;
+pub mod link;
+pub mod message;
+pub mod report;
+pub mod rss;
+pub mod thresholds;
+pub mod tracker;
+pub mod upgrade;
+pub mod worker;
+
+use crate::cli::soak::SoakArgs;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::heartbeat::HeartbeatMode;
+use crate::render::live::{KeyReader, LiveView, StatusLine};
+use crate::render::soak as human;
+use collector::{Ev, Stats};
+use config::{JsonOut, SoakConfig};
+use report::Report;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc, watch};
+use worker::Shared;
+
+const LIVE_REFRESH: Duration = Duration::from_millis(250);
+const STATUS_EVERY: Duration = Duration::from_secs(2);
+
+pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
+    if !args.merge.is_empty() {
+        return merge(args);
+    }
+    let cfg = config::lower(args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(soak(cfg))
+}
+
+/// `--merge a.json b.json`: one report from several, checked against the thresholds.
+fn merge(args: &SoakArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config::lower(args)?;
+    let mut report = report::merge_files(&args.merge).map_err(Error::usage)?;
+    finish_report(&cfg, &mut report, false)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The duration ran out.
+    Time,
+    /// `q` in the live view.
+    Quit,
+    /// Ctrl-C.
+    Interrupt,
+}
+
+async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
+    let embedded_server = cfg.url.is_none();
+    if let Some(limit) = rss::raise_file_limit()
+        && let Some(w) =
+            rss::file_limit_warning(&limit, cfg.run.connections as u64, embedded_server)
+    {
+        eprintln!("wsbeat: warning: {w}");
+    }
+    if let Some(w) = rss::port_warning(cfg.run.connections as u64, cfg.run.source_addrs.len()) {
+        eprintln!("wsbeat: warning: {w}");
+    }
+    let (server, url) = match &cfg.url {
+        Some(u) => (None, u.clone()),
+        None => {
+            let s = embedded::start(cfg.run.connections).await?;
+            let u = s.url.clone();
+            (Some(s), u)
+        }
+    };
+    let opts = config::options_per_source(&url, &cfg)?;
+    let config_json = config_json(&cfg, &url, embedded_server);
+
+    let start = Instant::now();
+    let end = start + cfg.run.duration;
+    let stats = Arc::new(Mutex::new(Stats::new(cfg.run.connections as u64, start)));
+    let (tx, rx) = mpsc::unbounded_channel::<Ev>();
+    let collector = tokio::spawn(collector::collect(rx, stats.clone()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        run: cfg.run.clone(),
+        opts,
+        heartbeat: cfg.heartbeat.clone(),
+        reconnect: cfg.reconnect,
+        tx,
+        start,
+        end,
+        stop: stop_rx,
+        open_gate: Semaphore::new(worker::OPEN_CONCURRENCY),
+    });
+    let mut workers = tokio::task::JoinSet::new();
+    for id in 0..cfg.run.connections {
+        workers.spawn(worker::run(id as u32, shared.clone()));
+    }
+    drop(shared);
+    let sampler = tokio::spawn(sample_rss(stats.clone(), cfg.watch_pid));
+
+    // The live view owns the terminal until it is dropped; every exit path below drops it
+    // before anything else is printed.
+    let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<Stop>();
+    let mut view = if cfg.live {
+        start_view(&url, &cfg, &quit_tx)
+    } else {
+        None
+    };
+    let mut status = StatusLine::new(cfg.run.duration);
+    {
+        let q = quit_tx.clone();
+        // Every Ctrl-C is reported: the first stops the run, a second one cuts the drain short.
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if q.send(Stop::Interrupt).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    // Run until the time is up or someone stops us, refreshing the view.
+    let refresh = if view.is_some() {
+        LIVE_REFRESH
+    } else {
+        STATUS_EVERY
+    };
+    let mut tick = tokio::time::interval(refresh);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let stop = loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(end.into()) => break Stop::Time,
+            s = quit_rx.recv() => break s.unwrap_or(Stop::Interrupt),
+            _ = tick.tick() => {
+                let snap = lock(&stats).snapshot();
+                match &mut view {
+                    Some((v, _)) => { let _ = v.draw(&snap, false); }
+                    None if start.elapsed() >= STATUS_EVERY => status.print(&snap),
+                    None => {}
+                }
+            }
+        }
+    };
+    let _ = stop_tx.send(true);
+
+    // Drain: every worker waits for its echoes and closes; bounded, then whatever is left is
+    // aborted (a server that never answers our Close must not hold the report hostage).
+    let drain_deadline = Instant::now() + worker::DRAIN + link::CLOSE_WAIT + Duration::from_secs(2);
+    loop {
+        tokio::select! {
+            next = workers.join_next() => if next.is_none() { break },
+            _ = tokio::time::sleep_until(drain_deadline.into()) => {
+                workers.abort_all();
+                break;
+            }
+            s = quit_rx.recv() => {
+                // Ctrl-C during the drain: stop waiting, report what we have.
+                if s == Some(Stop::Interrupt) {
+                    workers.abort_all();
+                    break;
+                }
+            }
+            _ = tick.tick() => {
+                if let Some((v, _)) = &mut view {
+                    let snap = lock(&stats).snapshot();
+                    let _ = v.draw(&snap, true);
+                }
+            }
+        }
+    }
+    while workers.join_next().await.is_some() {}
+    let _ = collector.await;
+    sampler.abort();
+    drop(view);
+    if let Some(s) = server {
+        s.stop().await;
+    }
+
+    let mut report = lock(&stats).report(vec![config_json], stop != Stop::Time);
+    if report.connections.opened == 0 {
+        let reason = report
+            .errors
+            .iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(k, n)| format!("{n}× {k}"))
+            .unwrap_or_else(|| "no attempt finished".into());
+        print_report(&cfg, &report)?;
+        eprintln!("wsbeat: error: no connection to {url} could be opened ({reason})");
+        return Ok(ExitCode::from(ErrorKind::Connect.exit_code()));
+    }
+    let code = finish_report(&cfg, &mut report, stop == Stop::Interrupt)?;
+    Ok(code)
+}
+
+/// The live view and its key reader; `None` (plain status lines) when the terminal refuses.
+fn start_view(
+    url: &str,
+    cfg: &SoakConfig,
+    quit: &mpsc::UnboundedSender<Stop>,
+) -> Option<(LiveView, KeyReader)> {
+    match LiveView::start(url.to_string(), cfg.run.duration, cfg.color) {
+        Ok(view) => {
+            let (q, i) = (quit.clone(), quit.clone());
+            let keys = KeyReader::spawn(
+                move || {
+                    let _ = q.send(Stop::Quit);
+                },
+                move || {
+                    let _ = i.send(Stop::Interrupt);
+                },
+            );
+            Some((view, keys))
+        }
+        Err(e) => {
+            eprintln!("wsbeat: warning: no live view ({e}); plain status lines instead");
+            None
+        }
+    }
+}
+
+/// Thresholds, JSON, human summary, exit code: shared by a run and by `--merge`.
+fn finish_report(
+    cfg: &SoakConfig,
+    report: &mut Report,
+    interrupted: bool,
+) -> anyhow::Result<ExitCode> {
+    report.thresholds = cfg.thresholds.check(report);
+    print_report(cfg, report)?;
+    let broken: Vec<String> = thresholds::broken(&report.thresholds)
+        .map(human::verdict_line)
+        .collect();
+    if !broken.is_empty() {
+        for b in &broken {
+            eprintln!("wsbeat: threshold broken: {b}");
+        }
+        return Ok(ExitCode::from(ErrorKind::Check.exit_code()));
+    }
+    if interrupted {
+        return Ok(ExitCode::from(ErrorKind::Interrupted.exit_code()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(cfg: &SoakConfig, report: &Report) -> anyhow::Result<()> {
+    let text = human::render(report, cfg.color);
+    match &cfg.json {
+        Some(JsonOut::Stdout) => {
+            let json = serde_json::to_string_pretty(report)?;
+            eprint!("{text}");
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = writeln!(out, "{json}").and_then(|_| out.flush())
+                && !crate::render::is_broken_pipe(&e)
+            {
+                return Err(e.into());
+            }
+        }
+        Some(JsonOut::File(path)) => {
+            let json = serde_json::to_string_pretty(report)?;
+            std::fs::write(path, json + "\n").map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("cannot write --json {}: {e}", path.display()),
+                )
+            })?;
+            print_stdout(&text)?;
+        }
+        None => print_stdout(&text)?,
+    }
+    Ok(())
+}
+
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if !crate::render::is_broken_pipe(&e) => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
+    // A worker panicking while holding the lock would poison it; the counts are still good.
+    stats.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn sample_rss(stats: Arc<Mutex<Stats>>, watch_pid: Option<u32>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let own = rss::rss_bytes(None);
+        let watched = watch_pid.map(|p| (p, rss::rss_bytes(Some(p))));
+        lock(&stats).sample_rss(own, watched);
+    }
+}
+
+fn config_json(cfg: &SoakConfig, url: &str, embedded: bool) -> serde_json::Value {
+    let mut v = serde_json::to_value(&cfg.run).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("url".into(), url.into());
+        o.insert("embedded_server".into(), embedded.into());
+        o.insert(
+            "heartbeat".into(),
+            match &cfg.heartbeat {
+                None => serde_json::Value::Null,
+                Some(h) => serde_json::json!({
+                    "interval": h.interval.as_secs_f64(),
+                    "timeout": h.timeout.as_secs_f64(),
+                    "mode": match h.mode { HeartbeatMode::Ping => "ping", HeartbeatMode::Text { .. } => "text" },
+                }),
+            },
+        );
+        o.insert(
+            "reconnect".into(),
+            match &cfg.reconnect {
+                None => serde_json::Value::Null,
+                Some(r) => serde_json::json!({
+                    "backoff_min": r.backoff.min.as_secs_f64(),
+                    "backoff_max": r.backoff.max.as_secs_f64(),
+                    "max_reconnects": r.max_reconnects,
+                }),
+            },
+        );
+    }
+    v
+}

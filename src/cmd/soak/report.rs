@@ -1,0 +1,230 @@
+//! The soak report: everything a run adds up to, as JSON (`--json`), and the merge of several
+//! reports into one (`--merge`). Durations are seconds (floats); each latency carries its HDR
+//! histogram (V2, DEFLATE, base64, microseconds) so that merged percentiles are exact merges,
+//! not averages of percentiles.
+
+use crate::stats::counters::Counts;
+use crate::stats::serial::SerialHistogram;
+use crate::stats::series::Point;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const FORMAT: &str = "wsbeat-soak-report/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub format: String,
+    pub wsbeat: String,
+    /// How many runs this report adds up (1 unless merged).
+    pub runs: u64,
+    /// The configuration of each run, in merge order.
+    pub config: Vec<serde_json::Value>,
+    /// Seconds from start to the end of the drain; the longest run's when merged.
+    pub elapsed: f64,
+    pub stopped_early: bool,
+    pub connections: Connections,
+    pub messages: Messages,
+    pub heartbeats: Heartbeats,
+    pub latency: Latencies,
+    /// Errors by kind (`dns`, `refused`, `connect_timeout`, `tls`, `http_status`, `protocol`,
+    /// `abnormal_close`, `heartbeat_timeout`, `close_code`, ...).
+    pub errors: Counts,
+    /// Close codes the server closed connections with, by code.
+    pub close_codes: Counts,
+    pub rss: Vec<RssSeries>,
+    /// Filled in when thresholds were checked.
+    #[serde(default)]
+    pub thresholds: Vec<super::thresholds::Verdict>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Connections {
+    pub target: u64,
+    /// Most connections open at the same moment (merged: the sum of each run's peak).
+    pub peak_open: u64,
+    pub open_at_end: u64,
+    /// Successful opens, first connects and reconnects.
+    pub opened: u64,
+    /// Attempts that failed (by kind in `errors`).
+    pub failed: u64,
+    pub reconnects: u64,
+    /// Connections that stopped reconnecting (`--max-reconnects`, or `--no-reconnect`).
+    pub gave_up: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Messages {
+    /// Messages written to the wire, replays included.
+    pub sent: u64,
+    /// Data messages received (echoes and anything else).
+    pub received: u64,
+    /// Echoes matched to a message we sent.
+    pub echoed: u64,
+    /// Messages sent again after a reconnect (buffered while down, or unanswered when lost).
+    pub replayed: u64,
+    /// Sent, never echoed.
+    pub missing: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    /// Echoes whose header or body did not match what was sent.
+    pub corrupted: u64,
+    /// Overflowed the per-connection buffer while the connection was down.
+    pub dropped: u64,
+    /// Still in the buffer when the run ended (the connection never came back).
+    pub unsent: u64,
+}
+
+impl Messages {
+    /// What `--max-loss` bounds: messages that did not come back intact.
+    pub fn lost(&self) -> u64 {
+        self.missing + self.dropped + self.unsent + self.corrupted
+    }
+
+    fn merge(&mut self, o: &Messages) {
+        self.sent += o.sent;
+        self.received += o.received;
+        self.echoed += o.echoed;
+        self.replayed += o.replayed;
+        self.missing += o.missing;
+        self.duplicated += o.duplicated;
+        self.reordered += o.reordered;
+        self.corrupted += o.corrupted;
+        self.dropped += o.dropped;
+        self.unsent += o.unsent;
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Heartbeats {
+    pub sent: u64,
+    pub answered: u64,
+    pub timeouts: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Latencies {
+    /// Message round trips (echo mode).
+    pub echo: Latency,
+    /// Heartbeat round trips (Pong frames or text answers).
+    pub heartbeat: Latency,
+    /// Time to open a connection (DNS, TCP, TLS, upgrade).
+    pub connect: Latency,
+    /// From losing a connection to having it open again.
+    pub reconnect: Latency,
+}
+
+/// Percentiles in seconds; `null` when nothing was recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub min: Option<f64>,
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+    pub max: Option<f64>,
+    /// HdrHistogram V2 + DEFLATE, base64; values in microseconds.
+    pub histogram: String,
+}
+
+impl Latency {
+    pub fn from_histogram(h: &SerialHistogram) -> Self {
+        let s = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64());
+        Latency {
+            count: h.count(),
+            min: s(h.min()),
+            mean: s(h.mean()),
+            p50: s(h.percentile(0.50)),
+            p90: s(h.percentile(0.90)),
+            p99: s(h.percentile(0.99)),
+            p999: s(h.percentile(0.999)),
+            max: s(h.max()),
+            histogram: h.to_base64(),
+        }
+    }
+
+    pub fn histogram(&self) -> Result<SerialHistogram, String> {
+        SerialHistogram::from_base64(&self.histogram)
+    }
+
+    fn merge(&self, o: &Latency) -> Result<Latency, String> {
+        let mut h = self.histogram()?;
+        h.merge(&o.histogram()?);
+        Ok(Latency::from_histogram(&h))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RssSeries {
+    /// `wsbeat soak` itself, or `watched process` for `--watch-pid`.
+    pub label: String,
+    pub pid: u32,
+    pub peak_bytes: Option<u64>,
+    /// Sampled once a second, thinned evenly on long runs.
+    pub samples: Vec<Point>,
+}
+
+impl Report {
+    pub fn read(path: &Path) -> Result<Report, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let r: Report = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a soak report: {e}", path.display()))?;
+        if r.format != FORMAT {
+            return Err(format!(
+                "{} is a '{}' report; this wsbeat reads '{FORMAT}'",
+                path.display(),
+                r.format
+            ));
+        }
+        Ok(r)
+    }
+
+    /// Add `o` into `self`: counts add up, histograms merge bucket by bucket, RSS series and
+    /// configurations are kept side by side.
+    pub fn merge(&mut self, o: &Report) -> Result<(), String> {
+        self.runs += o.runs;
+        self.config.extend(o.config.iter().cloned());
+        self.elapsed = self.elapsed.max(o.elapsed);
+        self.stopped_early |= o.stopped_early;
+        let (c, oc) = (&mut self.connections, &o.connections);
+        c.target += oc.target;
+        c.peak_open += oc.peak_open;
+        c.open_at_end += oc.open_at_end;
+        c.opened += oc.opened;
+        c.failed += oc.failed;
+        c.reconnects += oc.reconnects;
+        c.gave_up += oc.gave_up;
+        self.messages.merge(&o.messages);
+        self.heartbeats.sent += o.heartbeats.sent;
+        self.heartbeats.answered += o.heartbeats.answered;
+        self.heartbeats.timeouts += o.heartbeats.timeouts;
+        let (l, ol) = (&mut self.latency, &o.latency);
+        l.echo = l.echo.merge(&ol.echo)?;
+        l.heartbeat = l.heartbeat.merge(&ol.heartbeat)?;
+        l.connect = l.connect.merge(&ol.connect)?;
+        l.reconnect = l.reconnect.merge(&ol.reconnect)?;
+        self.errors.merge(&o.errors);
+        self.close_codes.merge(&o.close_codes);
+        self.rss.extend(o.rss.iter().cloned());
+        // Verdicts of the parts say nothing about the whole: they are checked again.
+        self.thresholds.clear();
+        Ok(())
+    }
+}
+
+pub fn merge_files(paths: &[std::path::PathBuf]) -> Result<Report, String> {
+    let mut iter = paths.iter();
+    let first = iter
+        .next()
+        .ok_or_else(|| "--merge needs at least one report".to_string())?;
+    let mut out = Report::read(first)?;
+    for p in iter {
+        let r = Report::read(p)?;
+        out.merge(&r)
+            .map_err(|e| format!("cannot merge {}: {e}", p.display()))?;
+    }
+    out.thresholds.clear();
+    Ok(out)
+}

@@ -1,0 +1,455 @@
+//! One task per logical connection: ramp-up slot, open, send on schedule, match echoes,
+//! heartbeat, and after a loss reconnect with backoff while new messages wait in a bounded
+//! buffer. Everything it learns goes to the collector as `Ev`s; it never prints.
+//!
+//! Memory is what limits a soak (19,000 of these in one process), so a worker keeps numbers,
+//! not messages: a buffered or unanswered message is its sequence number (the bytes are
+//! regenerated from it). The futures that run briefly (opening, sending, closing) are boxed, so
+//! they take memory only while they run, and the link is boxed once, so that moving it from
+//! `open` into `session` does not leave a second link-sized slot in this task's future (that
+//! took the task from 6 KiB to under 1 KiB).
+
+use super::collector::Ev;
+use super::config::{ReconnectPolicy, RunShape};
+use super::link::{Link, Recv};
+use super::message::{self, Decoded};
+use super::tracker::Tracker;
+use super::upgrade;
+use crate::core::close;
+use crate::core::conn::DataKind;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::handshake::ConnectOptions;
+use crate::core::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
+use crate::core::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::sleep_until;
+
+/// After the run ends, how long a connection waits for the echoes still on their way before it
+/// closes; what has not come back by then is missing.
+pub const DRAIN: Duration = Duration::from_secs(2);
+/// Handshakes in flight at once: enough to open thousands of connections a second on a LAN
+/// (19,000 to 127.0.0.1 in well under a second), few enough that the short-lived buffers of the
+/// handshakes in flight stay small next to the connections, and that a server's accept backlog
+/// does not overflow (an overflow costs a 1 s SYN retransmit).
+pub const OPEN_CONCURRENCY: usize = 32;
+
+/// What every worker shares, read-only (plus the channel and the stop signal).
+pub struct Shared {
+    pub run: RunShape,
+    /// One per `--source-addrs` address; connection `i` uses `opts[i % len]`.
+    pub opts: Vec<Arc<ConnectOptions>>,
+    pub heartbeat: Option<HeartbeatConfig>,
+    pub reconnect: Option<ReconnectPolicy>,
+    pub tx: mpsc::UnboundedSender<Ev>,
+    pub start: Instant,
+    pub end: Instant,
+    /// Becomes true when the user stops the run early.
+    pub stop: watch::Receiver<bool>,
+    pub open_gate: Semaphore,
+}
+
+/// What ended a wait in the connected loop.
+enum Woke {
+    Stop,
+    Inbound(Recv),
+    Timer,
+}
+
+enum SessionEnd {
+    /// The run is over (time, or the user); the connection was closed by us.
+    Finished,
+    Lost {
+        kind: ErrorKind,
+        close_code: Option<u16>,
+    },
+}
+
+struct Worker {
+    id: u32,
+    sh: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    tracker: Tracker,
+    /// Sequence numbers due while the connection was down, oldest first.
+    buffer: OutboundBuffer<u64>,
+    next_send: Option<Instant>,
+}
+
+pub async fn run(id: u32, sh: Arc<Shared>) {
+    let stop = sh.stop.clone();
+    let cap = sh.run.buffer;
+    let mut w = Worker {
+        id,
+        stop,
+        // Unanswered messages are bounded like the buffer: they are what a reconnect replays.
+        tracker: Tracker::new(cap.max(16)),
+        buffer: OutboundBuffer::new(cap, Overflow::DropOldest),
+        next_send: None,
+        sh,
+    };
+    w.main().await;
+}
+
+impl Worker {
+    /// Not async on purpose: an awaited send would sit in every state of this task's future
+    /// (and so in its memory); the collector only adds numbers and keeps up easily.
+    fn ev(&self, e: Ev) {
+        // The collector outlives every worker; if it is gone the run is being torn down.
+        let _ = self.sh.tx.send(e);
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow() || Instant::now() >= self.sh.end
+    }
+
+    /// Sleep until `t` (or the end, or a stop). False when the run is over.
+    async fn wait_until(&mut self, t: Instant) -> bool {
+        let t = t.min(self.sh.end);
+        if !*self.stop.borrow() {
+            tokio::select! {
+                _ = sleep_until(t.into()) => {}
+                _ = self.stop.changed() => {}
+            }
+        }
+        self.queue_due(Instant::now());
+        !self.stopped()
+    }
+
+    /// Messages that fell due while the connection was down go into the buffer.
+    fn queue_due(&mut self, now: Instant) {
+        let (Some(period), Some(mut next)) = (self.sh.run.message_period, self.next_send) else {
+            return;
+        };
+        let mut dropped = 0;
+        while next <= now && next < self.sh.end {
+            let seq = self.tracker.next_seq();
+            if self.buffer.push(seq).is_some() {
+                dropped += 1;
+            }
+            next += period;
+        }
+        self.next_send = Some(next);
+        if dropped > 0 {
+            self.ev(Ev::Dropped(dropped));
+        }
+    }
+
+    async fn main(&mut self) {
+        let sh = self.sh.clone();
+        let run = &sh.run;
+        // Ramp-up: connection i opens at i / rate, so the rate holds without a shared limiter.
+        let slot = match run.connect_rate {
+            Some(rate) => self.sh.start + Duration::from_secs_f64(f64::from(self.id) / rate),
+            None => self.sh.start,
+        };
+        if !self.wait_until(slot).await {
+            return;
+        }
+        let mut link = self
+            .sh
+            .reconnect
+            .map(|p| Reconnector::new(p.backoff, u32::MAX));
+        let mut reconnects = 0u64;
+        let mut lost_at: Option<Instant> = None;
+        loop {
+            let Some(res) = self.open().await else {
+                break;
+            };
+            match res {
+                Ok((conn, took)) => {
+                    // The schedule starts with the first connection; a random phase spreads
+                    // the sends of many connections over the period.
+                    if self.next_send.is_none() {
+                        self.next_send = run
+                            .message_period
+                            .map(|p| Instant::now() + p.mul_f64(fastrand::f64()));
+                    }
+                    let reconnect = lost_at.take().map(|t| t.elapsed());
+                    if reconnect.is_some() {
+                        reconnects += 1;
+                    }
+                    if let Some(l) = &mut link {
+                        l.succeeded();
+                    }
+                    self.ev(Ev::Opened { took, reconnect });
+                    match self.session(conn).await {
+                        SessionEnd::Finished => break,
+                        SessionEnd::Lost { kind, close_code } => {
+                            self.ev(Ev::Lost { kind, close_code });
+                            lost_at = Some(Instant::now());
+                            self.requeue_unanswered();
+                        }
+                    }
+                }
+                Err(e) => self.ev(Ev::OpenFailed(e.kind())),
+            }
+            if self.stopped() {
+                break;
+            }
+            let allowed = self
+                .sh
+                .reconnect
+                .is_some_and(|p| p.max_reconnects.is_none_or(|m| reconnects < m));
+            let delay = match (&mut link, allowed) {
+                (Some(l), true) => match l.link() {
+                    reconnect::Link::Up => l.lost(),
+                    _ => l.failed(),
+                },
+                _ => None,
+            };
+            let Some((_, delay)) = delay else {
+                self.ev(Ev::GaveUp);
+                // Keep counting what falls due, so the report shows what was never sent.
+                self.wait_until(self.sh.end).await;
+                break;
+            };
+            // `lost_at` stays as set by the loss: a first connection that needed several
+            // attempts is not a reconnect, and a reconnect's time counts all its attempts.
+            if !self.wait_until(Instant::now() + delay).await {
+                break;
+            }
+        }
+        let missing = self.tracker.finish();
+        if missing > 0 {
+            self.ev(Ev::Missing(missing));
+        }
+        let unsent = self.buffer.len() as u64;
+        if unsent > 0 {
+            self.ev(Ev::Unsent(unsent));
+        }
+    }
+
+    /// Unanswered messages go back in front of the buffer, oldest first, to be sent again.
+    fn requeue_unanswered(&mut self) {
+        let unanswered = self.tracker.take_unanswered();
+        for seq in unanswered.into_iter().rev() {
+            self.buffer.push_front(seq);
+        }
+    }
+
+    /// Open a connection; `None` when the run ended first.
+    async fn open(&mut self) -> Option<Result<(Box<Link>, Duration), Error>> {
+        let opts = self.sh.opts[self.id as usize % self.sh.opts.len()].clone();
+        let end = self.sh.end;
+        let sh = self.sh.clone();
+        let attempt = Box::pin(async move {
+            let _permit = sh.open_gate.acquire().await;
+            upgrade::open(&opts)
+                .await
+                .map(|(ws, took)| (Box::new(Link::new(ws)), took))
+        });
+        let res = tokio::select! {
+            r = attempt => Some(r),
+            _ = sleep_until(end.into()) => None,
+            _ = self.stop.changed() => None,
+        };
+        self.queue_due(Instant::now());
+        res
+    }
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.sh.start.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    async fn send_seq(&mut self, conn: &mut Link, seq: u64, replay: bool) -> Result<(), Error> {
+        let mut buf = Vec::with_capacity(self.sh.run.size);
+        message::encode(self.id, seq, self.now_us(), self.sh.run.size, &mut buf);
+        conn.send(
+            self.sh.run.kind,
+            Bytes::from(buf),
+            self.sh.run.fragment_size,
+        )
+        .await?;
+        if self.sh.run.echo {
+            let missing = self.tracker.sent(seq);
+            if missing > 0 {
+                self.ev(Ev::Missing(missing));
+            }
+        }
+        self.ev(Ev::Sent { replay });
+        Ok(())
+    }
+
+    /// The connected loop. Its future lives as long as the connection, so it holds only the
+    /// link, the heartbeat and one wait; everything that awaits more (sending, closing) is
+    /// boxed and exists only while it runs.
+    async fn session(&mut self, mut conn: Box<Link>) -> SessionEnd {
+        // Replay first, in order: the loss count stays zero when the buffer sufficed.
+        if let Err(e) = Box::pin(self.replay(&mut conn)).await {
+            return lost_by(&e);
+        }
+        let mut hb = self
+            .sh
+            .heartbeat
+            .clone()
+            .map(|c| Heartbeat::new(c, Instant::now()));
+        loop {
+            let mut deadline = self.sh.end;
+            if let Some(t) = self.next_send {
+                deadline = deadline.min(t);
+            }
+            if let Some(h) = &hb {
+                deadline = deadline.min(h.next_deadline());
+            }
+            if *self.stop.borrow() {
+                return Box::pin(self.finish(conn)).await;
+            }
+            // `Link::recv` is cancel-safe, so the timer may win at any moment.
+            let woke = tokio::select! {
+                _ = self.stop.changed() => Woke::Stop,
+                inbound = conn.recv() => Woke::Inbound(inbound),
+                _ = sleep_until(deadline.into()) => Woke::Timer,
+            };
+            let end = match woke {
+                Woke::Stop => return Box::pin(self.finish(conn)).await,
+                Woke::Inbound(inbound) => self.inbound(inbound, hb.as_mut()),
+                Woke::Timer if Instant::now() >= self.sh.end => {
+                    return Box::pin(self.finish(conn)).await;
+                }
+                Woke::Timer => Box::pin(self.on_timer(&mut conn, hb.as_mut())).await,
+            };
+            if let Some(end) = end {
+                return Box::pin(closed(conn, end)).await;
+            }
+        }
+    }
+
+    async fn replay(&mut self, conn: &mut Link) -> Result<(), Error> {
+        while let Some(seq) = self.buffer.pop_front() {
+            if let Err(e) = self.send_seq(conn, seq, true).await {
+                self.buffer.push_front(seq);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Heartbeat and message schedule; `Some` when the connection is over.
+    async fn on_timer(
+        &mut self,
+        conn: &mut Link,
+        hb: Option<&mut Heartbeat>,
+    ) -> Option<SessionEnd> {
+        let now = Instant::now();
+        if let Some(h) = hb {
+            match h.poll(now) {
+                Action::Send(probe) => {
+                    let sent = match probe {
+                        Probe::Ping { payload, .. } => conn.ping(payload).await,
+                        Probe::Text(t) => conn.send(DataKind::Text, Bytes::from(t), None).await,
+                    };
+                    if let Err(e) = sent {
+                        return Some(lost_by(&e));
+                    }
+                    self.ev(Ev::HeartbeatSent);
+                }
+                Action::Dead { .. } => {
+                    return Some(SessionEnd::Lost {
+                        kind: ErrorKind::HeartbeatTimeout,
+                        close_code: None,
+                    });
+                }
+                Action::Wait => {}
+            }
+        }
+        self.send_due(conn, now).await.err().map(|e| lost_by(&e))
+    }
+
+    async fn send_due(&mut self, conn: &mut Link, now: Instant) -> Result<(), Error> {
+        let Some(period) = self.sh.run.message_period else {
+            return Ok(());
+        };
+        while let Some(t) = self.next_send.filter(|&t| t <= now && t < self.sh.end) {
+            self.next_send = Some(t + period);
+            let seq = self.tracker.next_seq();
+            self.send_seq(conn, seq, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Handle one inbound item; `Some` when the connection is over.
+    fn inbound(&mut self, inbound: Recv, hb: Option<&mut Heartbeat>) -> Option<SessionEnd> {
+        let now = Instant::now();
+        match inbound {
+            // One event per message: `Echo` and `Corrupted` count as received too.
+            Recv::Data { kind, payload } => {
+                let decoded = if self.sh.run.echo {
+                    message::decode(&payload)
+                } else {
+                    Decoded::Foreign
+                };
+                match decoded {
+                    Decoded::Ok(h) if h.conn == self.id => {
+                        let order = self.tracker.echoed(h.seq);
+                        let rtt = Duration::from_micros(self.now_us().saturating_sub(h.sent_us));
+                        self.ev(Ev::Echo { rtt, order });
+                    }
+                    // Another connection's message on ours is as wrong as a flipped bit.
+                    Decoded::Ok(_) | Decoded::Corrupted => self.ev(Ev::Corrupted),
+                    Decoded::Foreign => {
+                        self.ev(Ev::Received);
+                        if let (Some(h), DataKind::Text) = (hb, kind)
+                            && let Ok(text) = std::str::from_utf8(&payload)
+                            && let Some(rtt) = h.on_text(text, now)
+                        {
+                            self.ev(Ev::HeartbeatAnswered(rtt));
+                        }
+                    }
+                }
+                None
+            }
+            Recv::Pong(p) => {
+                if let Some(rtt) = hb.and_then(|h| h.on_pong(&p, now)) {
+                    self.ev(Ev::HeartbeatAnswered(rtt));
+                }
+                None
+            }
+            Recv::Closed { kind, close_code } => Some(SessionEnd::Lost { kind, close_code }),
+        }
+    }
+
+    /// The run is over: wait briefly for echoes still on their way, then close with 1000.
+    async fn finish(&mut self, mut conn: Box<Link>) -> SessionEnd {
+        self.ev(Ev::HeldToEnd);
+        let drain_end = Instant::now() + DRAIN;
+        while self.tracker.awaiting() > 0 {
+            tokio::select! {
+                inbound = conn.recv() => {
+                    if let Some(end) = self.inbound(inbound, None) {
+                        // Lost while draining: report it like any loss, but do not reconnect.
+                        if let SessionEnd::Lost { kind, close_code } = end {
+                            self.ev(Ev::Lost { kind, close_code });
+                        }
+                        closed(conn, end).await;
+                        return SessionEnd::Finished;
+                    }
+                }
+                _ = sleep_until(drain_end.into()) => break,
+            }
+        }
+        conn.close(close::NORMAL, "soak finished").await;
+        self.ev(Ev::Closed);
+        SessionEnd::Finished
+    }
+}
+
+fn lost_by(e: &Error) -> SessionEnd {
+    SessionEnd::Lost {
+        kind: e.kind(),
+        close_code: None,
+    }
+}
+
+/// The peer closed: answer its Close (outside any `select!`, so nothing cancels it).
+async fn closed(conn: Box<Link>, end: SessionEnd) -> SessionEnd {
+    if let SessionEnd::Lost {
+        close_code: Some(_),
+        ..
+    } = end
+    {
+        conn.finish_close().await;
+    }
+    end
+}

@@ -1,0 +1,507 @@
+//! `wsbeat ping` output. Human: ping(8)'s lines on stdout (errors and warnings on stderr).
+//! NDJSON: one object per probe outcome plus `opened`, `closed`, `error` (connect's shapes) and
+//! a final `summary`; every object starts with "type" and "ts", durations are float seconds.
+
+use super::human::{close_line, palette};
+use super::{ndjson, units};
+use crate::config::OutputConfig;
+use crate::core::conn::DataKind;
+use crate::core::error::Error;
+use crate::core::event::Event;
+use crate::core::handshake::{Handshake, Timings};
+use crate::stats::latency::LatencySummary;
+use serde_json::{Value, json};
+use std::io::{self, Write};
+use std::time::Duration;
+
+/// What a probe is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeMode {
+    /// A Ping frame answered by a Pong frame.
+    Frame,
+    /// An application text message answered by a message matching `--expect`.
+    Text,
+    /// A whole connection: handshake, then close 1000.
+    Connect,
+}
+
+impl ProbeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeMode::Frame => "ping",
+            ProbeMode::Text => "text",
+            ProbeMode::Connect => "connect",
+        }
+    }
+}
+
+/// Why the run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// `-c` probes were sent and each was answered or timed out.
+    Count,
+    Deadline,
+    Interrupted,
+    /// The peer closed, or the connection was lost.
+    Closed,
+    /// Nobody reads our output any more.
+    OutputGone,
+}
+
+impl Ended {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ended::Count => "count",
+            Ended::Deadline => "deadline",
+            Ended::Interrupted => "interrupted",
+            Ended::Closed => "closed",
+            Ended::OutputGone => "output_closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub url: String,
+    pub mode: ProbeMode,
+    pub sent: u64,
+    pub received: u64,
+    pub loss_percent: f64,
+    pub late: u64,
+    pub duplicate: u64,
+    pub unsolicited: u64,
+    pub other: u64,
+    pub rtt: Option<LatencySummary>,
+    /// From the first probe to the end of the run.
+    pub elapsed: Duration,
+    pub ended: Ended,
+}
+
+#[derive(Debug, Clone)]
+pub enum PingEvent {
+    /// Opened, Closed, Error, Warning: shown the way `connect` shows them.
+    Core(Event),
+    Reply {
+        seq: u64,
+        size: usize,
+        rtt: Duration,
+    },
+    Late {
+        seq: u64,
+        size: usize,
+        rtt: Duration,
+    },
+    Duplicate {
+        seq: u64,
+        size: usize,
+    },
+    Unsolicited {
+        size: usize,
+    },
+    Timeout {
+        seq: u64,
+    },
+    /// A message that is not a reply (does not match `--expect`, or data in frame mode).
+    Other {
+        kind: DataKind,
+        len: usize,
+    },
+    /// `--connect-only`: one connection opened (and then closed).
+    Handshake {
+        seq: u64,
+        handshake: Handshake,
+    },
+    /// `--connect-only`: one connection attempt failed.
+    Failed {
+        seq: u64,
+        error: Error,
+    },
+    Summary(Summary),
+}
+
+/// Fixed for a run: how the renderer words things.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    pub mode: ProbeMode,
+    pub timeout: Duration,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+pub trait PingRender {
+    fn event(&mut self, ts: Duration, event: &PingEvent) -> io::Result<()>;
+}
+
+pub fn renderer(output: &OutputConfig, view: View) -> Box<dyn PingRender + Send> {
+    if output.json {
+        Box::new(Json { view })
+    } else {
+        colored::control::set_override(output.color);
+        Box::new(Human { view, peer: None })
+    }
+}
+
+/// True for events `-q` keeps: the ones that say how the run went, not each probe.
+fn shown_when_quiet(event: &PingEvent) -> bool {
+    matches!(
+        event,
+        PingEvent::Summary(_)
+            | PingEvent::Core(Event::Closed(_) | Event::Error(_) | Event::Warning(_))
+    )
+}
+
+// ------------------------------------------------------------------------------------ human
+
+struct Human {
+    view: View,
+    /// "pong from <peer>": learnt from the `Opened` event.
+    peer: Option<String>,
+}
+
+fn stdout_line(line: &str) -> io::Result<()> {
+    // One write per line: lines are never torn, and each is visible at once.
+    let mut out = io::stdout().lock();
+    out.write_all(format!("{line}\n").as_bytes())?;
+    out.flush()
+}
+
+fn stderr_line(line: &str) -> io::Result<()> {
+    io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes())
+}
+
+pub fn timings_line(t: &Timings) -> String {
+    format!(
+        "dns {} tcp {} tls {} upgrade {}",
+        units::duration(t.dns),
+        units::duration(t.tcp),
+        t.tls.map_or("-".to_string(), units::duration),
+        units::duration(t.upgrade)
+    )
+}
+
+/// `0%`, `33.3%`, `100%`: ping(8)'s spelling, one decimal only when it says something.
+pub fn percent(p: f64) -> String {
+    let s = format!("{p:.1}");
+    format!("{}%", s.strip_suffix(".0").unwrap_or(&s))
+}
+
+fn ms3(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
+}
+
+impl Human {
+    fn from(&self) -> &str {
+        self.peer.as_deref().unwrap_or("peer")
+    }
+
+    fn reply_word(&self) -> &'static str {
+        match self.view.mode {
+            ProbeMode::Text => "reply",
+            _ => "pong",
+        }
+    }
+
+    fn summary(&self, s: &Summary) -> io::Result<()> {
+        let (probes, replies, rtt) = match s.mode {
+            ProbeMode::Connect => ("connections tried", "opened", "handshake"),
+            ProbeMode::Text => ("probes sent", "replies", "rtt"),
+            ProbeMode::Frame => ("probes sent", "received", "rtt"),
+        };
+        stdout_line(&palette::info(&format!("--- {} ping statistics ---", s.url)).to_string())?;
+        let loss = percent(s.loss_percent);
+        let loss = if s.loss_percent > 0.0 {
+            palette::bad(&format!("{loss} loss"))
+        } else {
+            palette::good(&format!("{loss} loss"))
+        };
+        let mut line = format!("{} {probes}, {} {replies}, {loss}", s.sent, s.received);
+        if s.mode != ProbeMode::Connect {
+            line.push_str(&format!(
+                ", {} late, {} duplicate, {} unsolicited",
+                s.late, s.duplicate, s.unsolicited
+            ));
+        }
+        if s.other > 0 {
+            line.push_str(&format!(", {} other", s.other));
+        }
+        line.push_str(&format!(", time {}", units::duration(s.elapsed)));
+        stdout_line(&line)?;
+        if let Some(r) = &s.rtt {
+            stdout_line(&format!(
+                "{rtt} min/avg/max/mdev = {}/{}/{}/{} ms",
+                ms3(r.min),
+                ms3(r.avg),
+                ms3(r.max),
+                ms3(r.mdev)
+            ))?;
+            stdout_line(&format!(
+                "{rtt} p50/p90/p99 = {}/{}/{} ms",
+                ms3(r.p50),
+                ms3(r.p90),
+                ms3(r.p99)
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+impl PingRender for Human {
+    fn event(&mut self, _ts: Duration, event: &PingEvent) -> io::Result<()> {
+        if let PingEvent::Core(Event::Opened(h)) = event {
+            self.peer = Some(h.peer.to_string());
+        }
+        if self.view.quiet && !shown_when_quiet(event) {
+            return Ok(());
+        }
+        let word = self.reply_word();
+        match event {
+            PingEvent::Core(Event::Opened(h)) => {
+                let mut line = format!(
+                    "{} {} ({}, HTTP {}): {}",
+                    palette::info("connected to"),
+                    h.url,
+                    h.peer,
+                    h.status,
+                    timings_line(&h.timings)
+                );
+                if let Some(p) = &h.subprotocol {
+                    line.push_str(&format!(", subprotocol {p}"));
+                }
+                stdout_line(&line)?;
+                if self.view.verbose {
+                    for (k, v) in &h.headers {
+                        let v = super::human::redact_header(k, v);
+                        stdout_line(&palette::dim(&format!("  < {k}: {v}")).to_string())?;
+                    }
+                }
+                Ok(())
+            }
+            PingEvent::Core(Event::Closed(c)) => {
+                // Our own clean close at the end is not news; anything else is.
+                let routine = c.is_normal() && c.initiator == crate::core::close::Initiator::Client;
+                if routine && !self.view.verbose {
+                    Ok(())
+                } else {
+                    stdout_line(&close_line(c))
+                }
+            }
+            PingEvent::Core(Event::Error(e)) => {
+                stderr_line(&format!("{} {}", palette::bad("wsbeat: error:"), e.message()))?;
+                match e.body.as_deref().filter(|b| !b.is_empty()) {
+                    Some(body) => stderr_line(&format!("response body: {}", body.trim_end())),
+                    None => Ok(()),
+                }
+            }
+            PingEvent::Core(Event::Warning(w)) => {
+                stderr_line(&format!("{} {w}", palette::warn("wsbeat: warning:")))
+            }
+            PingEvent::Core(_) => Ok(()),
+            PingEvent::Reply { seq, size, rtt } => stdout_line(&format!(
+                "{word} from {}: seq={seq} size={size} time={}",
+                self.from(),
+                units::duration(*rtt)
+            )),
+            PingEvent::Late { seq, size, rtt } => stdout_line(
+                &palette::warn(&format!(
+                    "late {word} from {}: seq={seq} size={size} time={} (after the {} timeout; counted as lost)",
+                    self.from(),
+                    units::duration(*rtt),
+                    humantime::format_duration(self.view.timeout)
+                ))
+                .to_string(),
+            ),
+            PingEvent::Duplicate { seq, size } => stdout_line(
+                &palette::warn(&format!(
+                    "duplicate {word} from {}: seq={seq} size={size}",
+                    self.from()
+                ))
+                .to_string(),
+            ),
+            PingEvent::Unsolicited { size } => stdout_line(
+                &palette::warn(&format!(
+                    "unsolicited {word} from {}: size={size} (answers no probe of ours)",
+                    self.from()
+                ))
+                .to_string(),
+            ),
+            PingEvent::Timeout { seq } => stdout_line(
+                &palette::bad(&format!(
+                    "no {word} for seq={seq} within {}",
+                    humantime::format_duration(self.view.timeout)
+                ))
+                .to_string(),
+            ),
+            PingEvent::Other { kind, len } => {
+                if self.view.verbose {
+                    stdout_line(
+                        &palette::dim(&format!(
+                            "other message from {}: {} {len} bytes (not a reply)",
+                            self.from(),
+                            kind.as_str()
+                        ))
+                        .to_string(),
+                    )
+                } else {
+                    Ok(())
+                }
+            }
+            PingEvent::Handshake { seq, handshake: h } => stdout_line(&format!(
+                "handshake with {}: seq={seq} status={} time={} ({})",
+                h.peer,
+                h.status,
+                units::duration(h.timings.total),
+                timings_line(&h.timings)
+            )),
+            PingEvent::Failed { seq, error } => stdout_line(
+                &palette::bad(&format!("no connection for seq={seq}: {}", error.message()))
+                    .to_string(),
+            ),
+            PingEvent::Summary(s) => self.summary(s),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------- json
+
+struct Json {
+    view: View,
+}
+
+fn rtt_json(r: &Option<LatencySummary>) -> Value {
+    match r {
+        None => Value::Null,
+        Some(r) => json!({
+            "min": ndjson::secs(r.min), "avg": ndjson::secs(r.avg), "max": ndjson::secs(r.max),
+            "mdev": ndjson::secs(r.mdev), "p50": ndjson::secs(r.p50), "p90": ndjson::secs(r.p90),
+            "p99": ndjson::secs(r.p99),
+        }),
+    }
+}
+
+pub fn to_json(ts: Duration, event: &PingEvent) -> Value {
+    let secs = ndjson::secs;
+    let (ty, mut fields) = match event {
+        PingEvent::Core(e) => return ndjson::to_json(ts, e),
+        // The same shape as `connect`'s pong event: one schema per type across subcommands.
+        PingEvent::Reply { seq, size, rtt } => (
+            "pong",
+            json!({"direction": "in", "len": size, "seq": seq, "rtt": secs(*rtt)}),
+        ),
+        PingEvent::Late { seq, size, rtt } => {
+            ("late", json!({"seq": seq, "len": size, "rtt": secs(*rtt)}))
+        }
+        PingEvent::Duplicate { seq, size } => ("duplicate", json!({"seq": seq, "len": size})),
+        PingEvent::Unsolicited { size } => ("unsolicited", json!({"len": size})),
+        PingEvent::Timeout { seq } => ("timeout", json!({"seq": seq})),
+        PingEvent::Other { kind, len } => ("other", json!({"kind": kind.as_str(), "len": len})),
+        PingEvent::Handshake { seq, handshake: h } => (
+            "handshake",
+            json!({
+                "seq": seq, "peer": h.peer.to_string(), "status": h.status,
+                "rtt": secs(h.timings.total),
+                "timings": {
+                    "dns": secs(h.timings.dns), "tcp": secs(h.timings.tcp),
+                    "tls": h.timings.tls.map(secs), "upgrade": secs(h.timings.upgrade),
+                    "total": secs(h.timings.total),
+                },
+            }),
+        ),
+        PingEvent::Failed { seq, error } => (
+            "failed",
+            json!({"seq": seq, "kind": error.kind().as_str(), "message": error.message()}),
+        ),
+        PingEvent::Summary(s) => (
+            "summary",
+            json!({
+                "url": s.url, "mode": s.mode.as_str(), "sent": s.sent, "received": s.received,
+                "loss_percent": s.loss_percent, "late": s.late, "duplicate": s.duplicate,
+                "unsolicited": s.unsolicited, "other": s.other, "rtt": rtt_json(&s.rtt),
+                "elapsed": secs(s.elapsed), "ended": s.ended.as_str(),
+            }),
+        ),
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("type".into(), json!(ty));
+    out.insert("ts".into(), json!(secs(ts)));
+    if let Some(obj) = fields.as_object_mut() {
+        out.append(obj);
+    }
+    Value::Object(out)
+}
+
+impl PingRender for Json {
+    fn event(&mut self, ts: Duration, event: &PingEvent) -> io::Result<()> {
+        if self.view.quiet && !shown_when_quiet(event) {
+            return Ok(());
+        }
+        let mut line = serde_json::to_vec(&to_json(ts, event)).map_err(io::Error::other)?;
+        line.push(b'\n');
+        let mut out = io::stdout().lock();
+        out.write_all(&line)?;
+        out.flush()?;
+        // A person watching a JSON run still sees what went wrong.
+        match event {
+            PingEvent::Core(Event::Error(e)) => eprintln!("wsbeat: error: {}", e.message()),
+            PingEvent::Core(Event::Warning(w)) => eprintln!("wsbeat: warning: {w}"),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_read_like_ping() {
+        assert_eq!(percent(0.0), "0%");
+        assert_eq!(percent(100.0), "100%");
+        assert_eq!(percent(100.0 / 3.0), "33.3%");
+    }
+
+    #[test]
+    fn json_events_start_with_type_and_ts() {
+        let v = to_json(
+            Duration::from_millis(250),
+            &PingEvent::Reply {
+                seq: 3,
+                size: 16,
+                rtt: Duration::from_micros(231),
+            },
+        );
+        let s = serde_json::to_string(&v).unwrap();
+        assert!(
+            s.starts_with(r#"{"type":"pong","ts":0.25,"direction":"in","len":16,"seq":3"#),
+            "{s}"
+        );
+        assert_eq!(v["rtt"], 0.000231);
+    }
+
+    #[test]
+    fn summary_without_replies_has_null_rtt() {
+        let v = to_json(
+            Duration::ZERO,
+            &PingEvent::Summary(Summary {
+                url: "ws://x/".into(),
+                mode: ProbeMode::Frame,
+                sent: 2,
+                received: 0,
+                loss_percent: 100.0,
+                late: 0,
+                duplicate: 0,
+                unsolicited: 0,
+                other: 0,
+                rtt: None,
+                elapsed: Duration::from_secs(2),
+                ended: Ended::Count,
+            }),
+        );
+        assert_eq!(v["type"], "summary");
+        assert_eq!(v["loss_percent"], 100.0);
+        assert!(v["rtt"].is_null());
+        assert_eq!(v["ended"], "count");
+    }
+}

@@ -1,0 +1,477 @@
+//! The WebSocket server behind `wsbeat echo-server`, embeddable (`soak` runs it in-process).
+//!
+//! `ServerConfig` → `Server::bind` → `Server::run(shutdown)` → `ServerSummary`. Each accepted
+//! socket gets one task: TLS (optional) and the HTTP upgrade under a handshake timeout, then a
+//! connection loop (`conn`) over our own RFC 6455 codec (`codec`). The server never prints:
+//! what happens goes as `ServerEvent`s into an optional bounded channel with `try_send`, so a
+//! slow reader of the log loses log lines (counted in the summary), never echo throughput.
+//!
+//! Memory: an idle connection holds no read or write buffer. Reads go into a per-worker-thread
+//! scratch buffer; only bytes of a frame split across reads, or output the socket did not take,
+//! are kept per connection, and only until they are used.
+
+mod app;
+pub mod codec;
+mod conn;
+pub mod http;
+mod hub;
+pub mod tls;
+
+use crate::core::close::CloseEvent;
+use crate::core::close::CloseSpec;
+use crate::core::conn::DataKind;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::heartbeat::{HeartbeatConfig, HeartbeatMode};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{Notify, mpsc};
+
+/// Everything the server does, with the defaults of a plain echo server on a free port.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Serve wss:// with this configuration (`--tls-cert/--tls-key` or `--tls-self-signed`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Accepted subprotocols; when not empty, an upgrade that offers none of them gets 400.
+    pub subprotocols: Vec<String>,
+    /// Open WebSocket connections beyond this are refused with 503.
+    pub max_connections: usize,
+    /// A larger message is refused with Close 1009.
+    pub max_message_size: usize,
+    /// TLS and the HTTP upgrade must be done within this, or the socket is dropped.
+    pub handshake_timeout: Duration,
+    /// Close with 1001 "idle timeout" a client that sent no data message for this long.
+    pub idle_timeout: Option<Duration>,
+    /// Ping a client after this long without a data message from it.
+    pub ping_interval: Option<Duration>,
+    /// Terminate a client whose pong has not come back after this long (default: the interval).
+    pub ping_timeout: Option<Duration>,
+    /// Answer text `ping` with `pong` and JSON `{"type":"ping",...}` with `"status":"pong"` added.
+    pub app_pong: bool,
+    /// Send every message to every client instead of echoing it to its sender.
+    pub broadcast: bool,
+    /// Frames a client may have waiting in broadcast mode; beyond it, it is closed with 1008.
+    pub broadcast_queue: usize,
+    pub faults: Faults,
+    /// On shutdown, how long clients get to answer our 1001 before they are cut.
+    pub shutdown_grace: Duration,
+    /// Where events go; `None` for no log at all.
+    pub events: Option<mpsc::Sender<ServerEvent>>,
+    /// Also send a `Message` event for each data message (`-v`).
+    pub log_messages: bool,
+}
+
+/// Misbehaviour on purpose, for testing clients. Faults combine.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Close after this many messages (echoed first) with `close_with`.
+    pub close_after: Option<u64>,
+    pub close_with: CloseSpec,
+    /// Drop TCP without a Close frame after this many messages (echoed first).
+    pub drop_after: Option<u64>,
+    /// Hold every reply this long.
+    pub delay: Option<Duration>,
+    /// Never answer pings.
+    pub no_pong: bool,
+    /// Refuse every upgrade with this HTTP status.
+    pub reject: Option<u16>,
+    /// Send replies in frames of at most this many payload bytes.
+    pub fragment: Option<usize>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+            subprotocols: Vec::new(),
+            max_connections: 10_000,
+            max_message_size: 64 << 20,
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: None,
+            ping_interval: None,
+            ping_timeout: None,
+            app_pong: false,
+            broadcast: false,
+            broadcast_queue: 256,
+            faults: Faults::default(),
+            shutdown_grace: Duration::from_secs(2),
+            events: None,
+            log_messages: false,
+        }
+    }
+}
+
+/// What happened, as plain data for a renderer.
+#[derive(Debug, Clone)]
+pub enum ServerEvent {
+    Opened {
+        id: u64,
+        peer: SocketAddr,
+        path: String,
+        subprotocol: Option<String>,
+    },
+    /// Only with `log_messages`.
+    Message {
+        id: u64,
+        kind: DataKind,
+        len: usize,
+    },
+    /// No pong within `timeout`: the connection is being terminated (a `Closed` follows).
+    HeartbeatTimeout {
+        id: u64,
+        peer: SocketAddr,
+        timeout: Duration,
+    },
+    Closed {
+        id: u64,
+        peer: SocketAddr,
+        /// `initiator` is `Client` when the client sent the first Close frame.
+        close: CloseEvent,
+        duration: Duration,
+        messages_in: u64,
+        messages_out: u64,
+        /// The last heartbeat round trip.
+        rtt: Option<Duration>,
+    },
+    /// A socket that never became a WebSocket: refused with `status`, or dropped (`None`).
+    Rejected {
+        peer: SocketAddr,
+        path: Option<String>,
+        status: Option<u16>,
+        reason: String,
+    },
+    /// Shutdown began: this many clients are being sent 1001.
+    ShuttingDown {
+        connections: usize,
+    },
+    Warning(String),
+    /// The last event of a run.
+    Summary(ServerSummary),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSummary {
+    /// WebSocket connections opened.
+    pub connections: u64,
+    pub peak_connections: u64,
+    /// Data messages and their payload bytes, from clients and to clients.
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Sockets refused or dropped before the upgrade.
+    pub rejected: u64,
+    /// Events that did not fit in the channel.
+    pub events_dropped: u64,
+}
+
+/// State shared by the accept loop and every connection task.
+struct Shared {
+    cfg: ServerConfig,
+    heartbeat: Option<HeartbeatConfig>,
+    hub: Option<hub::Hub>,
+    next_id: AtomicU64,
+    open: AtomicUsize,
+    peak: AtomicUsize,
+    connections: AtomicU64,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    rejected: AtomicU64,
+    events_dropped: AtomicU64,
+    /// Connection tasks alive, and a wake-up for when the last one ends.
+    tasks: AtomicUsize,
+    all_done: Notify,
+    stopping: AtomicBool,
+    shutdown: Notify,
+}
+
+impl Shared {
+    /// Never blocks: a full channel drops the event and counts it.
+    fn emit(&self, make: impl FnOnce() -> ServerEvent) {
+        if let Some(tx) = &self.cfg.events
+            && tx.try_send(make()).is_err()
+        {
+            self.events_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn reject(&self, peer: SocketAddr, path: Option<String>, status: Option<u16>, reason: String) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        self.emit(|| ServerEvent::Rejected {
+            peer,
+            path,
+            status,
+            reason,
+        });
+    }
+
+    fn summary(&self) -> ServerSummary {
+        let get = |a: &AtomicU64| a.load(Ordering::Acquire);
+        ServerSummary {
+            connections: get(&self.connections),
+            peak_connections: self.peak.load(Ordering::Acquire) as u64,
+            messages_in: get(&self.messages_in),
+            messages_out: get(&self.messages_out),
+            bytes_in: get(&self.bytes_in),
+            bytes_out: get(&self.bytes_out),
+            rejected: get(&self.rejected),
+            events_dropped: get(&self.events_dropped),
+        }
+    }
+}
+
+/// Counts a connection task alive until it ends, however it ends.
+struct TaskGuard(Arc<Shared>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if self.0.tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.all_done.notify_waiters();
+        }
+    }
+}
+
+pub struct Server {
+    listener: TcpListener,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Check the configuration and bind the listening socket.
+    pub async fn bind(cfg: ServerConfig) -> Result<Server, Error> {
+        validate(&cfg)?;
+        let cannot = |e: std::io::Error| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    " (another server is using it; pick another port, or 0 for any free one)"
+                }
+                std::io::ErrorKind::AddrNotAvailable => " (no interface has this address)",
+                std::io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
+                _ => "",
+            };
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot listen on {}: {e}{hint}", cfg.listen),
+            )
+        };
+        let socket = if cfg.listen.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(cannot)?;
+        socket.set_reuseaddr(true).map_err(cannot)?;
+        socket.bind(cfg.listen).map_err(cannot)?;
+        // A deep backlog: thousands of clients may connect at once.
+        let listener = socket.listen(4096).map_err(cannot)?;
+        let local = listener.local_addr().map_err(cannot)?;
+        let heartbeat = cfg.ping_interval.map(|interval| HeartbeatConfig {
+            interval,
+            timeout: cfg.ping_timeout.unwrap_or(interval),
+            mode: HeartbeatMode::Ping,
+        });
+        let hub = cfg.broadcast.then(|| hub::Hub::new(cfg.broadcast_queue));
+        Ok(Server {
+            listener,
+            local,
+            shared: Arc::new(Shared {
+                cfg,
+                heartbeat,
+                hub,
+                next_id: AtomicU64::new(1),
+                open: AtomicUsize::new(0),
+                peak: AtomicUsize::new(0),
+                connections: AtomicU64::new(0),
+                messages_in: AtomicU64::new(0),
+                messages_out: AtomicU64::new(0),
+                bytes_in: AtomicU64::new(0),
+                bytes_out: AtomicU64::new(0),
+                rejected: AtomicU64::new(0),
+                events_dropped: AtomicU64::new(0),
+                tasks: AtomicUsize::new(0),
+                all_done: Notify::new(),
+                stopping: AtomicBool::new(false),
+                shutdown: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// `ws://127.0.0.1:PORT/` or `wss://…`; IPv6 addresses in brackets.
+    pub fn url(&self) -> String {
+        let scheme = if self.shared.cfg.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}/", self.local)
+    }
+
+    /// Serve until `shutdown` completes; then send every client 1001 "going away", give them
+    /// `shutdown_grace` to answer, and return the totals (also sent as the last event).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> ServerSummary {
+        let Server {
+            listener, shared, ..
+        } = self;
+        tokio::pin!(shutdown);
+        let mut last_warning: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        shared.tasks.fetch_add(1, Ordering::AcqRel);
+                        let guard = TaskGuard(shared.clone());
+                        tokio::spawn(async move {
+                            conn::serve(tcp, peer, guard.0.clone()).await;
+                            drop(guard);
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors, usually: say so once a second and back off
+                        // a little instead of spinning.
+                        if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            last_warning = Some(Instant::now());
+                            shared.emit(|| ServerEvent::Warning(format!(
+                                "cannot accept a connection: {e}{}",
+                                if e.raw_os_error() == Some(24) { " (raise the limit with ulimit -n)" } else { "" }
+                            )));
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+        }
+        drop(listener);
+
+        shared.stopping.store(true, Ordering::SeqCst);
+        let open = shared.open.load(Ordering::Acquire);
+        shared.emit(|| ServerEvent::ShuttingDown { connections: open });
+        shared.shutdown.notify_waiters();
+        // Connections end by themselves within the grace period; a little margin for the
+        // last writes, then we report whatever is left.
+        let deadline =
+            tokio::time::Instant::now() + shared.cfg.shutdown_grace + Duration::from_millis(500);
+        loop {
+            let done = shared.all_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if shared.tasks.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                break;
+            }
+        }
+        let summary = shared.summary();
+        if let Some(tx) = &shared.cfg.events {
+            let _ = tx.send(ServerEvent::Summary(summary.clone())).await;
+        }
+        summary
+    }
+}
+
+fn validate(cfg: &ServerConfig) -> Result<(), Error> {
+    if cfg.ping_interval.is_some_and(|d| d.is_zero()) {
+        return Err(Error::usage("--ping-interval must be longer than 0"));
+    }
+    if cfg.ping_timeout.is_some_and(|d| d.is_zero()) {
+        return Err(Error::usage("--ping-timeout must be longer than 0"));
+    }
+    if cfg.idle_timeout.is_some_and(|d| d.is_zero()) {
+        return Err(Error::usage("--idle-timeout must be longer than 0"));
+    }
+    if cfg.handshake_timeout.is_zero() {
+        return Err(Error::usage("--handshake-timeout must be longer than 0"));
+    }
+    if let Some(status) = cfg.faults.reject
+        && !(200..=599).contains(&status)
+    {
+        return Err(Error::usage(format!(
+            "--reject {status}: use an HTTP status from 200 to 599"
+        )));
+    }
+    if cfg.max_connections == 0 || cfg.broadcast_queue == 0 {
+        return Err(Error::usage(
+            "--max-connections and --broadcast-queue must be at least 1",
+        ));
+    }
+    if let Some(p) = cfg.subprotocols.iter().find(|p| !is_token(p)) {
+        return Err(Error::usage(format!(
+            "--subprotocol '{p}' is not a valid token (letters, digits and !#$%&'*+-.^_`|~)"
+        )));
+    }
+    Ok(())
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn binds_a_free_port_and_reports_its_url() {
+        let server = Server::bind(ServerConfig::default()).await.unwrap();
+        let addr = server.local_addr();
+        assert!(addr.ip().is_loopback());
+        assert_ne!(addr.port(), 0);
+        assert_eq!(server.url(), format!("ws://127.0.0.1:{}/", addr.port()));
+        let summary = server.run(async {}).await;
+        assert_eq!(summary, ServerSummary::default());
+    }
+
+    #[tokio::test]
+    async fn bad_settings_are_usage_errors() {
+        for cfg in [
+            ServerConfig {
+                ping_interval: Some(Duration::ZERO),
+                ..Default::default()
+            },
+            ServerConfig {
+                faults: Faults {
+                    reject: Some(101),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ServerConfig {
+                subprotocols: vec!["two words".into()],
+                ..Default::default()
+            },
+        ] {
+            let e = Server::bind(cfg).await.err().expect("rejected");
+            assert_eq!(e.kind(), ErrorKind::Usage);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_an_io_error_that_names_the_address() {
+        let first = Server::bind(ServerConfig::default()).await.unwrap();
+        let e = Server::bind(ServerConfig {
+            listen: first.local_addr(),
+            ..Default::default()
+        })
+        .await
+        .err()
+        .expect("port is taken");
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.to_string().contains(&first.local_addr().to_string()));
+    }
+}

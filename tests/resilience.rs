@@ -1,0 +1,453 @@
+//! A connection that survives: heartbeat, reconnect with backoff, buffered replay, against a
+//! real server (Python `websockets`) and a hand-written misbehaving one
+//! (`tests/peers/resilience/server.py`) that can be killed and restarted on the same port.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const T: Duration = OBS_TIMEOUT;
+
+/// `tests/peers/resilience/server.py ARGS...`
+fn resilience_peer(args: &[&str]) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(peers_dir().join("resilience").join("server.py"))
+        .args(args);
+    Peer::spawn("resilience", cmd)
+}
+
+/// wsbeat running in the background with `--json`: stdin is ours to write and close, stdout
+/// events are read as they come so that the test can wait for them instead of sleeping.
+struct Client {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    events: Vec<Value>,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+impl Client {
+    fn start(url: &str, args: &[&str]) -> Client {
+        let mut cmd = wsbeat();
+        cmd.arg("connect")
+            .arg(url)
+            .arg("--json")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn wsbeat");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let stderr = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        Client {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            events: Vec::new(),
+            stderr: Some(stderr),
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|_| stdin.flush())
+            .expect("write to wsbeat's stdin");
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Reads events until one satisfies `pred`; returns it.
+    #[track_caller]
+    fn wait_for(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
+        if let Some(v) = self.events.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + T;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let v: Value = serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                    check_event(&v).unwrap_or_else(|e| panic!("schema: {e}: {line}"));
+                    self.events.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no {what} within {T:?}; events so far: {:#?}", self.events)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("wsbeat ended before {what}; events: {:#?}", self.events)
+                }
+            }
+        }
+    }
+
+    fn wait_type(&mut self, ty: &str) -> Value {
+        self.wait_for(ty, |v| v["type"] == ty)
+    }
+
+    /// Waits for exit (bounded) and returns the status, every event and stderr.
+    fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
+        self.stdin = None;
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("wsbeat did not exit; events: {:#?}", self.events);
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        while let Ok(line) = self.lines.recv_timeout(T) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                self.events.push(v);
+            }
+        }
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        (status, std::mem::take(&mut self.events), stderr)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn texts<'a>(events: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+    events
+        .into_iter()
+        .filter_map(|v| v["data"].as_str().or(v["text"].as_str()))
+        .map(str::to_string)
+        .collect()
+}
+
+// ------------------------------------------------------------------ heartbeat
+
+#[test]
+fn heartbeat_detects_a_peer_that_stops_answering_within_interval_plus_timeout() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = resilience_peer(&["--ignore-pings"]);
+    let o = run(wsbeat().args([
+        "connect",
+        peer.url(),
+        "--json",
+        "--heartbeat",
+        "300ms",
+        "--heartbeat-timeout",
+        "300ms",
+        "--wait",
+        "forever",
+    ]));
+    assert_exit(&o, 6);
+    let events = parse_ndjson(&o);
+    let opened = of_type(&events, "opened")[0]["ts"].as_f64().unwrap();
+    let dead = of_type(&events, "heartbeat_timeout");
+    assert_eq!(dead.len(), 1, "{}", describe(&o));
+    let at = dead[0]["ts"].as_f64().unwrap() - opened;
+    // Quiet for the interval, then unanswered for the timeout: 0.6 s, plus scheduling slack.
+    assert!(
+        (0.55..1.5).contains(&at),
+        "declared dead {at:.3}s after connecting\n{}",
+        describe(&o)
+    );
+    assert!(dead[0]["waited"].as_f64().unwrap() >= 0.29);
+    assert!(
+        stderr_of(&o).contains("heartbeat timeout after"),
+        "{}",
+        describe(&o)
+    );
+    let closed = of_type(&events, "closed");
+    assert_eq!(closed.len(), 1, "{}", describe(&o));
+    assert_eq!(closed[0]["code"], 1006);
+    // Never two pings outstanding: one probe, no answer, dead.
+    peer.wait_event("closed", T);
+    assert_eq!(peer.events("ping").len(), 1, "{}", peer.diagnostics());
+}
+
+#[test]
+fn heartbeat_pings_keep_a_quiet_connection_and_measure_rtt() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&[]);
+    let o = run(wsbeat().args([
+        "connect",
+        peer.url(),
+        "--json",
+        "--heartbeat",
+        "150ms",
+        "--wait",
+        "1s",
+    ]));
+    assert_exit(&o, 0);
+    let events = parse_ndjson(&o);
+    let answered = of_type(&events, "heartbeat")
+        .into_iter()
+        .filter(|e| e["rtt"].is_number())
+        .count();
+    assert!(answered >= 2, "{}", describe(&o));
+    assert!(of_type(&events, "heartbeat_timeout").is_empty());
+    assert_eq!(of_type(&events, "closed")[0]["code"], 1000);
+}
+
+#[test]
+fn text_heartbeat_answers_are_not_shown_as_data() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = resilience_peer(&["--answer", "ping=pong"]);
+    let o = run(wsbeat().args([
+        "connect",
+        peer.url(),
+        "--json",
+        "--heartbeat",
+        "150ms",
+        "--heartbeat-text",
+        "ping",
+        "--heartbeat-expect",
+        "^pong$",
+        "--wait",
+        "1s",
+    ]));
+    assert_exit(&o, 0);
+    let events = parse_ndjson(&o);
+    assert!(
+        of_type(&events, "received").is_empty(),
+        "heartbeat answers leaked as data\n{}",
+        describe(&o)
+    );
+    let answered = of_type(&events, "heartbeat")
+        .into_iter()
+        .filter(|e| e["rtt"].is_number())
+        .count();
+    assert!(answered >= 2, "{}", describe(&o));
+    peer.wait_event("closed", T);
+    assert!(
+        texts(&peer.events("message")).iter().all(|t| t == "ping") && answered >= 2,
+        "{}",
+        peer.diagnostics()
+    );
+}
+
+// ------------------------------------------------------------------ reconnect
+
+#[test]
+fn server_restarted_on_the_same_port_gets_preamble_and_buffered_lines_in_order() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut first = resilience_peer(&[]);
+    let port = first.port().to_string();
+    let mut client = Client::start(
+        first.url(),
+        &[
+            "--reconnect",
+            "--backoff",
+            "100ms..300ms",
+            "--max-reconnects",
+            "30",
+            "--send",
+            "auth:secret",
+            "--wait",
+            "300ms",
+        ],
+    );
+    client.line("one");
+    first.observations_until(|v| v["data"] == "one", T);
+    drop(first); // killed: the client sees the connection end
+
+    client.wait_type("reconnecting");
+    // Typed while the connection is down: kept, not written into a dead socket.
+    client.line("two");
+    client.line("three");
+    client.wait_for("two buffered", |v| {
+        v["type"] == "buffered" && v["queued"] == 2
+    });
+
+    let mut second = resilience_peer(&["--port", &port]);
+    let reconnected = client.wait_type("reconnected");
+    assert_eq!(reconnected["buffered"], 2);
+    second.observations_until(|v| v["data"] == "three", T);
+    client.close_stdin();
+    let (status, events, stderr) = client.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}\n{events:#?}");
+
+    assert_eq!(
+        texts(&second.events("message")),
+        ["auth:secret", "two", "three"],
+        "preamble first, then the buffer in order\n{}",
+        second.diagnostics()
+    );
+    assert_eq!(second.events("connect").len(), 1);
+    let sent = texts(of_type(&events, "sent"));
+    assert_eq!(sent, ["auth:secret", "one", "auth:secret", "two", "three"]);
+    assert!(of_type(&events, "buffer_drop").is_empty(), "{events:#?}");
+    let attempts = of_type(&events, "reconnecting");
+    assert!(!attempts.is_empty());
+    for (i, a) in attempts.iter().enumerate() {
+        assert_eq!(a["attempt"], i as u64 + 1, "attempts count up: {events:#?}");
+        assert!(
+            a["delay"].as_f64().unwrap() <= 0.3 + 1e-6,
+            "backoff capped: {a}"
+        );
+    }
+    // Every failed attempt was reported before the successful one.
+    assert_eq!(
+        of_type(&events, "reconnect_failed").len(),
+        attempts.len() - 1,
+        "{events:#?}"
+    );
+}
+
+#[test]
+fn server_that_never_comes_back_gives_up_after_n_attempts_and_reports_unsent_lines() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = resilience_peer(&[]);
+    let mut client = Client::start(
+        peer.url(),
+        &[
+            "--reconnect",
+            "--backoff",
+            "300ms..600ms",
+            "--max-reconnects",
+            "3",
+            "--buffer",
+            "1",
+            "--buffer-overflow",
+            "drop-oldest",
+            "--wait",
+            "forever",
+        ],
+    );
+    client.line("hello");
+    peer.observations_until(|v| v["data"] == "hello", T);
+    drop(peer);
+    client.wait_type("reconnecting");
+    client.line("lost-1");
+    client.line("lost-2");
+    let (status, events, stderr) = client.finish();
+    assert_eq!(status.code(), Some(6), "{stderr}\n{events:#?}");
+    assert!(stderr.contains("gave up reconnecting"), "{stderr}");
+    assert_eq!(of_type(&events, "reconnect_failed").len(), 3, "{events:#?}");
+    assert_eq!(of_type(&events, "reconnecting").len(), 3, "{events:#?}");
+    // Nothing typed is silently lost: the one pushed out of the full buffer and the one still
+    // in it at the end are both reported.
+    let dropped = texts(of_type(&events, "buffer_drop"));
+    assert_eq!(dropped, ["lost-1", "lost-2"], "{events:#?}");
+}
+
+#[test]
+fn close_frame_and_tcp_reset_together_start_one_reconnect() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = resilience_peer(&["--close-and-reset-after", "1"]);
+    let mut client = Client::start(
+        peer.url(),
+        &[
+            "--reconnect",
+            "--backoff",
+            "100ms..200ms",
+            "--wait",
+            "300ms",
+        ],
+    );
+    client.line("first");
+    client.wait_type("reconnected");
+    client.line("second");
+    peer.observations_until(|v| v["data"] == "second", T);
+    client.close_stdin();
+    let (status, events, stderr) = client.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}\n{events:#?}");
+    assert_eq!(of_type(&events, "reconnecting").len(), 1, "{events:#?}");
+    assert_eq!(of_type(&events, "reconnected").len(), 1, "{events:#?}");
+    assert_eq!(of_type(&events, "opened").len(), 2, "{events:#?}");
+    peer.wait_event("closed", T);
+    assert_eq!(
+        peer.events("connect").len(),
+        2,
+        "one reconnect, not two\n{}",
+        peer.diagnostics()
+    );
+}
+
+#[test]
+fn without_reconnect_a_lost_connection_ends_the_session() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&["--drop-after", "1"]);
+    let o = run_with_stdin(
+        wsbeat().args(["connect", peer.url(), "--json", "--wait", "forever"]),
+        b"bye\n",
+    );
+    assert_exit(&o, 6);
+    let events = parse_ndjson(&o);
+    assert!(
+        of_type(&events, "reconnecting").is_empty(),
+        "{}",
+        describe(&o)
+    );
+}
+
+#[test]
+fn bad_backoff_and_heartbeat_flags_are_usage_errors() {
+    for args in [
+        &["--reconnect", "--backoff", "2s..1s"][..],
+        &["--heartbeat-timeout", "1s"],
+        &["--heartbeat", "0s"],
+        &["--heartbeat", "1s", "--heartbeat-text", "ping"],
+        &[
+            "--heartbeat",
+            "1s",
+            "--heartbeat-text",
+            "p",
+            "--heartbeat-expect",
+            "(",
+        ],
+    ] {
+        let o = run(wsbeat().args(["connect", "ws://127.0.0.1:9/"]).args(args));
+        assert_exit(&o, 2);
+    }
+}

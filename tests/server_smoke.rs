@@ -1,0 +1,394 @@
+//! The embeddable server through its public API, against a raw-socket client that writes
+//! frames byte by byte, so every assertion is about what is on the wire. The subcommand and
+//! third-party clients are covered by tests/echo_server.rs.
+
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use wsbeat::core::close::Initiator;
+use wsbeat::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A client frame, masked as RFC 6455 requires.
+fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x37, 0xFA, 0x21, 0x3D];
+    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= 0xFFFF => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// A server frame as read back: (fin, opcode, payload).
+type Got = (bool, u8, Vec<u8>);
+
+struct Client {
+    tcp: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    async fn open(server: &str) -> Client {
+        let mut tcp = TcpStream::connect(server).await.unwrap();
+        tcp.write_all(
+            b"GET /smoke HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut c = Client {
+            tcp,
+            buf: Vec::new(),
+        };
+        let end = loop {
+            if let Some(i) = c.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            assert!(c.fill().await, "closed during the handshake");
+        };
+        let head = String::from_utf8_lossy(&c.buf[..end]).into_owned();
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        c.buf.drain(..end);
+        c
+    }
+
+    async fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 65536];
+        let n = tokio::time::timeout(WAIT, self.tcp.read(&mut chunk))
+            .await
+            .expect("server went quiet")
+            .unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.tcp.write_all(bytes).await.unwrap();
+    }
+
+    /// The next frame, or `None` at end of stream.
+    async fn recv(&mut self) -> Option<Got> {
+        loop {
+            if self.buf.len() >= 2 {
+                assert_eq!(self.buf[1] & 0x80, 0, "server frames must not be masked");
+                let (len, at) = match self.buf[1] & 0x7F {
+                    126 if self.buf.len() >= 4 => {
+                        (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
+                    }
+                    127 if self.buf.len() >= 10 => (
+                        u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize,
+                        10,
+                    ),
+                    126 | 127 => (usize::MAX, 0),
+                    n => (n as usize, 2),
+                };
+                if len != usize::MAX && self.buf.len() >= at + len {
+                    let got = (
+                        self.buf[0] & 0x80 != 0,
+                        self.buf[0] & 0x0F,
+                        self.buf[at..at + len].to_vec(),
+                    );
+                    self.buf.drain(..at + len);
+                    return Some(got);
+                }
+            }
+            if !self.fill().await {
+                return None;
+            }
+        }
+    }
+
+    /// Reads until the end of stream; true when it came within `limit`.
+    async fn eof_within(&mut self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async { while self.recv().await.is_some() {} })
+            .await
+            .is_ok()
+    }
+}
+
+struct Running {
+    addr: String,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<ServerSummary>,
+    events: mpsc::Receiver<ServerEvent>,
+}
+
+async fn start(cfg: ServerConfig) -> Running {
+    let (tx, events) = mpsc::channel(1024);
+    let server = Server::bind(ServerConfig {
+        events: Some(tx),
+        ..cfg
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr().to_string();
+    assert_eq!(server.url(), format!("ws://{addr}/"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        done,
+        events,
+    }
+}
+
+impl Running {
+    async fn stop(mut self) -> (ServerSummary, Vec<ServerEvent>) {
+        let _ = self.stop.take().unwrap().send(());
+        let summary = tokio::time::timeout(WAIT, self.done)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut events = Vec::new();
+        while let Some(e) = self.events.recv().await {
+            let last = matches!(e, ServerEvent::Summary(_));
+            events.push(e);
+            if last {
+                break;
+            }
+        }
+        (summary, events)
+    }
+
+    async fn next_closed(&mut self) -> ServerEvent {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match self.events.recv().await {
+                    Some(e @ ServerEvent::Closed { .. }) => return e,
+                    Some(_) => {}
+                    None => panic!("events ended"),
+                }
+            }
+        })
+        .await
+        .expect("a closed event")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echoes_keep_type_and_bytes_through_fragments_pings_and_the_close_handshake() {
+    let server = start(ServerConfig::default()).await;
+    let mut c = Client::open(&server.addr).await;
+
+    let mut wire = frame(true, 0x2, &[0xFF, 0x00, 0x80, 0x7F]);
+    wire.extend(frame(false, 0x1, "frag".as_bytes()));
+    wire.extend(frame(true, 0x9, b"are you there"));
+    wire.extend(frame(false, 0x0, &[0xE2, 0x82])); // half of a euro sign...
+    wire.extend(frame(true, 0x0, &[0xAC, b'!'])); // ...and the rest
+    // Byte by byte: every split point of frames, headers and UTF-8 sequences.
+    for b in &wire {
+        c.send(std::slice::from_ref(b)).await;
+    }
+    assert_eq!(
+        c.recv().await,
+        Some((true, 0x2, vec![0xFF, 0x00, 0x80, 0x7F]))
+    );
+    assert_eq!(c.recv().await, Some((true, 0xA, b"are you there".to_vec())));
+    assert_eq!(
+        c.recv().await,
+        Some((true, 0x1, "frag€!".as_bytes().to_vec()))
+    );
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    c.send(&frame(true, 0x2, &big)).await;
+    assert_eq!(c.recv().await, Some((true, 0x2, big)));
+
+    c.send(&frame(true, 0x8, b"\x0f\xa1see you")).await;
+    assert_eq!(
+        c.recv().await,
+        Some((true, 0x8, b"\x0f\xa1see you".to_vec()))
+    );
+    assert!(
+        c.eof_within(Duration::from_secs(3)).await,
+        "the server closes TCP after the handshake"
+    );
+
+    let (summary, events) = server.stop().await;
+    assert_eq!(summary.connections, 1);
+    assert_eq!((summary.messages_in, summary.messages_out), (3, 3));
+    assert_eq!(summary.bytes_in, summary.bytes_out);
+    let closed = events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::Closed { close, .. } => Some(close.clone()),
+            _ => None,
+        })
+        .expect("closed event");
+    assert_eq!(
+        (closed.code, closed.reason.as_str(), closed.was_clean),
+        (4001, "see you", true)
+    );
+    assert_eq!(closed.initiator, Initiator::Client);
+    assert!(matches!(
+        &events[0],
+        ServerEvent::Opened { path, .. } if path == "/smoke"
+    ));
+    assert!(matches!(events.last(), Some(ServerEvent::Summary(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protocol_error_gets_1002_and_the_socket_is_closed_even_if_the_client_lingers() {
+    let mut server = start(ServerConfig::default()).await;
+    let mut c = Client::open(&server.addr).await;
+    // Unmasked text frame.
+    c.send(&[0x81, 0x02, b'h', b'i']).await;
+    let (_, opcode, payload) = c.recv().await.expect("a Close frame");
+    assert_eq!(opcode, 0x8);
+    assert_eq!(&payload[..2], &1002u16.to_be_bytes());
+    // We never close our side; the server must not wait for us forever.
+    assert!(c.eof_within(Duration::from_secs(3)).await);
+    match server.next_closed().await {
+        ServerEvent::Closed { close, .. } => {
+            assert_eq!((close.code, close.was_clean), (1002, false));
+            assert_eq!(close.initiator, Initiator::Server);
+        }
+        _ => unreachable!(),
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_sends_1001_and_cuts_clients_that_do_not_answer_within_the_grace() {
+    let server = start(ServerConfig {
+        shutdown_grace: Duration::from_millis(400),
+        ..Default::default()
+    })
+    .await;
+    let mut polite = Client::open(&server.addr).await;
+    let mut deaf = Client::open(&server.addr).await;
+    let t0 = Instant::now();
+    let stopping = tokio::spawn(server.stop());
+    for c in [&mut polite, &mut deaf] {
+        let (_, opcode, payload) = c.recv().await.expect("a Close frame");
+        assert_eq!(opcode, 0x8);
+        assert_eq!(payload, b"\x03\xe9going away");
+    }
+    polite.send(&frame(true, 0x8, b"\x03\xe9")).await;
+    assert!(deaf.eof_within(Duration::from_secs(2)).await);
+    let (summary, events) = stopping.await.unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(summary.peak_connections, 2);
+    let mut clean: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Closed { close, .. } => Some(close.was_clean),
+            _ => None,
+        })
+        .collect();
+    clean.sort();
+    assert_eq!(clean, [false, true], "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_replies_and_close_after_keep_their_order() {
+    let server = start(ServerConfig {
+        faults: Faults {
+            delay: Some(Duration::from_millis(300)),
+            close_after: Some(2),
+            close_with: "4002:enough".parse().unwrap(),
+            fragment: Some(3),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let mut c = Client::open(&server.addr).await;
+    let t0 = Instant::now();
+    c.send(&frame(true, 0x1, b"one")).await;
+    c.send(&frame(true, 0x1, b"two!")).await;
+    c.send(&frame(true, 0x1, b"three")).await;
+    assert_eq!(c.recv().await, Some((true, 0x1, b"one".to_vec())));
+    assert!(t0.elapsed() >= Duration::from_millis(290));
+    assert_eq!(c.recv().await, Some((false, 0x1, b"two".to_vec())));
+    assert_eq!(c.recv().await, Some((true, 0x0, b"!".to_vec())));
+    assert_eq!(
+        c.recv().await,
+        Some((true, 0x8, b"\x0f\xa2enough".to_vec()))
+    );
+    c.send(&frame(true, 0x8, b"\x0f\xa2")).await;
+    assert!(c.eof_within(Duration::from_secs(3)).await);
+    let (summary, _) = server.stop().await;
+    assert_eq!((summary.messages_in, summary.messages_out), (3, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_client_that_never_reads_is_closed_and_the_others_keep_going() {
+    let mut server = start(ServerConfig {
+        broadcast: true,
+        broadcast_queue: 4,
+        ..Default::default()
+    })
+    .await;
+    let mut talker = Client::open(&server.addr).await;
+    let slow = Client::open(&server.addr).await;
+    let chunk = vec![7u8; 60_000];
+    let mut echoed = 0;
+    // Far more than the slow client's socket buffers, our high-water mark and its queue hold.
+    for _ in 0..400 {
+        talker.send(&frame(true, 0x2, &chunk)).await;
+        assert_eq!(talker.recv().await.map(|g| g.2.len()), Some(chunk.len()));
+        echoed += 1;
+    }
+    assert_eq!(echoed, 400);
+    match server.next_closed().await {
+        ServerEvent::Closed { close, .. } => {
+            assert!(close.reason.contains("1008"), "{close:?}");
+        }
+        _ => unreachable!(),
+    }
+    drop(slow);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_gets_426_and_an_over_limit_upgrade_gets_503() {
+    let server = start(ServerConfig {
+        max_connections: 1,
+        ..Default::default()
+    })
+    .await;
+    let mut tcp = TcpStream::connect(&server.addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.unwrap();
+    assert!(
+        text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("WebSocket endpoint"));
+
+    let _first = Client::open(&server.addr).await;
+    let mut tcp = TcpStream::connect(&server.addr).await.unwrap();
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+    let (summary, _) = server.stop().await;
+    assert_eq!(summary.rejected, 2);
+}

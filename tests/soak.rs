@@ -1,0 +1,726 @@
+//! `wsbeat soak`: short runs (a few seconds, dozens of connections) against the embedded
+//! server, Python `websockets`, Node `ws` and a hand-written fault server
+//! (`tests/peers/soak/fault_server.py`) that dies, stops answering pings or closes with 1011.
+//! Every run writes its JSON report, and the assertions read it.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use wsbeat::stats::serial::SerialHistogram;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn soak_json(dir: &Path, name: &str, args: &[&str]) -> (Output, Value) {
+    let file = dir.join(name);
+    let mut cmd = wsbeat();
+    cmd.arg("soak").args(args).arg("--json").arg(&file);
+    let out = run(&mut cmd);
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("no JSON report ({e})\n{}", describe(&out)));
+    let report: Value = serde_json::from_str(&text).expect("the report is JSON");
+    (out, report)
+}
+
+fn n(v: &Value, path: &str) -> u64 {
+    let mut cur = v;
+    for key in path.split('.') {
+        cur = &cur[key];
+    }
+    cur.as_u64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
+}
+
+fn fault_server(args: &[&str]) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg(peers_dir().join("soak").join("fault_server.py"))
+        .args(args);
+    Peer::spawn("python", cmd)
+}
+
+#[track_caller]
+fn assert_clean_echo(report: &Value, out: &Output) {
+    let ctx = || format!("{report:#}\n{}", describe(out));
+    assert_eq!(n(report, "messages.missing"), 0, "{}", ctx());
+    assert_eq!(n(report, "messages.corrupted"), 0, "{}", ctx());
+    assert_eq!(n(report, "messages.dropped"), 0, "{}", ctx());
+    assert!(n(report, "messages.echoed") > 0, "{}", ctx());
+    assert_eq!(
+        n(report, "messages.echoed"),
+        n(report, "messages.sent"),
+        "every message came back once: {}",
+        ctx()
+    );
+}
+
+#[test]
+fn embedded_server_soak_has_zero_loss_and_a_complete_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            "-c",
+            "30",
+            "-d",
+            "2s",
+            "--message-rate",
+            "5",
+            "--heartbeat",
+            "300ms",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_clean_echo(&r, &out);
+    assert_eq!(r["format"], "wsbeat-soak-report/1");
+    assert_eq!(n(&r, "connections.target"), 30);
+    assert_eq!(n(&r, "connections.peak_open"), 30);
+    assert_eq!(n(&r, "connections.open_at_end"), 30);
+    assert_eq!(r["config"][0]["embedded_server"], true);
+    assert!(n(&r, "heartbeats.answered") > 0, "{r:#}");
+    for key in ["echo", "heartbeat", "connect"] {
+        let l = &r["latency"][key];
+        let h = SerialHistogram::from_base64(l["histogram"].as_str().unwrap()).unwrap();
+        assert_eq!(h.count(), n(l, "count"), "{key}");
+        assert!(l["p99"].as_f64().unwrap() >= l["p50"].as_f64().unwrap());
+        assert!(l["p999"].is_f64() && l["max"].is_f64(), "{key}: {l:#}");
+    }
+    assert!(
+        r["rss"][0]["samples"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert!(r["errors"].as_object().unwrap().is_empty(), "{r:#}");
+    // The human summary goes to stdout.
+    assert!(
+        stdout_of(&out).contains("loss         0"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn python_websockets_echo_soak_is_lossless() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            peer.url(),
+            "-c",
+            "20",
+            "-d",
+            "2s",
+            "--message-rate",
+            "5",
+            "--size",
+            "200",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_clean_echo(&r, &out);
+    assert_eq!(n(&r, "connections.peak_open"), 20);
+}
+
+#[test]
+fn node_ws_echo_soak_is_lossless_with_binary_fragments() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = Peer::node(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            peer.url(),
+            "-c",
+            "20",
+            "-d",
+            "2s",
+            "--message-rate",
+            "5",
+            "--binary",
+            "--size",
+            "300",
+            "--fragment-size",
+            "64",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_clean_echo(&r, &out);
+    assert_eq!(r["config"][0]["kind"], "binary");
+}
+
+/// Kill the server once it has echoed some messages, restart it on the same port: every
+/// connection reconnects, what was due meanwhile is replayed, and nothing is lost.
+#[test]
+fn server_restart_mid_soak_reconnects_and_replays_without_loss() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut server = fault_server(&["--announce-after", "100"]);
+    let url = server.url().to_string();
+    let port = server.port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    let mut cmd = wsbeat();
+    cmd.arg("soak")
+        .args([url.as_str(), "-c", "10", "-d", "4s", "--message-rate", "20"])
+        .args(["--backoff", "100ms..300ms", "--json"])
+        .arg(&file);
+    let soak = std::thread::spawn(move || run(&mut cmd));
+    server.observations_until(
+        |v| v.as_str().is_some_and(|s| s.starts_with("echoed")),
+        WAIT,
+    );
+    drop(server); // kill -9 and wait: the listening socket and every connection are gone
+    let _again = fault_server(&["--port", &port]);
+    let out = soak.join().unwrap();
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_exit(&out, 0);
+    assert!(n(&r, "connections.reconnects") >= 10, "{r:#}");
+    assert!(n(&r, "messages.replayed") > 0, "{r:#}");
+    assert_eq!(
+        n(&r, "messages.missing") + n(&r, "messages.dropped"),
+        0,
+        "{r:#}"
+    );
+    assert!(n(&r, "latency.reconnect.count") >= 10, "{r:#}");
+    assert!(n(&r, "errors.abnormal_close") >= 1, "{r:#}");
+}
+
+/// The same fault with no room to buffer: what fell due while the server was away is counted
+/// as dropped, and the default `--max-loss 0` fails the run, by name.
+#[test]
+fn server_restart_without_buffer_counts_dropped_messages_and_exits_1() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut server = fault_server(&["--announce-after", "100"]);
+    let url = server.url().to_string();
+    let port = server.port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    let mut cmd = wsbeat();
+    // Backoff of at least 100 ms (half the minimum, with jitter) and a message every 25 ms:
+    // every connection has messages due while it is down, and no buffer to keep them.
+    cmd.arg("soak")
+        .args([url.as_str(), "-c", "10", "-d", "4s", "--message-rate", "40"])
+        .args(["--backoff", "200ms..400ms", "--buffer", "0", "--json"])
+        .arg(&file);
+    let soak = std::thread::spawn(move || run(&mut cmd));
+    server.observations_until(
+        |v| v.as_str().is_some_and(|s| s.starts_with("echoed")),
+        WAIT,
+    );
+    drop(server);
+    let _again = fault_server(&["--port", &port]);
+    let out = soak.join().unwrap();
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_exit(&out, 1);
+    assert!(n(&r, "messages.dropped") >= 10, "{r:#}");
+    assert!(stderr_of(&out).contains("max-loss"), "{}", describe(&out));
+    assert_eq!(r["thresholds"][0]["name"], "max-loss");
+    assert_eq!(r["thresholds"][0]["ok"], false);
+}
+
+#[test]
+fn server_that_stops_answering_pings_gets_heartbeat_timeouts() {
+    if !require_peer("python") {
+        return;
+    }
+    let server = fault_server(&["--no-pong"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            server.url(),
+            "-c",
+            "5",
+            "-d",
+            "3s",
+            "--mode",
+            "idle",
+            "--heartbeat",
+            "200ms",
+            "--heartbeat-timeout",
+            "300ms",
+            "--backoff",
+            "50ms..100ms",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(n(&r, "heartbeats.timeouts") >= 5, "{r:#}");
+    assert_eq!(
+        n(&r, "errors.heartbeat_timeout"),
+        n(&r, "heartbeats.timeouts")
+    );
+    assert!(n(&r, "connections.reconnects") >= 5, "{r:#}");
+    assert_eq!(n(&r, "heartbeats.answered"), 0, "{r:#}");
+}
+
+#[test]
+fn server_closing_with_1011_is_counted_by_close_code() {
+    if !require_peer("python") {
+        return;
+    }
+    let server = fault_server(&["--close-after", "3", "--close-code", "1011"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            server.url(),
+            "-c",
+            "5",
+            "-d",
+            "2s",
+            "--message-rate",
+            "20",
+            "--backoff",
+            "50ms..100ms",
+            "--max-errors",
+            "1000",
+            // A close that crosses the end of the run strands what was in flight then.
+            "--max-loss",
+            "10",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(n(&r, "close_codes.1011") >= 5, "{r:#}");
+    assert_eq!(
+        n(&r, "errors.close_code"),
+        n(&r, "close_codes.1011"),
+        "{r:#}"
+    );
+    // Messages in flight when the server closed are sent again on the next connection.
+    assert!(n(&r, "messages.replayed") > 0, "{r:#}");
+    assert!(n(&r, "messages.echoed") >= 5 * 3, "{r:#}");
+}
+
+#[test]
+fn thresholds_fail_the_run_and_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            "-c",
+            "5",
+            "-d",
+            "1s",
+            "--message-rate",
+            "10",
+            "--max-p99",
+            "1us",
+            "--min-connections",
+            "6",
+            "--max-errors",
+            "0",
+        ],
+    );
+    assert_exit(&out, 1);
+    let err = stderr_of(&out);
+    assert!(err.contains("max-p99"), "{err}");
+    assert!(err.contains("min-connections: 5 < 6"), "{err}");
+    assert!(!err.contains("max-errors"), "{err}");
+    let broken: Vec<&str> = r["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["ok"] == false)
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(broken, ["max-p99", "min-connections"]);
+}
+
+#[test]
+fn merge_adds_counts_and_merges_histograms() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_out, a) = soak_json(
+        dir.path(),
+        "a.json",
+        &["-c", "4", "-d", "1s", "--message-rate", "10"],
+    );
+    let (b_out, b) = soak_json(
+        dir.path(),
+        "b.json",
+        &["-c", "6", "-d", "1s", "--message-rate", "10"],
+    );
+    assert_exit(&a_out, 0);
+    assert_exit(&b_out, 0);
+    let merged_file = dir.path().join("m.json");
+    let out = run(wsbeat()
+        .args(["soak", "--merge"])
+        .arg(dir.path().join("a.json"))
+        .arg(dir.path().join("b.json"))
+        .arg("--json")
+        .arg(&merged_file));
+    assert_exit(&out, 0);
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&merged_file).unwrap()).unwrap();
+    assert_eq!(n(&m, "runs"), 2);
+    assert_eq!(n(&m, "connections.target"), 10);
+    for key in [
+        "messages.sent",
+        "messages.echoed",
+        "heartbeats.sent",
+        "connections.opened",
+    ] {
+        assert_eq!(n(&m, key), n(&a, key) + n(&b, key), "{key}");
+    }
+    let hist = |r: &Value| {
+        SerialHistogram::from_base64(r["latency"]["echo"]["histogram"].as_str().unwrap()).unwrap()
+    };
+    let (ha, hb, hm) = (hist(&a), hist(&b), hist(&m));
+    assert_eq!(hm.count(), ha.count() + hb.count());
+    assert_eq!(hm.max(), ha.max().max(hb.max()));
+    assert_eq!(n(&m, "latency.echo.count"), hm.count());
+    assert_eq!(m["config"].as_array().unwrap().len(), 2);
+    assert_eq!(m["rss"].as_array().unwrap().len(), 2);
+    // Thresholds apply to the merged whole.
+    let out = run(wsbeat()
+        .args(["soak", "--merge"])
+        .arg(dir.path().join("a.json"))
+        .arg(dir.path().join("b.json"))
+        .args(["--min-connections", "11"]));
+    assert_exit(&out, 1);
+    assert!(
+        stderr_of(&out).contains("min-connections: 10 < 11"),
+        "{}",
+        describe(&out)
+    );
+    // A file that is not a report is a usage error, named.
+    std::fs::write(dir.path().join("bad.json"), "{}").unwrap();
+    let out = run(wsbeat()
+        .args(["soak", "--merge"])
+        .arg(dir.path().join("bad.json")));
+    assert_exit(&out, 2);
+    assert!(stderr_of(&out).contains("bad.json"), "{}", describe(&out));
+}
+
+#[test]
+fn nothing_listening_exits_3_with_errors_counted() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let (out, r) = soak_json(dir.path(), "r.json", &[&url, "-c", "3", "-d", "1s"]);
+    assert_exit(&out, 3);
+    assert!(n(&r, "errors.refused") >= 3, "{r:#}");
+    assert_eq!(n(&r, "connections.opened"), 0);
+    assert!(stderr_of(&out).contains("refused"), "{}", describe(&out));
+}
+
+/// The live view in a real pseudo-terminal (tmux): it draws, `q` stops the run early, the
+/// report is printed on the normal screen, and the terminal is back in cooked mode with the
+/// cursor shown.
+#[test]
+fn live_view_in_a_terminal_stops_on_q_and_restores_the_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("tmux is needed for the live-view test in CI");
+        }
+        eprintln!("*** SKIPPING live view test: tmux is not installed");
+        return;
+    }
+    let socket = format!("wsbeat-soak-test-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    let script = format!(
+        "NO_COLOR=1 '{}' soak -c 5 -d 15s; echo \"exit=$?\" > '{}.tmp'; \
+         stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon >> '{}.tmp'; mv '{}.tmp' '{}'; sleep 30",
+        env!("CARGO_BIN_EXE_wsbeat"),
+        done.display(),
+        done.display(),
+        done.display(),
+        done.display()
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    };
+    let out = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let _kill = KillTmux(socket.clone());
+    let capture = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    // Observe, not sleep: poll the screen until the view shows up.
+    let deadline = Instant::now() + WAIT;
+    while !capture().contains("connections 5 / 5 open") {
+        assert!(
+            Instant::now() < deadline,
+            "the live view never showed:\n{}",
+            capture()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&tmux(&["display", "-p", "#{alternate_on}"]).stdout).trim(),
+        "1",
+        "the view uses the alternate screen"
+    );
+    tmux(&["send-keys", "q"]);
+    while !done.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "soak did not stop on q:\n{}",
+            capture()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::fs::read_to_string(&done).unwrap();
+    assert!(status.contains("exit=0"), "{status}");
+    assert!(
+        status.lines().any(|l| l == "icanon"),
+        "raw mode left on: {status}"
+    );
+    let screen = capture();
+    assert!(screen.contains("(stopped early)"), "{screen}");
+    assert!(screen.contains("loss         0"), "{screen}");
+    let flags = tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&flags.stdout).trim(),
+        "0 1",
+        "alternate screen off, cursor on"
+    );
+}
+
+struct KillTmux(String);
+
+impl Drop for KillTmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .output();
+    }
+}
+
+/// Ctrl-C (SIGINT, no terminal): the run drains, the report is still written, exit 130.
+#[test]
+fn ctrl_c_stops_early_prints_the_report_and_exits_130() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    let mut child = wsbeat()
+        .args(["soak", "-c", "5", "-d", "20s", "--json"])
+        .arg(&file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first status line says the run is under way.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("open 5/5"), "{line}");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert!(started.elapsed() < WAIT, "the drain is bounded");
+    assert_eq!(status.code(), Some(130), "{out}");
+    assert!(out.contains("(stopped early)"), "{out}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(r["stopped_early"], true);
+    assert_eq!(n(&r, "connections.open_at_end"), 5);
+    assert_eq!(n(&r, "messages.missing"), 0);
+}
+
+/// wss:// with a private CA, a custom header and a subprotocol: connect's handshake and TLS
+/// options reach every soak connection.
+#[test]
+fn tls_and_handshake_options_apply_to_every_connection() {
+    if !require_peer("python") {
+        return;
+    }
+    let pki = test_pki();
+    let mut peer = Peer::python(&[
+        "--certfile",
+        path_str(&pki.cert),
+        "--keyfile",
+        path_str(&pki.key),
+        "--subprotocols",
+        "soak.v1",
+    ]);
+    assert!(peer.url().starts_with("wss://"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = peer.url().to_string();
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            &url,
+            "-c",
+            "4",
+            "-d",
+            "1s",
+            "--message-rate",
+            "5",
+            "--cacert",
+            path_str(&pki.ca),
+            "-H",
+            "X-Soak: yes",
+            "-s",
+            "soak.v1",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_clean_echo(&r, &out);
+    assert_eq!(n(&r, "connections.opened"), 4);
+    let connect = peer.wait_event("connect", WAIT);
+    assert_eq!(connect["headers"]["x-soak"], "yes", "{connect}");
+    assert_eq!(connect["subprotocol"], "soak.v1", "{connect}");
+    // Without the CA the certificate is refused, counted as a TLS error: exit 3.
+    let (out, r) = soak_json(dir.path(), "r2.json", &[&url, "-c", "2", "-d", "1s"]);
+    assert_exit(&out, 3);
+    assert!(n(&r, "errors.tls") >= 2, "{r:#}");
+}
+
+/// `--source-addrs`: connections are bound to the given local addresses before connecting
+/// (an address this host does not have makes every attempt fail, which proves the binding).
+#[test]
+fn source_addresses_are_bound_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "ok.json",
+        &[
+            "-c",
+            "6",
+            "-d",
+            "1s",
+            "--source-addrs",
+            "127.0.0.2-127.0.0.4",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(n(&r, "connections.peak_open"), 6, "{r:#}");
+    assert_eq!(r["config"][0]["source_addrs"].as_array().unwrap().len(), 3);
+    let (out, r) = soak_json(
+        dir.path(),
+        "bad.json",
+        &["-c", "2", "-d", "1s", "--source-addrs", "192.0.2.1"],
+    );
+    assert_exit(&out, 3);
+    assert!(n(&r, "errors.connect") >= 2, "{r:#}");
+}
+
+/// Servers that do not echo: `--mode send` only sends; a text heartbeat is answered by its
+/// own echo on an echo server.
+#[test]
+fn send_mode_and_text_heartbeats() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&["--no-echo"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "send.json",
+        &[
+            peer.url(),
+            "-c",
+            "3",
+            "-d",
+            "1s",
+            "--mode",
+            "send",
+            "--message-rate",
+            "10",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(n(&r, "messages.sent") >= 15, "{r:#}");
+    assert_eq!(
+        n(&r, "messages.echoed") + n(&r, "messages.missing"),
+        0,
+        "{r:#}"
+    );
+    let (out, r) = soak_json(
+        dir.path(),
+        "text.json",
+        &[
+            "-c",
+            "3",
+            "-d",
+            "1s",
+            "--mode",
+            "idle",
+            "--heartbeat",
+            "200ms",
+            "--heartbeat-text",
+            "hb {seq}",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert!(n(&r, "heartbeats.answered") >= 6, "{r:#}");
+    assert_eq!(n(&r, "heartbeats.timeouts"), 0, "{r:#}");
+    assert_eq!(r["config"][0]["heartbeat"]["mode"], "text");
+}
+
+/// `--max-reconnects 1`: each connection comes back once, then stays down; what falls due
+/// afterwards is never sent, which is loss.
+#[test]
+fn max_reconnects_bounds_each_connection() {
+    if !require_peer("python") {
+        return;
+    }
+    let server = fault_server(&["--close-after", "2", "--close-code", "1011"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            server.url(),
+            "-c",
+            "3",
+            "-d",
+            "2s",
+            "--message-rate",
+            "20",
+            "--backoff",
+            "50ms..100ms",
+            "--max-reconnects",
+            "1",
+        ],
+    );
+    assert_exit(&out, 1);
+    assert_eq!(n(&r, "connections.reconnects"), 3, "{r:#}");
+    assert_eq!(n(&r, "connections.gave_up"), 3, "{r:#}");
+    assert_eq!(n(&r, "close_codes.1011"), 6, "{r:#}");
+    assert!(
+        n(&r, "messages.unsent") + n(&r, "messages.dropped") > 0,
+        "{r:#}"
+    );
+    assert!(stderr_of(&out).contains("max-loss"), "{}", describe(&out));
+}
