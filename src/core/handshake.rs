@@ -5,18 +5,15 @@ use crate::core::dial::{Dialed, dial};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::stream::MaybeTls;
 use crate::core::target::Target;
+use crate::core::upgrade;
 use crate::core::wire::Tap;
-use base64::Engine;
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, error::ProtocolError, error::SubProtocolError};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 pub type WsStream = WebSocketStream<Tap<MaybeTls>>;
 
@@ -121,57 +118,24 @@ async fn open_phases(
 
     set_phase("the HTTP upgrade");
     let upgrade_start = Instant::now();
-    let request = build_request(opts)?;
+    let mut io = Tap::new(stream, true);
+    let (accepted, leftover) = upgrade::upgrade(&mut io, opts).await?;
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(opts.max_message_size);
     config.max_frame_size = Some(opts.max_message_size);
     config.read_buffer_size = opts.read_buffer_size;
     // Every send is flushed at once: a buffered ping would measure our buffer, not the peer.
     config.write_buffer_size = 0;
-    let (ws, response) =
-        tokio_tungstenite::client_async_with_config(request, Tap::new(stream, true), Some(config))
-            .await
-            .map_err(|e| upgrade_error(opts, e))?;
+    let ws = WebSocketStream::from_partially_read(io, leftover, Role::Client, Some(config)).await;
     let upgrade = upgrade_start.elapsed();
-
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let subprotocol = response
-        .headers()
-        .get("sec-websocket-protocol")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let extensions = response
-        .headers()
-        .get_all("sec-websocket-extensions")
-        .iter()
-        .flat_map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-        })
-        .collect();
     let handshake = Handshake {
         url: opts.target.url(),
         peer,
-        status: response.status().as_u16(),
-        reason: response
-            .status()
-            .canonical_reason()
-            .unwrap_or("")
-            .to_string(),
-        headers,
-        subprotocol,
-        extensions,
+        status: accepted.status,
+        reason: accepted.reason,
+        headers: accepted.headers,
+        subprotocol: accepted.subprotocol,
+        extensions: accepted.extensions,
         timings: Timings {
             dns,
             tcp,
@@ -181,117 +145,4 @@ async fn open_phases(
         },
     };
     Ok((ws, handshake))
-}
-
-fn build_request(
-    opts: &ConnectOptions,
-) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, Error> {
-    let mut request = opts.target.url().into_client_request().map_err(|e| {
-        Error::usage(format!(
-            "cannot build an upgrade request for {}: {e}",
-            opts.target.url()
-        ))
-    })?;
-    let headers = request.headers_mut();
-    let mut put = |name: &str, value: &str| -> Result<(), Error> {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::usage(format!("'{name}' is not a valid HTTP header name")))?;
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            Error::usage(format!(
-                "the value of header '{name}' has characters HTTP does not allow"
-            ))
-        })?;
-        headers.append(name, value);
-        Ok(())
-    };
-    if let Some(origin) = &opts.origin {
-        put("origin", origin)?;
-    }
-    if !opts.subprotocols.is_empty() {
-        put("sec-websocket-protocol", &opts.subprotocols.join(", "))?;
-    }
-    if let Some((user, pass)) = &opts.auth {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-        let mut value = HeaderValue::from_str(&format!("Basic {token}"))
-            .map_err(|_| Error::usage("--auth has characters HTTP does not allow"))?;
-        value.set_sensitive(true);
-        headers.insert("authorization", value);
-    }
-    for (name, value) in &opts.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::usage(format!("'{name}' is not a valid HTTP header name")))?;
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            Error::usage(format!(
-                "the value of header '{name}' has characters HTTP does not allow"
-            ))
-        })?;
-        // A user's -H replaces what we generated (e.g. Host), as curl does.
-        headers.insert(name, value);
-    }
-    Ok(request)
-}
-
-fn upgrade_error(opts: &ConnectOptions, e: tungstenite::Error) -> Error {
-    use tungstenite::Error as E;
-    match e {
-        E::Http(response) => {
-            let status = response.status();
-            let body = response
-                .body()
-                .as_deref()
-                .map(|b| {
-                    let cut = &b[..b.len().min(REFUSAL_BODY_LIMIT)];
-                    let mut s = String::from_utf8_lossy(cut).into_owned();
-                    if b.len() > REFUSAL_BODY_LIMIT {
-                        s.push_str(&format!(
-                            "\n[… {} more bytes]",
-                            b.len() - REFUSAL_BODY_LIMIT
-                        ));
-                    }
-                    s
-                })
-                .unwrap_or_default();
-            let mut err = Error::new(
-                ErrorKind::Upgrade,
-                format!(
-                    "upgrade refused: HTTP/1.1 {} {}",
-                    status.as_u16(),
-                    status.canonical_reason().unwrap_or("")
-                ),
-            );
-            err.status = Some(status.as_u16());
-            err.body = Some(body);
-            err
-        }
-        E::Protocol(ProtocolError::SecWebSocketSubProtocolError(sub)) => {
-            let offered = opts.subprotocols.join(", ");
-            let msg = match sub {
-                SubProtocolError::NoSubProtocol => format!(
-                    "the server accepted none of the offered subprotocols ({offered}); check -s/--subprotocol"
-                ),
-                SubProtocolError::InvalidSubProtocol => format!(
-                    "the server chose a subprotocol we did not offer ({offered})"
-                ),
-                SubProtocolError::ServerSentSubProtocolNoneRequested => {
-                    "the server chose a subprotocol although none was offered; offer it with -s NAME".to_string()
-                }
-            };
-            Error::new(ErrorKind::Subprotocol, msg)
-        }
-        E::Protocol(p) => Error::new(
-            ErrorKind::Upgrade,
-            format!("the server's upgrade response broke RFC 6455: {p}"),
-        ),
-        E::Io(io) => Error::new(
-            ErrorKind::Connect,
-            format!(
-                "connection lost during the upgrade to {}: {io}",
-                opts.target.url()
-            ),
-        ),
-        other => Error::new(
-            ErrorKind::Upgrade,
-            format!("upgrade to {} failed: {other}", opts.target.url()),
-        ),
-    }
 }

@@ -13,4 +13,5 @@ pub mod reconnect;
 pub mod stream;
 pub mod target;
 pub mod tls;
+pub mod upgrade;
 pub mod wire;

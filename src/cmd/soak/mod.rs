@@ -15,7 +15,6 @@ pub mod report;
 pub mod rss;
 pub mod thresholds;
 pub mod tracker;
-pub mod upgrade;
 pub mod worker;
 
 use crate::cli::soak::SoakArgs;

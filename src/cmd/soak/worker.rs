@@ -14,7 +14,6 @@ use super::config::{ReconnectPolicy, RunShape};
 use super::link::{Link, Recv};
 use super::message::{self, Decoded};
 use super::tracker::Tracker;
-use super::upgrade;
 use crate::core::close;
 use crate::core::conn::DataKind;
 use crate::core::error::{Error, ErrorKind};
@@ -236,9 +235,9 @@ impl Worker {
         let sh = self.sh.clone();
         let attempt = Box::pin(async move {
             let _permit = sh.open_gate.acquire().await;
-            upgrade::open(&opts)
+            crate::core::handshake::open(&opts)
                 .await
-                .map(|(ws, took)| (Box::new(Link::new(ws)), took))
+                .map(|(ws, hs)| (Box::new(Link::new(ws)), hs.timings.total))
         });
         let res = tokio::select! {
             r = attempt => Some(r),

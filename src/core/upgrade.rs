@@ -1,0 +1,374 @@
+//! The HTTP upgrade (RFC 6455 4.1), done by hand rather than by tokio-tungstenite's client
+//! handshake: that one reads the response into a 4 KiB buffer and keeps the allocation as the
+//! connection's read buffer whatever `read_buffer_size` says, which is most of what a soak
+//! connection would cost. Here the response head is read into a short-lived buffer, checked to
+//! the letter (status, accept key, Upgrade, subprotocol, extensions), and the bytes read past it
+//! are handed on to the WebSocket.
+
+use crate::core::error::{Error, ErrorKind};
+use crate::core::handshake::{ConnectOptions, REFUSAL_BODY_LIMIT};
+use base64::Engine;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::{Request, generate_request};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+
+/// A response head larger than this is not a WebSocket server talking.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+/// How long a refused upgrade may take to deliver the body we show.
+const REFUSAL_BODY_WAIT: Duration = Duration::from_secs(1);
+
+/// What the server said when it accepted the upgrade.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub subprotocol: Option<String>,
+    pub extensions: Vec<String>,
+}
+
+/// Send the upgrade request and read the answer. Returns the accepted response and the bytes
+/// that arrived after its head (the first frames, when the server was quick).
+pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    opts: &ConnectOptions,
+) -> Result<(Accepted, Vec<u8>), Error> {
+    let (request, key) = generate_request(build_request(opts)?)
+        .map_err(|e| Error::usage(format!("cannot build the upgrade request: {e}")))?;
+    io.write_all(&request).await.map_err(|e| lost(opts, &e))?;
+    io.flush().await.map_err(|e| lost(opts, &e))?;
+
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        if buf.len() == buf.capacity() {
+            if buf.len() >= MAX_RESPONSE_HEAD {
+                return Err(Error::new(
+                    ErrorKind::Upgrade,
+                    format!(
+                        "the upgrade response from {} has no end within {MAX_RESPONSE_HEAD} bytes",
+                        opts.target.url()
+                    ),
+                ));
+            }
+            buf.reserve(buf.len());
+        }
+        let n = io.read_buf(&mut buf).await.map_err(|e| lost(opts, &e))?;
+        if n == 0 {
+            return Err(Error::new(
+                ErrorKind::Connect,
+                format!(
+                    "{} closed the connection during the upgrade",
+                    opts.target.url()
+                ),
+            ));
+        }
+        match parse_head(&buf)? {
+            None => continue,
+            Some(head) if head.status != 101 => {
+                return Err(refusal(io, head, buf).await);
+            }
+            Some(head) => {
+                let accepted = check_accepted(&head, &key, opts)?;
+                return Ok((accepted, buf[head.len..].to_vec()));
+            }
+        }
+    }
+}
+
+fn lost(opts: &ConnectOptions, e: &std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Connect,
+        format!(
+            "connection lost during the upgrade to {}: {e}",
+            opts.target.url()
+        ),
+    )
+}
+
+struct Head {
+    len: usize,
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `Ok(None)` until the head is complete.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, Error> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::Upgrade,
+                format!(
+                    "the server's upgrade response is not HTTP ({e}): {}",
+                    String::from_utf8_lossy(&buf[..buf.len().min(80)])
+                ),
+            ));
+        }
+    };
+    Ok(Some(Head {
+        len,
+        status: resp.code.unwrap_or(0),
+        reason: resp.reason.unwrap_or("").to_string(),
+        headers: resp
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).trim().to_string(),
+                )
+            })
+            .collect(),
+    }))
+}
+
+/// A refused upgrade: read what the body says (up to the limit, briefly), since it usually
+/// tells why.
+async fn refusal<S: AsyncRead + Unpin>(io: &mut S, head: Head, mut buf: Vec<u8>) -> Error {
+    let want = head
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(usize::MAX)
+        .min(REFUSAL_BODY_LIMIT + 1);
+    let _ = tokio::time::timeout(REFUSAL_BODY_WAIT, async {
+        while buf.len() - head.len < want {
+            buf.reserve(1024);
+            match io.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    let body = &buf[head.len..];
+    let mut text =
+        String::from_utf8_lossy(&body[..body.len().min(REFUSAL_BODY_LIMIT)]).into_owned();
+    if body.len() > REFUSAL_BODY_LIMIT {
+        text.push_str("\n[… cut at 1 KiB]");
+    }
+    let mut err = Error::new(
+        ErrorKind::Upgrade,
+        format!("upgrade refused: HTTP/1.1 {} {}", head.status, head.reason),
+    );
+    err.status = Some(head.status);
+    err.body = Some(text);
+    err
+}
+
+fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accepted, Error> {
+    let expect = derive_accept_key(key.as_bytes());
+    if head.header("sec-websocket-accept") != Some(expect.as_str()) {
+        return Err(Error::new(
+            ErrorKind::Upgrade,
+            "the server's Sec-WebSocket-Accept does not match our key (not a WebSocket server, or a proxy in between)",
+        ));
+    }
+    if !head
+        .header("upgrade")
+        .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+    {
+        return Err(Error::new(
+            ErrorKind::Upgrade,
+            "the server's 101 response lacks 'Upgrade: websocket'",
+        ));
+    }
+    let extensions: Vec<String> = head
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "sec-websocket-extensions")
+        .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()))
+        .filter(|s| !s.is_empty())
+        .collect();
+    // We offer no extensions; RFC 6455 4.1 says to fail when the server uses one anyway.
+    if !extensions.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Upgrade,
+            format!(
+                "the server enabled extension(s) we did not offer: {}",
+                extensions.join(", ")
+            ),
+        ));
+    }
+    let subprotocol = head.header("sec-websocket-protocol").map(str::to_string);
+    match &subprotocol {
+        Some(p) if !opts.subprotocols.contains(p) => {
+            return Err(Error::new(
+                ErrorKind::Subprotocol,
+                format!("the server chose subprotocol '{p}', which we did not offer"),
+            ));
+        }
+        None if !opts.subprotocols.is_empty() => {
+            return Err(Error::new(
+                ErrorKind::Subprotocol,
+                format!(
+                    "the server accepted none of the offered subprotocols ({}); check -s/--subprotocol",
+                    opts.subprotocols.join(", ")
+                ),
+            ));
+        }
+        _ => {}
+    }
+    Ok(Accepted {
+        status: head.status,
+        reason: head.reason.clone(),
+        headers: head.headers.clone(),
+        subprotocol,
+        extensions,
+    })
+}
+
+/// tungstenite's request (Host, key, version), plus our headers.
+pub fn build_request(opts: &ConnectOptions) -> Result<Request, Error> {
+    let mut request = opts.target.url().into_client_request().map_err(|e| {
+        Error::usage(format!(
+            "cannot build an upgrade request for {}: {e}",
+            opts.target.url()
+        ))
+    })?;
+    let headers = request.headers_mut();
+    let value = |name: &str, v: &str| {
+        HeaderValue::from_str(v).map_err(|_| {
+            Error::usage(format!(
+                "the value of header '{name}' has characters HTTP does not allow"
+            ))
+        })
+    };
+    if let Some(origin) = &opts.origin {
+        headers.insert("origin", value("origin", origin)?);
+    }
+    if !opts.subprotocols.is_empty() {
+        let offered = opts.subprotocols.join(", ");
+        headers.insert(
+            "sec-websocket-protocol",
+            value("sec-websocket-protocol", &offered)?,
+        );
+    }
+    if let Some((user, pass)) = &opts.auth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        let mut v = HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|_| Error::usage("--auth has characters HTTP does not allow"))?;
+        v.set_sensitive(true);
+        headers.insert("authorization", v);
+    }
+    for (name, v) in &opts.headers {
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::usage(format!("'{name}' is not a valid HTTP header name")))?;
+        // A user's -H replaces what we generated (e.g. Host), as curl does.
+        headers.insert(n, value(name, v)?);
+    }
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(subprotocols: &[&str]) -> ConnectOptions {
+        ConnectOptions {
+            target: "ws://127.0.0.1:9/x".parse().unwrap(),
+            headers: vec![("X-Test".into(), "1".into())],
+            origin: Some("http://o".into()),
+            subprotocols: subprotocols.iter().map(|s| s.to_string()).collect(),
+            auth: None,
+            connect_timeout: Duration::from_secs(1),
+            tls: None,
+            max_message_size: 1 << 20,
+            read_buffer_size: 512,
+            source: None,
+        }
+    }
+
+    fn response(key: &str, extra: &str) -> Vec<u8> {
+        let mut r = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n{extra}\r\n",
+            derive_accept_key(key.as_bytes())
+        )
+        .into_bytes();
+        r.extend_from_slice(b"\x81\x02hi");
+        r
+    }
+
+    fn check(buf: &[u8], key: &str, o: &ConnectOptions) -> Result<Option<usize>, Error> {
+        match parse_head(buf)? {
+            None => Ok(None),
+            Some(head) => check_accepted(&head, key, o).map(|_| Some(head.len)),
+        }
+    }
+
+    #[test]
+    fn request_carries_our_headers() {
+        let (bytes, key) = generate_request(build_request(&opts(&["chat"])).unwrap()).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with("GET /x HTTP/1.1\r\n"), "{text}");
+        for h in [
+            "x-test: 1",
+            "origin: http://o",
+            "sec-websocket-protocol: chat",
+        ] {
+            assert!(text.to_ascii_lowercase().contains(h), "{h} in {text}");
+        }
+        assert!(text.contains(&key));
+    }
+
+    #[test]
+    fn response_checks() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let ok = response(key, "");
+        let len = check(&ok, key, &opts(&[])).unwrap().unwrap();
+        assert_eq!(&ok[len..], b"\x81\x02hi", "bytes after the head are kept");
+        assert_eq!(check(&ok[..20], key, &opts(&[])).unwrap(), None);
+        let bad_key = check(&ok, "b3RoZXIga2V5IDEyMzQ1Ng==", &opts(&[]));
+        assert_eq!(bad_key.unwrap_err().kind(), ErrorKind::Upgrade);
+        let e = check(&ok, key, &opts(&["chat"])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Subprotocol);
+        let chosen = response(key, "Sec-WebSocket-Protocol: chat\r\n");
+        assert!(check(&chosen, key, &opts(&["chat"])).unwrap().is_some());
+        let other = response(key, "Sec-WebSocket-Protocol: other\r\n");
+        assert_eq!(
+            check(&other, key, &opts(&["chat"])).unwrap_err().kind(),
+            ErrorKind::Subprotocol
+        );
+        let ext = response(key, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        assert_eq!(
+            check(&ext, key, &opts(&[])).unwrap_err().kind(),
+            ErrorKind::Upgrade
+        );
+    }
+
+    #[tokio::test]
+    async fn refusal_waits_for_the_body() {
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        let task = tokio::spawn(async move {
+            let mut req = vec![0u8; 1024];
+            let _ = server.read(&mut req).await;
+            server
+                .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 8\r\n\r\n")
+                .await
+                .unwrap();
+            server.flush().await.unwrap();
+            tokio::task::yield_now().await;
+            server.write_all(b"no token").await.unwrap();
+            server
+        });
+        let e = upgrade(&mut client, &opts(&[])).await.unwrap_err();
+        assert_eq!((e.status, e.body.as_deref()), (Some(403), Some("no token")));
+        drop(task.await);
+    }
+}
