@@ -1,4 +1,6 @@
-//! The byte stream under a WebSocket: plain TCP or TLS over TCP, chosen per connection.
+//! The byte stream under a WebSocket: plain TCP or TLS over TCP, chosen per connection. The
+//! TLS side is a parameter so that clients (`tokio_rustls::client`) and the server
+//! (`tokio_rustls::server`) share one type.
 
 use std::io;
 use std::pin::Pin;
@@ -6,12 +8,12 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub enum MaybeTls {
+pub enum MaybeTls<T = tokio_rustls::client::TlsStream<TcpStream>> {
     Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Tls(Box<T>),
 }
 
-impl AsyncRead for MaybeTls {
+impl<T: AsyncRead + Unpin> AsyncRead for MaybeTls<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -24,7 +26,7 @@ impl AsyncRead for MaybeTls {
     }
 }
 
-impl AsyncWrite for MaybeTls {
+impl<T: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
