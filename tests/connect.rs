@@ -184,19 +184,22 @@ fn fragment_size_splits_text_into_frames() {
 
 // ------------------------------------------------------------------ closing
 
+/// Peer options: echo the first message, then close with 4001 "bye".
+const CLOSE_4001_BYE: &[&str] = &[
+    "--close-after",
+    "1",
+    "--close-code",
+    "4001",
+    "--close-reason",
+    "bye",
+];
+
 #[test]
 fn server_close_4001_is_reported_and_exits_7() {
     if !require_peer("python") {
         return;
     }
-    let peer = Peer::python(&[
-        "--close-after",
-        "1",
-        "--close-code",
-        "4001",
-        "--close-reason",
-        "bye",
-    ]);
+    let peer = Peer::python(CLOSE_4001_BYE);
     let o = run(connect(peer.url()).args(["--send", "hi"]));
     assert_exit(&o, 7);
     let err = stderr_of(&o);
@@ -218,14 +221,7 @@ fn server_close_4001_json() {
     if !require_peer("python") {
         return;
     }
-    let peer = Peer::python(&[
-        "--close-after",
-        "1",
-        "--close-code",
-        "4001",
-        "--close-reason",
-        "bye",
-    ]);
+    let peer = Peer::python(CLOSE_4001_BYE);
     let o = run(connect(peer.url()).args(["--json", "--send", "hi"]));
     assert_exit(&o, 7);
     let c = closed_event(&parse_ndjson(&o));
@@ -241,17 +237,10 @@ fn server_close_4001_node_exits_7() {
     if !require_peer("node") {
         return;
     }
-    let peer = Peer::node(&[
-        "--close-after",
-        "1",
-        "--close-code",
-        "4001",
-        "--close-reason",
-        "bye",
-    ]);
+    let peer = Peer::node(CLOSE_4001_BYE);
     let o = run(connect(peer.url()).args(["--send", "hi"]));
     assert_exit(&o, 7);
-    assert!(stderr_of(&o).contains("code=4001"), "{}", describe(&o));
+    assert_contains(&stderr_of(&o), "code=4001", &o);
 }
 
 #[test]
@@ -259,14 +248,7 @@ fn expect_close_4001_exits_0() {
     if !require_peer("python") {
         return;
     }
-    let peer = Peer::python(&[
-        "--close-after",
-        "1",
-        "--close-code",
-        "4001",
-        "--close-reason",
-        "bye",
-    ]);
+    let peer = Peer::python(CLOSE_4001_BYE);
     let o = run(connect(peer.url()).args(["--send", "hi", "--expect-close", "4001"]));
     assert_exit(&o, 0);
 }
@@ -323,7 +305,7 @@ fn empty_close_payload_is_1005() {
     }
     let peer = Peer::python(&["--close-empty"]);
     let o = run(connect(peer.url()).args(["--send", "hi", "--wait", "5s"]));
-    assert!(stderr_of(&o).contains("code=1005"), "{}", describe(&o));
+    assert_contains(&stderr_of(&o), "code=1005", &o);
 
     let peer = Peer::python(&["--close-empty"]);
     let o = run(connect(peer.url()).args(["--json", "--send", "hi", "--wait", "5s"]));
@@ -360,7 +342,7 @@ fn upgrade_refused_prints_status_and_body_exits_5() {
     let o = run(&mut connect(peer.url()));
     assert_exit(&o, 5);
     let err = stderr_of(&o);
-    assert!(err.contains("HTTP/1.1 403 Forbidden"), "{}", describe(&o));
+    assert_contains(&err, "HTTP/1.1 403 Forbidden", &o);
     assert!(
         err.contains("no token"),
         "the body should be shown\n{}",
@@ -389,7 +371,7 @@ fn connection_refused_exits_3() {
     let url = format!("ws://127.0.0.1:{}/", free_port());
     let o = run(&mut connect(&url));
     assert_exit(&o, 3);
-    assert!(stderr_of(&o).contains("wsbeat: error:"), "{}", describe(&o));
+    assert_contains(&stderr_of(&o), "wsbeat: error:", &o);
 }
 
 #[test]

@@ -53,14 +53,6 @@ fn require(what: &str, missing: Option<String>) -> bool {
     false
 }
 
-fn quiet_ok(cmd: &mut Command) -> bool {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Python with `websockets` (common's "python" peer).
 #[track_caller]
 fn require_python() -> bool {
@@ -73,9 +65,9 @@ fn require_python_websocket_client() -> bool {
     require_python()
         && require(
             "python websocket-client",
-            (!quiet_ok(Command::new("python3").args(["-c", "import websocket"]))).then(|| {
-                "python3 module `websocket` missing; run `pip install websocket-client`".into()
-            }),
+            (!common::command_ok(Command::new("python3").args(["-c", "import websocket"]))).then(
+                || "python3 module `websocket` missing; run `pip install websocket-client`".into(),
+            ),
         )
 }
 
@@ -394,6 +386,70 @@ fn session(server: &EchoServer, args: &[&str]) -> Vec<Value> {
     let mut c = py("py_client.py", &full);
     c.finish(Duration::from_secs(15));
     c.events()
+}
+
+/// `n` `raw_silent.py tcp` sockets that never send a byte (held `hold` seconds), each
+/// connected.
+fn silent_sockets(server: &EchoServer, n: usize, hold: &str) -> Vec<Proc> {
+    let silent: Vec<Proc> = (0..n)
+        .map(|_| py("raw_silent.py", &["tcp", &server.addr, "--hold", hold]))
+        .collect();
+    for s in &silent {
+        s.wait_event("connected", WAIT);
+    }
+    silent
+}
+
+/// Waits for `raw_silent.py tcp` (`c`) to see its socket end; asserts that the server
+/// dropped it `timeout` seconds after it connected (0.1 s early to 2 s late). `what` names
+/// the case in the messages.
+#[track_caller]
+fn assert_dropped_after(c: &Proc, server: &EchoServer, timeout: u64, what: &str) {
+    let end = c.wait_out("eof or still_open", Duration::from_secs(timeout + 9), |l| {
+        l.contains("\"eof\"") || l.contains("still_open")
+    });
+    let v: Value = serde_json::from_str(&end).unwrap();
+    assert_eq!(
+        v["event"],
+        "eof",
+        "{what} should be dropped, got {v}\n{}",
+        server.proc.dump()
+    );
+    let after = secs(&v["after"]);
+    let t = timeout as f64;
+    assert!(
+        (t - 0.1..=t + 2.0).contains(&after),
+        "{what}: dropped after {after} s, expected about {timeout} s"
+    );
+}
+
+/// After `signal` (named in the messages): every client gets Close 1001 "going away", then
+/// the server exits 0.
+#[track_caller]
+fn assert_going_away_then_exit_0(server: &mut EchoServer, clients: &[&Proc], signal: &str) {
+    for c in clients {
+        let closed = c.wait_event("closed", Duration::from_secs(5));
+        assert_eq!(
+            (closed["code"].as_u64(), closed["reason"].as_str()),
+            (Some(1001), Some("going away")),
+            "{signal}: expected close 1001 \"going away\", got {closed}\n{}",
+            server.proc.dump()
+        );
+    }
+    let status = server.proc.finish(Duration::from_secs(5));
+    assert!(
+        status.success(),
+        "{signal}: expected exit 0, got {status}\n{}",
+        server.proc.dump()
+    );
+}
+
+/// A session that sends `a`, then `b` once `a` came back (`extra` options first), then
+/// waits 5 s; its events.
+fn lockstep_session(server: &EchoServer, extra: &[&str], a: &str, b: &str) -> Vec<Value> {
+    let mut args = extra.to_vec();
+    args.extend(["--lockstep", "--send", a, "--send", b, "--wait", "5"]);
+    session(server, &args)
 }
 
 fn first<'a>(events: &'a [Value], event: &str) -> Option<&'a Value> {
@@ -1332,20 +1388,11 @@ fn tls_handshake_timeout_drops_a_silent_socket() {
     }
     let server = EchoServer::start(&["--tls-self-signed", "--handshake-timeout", "1s"]);
     let c = py("raw_silent.py", &["tcp", &server.addr, "--hold", "8"]);
-    let end = c.wait_out("eof or still_open", Duration::from_secs(10), |l| {
-        l.contains("\"eof\"") || l.contains("still_open")
-    });
-    let v: Value = serde_json::from_str(&end).unwrap();
-    assert_eq!(
-        v["event"],
-        "eof",
-        "TLS, --handshake-timeout 1s: a socket that never starts TLS should be dropped, got {v}\n{}",
-        server.proc.dump()
-    );
-    let after = secs(&v["after"]);
-    assert!(
-        (0.9..=3.0).contains(&after),
-        "TLS, --handshake-timeout 1s: dropped after {after} s, expected about 1 s"
+    assert_dropped_after(
+        &c,
+        &server,
+        1,
+        "TLS, --handshake-timeout 1s: a socket that never starts TLS",
     );
 }
 
@@ -1643,18 +1690,7 @@ fn max_message_size_over_the_limit_closes_1009() {
     let server = EchoServer::start(&["--max-message-size", "1KiB"]);
     let small = "s".repeat(1000);
     let big = "b".repeat(2000);
-    let ev = session(
-        &server,
-        &[
-            "--lockstep",
-            "--send",
-            &small,
-            "--send",
-            &big,
-            "--wait",
-            "5",
-        ],
-    );
+    let ev = lockstep_session(&server, &[], &small, &big);
     assert_eq!(
         texts(&ev).first(),
         Some(&small),
@@ -1677,18 +1713,7 @@ fn max_message_size_close_handshake_completes_and_is_logged_as_1009() {
     let server = EchoServer::start(&["--max-message-size", "1KiB"]);
     let exact = "e".repeat(1024);
     let over = "o".repeat(1025);
-    let ev = session(
-        &server,
-        &[
-            "--lockstep",
-            "--send",
-            &exact,
-            "--send",
-            &over,
-            "--wait",
-            "5",
-        ],
-    );
+    let ev = lockstep_session(&server, &[], &exact, &over);
     assert_eq!(
         texts(&ev).first(),
         Some(&exact),
@@ -1723,20 +1748,7 @@ fn max_message_size_counts_the_reassembled_message() {
     let small = "s".repeat(1000);
     let big = "b".repeat(1500);
     // Both sent in frames of 400: every frame is under the limit, the second message is not.
-    let ev = session(
-        &server,
-        &[
-            "--frag",
-            "400",
-            "--lockstep",
-            "--send",
-            &small,
-            "--send",
-            &big,
-            "--wait",
-            "5",
-        ],
-    );
+    let ev = lockstep_session(&server, &["--frag", "400"], &small, &big);
     assert_eq!(
         texts(&ev).first(),
         Some(&small),
@@ -1801,12 +1813,7 @@ fn pending_handshakes_do_not_use_up_max_connections() {
         return;
     }
     let server = EchoServer::start(&["--max-connections", "2"]);
-    let silent: Vec<Proc> = (0..2)
-        .map(|_| py("raw_silent.py", &["tcp", &server.addr, "--hold", "6"]))
-        .collect();
-    for s in &silent {
-        s.wait_event("connected", WAIT);
-    }
+    let _silent = silent_sockets(&server, 2, "6");
     // Two sockets that never sent a request are not open WebSocket connections.
     let ev = session(&server, &["--send", "x", "--wait", "0.3"]);
     assert_eq!(
@@ -1823,12 +1830,7 @@ fn silent_tcp_client_is_dropped_after_handshake_timeout_while_others_are_served(
         return;
     }
     let server = EchoServer::start(&["--handshake-timeout", "3s"]);
-    let silent: Vec<Proc> = (0..3)
-        .map(|_| py("raw_silent.py", &["tcp", &server.addr, "--hold", "10"]))
-        .collect();
-    for s in &silent {
-        s.wait_event("connected", WAIT);
-    }
+    let silent = silent_sockets(&server, 3, "10");
     // While three connections sit silent, a real client is served.
     expect_ok(
         py(
@@ -1843,20 +1845,11 @@ fn silent_tcp_client_is_dropped_after_handshake_timeout_while_others_are_served(
         .map(|s| !s.out.snapshot().iter().any(|l| l.contains("\"eof\"")))
         .collect();
     for s in &silent {
-        let end = s.wait_out("eof or still_open", Duration::from_secs(12), |l| {
-            l.contains("\"eof\"") || l.contains("still_open")
-        });
-        let v: Value = serde_json::from_str(&end).unwrap();
-        assert_eq!(
-            v["event"],
-            "eof",
-            "--handshake-timeout 3s: a client that never sends a request should be dropped, got {v}\n{}",
-            server.proc.dump()
-        );
-        let after = secs(&v["after"]);
-        assert!(
-            (2.9..=5.0).contains(&after),
-            "--handshake-timeout 3s: dropped after {after} s, expected about 3 s"
+        assert_dropped_after(
+            s,
+            &server,
+            3,
+            "--handshake-timeout 3s: a client that never sends a request",
         );
     }
     assert!(
@@ -1876,20 +1869,11 @@ fn slowloris_partial_request_is_dropped_after_handshake_timeout() {
         "raw_silent.py",
         &["tcp", &server.addr, "--partial", "--hold", "8"],
     );
-    let end = c.wait_out("eof or still_open", Duration::from_secs(10), |l| {
-        l.contains("\"eof\"") || l.contains("still_open")
-    });
-    let v: Value = serde_json::from_str(&end).unwrap();
-    assert_eq!(
-        v["event"],
-        "eof",
-        "--handshake-timeout 1s: a request that never ends should be dropped, got {v}\n{}",
-        server.proc.dump()
-    );
-    let after = secs(&v["after"]);
-    assert!(
-        (0.9..=3.0).contains(&after),
-        "--handshake-timeout 1s: dropped after {after} s, expected about 1 s"
+    assert_dropped_after(
+        &c,
+        &server,
+        1,
+        "--handshake-timeout 1s: a request that never ends",
     );
 }
 
@@ -1961,21 +1945,7 @@ fn sigterm_closes_clients_with_1001_then_summary_and_exit_0() {
         opened >= 2
     });
     server.proc.signal("TERM");
-    for c in [&a, &b] {
-        let closed = c.wait_event("closed", Duration::from_secs(5));
-        assert_eq!(
-            (closed["code"].as_u64(), closed["reason"].as_str()),
-            (Some(1001), Some("going away")),
-            "SIGTERM: expected close 1001 \"going away\", got {closed}\n{}",
-            server.proc.dump()
-        );
-    }
-    let status = server.proc.finish(Duration::from_secs(5));
-    assert!(
-        status.success(),
-        "SIGTERM: expected exit 0, got {status}\n{}",
-        server.proc.dump()
-    );
+    assert_going_away_then_exit_0(&mut server, &[&a, &b], "SIGTERM");
     let events = server.proc.events();
     let summary = events
         .iter()
@@ -2042,19 +2012,7 @@ fn sigint_also_closes_clients_with_1001_and_exits_0() {
     c.wait_event("open", WAIT);
     server.log("`opened #…`", WAIT, |l| l.contains("opened #"));
     server.proc.signal("INT");
-    let closed = c.wait_event("closed", Duration::from_secs(5));
-    assert_eq!(
-        (closed["code"].as_u64(), closed["reason"].as_str()),
-        (Some(1001), Some("going away")),
-        "SIGINT: expected close 1001 \"going away\", got {closed}\n{}",
-        server.proc.dump()
-    );
-    let status = server.proc.finish(Duration::from_secs(5));
-    assert!(
-        status.success(),
-        "SIGINT: expected exit 0, got {status}\n{}",
-        server.proc.dump()
-    );
+    assert_going_away_then_exit_0(&mut server, &[&c], "SIGINT");
     assert!(
         server
             .proc

@@ -367,20 +367,12 @@ fn reconnect_and_status_commands() {
     t.wait_exit(0);
 }
 
-fn resilience_peer(args: &[&str]) -> Peer {
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(peers_dir().join("resilience").join("server.py"))
-        .args(args);
-    Peer::spawn("resilience", cmd)
-}
-
 #[test]
 fn lines_typed_while_offline_are_sent_after_the_reconnect() {
     if !require_tmux() || !require_peer("python") {
         return;
     }
-    let mut first = resilience_peer(&[]);
+    let mut first = Peer::resilience(&[]);
     let port = first.port().to_string();
     let t = ready(
         first.url(),
@@ -398,7 +390,7 @@ fn lines_typed_while_offline_are_sent_after_the_reconnect() {
     t.wait("the offline prompt", |s| prompt_row(s) == "(offline) >");
     t.line("two");
     t.wait_text("buffered text (3 bytes) while disconnected; 1 waiting");
-    let mut second = resilience_peer(&["--port", &port]);
+    let mut second = Peer::resilience(&["--port", &port]);
     second.observations_until(|v| v["data"] == "two", T);
     let screen = t.wait("the online prompt", |s| prompt_row(s) == ">");
     assert!(screen.contains("sending 1 buffered message(s)"), "{screen}");

@@ -22,11 +22,7 @@ fn ping(url: &str, args: &[&str]) -> Command {
 
 /// A misbehaving server (see the modes in tests/peers/misbehaving.py).
 fn misbehaving(args: &[&str]) -> Peer {
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(peers_dir().join("misbehaving.py"))
-        .args(args);
-    Peer::spawn("misbehaving", cmd)
+    Peer::python_script("misbehaving", "misbehaving.py", args)
 }
 
 /// The one `summary` event of a `--json` run (always the last line).
@@ -161,12 +157,10 @@ fn pings_a_real_peer(peer: Peer) {
         out.contains(&format!("--- {} ping statistics ---", peer.url())),
         "{out}"
     );
-    assert!(
-        out.contains(
-            "3 probes sent, 3 received, 0% loss, 0 late, 0 duplicate, 0 unsolicited, time "
-        ),
-        "{}",
-        describe(&o)
+    assert_contains(
+        &out,
+        "3 probes sent, 3 received, 0% loss, 0 late, 0 duplicate, 0 unsolicited, time ",
+        &o,
     );
     assert!(out.contains("rtt min/avg/max/mdev = "), "{out}");
     assert!(out.contains("rtt p50/p90/p99 = "), "{out}");
@@ -241,8 +235,8 @@ fn handshake_options_apply() {
     ));
     assert_exit(&o, 0);
     let out = stdout_of(&o);
-    assert!(out.contains(", subprotocol chat"), "{}", describe(&o));
-    assert!(out.contains("seq=1 size=125 time="), "{}", describe(&o));
+    assert_contains(&out, ", subprotocol chat", &o);
+    assert_contains(&out, "seq=1 size=125 time=", &o);
     let connect = peer.wait_event("connect", T);
     assert_eq!(
         connect["headers"]["x-probe"],
@@ -314,11 +308,7 @@ fn a_server_that_never_answers_is_total_loss() {
         describe(&o)
     );
     let err = stderr_of(&o);
-    assert!(
-        err.contains("wsbeat: error: --max-loss 0%: 3 of 3 probes"),
-        "{}",
-        describe(&o)
-    );
+    assert_contains(&err, "wsbeat: error: --max-loss 0%: 3 of 3 probes", &o);
     // The server did receive our pings: the loss is theirs.
     let pings = peer.observations_until(|v| v["event"] == "closed", T);
     assert_eq!(pings.iter().filter(|v| v["event"] == "ping").count(), 3);
@@ -336,21 +326,9 @@ fn total_loss_in_human_output() {
     ));
     assert_exit(&o, 1);
     let out = stdout_of(&o);
-    assert!(
-        out.contains("no pong for seq=1 within 100ms"),
-        "{}",
-        describe(&o)
-    );
-    assert!(
-        out.contains("no pong for seq=2 within 100ms"),
-        "{}",
-        describe(&o)
-    );
-    assert!(
-        out.contains("2 probes sent, 0 received, 100% loss"),
-        "{}",
-        describe(&o)
-    );
+    assert_contains(&out, "no pong for seq=1 within 100ms", &o);
+    assert_contains(&out, "no pong for seq=2 within 100ms", &o);
+    assert_contains(&out, "2 probes sent, 0 received, 100% loss", &o);
     assert!(
         !out.contains("rtt min/avg/max"),
         "no rtt line without replies\n{out}"
@@ -407,10 +385,10 @@ fn unsolicited_and_duplicate_pongs_are_counted_not_matched() {
     let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms"]));
     assert_exit(&o, 0);
     let out = stdout_of(&o);
-    assert!(
-        out.contains("3 probes sent, 3 received, 0% loss, 0 late, 3 duplicate, 0 unsolicited"),
-        "{}",
-        describe(&o)
+    assert_contains(
+        &out,
+        "3 probes sent, 3 received, 0% loss, 0 late, 3 duplicate, 0 unsolicited",
+        &o,
     );
     assert!(
         out.contains(&format!(
@@ -432,30 +410,22 @@ fn a_peer_closing_with_1011_mid_run_ends_it_with_exit_7() {
     let o = run(&mut ping(peer.url(), &["-c", "5", "-i", "50ms"]));
     assert_exit(&o, 7);
     let out = stdout_of(&o);
-    assert!(
-        out.contains(
-            r#"closed: code=1011 (Internal Error) reason="boom" wasClean=true initiator=server"#
-        ),
-        "{}",
-        describe(&o)
+    assert_contains(
+        &out,
+        r#"closed: code=1011 (Internal Error) reason="boom" wasClean=true initiator=server"#,
+        &o,
     );
     // The summary so far: two answered, the third met the close.
-    assert!(
-        out.contains("3 probes sent, 2 received, 33.3% loss"),
-        "{}",
-        describe(&o)
-    );
+    assert_contains(&out, "3 probes sent, 2 received, 33.3% loss", &o);
     let close_at = out.find("closed: code=1011").unwrap();
     assert!(
         out.find("ping statistics").unwrap() > close_at,
         "close line, then summary\n{out}"
     );
-    assert!(
-        stderr_of(&o).contains(
-            "the peer closed the connection with 1011 (Internal Error) after 3 of 5 probes"
-        ),
-        "{}",
-        describe(&o)
+    assert_contains(
+        &stderr_of(&o),
+        "the peer closed the connection with 1011 (Internal Error) after 3 of 5 probes",
+        &o,
     );
     assert!(
         !stderr_of(&o).contains("--max-loss"),
@@ -547,11 +517,7 @@ fn text_mode_against_a_ping_pong_server() {
         );
         assert!(out.contains(&want), "missing {want:?}\n{}", describe(&o));
     }
-    assert!(
-        out.contains("3 probes sent, 3 replies, 0% loss"),
-        "{}",
-        describe(&o)
-    );
+    assert_contains(&out, "3 probes sent, 3 replies, 0% loss", &o);
     let seen = peer.observations_until(|v| v["event"] == "closed", T);
     let texts: Vec<&Value> = seen.iter().filter(|v| v["event"] == "text").collect();
     assert_eq!(texts.len(), 3);
@@ -810,11 +776,7 @@ fn max_loss_allows_the_loss_it_names() {
         &["-c", "1", "-W", "50ms", "--max-loss", "100"],
     ));
     assert_exit(&o, 0);
-    assert!(
-        stdout_of(&o).contains("1 probes sent, 0 received, 100% loss"),
-        "{}",
-        describe(&o)
-    );
+    assert_contains(&stdout_of(&o), "1 probes sent, 0 received, 100% loss", &o);
     // Without -c there is no default loss limit; --min-replies still catches a dead peer.
     let o = run(&mut ping(
         peer.url(),
@@ -831,11 +793,7 @@ fn max_loss_allows_the_loss_it_names() {
         ],
     ));
     assert_exit(&o, 1);
-    assert!(
-        stderr_of(&o).contains("--min-replies 1: only 0 replies"),
-        "{}",
-        describe(&o)
-    );
+    assert_contains(&stderr_of(&o), "--min-replies 1: only 0 replies", &o);
 }
 
 #[test]
@@ -850,7 +808,7 @@ fn size_over_125_is_a_usage_error() {
     assert_exit(&o, 2);
     let o = run(&mut ping("ws://127.0.0.1:9/", &["--expect", "pong"]));
     assert_exit(&o, 2);
-    assert!(stderr_of(&o).contains("add --text"), "{}", describe(&o));
+    assert_contains(&stderr_of(&o), "add --text", &o);
     let o = run(&mut ping(
         "ws://127.0.0.1:9/",
         &["--connect-only", "--text", "x"],
@@ -876,7 +834,7 @@ fn connection_failures_keep_their_exit_codes() {
     let peer = Peer::python(&["--reject", "503", "--body", "maintenance"]);
     let o = run(&mut ping(peer.url(), &["-c", "1"]));
     assert_exit(&o, 5);
-    assert!(stderr_of(&o).contains("503"), "{}", describe(&o));
+    assert_contains(&stderr_of(&o), "503", &o);
 }
 
 // ------------------------------------------------------------------ schedule

@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,13 +15,17 @@ use serde_json::Value;
 
 const T: Duration = OBS_TIMEOUT;
 
-/// `tests/peers/resilience/server.py ARGS...`
-fn resilience_peer(args: &[&str]) -> Peer {
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(peers_dir().join("resilience").join("server.py"))
-        .args(args);
-    Peer::spawn("resilience", cmd)
+/// `wsbeat connect URL --json ARGS...`, run to its end.
+fn connect_json(url: &str, args: &[&str]) -> std::process::Output {
+    run(wsbeat().args(["connect", url, "--json"]).args(args))
+}
+
+/// How many `heartbeat` events carry an rtt: the heartbeats that were answered.
+fn answered_heartbeats(events: &[Value]) -> usize {
+    of_type(events, "heartbeat")
+        .into_iter()
+        .filter(|e| e["rtt"].is_number())
+        .count()
 }
 
 /// wsbeat running in the background with `--json`: stdin is ours to write and close, stdout
@@ -165,18 +169,18 @@ fn heartbeat_detects_a_peer_that_stops_answering_within_interval_plus_timeout() 
     if !require_peer("python") {
         return;
     }
-    let mut peer = resilience_peer(&["--ignore-pings"]);
-    let o = run(wsbeat().args([
-        "connect",
+    let mut peer = Peer::resilience(&["--ignore-pings"]);
+    let o = connect_json(
         peer.url(),
-        "--json",
-        "--heartbeat",
-        "300ms",
-        "--heartbeat-timeout",
-        "300ms",
-        "--wait",
-        "forever",
-    ]));
+        &[
+            "--heartbeat",
+            "300ms",
+            "--heartbeat-timeout",
+            "300ms",
+            "--wait",
+            "forever",
+        ],
+    );
     assert_exit(&o, 6);
     let events = parse_ndjson(&o);
     let opened = of_type(&events, "opened")[0]["ts"].as_f64().unwrap();
@@ -190,11 +194,7 @@ fn heartbeat_detects_a_peer_that_stops_answering_within_interval_plus_timeout() 
         describe(&o)
     );
     assert!(dead[0]["waited"].as_f64().unwrap() >= 0.29);
-    assert!(
-        stderr_of(&o).contains("heartbeat timeout after"),
-        "{}",
-        describe(&o)
-    );
+    assert_contains(&stderr_of(&o), "heartbeat timeout after", &o);
     let closed = of_type(&events, "closed");
     assert_eq!(closed.len(), 1, "{}", describe(&o));
     assert_eq!(closed[0]["code"], 1006);
@@ -209,21 +209,10 @@ fn heartbeat_pings_keep_a_quiet_connection_and_measure_rtt() {
         return;
     }
     let peer = Peer::python(&[]);
-    let o = run(wsbeat().args([
-        "connect",
-        peer.url(),
-        "--json",
-        "--heartbeat",
-        "150ms",
-        "--wait",
-        "1s",
-    ]));
+    let o = connect_json(peer.url(), &["--heartbeat", "150ms", "--wait", "1s"]);
     assert_exit(&o, 0);
     let events = parse_ndjson(&o);
-    let answered = of_type(&events, "heartbeat")
-        .into_iter()
-        .filter(|e| e["rtt"].is_number())
-        .count();
+    let answered = answered_heartbeats(&events);
     assert!(answered >= 2, "{}", describe(&o));
     assert!(of_type(&events, "heartbeat_timeout").is_empty());
     assert_eq!(of_type(&events, "closed")[0]["code"], 1000);
@@ -234,20 +223,20 @@ fn text_heartbeat_answers_are_not_shown_as_data() {
     if !require_peer("python") {
         return;
     }
-    let mut peer = resilience_peer(&["--answer", "ping=pong"]);
-    let o = run(wsbeat().args([
-        "connect",
+    let mut peer = Peer::resilience(&["--answer", "ping=pong"]);
+    let o = connect_json(
         peer.url(),
-        "--json",
-        "--heartbeat",
-        "150ms",
-        "--heartbeat-text",
-        "ping",
-        "--heartbeat-expect",
-        "^pong$",
-        "--wait",
-        "1s",
-    ]));
+        &[
+            "--heartbeat",
+            "150ms",
+            "--heartbeat-text",
+            "ping",
+            "--heartbeat-expect",
+            "^pong$",
+            "--wait",
+            "1s",
+        ],
+    );
     assert_exit(&o, 0);
     let events = parse_ndjson(&o);
     assert!(
@@ -255,10 +244,7 @@ fn text_heartbeat_answers_are_not_shown_as_data() {
         "heartbeat answers leaked as data\n{}",
         describe(&o)
     );
-    let answered = of_type(&events, "heartbeat")
-        .into_iter()
-        .filter(|e| e["rtt"].is_number())
-        .count();
+    let answered = answered_heartbeats(&events);
     assert!(answered >= 2, "{}", describe(&o));
     peer.wait_event("closed", T);
     assert!(
@@ -275,7 +261,7 @@ fn server_restarted_on_the_same_port_gets_preamble_and_buffered_lines_in_order()
     if !require_peer("python") {
         return;
     }
-    let mut first = resilience_peer(&[]);
+    let mut first = Peer::resilience(&[]);
     let port = first.port().to_string();
     let mut client = Client::start(
         first.url(),
@@ -303,7 +289,7 @@ fn server_restarted_on_the_same_port_gets_preamble_and_buffered_lines_in_order()
         v["type"] == "buffered" && v["queued"] == 2
     });
 
-    let mut second = resilience_peer(&["--port", &port]);
+    let mut second = Peer::resilience(&["--port", &port]);
     let reconnected = client.wait_type("reconnected");
     assert_eq!(reconnected["buffered"], 2);
     second.observations_until(|v| v["data"] == "three", T);
@@ -343,7 +329,7 @@ fn server_that_never_comes_back_gives_up_after_n_attempts_and_reports_unsent_lin
     if !require_peer("python") {
         return;
     }
-    let mut peer = resilience_peer(&[]);
+    let mut peer = Peer::resilience(&[]);
     let mut client = Client::start(
         peer.url(),
         &[
@@ -382,7 +368,7 @@ fn close_frame_and_tcp_reset_together_start_one_reconnect() {
     if !require_peer("python") {
         return;
     }
-    let mut peer = resilience_peer(&["--close-and-reset-after", "1"]);
+    let mut peer = Peer::resilience(&["--close-and-reset-after", "1"]);
     let mut client = Client::start(
         peer.url(),
         &[

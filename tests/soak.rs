@@ -25,6 +25,12 @@ fn soak_json(dir: &Path, name: &str, args: &[&str]) -> (Output, Value) {
     (out, report)
 }
 
+/// `wsbeat soak ARGS --json r.json` in a fresh temporary folder: output and report.
+fn soak(args: &[&str]) -> (Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    soak_json(dir.path(), "r.json", args)
+}
+
 fn n(v: &Value, path: &str) -> u64 {
     let mut cur = v;
     for key in path.split('.') {
@@ -35,11 +41,32 @@ fn n(v: &Value, path: &str) -> u64 {
 }
 
 fn fault_server(args: &[&str]) -> Peer {
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(peers_dir().join("soak").join("fault_server.py"))
-        .args(args);
-    Peer::spawn("python", cmd)
+    Peer::python_script("python", "soak/fault_server.py", args)
+}
+
+/// Soaks the fault server with `args` (after its URL), kills it once it has echoed 100
+/// messages and restarts it on the same port; the run's output and JSON report.
+fn soak_across_a_restart(args: &[&str]) -> (Output, Value) {
+    let mut server = fault_server(&["--announce-after", "100"]);
+    let port = server.port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    let mut cmd = wsbeat();
+    cmd.arg("soak")
+        .arg(server.url())
+        .args(args)
+        .arg("--json")
+        .arg(&file);
+    let soak = std::thread::spawn(move || run(&mut cmd));
+    server.observations_until(
+        |v| v.as_str().is_some_and(|s| s.starts_with("echoed")),
+        WAIT,
+    );
+    drop(server); // kill -9 and wait: the listening socket and every connection are gone
+    let _again = fault_server(&["--port", &port]);
+    let out = soak.join().unwrap();
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    (out, r)
 }
 
 #[track_caller]
@@ -59,21 +86,16 @@ fn assert_clean_echo(report: &Value, out: &Output) {
 
 #[test]
 fn embedded_server_soak_has_zero_loss_and_a_complete_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, r) = soak_json(
-        dir.path(),
-        "r.json",
-        &[
-            "-c",
-            "30",
-            "-d",
-            "2s",
-            "--message-rate",
-            "5",
-            "--heartbeat",
-            "300ms",
-        ],
-    );
+    let (out, r) = soak(&[
+        "-c",
+        "30",
+        "-d",
+        "2s",
+        "--message-rate",
+        "5",
+        "--heartbeat",
+        "300ms",
+    ]);
     assert_exit(&out, 0);
     assert_clean_echo(&r, &out);
     assert_eq!(r["format"], "wsbeat-soak-report/1");
@@ -96,11 +118,7 @@ fn embedded_server_soak_has_zero_loss_and_a_complete_report() {
     );
     assert!(r["errors"].as_object().unwrap().is_empty(), "{r:#}");
     // The human summary goes to stdout.
-    assert!(
-        stdout_of(&out).contains("loss         0"),
-        "{}",
-        describe(&out)
-    );
+    assert_contains(&stdout_of(&out), "loss         0", &out);
 }
 
 #[test]
@@ -109,22 +127,17 @@ fn python_websockets_echo_soak_is_lossless() {
         return;
     }
     let peer = Peer::python(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, r) = soak_json(
-        dir.path(),
-        "r.json",
-        &[
-            peer.url(),
-            "-c",
-            "20",
-            "-d",
-            "2s",
-            "--message-rate",
-            "5",
-            "--size",
-            "200",
-        ],
-    );
+    let (out, r) = soak(&[
+        peer.url(),
+        "-c",
+        "20",
+        "-d",
+        "2s",
+        "--message-rate",
+        "5",
+        "--size",
+        "200",
+    ]);
     assert_exit(&out, 0);
     assert_clean_echo(&r, &out);
     assert_eq!(n(&r, "connections.peak_open"), 20);
@@ -136,25 +149,20 @@ fn node_ws_echo_soak_is_lossless_with_binary_fragments() {
         return;
     }
     let peer = Peer::node(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, r) = soak_json(
-        dir.path(),
-        "r.json",
-        &[
-            peer.url(),
-            "-c",
-            "20",
-            "-d",
-            "2s",
-            "--message-rate",
-            "5",
-            "--binary",
-            "--size",
-            "300",
-            "--fragment-size",
-            "64",
-        ],
-    );
+    let (out, r) = soak(&[
+        peer.url(),
+        "-c",
+        "20",
+        "-d",
+        "2s",
+        "--message-rate",
+        "5",
+        "--binary",
+        "--size",
+        "300",
+        "--fragment-size",
+        "64",
+    ]);
     assert_exit(&out, 0);
     assert_clean_echo(&r, &out);
     assert_eq!(r["config"][0]["kind"], "binary");
@@ -167,25 +175,16 @@ fn server_restart_mid_soak_reconnects_and_replays_without_loss() {
     if !require_peer("python") {
         return;
     }
-    let mut server = fault_server(&["--announce-after", "100"]);
-    let url = server.url().to_string();
-    let port = server.port().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("r.json");
-    let mut cmd = wsbeat();
-    cmd.arg("soak")
-        .args([url.as_str(), "-c", "10", "-d", "4s", "--message-rate", "20"])
-        .args(["--backoff", "100ms..300ms", "--json"])
-        .arg(&file);
-    let soak = std::thread::spawn(move || run(&mut cmd));
-    server.observations_until(
-        |v| v.as_str().is_some_and(|s| s.starts_with("echoed")),
-        WAIT,
-    );
-    drop(server); // kill -9 and wait: the listening socket and every connection are gone
-    let _again = fault_server(&["--port", &port]);
-    let out = soak.join().unwrap();
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let (out, r) = soak_across_a_restart(&[
+        "-c",
+        "10",
+        "-d",
+        "4s",
+        "--message-rate",
+        "20",
+        "--backoff",
+        "100ms..300ms",
+    ]);
     assert_exit(&out, 0);
     assert!(n(&r, "connections.reconnects") >= 10, "{r:#}");
     assert!(n(&r, "messages.replayed") > 0, "{r:#}");
@@ -205,30 +204,23 @@ fn server_restart_without_buffer_counts_dropped_messages_and_exits_1() {
     if !require_peer("python") {
         return;
     }
-    let mut server = fault_server(&["--announce-after", "100"]);
-    let url = server.url().to_string();
-    let port = server.port().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("r.json");
-    let mut cmd = wsbeat();
     // Backoff of at least 100 ms (half the minimum, with jitter) and a message every 25 ms:
     // every connection has messages due while it is down, and no buffer to keep them.
-    cmd.arg("soak")
-        .args([url.as_str(), "-c", "10", "-d", "4s", "--message-rate", "40"])
-        .args(["--backoff", "200ms..400ms", "--buffer", "0", "--json"])
-        .arg(&file);
-    let soak = std::thread::spawn(move || run(&mut cmd));
-    server.observations_until(
-        |v| v.as_str().is_some_and(|s| s.starts_with("echoed")),
-        WAIT,
-    );
-    drop(server);
-    let _again = fault_server(&["--port", &port]);
-    let out = soak.join().unwrap();
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let (out, r) = soak_across_a_restart(&[
+        "-c",
+        "10",
+        "-d",
+        "4s",
+        "--message-rate",
+        "40",
+        "--backoff",
+        "200ms..400ms",
+        "--buffer",
+        "0",
+    ]);
     assert_exit(&out, 1);
     assert!(n(&r, "messages.dropped") >= 10, "{r:#}");
-    assert!(stderr_of(&out).contains("max-loss"), "{}", describe(&out));
+    assert_contains(&stderr_of(&out), "max-loss", &out);
     assert_eq!(r["thresholds"][0]["name"], "max-loss");
     assert_eq!(r["thresholds"][0]["ok"], false);
 }
@@ -239,26 +231,21 @@ fn server_that_stops_answering_pings_gets_heartbeat_timeouts() {
         return;
     }
     let server = fault_server(&["--no-pong"]);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, r) = soak_json(
-        dir.path(),
-        "r.json",
-        &[
-            server.url(),
-            "-c",
-            "5",
-            "-d",
-            "3s",
-            "--mode",
-            "idle",
-            "--heartbeat",
-            "200ms",
-            "--heartbeat-timeout",
-            "300ms",
-            "--backoff",
-            "50ms..100ms",
-        ],
-    );
+    let (out, r) = soak(&[
+        server.url(),
+        "-c",
+        "5",
+        "-d",
+        "3s",
+        "--mode",
+        "idle",
+        "--heartbeat",
+        "200ms",
+        "--heartbeat-timeout",
+        "300ms",
+        "--backoff",
+        "50ms..100ms",
+    ]);
     assert_exit(&out, 0);
     assert!(n(&r, "heartbeats.timeouts") >= 5, "{r:#}");
     assert_eq!(
@@ -275,27 +262,22 @@ fn server_closing_with_1011_is_counted_by_close_code() {
         return;
     }
     let server = fault_server(&["--close-after", "3", "--close-code", "1011"]);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, r) = soak_json(
-        dir.path(),
-        "r.json",
-        &[
-            server.url(),
-            "-c",
-            "5",
-            "-d",
-            "2s",
-            "--message-rate",
-            "20",
-            "--backoff",
-            "50ms..100ms",
-            "--max-errors",
-            "1000",
-            // A close that crosses the end of the run strands what was in flight then.
-            "--max-loss",
-            "10",
-        ],
-    );
+    let (out, r) = soak(&[
+        server.url(),
+        "-c",
+        "5",
+        "-d",
+        "2s",
+        "--message-rate",
+        "20",
+        "--backoff",
+        "50ms..100ms",
+        "--max-errors",
+        "1000",
+        // A close that crosses the end of the run strands what was in flight then.
+        "--max-loss",
+        "10",
+    ]);
     assert_exit(&out, 0);
     assert!(n(&r, "close_codes.1011") >= 5, "{r:#}");
     assert_eq!(
@@ -310,25 +292,20 @@ fn server_closing_with_1011_is_counted_by_close_code() {
 
 #[test]
 fn thresholds_fail_the_run_and_are_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, r) = soak_json(
-        dir.path(),
-        "r.json",
-        &[
-            "-c",
-            "5",
-            "-d",
-            "1s",
-            "--message-rate",
-            "10",
-            "--max-p99",
-            "1us",
-            "--min-connections",
-            "6",
-            "--max-errors",
-            "0",
-        ],
-    );
+    let (out, r) = soak(&[
+        "-c",
+        "5",
+        "-d",
+        "1s",
+        "--message-rate",
+        "10",
+        "--max-p99",
+        "1us",
+        "--min-connections",
+        "6",
+        "--max-errors",
+        "0",
+    ]);
     assert_exit(&out, 1);
     let err = stderr_of(&out);
     assert!(err.contains("max-p99"), "{err}");
@@ -394,30 +371,25 @@ fn merge_adds_counts_and_merges_histograms() {
         .arg(dir.path().join("b.json"))
         .args(["--min-connections", "11"]));
     assert_exit(&out, 1);
-    assert!(
-        stderr_of(&out).contains("min-connections: 10 < 11"),
-        "{}",
-        describe(&out)
-    );
+    assert_contains(&stderr_of(&out), "min-connections: 10 < 11", &out);
     // A file that is not a report is a usage error, named.
     std::fs::write(dir.path().join("bad.json"), "{}").unwrap();
     let out = run(wsbeat()
         .args(["soak", "--merge"])
         .arg(dir.path().join("bad.json")));
     assert_exit(&out, 2);
-    assert!(stderr_of(&out).contains("bad.json"), "{}", describe(&out));
+    assert_contains(&stderr_of(&out), "bad.json", &out);
 }
 
 #[test]
 fn nothing_listening_exits_3_with_errors_counted() {
     let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
     let url = format!("ws://127.0.0.1:{port}/");
-    let (out, r) = soak_json(dir.path(), "r.json", &[&url, "-c", "3", "-d", "1s"]);
+    let (out, r) = soak(&[&url, "-c", "3", "-d", "1s"]);
     assert_exit(&out, 3);
     assert!(n(&r, "errors.refused") >= 3, "{r:#}");
     assert_eq!(n(&r, "connections.opened"), 0);
-    assert!(stderr_of(&out).contains("refused"), "{}", describe(&out));
+    assert_contains(&stderr_of(&out), "refused", &out);
 }
 
 /// The live view in a real pseudo-terminal (tmux): it draws, `q` stops the run early, the
@@ -573,27 +545,22 @@ fn tls_and_handshake_options_apply_to_every_connection() {
         "soak.v1",
     ]);
     assert!(peer.url().starts_with("wss://"));
-    let dir = tempfile::tempdir().unwrap();
     let url = peer.url().to_string();
-    let (out, r) = soak_json(
-        dir.path(),
-        "r.json",
-        &[
-            &url,
-            "-c",
-            "4",
-            "-d",
-            "1s",
-            "--message-rate",
-            "5",
-            "--cacert",
-            path_str(&pki.ca),
-            "-H",
-            "X-Soak: yes",
-            "-s",
-            "soak.v1",
-        ],
-    );
+    let (out, r) = soak(&[
+        &url,
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "--message-rate",
+        "5",
+        "--cacert",
+        path_str(&pki.ca),
+        "-H",
+        "X-Soak: yes",
+        "-s",
+        "soak.v1",
+    ]);
     assert_exit(&out, 0);
     assert_clean_echo(&r, &out);
     assert_eq!(n(&r, "connections.opened"), 4);
@@ -601,7 +568,7 @@ fn tls_and_handshake_options_apply_to_every_connection() {
     assert_eq!(connect["headers"]["x-soak"], "yes", "{connect}");
     assert_eq!(connect["subprotocol"], "soak.v1", "{connect}");
     // Without the CA the certificate is refused, counted as a TLS error: exit 3.
-    let (out, r) = soak_json(dir.path(), "r2.json", &[&url, "-c", "2", "-d", "1s"]);
+    let (out, r) = soak(&[&url, "-c", "2", "-d", "1s"]);
     assert_exit(&out, 3);
     assert!(n(&r, "errors.tls") >= 2, "{r:#}");
 }
@@ -696,24 +663,19 @@ fn max_reconnects_bounds_each_connection() {
         return;
     }
     let server = fault_server(&["--close-after", "2", "--close-code", "1011"]);
-    let dir = tempfile::tempdir().unwrap();
-    let (out, r) = soak_json(
-        dir.path(),
-        "r.json",
-        &[
-            server.url(),
-            "-c",
-            "3",
-            "-d",
-            "2s",
-            "--message-rate",
-            "20",
-            "--backoff",
-            "50ms..100ms",
-            "--max-reconnects",
-            "1",
-        ],
-    );
+    let (out, r) = soak(&[
+        server.url(),
+        "-c",
+        "3",
+        "-d",
+        "2s",
+        "--message-rate",
+        "20",
+        "--backoff",
+        "50ms..100ms",
+        "--max-reconnects",
+        "1",
+    ]);
     assert_exit(&out, 1);
     assert_eq!(n(&r, "connections.reconnects"), 3, "{r:#}");
     assert_eq!(n(&r, "connections.gave_up"), 3, "{r:#}");
@@ -722,5 +684,5 @@ fn max_reconnects_bounds_each_connection() {
         n(&r, "messages.unsent") + n(&r, "messages.dropped") > 0,
         "{r:#}"
     );
-    assert!(stderr_of(&out).contains("max-loss"), "{}", describe(&out));
+    assert_contains(&stderr_of(&out), "max-loss", &out);
 }

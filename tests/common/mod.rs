@@ -148,6 +148,17 @@ pub fn describe(o: &Output) -> String {
     )
 }
 
+/// Asserts that `text` (what run `o` printed, or part of it) contains `want`, showing the
+/// whole run when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, want: &str, o: &Output) {
+    assert!(
+        text.contains(want),
+        "expected {want:?} in the output\n{}",
+        describe(o)
+    );
+}
+
 /// Asserts the exit code, showing stdout/stderr when it differs.
 #[track_caller]
 pub fn assert_exit(o: &Output, code: i32) {
@@ -169,7 +180,8 @@ pub fn free_port() -> u16 {
 
 static NPM_CI: Once = Once::new();
 
-fn command_ok(cmd: &mut Command) -> bool {
+/// Runs `cmd` quietly: true when it exits 0.
+pub fn command_ok(cmd: &mut Command) -> bool {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -269,11 +281,19 @@ pub struct Peer {
 impl Peer {
     /// `python3 tests/peers/py_server.py ARGS...`
     pub fn python(args: &[&str]) -> Peer {
+        Peer::python_script("python", "py_server.py", args)
+    }
+
+    /// `python3 -u tests/peers/SCRIPT ARGS...`, called `name` in messages.
+    pub fn python_script(name: &str, script: &str, args: &[&str]) -> Peer {
         let mut cmd = Command::new("python3");
-        cmd.arg("-u")
-            .arg(peers_dir().join("py_server.py"))
-            .args(args);
-        Peer::spawn("python", cmd)
+        cmd.arg("-u").arg(peers_dir().join(script)).args(args);
+        Peer::spawn(name, cmd)
+    }
+
+    /// `tests/peers/resilience/server.py ARGS...`: can be restarted on the same port.
+    pub fn resilience(args: &[&str]) -> Peer {
+        Peer::python_script("resilience", "resilience/server.py", args)
     }
 
     /// `node tests/peers/node_server.js ARGS...`

@@ -28,65 +28,16 @@ Protocol with the test harness (stdout, flushed):
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import json
-import re
-import struct
-import sys
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def frame(opcode, payload=b""):
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return head + payload
-
-
-async def read_frame(reader):
-    """One frame: (opcode, payload). Fragmented messages are not used by wsbeat ping."""
-    b1, b2 = await reader.readexactly(2)
-    opcode, masked, n = b1 & 0x0F, b2 & 0x80, b2 & 0x7F
-    if n == 126:
-        (n,) = struct.unpack("!H", await reader.readexactly(2))
-    elif n == 127:
-        (n,) = struct.unpack("!Q", await reader.readexactly(8))
-    mask = await reader.readexactly(4) if masked else b"\0\0\0\0"
-    data = bytearray(await reader.readexactly(n))
-    for i in range(n):
-        data[i] ^= mask[i % 4]
-    return opcode, bytes(data)
-
-
-async def handshake(reader, writer):
-    head = await reader.readuntil(b"\r\n\r\n")
-    key = re.search(rb"(?im)^sec-websocket-key:\s*(\S+)", head)
-    if not key:
-        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
-        return False
-    accept = base64.b64encode(hashlib.sha1(key.group(1) + GUID).digest())
-    writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-    await writer.drain()
-    return True
+from rawws import (OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, accept, close_code, close_payload, emit,
+                   read_frame, run, serve)
+from rawws import encode_frame as frame
 
 
 async def handle(reader, writer, a):
     try:
-        if not await handshake(reader, writer):
+        if not await accept(reader, writer):
             return
         emit({"event": "connect"})
         pings = 0
@@ -98,10 +49,9 @@ async def handle(reader, writer, a):
             await writer.drain()
 
         while True:
-            op, data = await read_frame(reader)
+            _, op, data = await read_frame(reader)
             if op == OP_CLOSE:
-                code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
-                emit({"event": "closed", "code": code})
+                emit({"event": "closed", "code": close_code(data)})
                 writer.write(frame(OP_CLOSE, data[:2]))
                 await writer.drain()
                 return
@@ -118,12 +68,11 @@ async def handle(reader, writer, a):
                     if mode == "drop":
                         writer.transport.abort()
                         return
-                    payload = struct.pack("!H", a.code) + a.reason.encode()
-                    writer.write(frame(OP_CLOSE, payload))
+                    writer.write(frame(OP_CLOSE, close_payload(a.code, a.reason)))
                     await writer.drain()
                     # Wait for the client's Close, then hang up.
                     while True:
-                        op, _ = await read_frame(reader)
+                        _, op, _ = await read_frame(reader)
                         if op == OP_CLOSE:
                             return
                 if mode == "unsolicited":
@@ -166,16 +115,8 @@ async def main():
     p.add_argument("--code", type=int, default=1011, metavar="C")
     p.add_argument("--reason", default="", metavar="R")
     a = p.parse_args()
-    server = await asyncio.start_server(lambda r, w: handle(r, w, a), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    sys.stdout.write(f"listening ws://127.0.0.1:{port}/\n")
-    sys.stdout.flush()
-    async with server:
-        await server.serve_forever()
+    await serve(lambda r, w: handle(r, w, a))
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run(main)

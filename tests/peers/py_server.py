@@ -15,22 +15,18 @@ Diagnostics go to stderr.
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import json
 import ssl
-import struct
-import sys
 
+import rawws
+from rawws import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, accept_key,
+                   close_code, close_reason, http_response, read_frame, read_request)
+from rawws import encode_frame as frame
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
 
 def emit(obj):
-    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    rawws.emit(obj, separators=(",", ":"))
 
 
 def parse_args():
@@ -150,40 +146,6 @@ async def handler(ws):
 # no conforming library would send, so the whole protocol is done by hand.
 
 
-async def read_frame(reader):
-    b0, b1 = await reader.readexactly(2)
-    fin = bool(b0 & 0x80)
-    opcode = b0 & 0x0F
-    masked = bool(b1 & 0x80)
-    n = b1 & 0x7F
-    if n == 126:
-        (n,) = struct.unpack("!H", await reader.readexactly(2))
-    elif n == 127:
-        (n,) = struct.unpack("!Q", await reader.readexactly(8))
-    mask = await reader.readexactly(4) if masked else b"\0\0\0\0"
-    payload = bytearray(await reader.readexactly(n))
-    for i in range(n):
-        payload[i] ^= mask[i % 4]
-    return fin, opcode, bytes(payload)
-
-
-def frame(opcode, payload, fin=True):
-    head = bytes([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    if n < 126:
-        head += bytes([n])
-    elif n < 65536:
-        head += bytes([126]) + struct.pack("!H", n)
-    else:
-        head += bytes([127]) + struct.pack("!Q", n)
-    return head + payload
-
-
-def http_response(writer, status, reason, headers, body=b""):
-    lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-
-
 async def raw_handler(reader, writer):
     try:
         await raw_session(reader, writer)
@@ -194,14 +156,7 @@ async def raw_handler(reader, writer):
 
 
 async def raw_session(reader, writer):
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    path = lines[0].split(" ")[1]
-    pairs = []
-    for line in lines[1:]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            pairs.append((k.strip(), v.strip()))
+    path, pairs = await read_request(reader)
     headers = header_dict(pairs)
 
     if ARGS.reject is not None:
@@ -221,8 +176,7 @@ async def raw_session(reader, writer):
         await writer.drain()
         return
 
-    key = headers["sec-websocket-key"].encode()
-    accept = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
+    accept = accept_key(headers["sec-websocket-key"])
     resp = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
     if subprotocol:
         resp.append(("Sec-WebSocket-Protocol", subprotocol))
@@ -235,32 +189,27 @@ async def raw_session(reader, writer):
     msg_op, parts = None, []
     while True:
         fin, opcode, payload = await read_frame(reader)
-        if opcode == 0x8:  # close
-            if len(payload) >= 2:
-                code = struct.unpack("!H", payload[:2])[0]
-                reason = payload[2:].decode("utf-8", "replace")
-            else:
-                code, reason = 1005, ""
-            emit({"event": "closed", "code": code, "reason": reason})
+        if opcode == OP_CLOSE:
+            emit({"event": "closed", "code": close_code(payload), "reason": close_reason(payload)})
             if not close_sent:
-                writer.write(frame(0x8, payload[:2]))
+                writer.write(frame(OP_CLOSE, payload[:2]))
                 await writer.drain()
             return
-        if opcode == 0x9:  # ping
-            writer.write(frame(0xA, payload))
+        if opcode == OP_PING:
+            writer.write(frame(OP_PONG, payload))
             await writer.drain()
             continue
-        if opcode == 0xA:  # pong
+        if opcode == OP_PONG:
             emit({"event": "pong", "data": payload.hex()})
             continue
-        if opcode in (0x1, 0x2):
+        if opcode in (OP_TEXT, OP_BINARY):
             msg_op, parts = opcode, [payload]
-        elif opcode == 0x0:
+        elif opcode == OP_CONT:
             parts.append(payload)
         if not fin:
             continue
         data = b"".join(parts)
-        if msg_op == 0x1:
+        if msg_op == OP_TEXT:
             emit({"event": "message", "type": "text", "len": len(data),
                   "data": data.decode("utf-8", "replace"), "fragments": len(parts)})
         else:
@@ -270,7 +219,7 @@ async def raw_session(reader, writer):
             continue
         if not ARGS.no_echo:
             writer.write(frame(msg_op, data))
-        writer.write(frame(0x8, close_payload))
+        writer.write(frame(OP_CLOSE, close_payload))
         await writer.drain()
         close_sent = True
 
@@ -295,15 +244,8 @@ async def main():
             ping_interval=None,
             max_size=None,
         )
-    port = server.sockets[0].getsockname()[1]
-    sys.stdout.write(f"listening {scheme}://127.0.0.1:{port}/\n")
-    sys.stdout.flush()
-    async with server:
-        await server.serve_forever()
+    await rawws.serve_forever(server, scheme)
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    rawws.run(main)

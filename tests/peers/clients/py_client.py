@@ -25,23 +25,17 @@ the check it makes holds, 1 when it does not (the last line then carries
 import argparse
 import asyncio
 import json
+import os
 import ssl
 import sys
 import time
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rawws import emit, fail  # noqa: E402
+
 TEXT = "héllo ☃ wsbeat \u0000 end"
 BINARY = bytes([0xFF, 0x00, 0xFF, 0x00, 0x7F, 0x80]) + bytes(range(256)) + b"\x00\xff"
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def fail(msg, **extra):
-    emit({"ok": False, "error": msg, **extra})
-    sys.exit(1)
 
 
 def ok(**extra):
@@ -91,14 +85,17 @@ def check_echo(what, sent, got):
 # ------------------------------------------------------------------ echo
 
 
+async def echo_text_and_binary(ws, how=""):
+    """Sends TEXT, then BINARY: each must come back as it was sent (`how`: for messages)."""
+    for what, sent in (("text", TEXT), ("binary", BINARY)):
+        await ws.send(sent)
+        got, _ = await recv_whole(ws)
+        check_echo(what + how, sent, got)
+
+
 async def echo_websockets(url):
     async with ws_connect(url) as ws:
-        await ws.send(TEXT)
-        got, _ = await recv_whole(ws)
-        check_echo("text", TEXT, got)
-        await ws.send(BINARY)
-        got, _ = await recv_whole(ws)
-        check_echo("binary", BINARY, got)
+        await echo_text_and_binary(ws)
         await ws.close(4000, "done")
         rcvd = ws.protocol.close_rcvd
         code = rcvd.code if rcvd else 1006
@@ -358,12 +355,7 @@ async def broadcast(url, n):
 async def tls(url, cafile):
     ctx = ssl.create_default_context(cafile=cafile)  # verifies chain and host name
     async with ws_connect(url, ssl=ctx) as ws:
-        await ws.send(TEXT)
-        got, _ = await recv_whole(ws)
-        check_echo("text over TLS", TEXT, got)
-        await ws.send(BINARY)
-        got, _ = await recv_whole(ws)
-        check_echo("binary over TLS", BINARY, got)
+        await echo_text_and_binary(ws, " over TLS")
         version = ws.transport.get_extra_info("ssl_object").version()
     ok(tls_version=version)
 

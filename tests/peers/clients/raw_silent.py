@@ -18,17 +18,13 @@
 """
 
 import argparse
-import base64
-import json
 import os
 import socket
 import sys
 import time
 
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rawws import emit, new_key, upgrade_request  # noqa: E402
 
 
 def addr(s):
@@ -54,11 +50,7 @@ def read_head(sock, deadline):
 
 def upgrade(a):
     sock = socket.create_connection(addr(a.target), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    host = a.target
-    req = (f"GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    sock.sendall(req.encode())
+    sock.sendall(upgrade_request(a.target, new_key()))
     # Read the response head byte by byte so no frame after it is consumed.
     head = b""
     sock.settimeout(5)

@@ -23,36 +23,15 @@ Cases (each prints one JSON line {"ok": true|false, "error": ..., ...}, exit 0/1
                     protocol violations: each must get Close 1002
 """
 
-import base64
-import json
 import os
 import socket
 import struct
 import sys
 import time
 
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def fail(msg, **extra):
-    emit({"ok": False, "error": msg, **extra})
-    sys.exit(1)
-
-
-def masked_frame(opcode, payload, fin=True, rsv=0):
-    key = os.urandom(4)
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | rsv | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rawws import (close_code, close_payload, close_reason, emit, encode_frame, fail,  # noqa: E402
+                   new_key, upgrade_request)
 
 
 class Conn:
@@ -63,13 +42,12 @@ class Conn:
         host, port = target.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=5)
         self.buf = b""
-        key = base64.b64encode(os.urandom(16)).decode()
+        key = new_key()
         if headers is None:
-            headers = [f"Host: {target}", "Upgrade: websocket", "Connection: Upgrade",
-                       f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+            req = upgrade_request(target, key)
         else:
             headers = [h.replace("@KEY@", key).replace("@HOST@", target) for h in headers]
-        req = ("GET / HTTP/1.1\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n").encode()
+            req = ("GET / HTTP/1.1\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n").encode()
         if split:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for i in range(len(req)):
@@ -89,20 +67,7 @@ class Conn:
             fail(f"upgrade: expected 101, got {status.decode()}", head=head.decode("latin-1"))
 
     def send(self, opcode, payload, fin=True, mask=True, rsv=0):
-        b0 = (0x80 if fin else 0) | rsv | opcode
-        n = len(payload)
-        mbit = 0x80 if mask else 0
-        if n < 126:
-            head = bytes([b0, mbit | n])
-        elif n < 65536:
-            head = bytes([b0, mbit | 126]) + struct.pack("!H", n)
-        else:
-            head = bytes([b0, mbit | 127]) + struct.pack("!Q", n)
-        if mask:
-            key = os.urandom(4)
-            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-            head += key
-        self.sock.sendall(head + payload)
+        self.sock.sendall(encode_frame(opcode, payload, fin=fin, rsv=rsv, mask=mask))
 
     def _need(self, n):
         while len(self.buf) < n:
@@ -132,8 +97,7 @@ class Conn:
             while True:
                 fin, op, payload = self.recv()
                 if op == 0x8:
-                    got = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-                    reason = payload[2:].decode("utf-8", "replace")
+                    got, reason = close_code(payload), close_reason(payload)
                     if got != code:
                         fail(f"{what}: expected Close {code}, got Close {got} {reason!r}",
                              frames_before=frames)
@@ -146,9 +110,14 @@ class Conn:
             fail(f"{what}: expected Close {code}, got nothing within 5 s", frames_before=frames)
         # Complete the handshake the polite way, then the server ends TCP.
         try:
-            self.send(0x8, struct.pack("!H", code))
+            self.send(0x8, close_payload(code))
         except OSError:
             pass
+        return {"close_code": got, "close_reason": reason, "tcp_end_after": self.wait_tcp_end(what)}
+
+    def wait_tcp_end(self, what=None):
+        """Reads until the server ends TCP; the seconds that took. Fails when it is still open
+        after 5 s (`what`: the case, for the message)."""
         t0 = time.monotonic()
         try:
             while True:
@@ -156,8 +125,9 @@ class Conn:
         except (EOFError, ConnectionResetError):
             pass
         except socket.timeout:
-            fail(f"{what}: after the Close handshake the server kept TCP open for 5 s")
-        return {"close_code": got, "close_reason": reason, "tcp_end_after": round(time.monotonic() - t0, 3)}
+            msg = "after the Close handshake the server kept TCP open for 5 s"
+            fail(f"{what}: {msg}" if what else msg)
+        return round(time.monotonic() - t0, 3)
 
 
 def interleaved_ping(c):
@@ -177,7 +147,7 @@ def interleaved_ping(c):
         fail(f"first reply: expected Pong 'mid-ping', got opcode {op1:#x} {p1!r}")
     if not f2 or op2 != 0x1 or p2 != "interleaved ☃".encode():
         fail(f"second reply: expected one text frame 'interleaved ☃', got fin={f2} opcode {op2:#x} {p2!r}")
-    c.send(0x8, struct.pack("!H", 1000))
+    c.send(0x8, close_payload(1000))
     emit({"ok": True, "pong": p1.decode(), "echo": p2.decode()})
 
 
@@ -197,25 +167,17 @@ def bad_opcode(c):
 
 
 def close_echo(c):
-    c.send(0x8, struct.pack("!H", 4321) + b"bye")
+    c.send(0x8, close_payload(4321, b"bye"))
     try:
         fin, op, payload = c.recv()
     except (EOFError, socket.timeout):
         fail("Close 4321: expected the server's Close frame, got none")
     if op != 0x8:
         fail(f"Close 4321: expected a Close frame, got opcode {op:#x}")
-    code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+    code = close_code(payload)
     if code != 4321:
         fail(f"Close 4321: expected the server to echo 4321, got {code}")
-    t0 = time.monotonic()
-    try:
-        while True:
-            c.recv()
-    except (EOFError, ConnectionResetError):
-        pass
-    except socket.timeout:
-        fail("after the Close handshake the server kept TCP open for 5 s")
-    emit({"ok": True, "close_code": code, "tcp_end_after": round(time.monotonic() - t0, 3)})
+    emit({"ok": True, "close_code": code, "tcp_end_after": c.wait_tcp_end()})
 
 
 def echo_once(c, what):
@@ -235,7 +197,7 @@ def split_request(target):
 
 
 def frame_with_request(target):
-    c = Conn(target, then=masked_frame(0x1, b"pipelined"))
+    c = Conn(target, then=encode_frame(0x1, b"pipelined", mask=True))
     try:
         fin, op, payload = c.recv()
     except (EOFError, socket.timeout):
@@ -301,8 +263,8 @@ VIOLATIONS = {
                                                 c.send(0x1, b"second")),
     "rsv-bits-without-extension": lambda c: c.send(0x1, b"rsv1", rsv=0x40),
     "close-one-byte-payload": lambda c: c.send(0x8, b"\x03"),
-    "close-reserved-code-1005": lambda c: c.send(0x8, struct.pack("!H", 1005)),
-    "close-code-999": lambda c: c.send(0x8, struct.pack("!H", 999)),
+    "close-reserved-code-1005": lambda c: c.send(0x8, close_payload(1005)),
+    "close-code-999": lambda c: c.send(0x8, close_payload(999)),
 }
 
 

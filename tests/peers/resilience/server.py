@@ -14,19 +14,15 @@ stdout, one line each, flushed:
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import json
+import os
 import socket
 import struct
 import sys
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rawws import (OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, accept, close_code,  # noqa: E402
+                   close_payload, emit, read_messages, run, serve)
+from rawws import encode_frame as frame  # noqa: E402
 
 
 def parse_args():
@@ -49,50 +45,6 @@ ANSWERS = dict(a.split("=", 1) for a in ARGS.answer)
 COUNT = 0
 
 
-def frame(opcode, payload):
-    head = bytes([0x80 | opcode])
-    n = len(payload)
-    if n < 126:
-        head += bytes([n])
-    elif n < 65536:
-        head += bytes([126]) + struct.pack("!H", n)
-    else:
-        head += bytes([127]) + struct.pack("!Q", n)
-    return head + payload
-
-
-async def read_frame(reader):
-    b0, b1 = await reader.readexactly(2)
-    n = b1 & 0x7F
-    if n == 126:
-        (n,) = struct.unpack("!H", await reader.readexactly(2))
-    elif n == 127:
-        (n,) = struct.unpack("!Q", await reader.readexactly(8))
-    mask = await reader.readexactly(4) if b1 & 0x80 else b"\0\0\0\0"
-    payload = bytearray(await reader.readexactly(n))
-    for i in range(n):
-        payload[i] ^= mask[i % 4]
-    return bool(b0 & 0x80), b0 & 0x0F, bytes(payload)
-
-
-async def handshake(reader, writer):
-    head = await reader.readuntil(b"\r\n\r\n")
-    key = None
-    for line in head.decode("latin-1").split("\r\n")[1:]:
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "sec-websocket-key":
-            key = value.strip().encode()
-    if key is None:
-        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
-        return False
-    accept = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
-    writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                  "Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n").encode())
-    await writer.drain()
-    return True
-
-
 def reset(writer):
     """Close with RST instead of FIN: SO_LINGER 0, then abort."""
     sock = writer.get_extra_info("socket")
@@ -103,31 +55,22 @@ def reset(writer):
 
 async def session(reader, writer, n):
     messages = 0
-    op, parts = None, []
-    while True:
-        fin, opcode, payload = await read_frame(reader)
-        if opcode == 0x8:
-            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-            emit({"event": "closed", "n": n, "code": code})
-            writer.write(frame(0x8, payload[:2]))
+    async for op, parts in read_messages(reader):
+        if op == OP_CLOSE:
+            emit({"event": "closed", "n": n, "code": close_code(parts[0])})
+            writer.write(frame(OP_CLOSE, parts[0][:2]))
             await writer.drain()
             return
-        if opcode == 0x9:
+        if op == OP_PING:
             emit({"event": "ping", "n": n})
             if not ARGS.ignore_pings:
-                writer.write(frame(0xA, payload))
+                writer.write(frame(OP_PONG, parts[0]))
                 await writer.drain()
             continue
-        if opcode == 0xA:
-            continue
-        if opcode in (0x1, 0x2):
-            op, parts = opcode, [payload]
-        else:
-            parts.append(payload)
-        if not fin:
+        if op == OP_PONG:
             continue
         data = b"".join(parts)
-        if op == 0x1:
+        if op == OP_TEXT:
             text = data.decode("utf-8", "replace")
             emit({"event": "message", "n": n, "type": "text", "data": text,
                   "fragments": len(parts)})
@@ -143,7 +86,7 @@ async def session(reader, writer, n):
         if n == 1 and ARGS.close_and_reset_after is not None \
                 and messages >= ARGS.close_and_reset_after:
             # The Close frame and the reset reach the client together.
-            writer.write(frame(0x8, struct.pack("!H", 1001) + b"going away"))
+            writer.write(frame(OP_CLOSE, close_payload(1001, b"going away")))
             await writer.drain()
             reset(writer)
             emit({"event": "closed", "n": n, "code": None})
@@ -155,7 +98,7 @@ async def push(writer):
     while True:
         await asyncio.sleep(ARGS.push_every)
         i += 1
-        writer.write(frame(0x1, f"push {i}".encode()))
+        writer.write(frame(OP_TEXT, f"push {i}".encode()))
         await writer.drain()
 
 
@@ -164,7 +107,7 @@ async def handler(reader, writer):
     COUNT += 1
     n = COUNT
     try:
-        if not await handshake(reader, writer):
+        if not await accept(reader, writer):
             return
         emit({"event": "connect", "n": n})
         pusher = asyncio.create_task(push(writer)) if ARGS.push_every else None
@@ -180,16 +123,8 @@ async def handler(reader, writer):
 
 
 async def main():
-    server = await asyncio.start_server(handler, "127.0.0.1", ARGS.port, reuse_address=True)
-    port = server.sockets[0].getsockname()[1]
-    sys.stdout.write(f"listening ws://127.0.0.1:{port}/\n")
-    sys.stdout.flush()
-    async with server:
-        await server.serve_forever()
+    await serve(handler, ARGS.port, reuse_address=True)
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run(main)

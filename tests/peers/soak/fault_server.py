@@ -10,12 +10,13 @@ simply die, which is what the restart test wants.
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import struct
+import os
 import sys
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rawws import (OP_CLOSE, OP_PING, OP_PONG, accept, close_payload,  # noqa: E402
+                   read_messages, run, serve, until_close)
+from rawws import encode_frame as frame  # noqa: E402
 
 
 def parse_args():
@@ -34,67 +35,20 @@ ARGS = parse_args()
 ECHOED = 0
 
 
-def frame(opcode, payload):
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return head + payload
-
-
-async def read_frame(reader):
-    b0, b1 = await reader.readexactly(2)
-    n = b1 & 0x7F
-    if n == 126:
-        (n,) = struct.unpack("!H", await reader.readexactly(2))
-    elif n == 127:
-        (n,) = struct.unpack("!Q", await reader.readexactly(8))
-    mask = await reader.readexactly(4) if b1 & 0x80 else b"\0\0\0\0"
-    data = await reader.readexactly(n)
-    # XOR with the repeated mask, as one big-integer operation instead of a Python loop.
-    m = (mask * (n // 4 + 1))[:n]
-    data = (int.from_bytes(data, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big") if n else b""
-    return bool(b0 & 0x80), b0 & 0x0F, data
-
-
-async def until_close(reader):
-    while (await read_frame(reader))[1] != 0x8:
-        pass
-
-
 async def session(reader, writer):
-    head = await reader.readuntil(b"\r\n\r\n")
-    key = None
-    for line in head.decode("latin-1").split("\r\n")[1:]:
-        if line.lower().startswith("sec-websocket-key:"):
-            key = line.split(":", 1)[1].strip().encode()
-    if key is None:
-        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    if not await accept(reader, writer, (("Content-Length", 0), ("Connection", "close"))):
         return
-    accept = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
-    writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").encode())
-    count, op, parts = 0, None, []
-    while True:
-        fin, opcode, payload = await read_frame(reader)
-        if opcode == 0x8:
-            writer.write(frame(0x8, payload[:2]))
+    count = 0
+    async for op, parts in read_messages(reader):
+        if op == OP_CLOSE:
+            writer.write(frame(OP_CLOSE, parts[0][:2]))
             await writer.drain()
             return
-        if opcode == 0x9:
+        if op == OP_PING:
             if not ARGS.no_pong:
-                writer.write(frame(0xA, payload))
+                writer.write(frame(OP_PONG, parts[0]))
             continue
-        if opcode == 0xA:
-            continue
-        if opcode in (0x1, 0x2):
-            op, parts = opcode, [payload]
-        else:
-            parts.append(payload)
-        if not fin:
+        if op == OP_PONG:
             continue
         writer.write(frame(op, b"".join(parts)))
         count += 1
@@ -104,7 +58,7 @@ async def session(reader, writer):
             sys.stdout.write(f"echoed {ECHOED}\n")
             sys.stdout.flush()
         if ARGS.close_after is not None and count >= ARGS.close_after:
-            writer.write(frame(0x8, struct.pack("!H", ARGS.close_code) + b"fault"))
+            writer.write(frame(OP_CLOSE, close_payload(ARGS.close_code, b"fault")))
             await writer.drain()
             # Wait (briefly) for the client's Close, then hang up first, as RFC 6455 asks.
             try:
@@ -125,17 +79,8 @@ async def handler(reader, writer):
 
 
 async def main():
-    server = await asyncio.start_server(handler, "127.0.0.1", ARGS.port, reuse_address=True,
-                                        backlog=1024)
-    port = server.sockets[0].getsockname()[1]
-    sys.stdout.write(f"listening ws://127.0.0.1:{port}/\n")
-    sys.stdout.flush()
-    async with server:
-        await server.serve_forever()
+    await serve(handler, ARGS.port, reuse_address=True, backlog=1024)
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run(main)
