@@ -12,6 +12,7 @@ use rustls::pki_types::ServerName;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
@@ -65,24 +66,55 @@ pub const REFUSAL_BODY_LIMIT: usize = 1024;
 /// Open a WebSocket. The connect timeout covers every phase up to the 101.
 pub async fn open(opts: &ConnectOptions) -> Result<(WsStream, Handshake), Error> {
     let phase = std::sync::Mutex::new("DNS/TCP");
-    match tokio::time::timeout(opts.connect_timeout, open_phases(opts, &phase)).await {
+    let attempt = async {
+        let (io, leftover, handshake) =
+            open_phases(opts, &phase, |stream| Tap::new(stream, true)).await?;
+        let mut config = WebSocketConfig::default();
+        config.max_message_size = Some(opts.max_message_size);
+        config.max_frame_size = Some(opts.max_message_size);
+        config.read_buffer_size = opts.read_buffer_size;
+        // Every send is flushed at once: a buffered ping would measure our buffer, not the peer.
+        config.write_buffer_size = 0;
+        let ws =
+            WebSocketStream::from_partially_read(io, leftover, Role::Client, Some(config)).await;
+        Ok((ws, handshake))
+    };
+    match tokio::time::timeout(opts.connect_timeout, attempt).await {
         Ok(res) => res,
-        Err(_) => Err(Error::new(
-            ErrorKind::ConnectTimeout,
-            format!(
-                "connect timeout: no WebSocket to {} after {} (during {}); raise --connect-timeout",
-                opts.target.url(),
-                humantime::format_duration(opts.connect_timeout),
-                phase.lock().map(|p| *p).unwrap_or("connect")
-            ),
-        )),
+        Err(_) => Err(timed_out(opts, &phase)),
     }
 }
 
-async fn open_phases(
+/// Open a WebSocket and hand over the bare stream, for a caller that speaks RFC 6455 itself
+/// (`core::lean`, soak's connections). Returns the stream, the bytes that came after the 101's
+/// head (the first frames, when the server was quick) and the handshake. No `Tap`: such a
+/// caller sees every frame, Close payloads included, and would pay for the scan for nothing.
+pub async fn open_raw(opts: &ConnectOptions) -> Result<(MaybeTls, Vec<u8>, Handshake), Error> {
+    let phase = std::sync::Mutex::new("DNS/TCP");
+    match tokio::time::timeout(opts.connect_timeout, open_phases(opts, &phase, |s| s)).await {
+        Ok(res) => res,
+        Err(_) => Err(timed_out(opts, &phase)),
+    }
+}
+
+fn timed_out(opts: &ConnectOptions, phase: &std::sync::Mutex<&'static str>) -> Error {
+    Error::new(
+        ErrorKind::ConnectTimeout,
+        format!(
+            "connect timeout: no WebSocket to {} after {} (during {}); raise --connect-timeout",
+            opts.target.url(),
+            humantime::format_duration(opts.connect_timeout),
+            phase.lock().map(|p| *p).unwrap_or("connect")
+        ),
+    )
+}
+
+/// DNS, TCP, TLS and the upgrade, over the stream `wrap` makes of the connected socket.
+async fn open_phases<S: AsyncRead + AsyncWrite + Unpin>(
     opts: &ConnectOptions,
     phase: &std::sync::Mutex<&'static str>,
-) -> Result<(WsStream, Handshake), Error> {
+    wrap: impl FnOnce(MaybeTls) -> S,
+) -> Result<(S, Vec<u8>, Handshake), Error> {
     let start = Instant::now();
     let set_phase = |p| {
         if let Ok(mut g) = phase.lock() {
@@ -118,15 +150,8 @@ async fn open_phases(
 
     set_phase("the HTTP upgrade");
     let upgrade_start = Instant::now();
-    let mut io = Tap::new(stream, true);
+    let mut io = wrap(stream);
     let (accepted, leftover) = upgrade::upgrade(&mut io, opts).await?;
-    let mut config = WebSocketConfig::default();
-    config.max_message_size = Some(opts.max_message_size);
-    config.max_frame_size = Some(opts.max_message_size);
-    config.read_buffer_size = opts.read_buffer_size;
-    // Every send is flushed at once: a buffered ping would measure our buffer, not the peer.
-    config.write_buffer_size = 0;
-    let ws = WebSocketStream::from_partially_read(io, leftover, Role::Client, Some(config)).await;
     let upgrade = upgrade_start.elapsed();
     let handshake = Handshake {
         url: opts.target.url(),
@@ -144,5 +169,5 @@ async fn open_phases(
             total: start.elapsed(),
         },
     };
-    Ok((ws, handshake))
+    Ok((io, leftover, handshake))
 }

@@ -18,14 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// tungstenite keeps a read buffer per connection for the connection's life, and with 19,000
-/// connections every byte of it is 19 KB of RSS: size it for one soak message (or a ping)
-/// instead of tungstenite's 128 KiB. A larger message still arrives: the buffer grows for it.
-pub fn read_buffer_for(message_size: usize) -> usize {
-    (message_size + 14)
-        .next_power_of_two()
-        .clamp(128, 64 * 1024)
-}
 /// Connection ids are u32 on the wire; far beyond what one process can open anyway.
 const MAX_CONNECTIONS: usize = 1_000_000;
 
@@ -206,8 +198,7 @@ fn heartbeat(args: &SoakArgs) -> Result<Option<HeartbeatConfig>, Error> {
 /// One set of options per source address, built once and shared by every connection from it:
 /// cloning `ConnectOptions` per connection would cost RSS that soak cannot spare.
 pub fn options_per_source(url: &str, cfg: &SoakConfig) -> Result<Vec<Arc<ConnectOptions>>, Error> {
-    let mut base = crate::config::connect_options(url, &cfg.handshake, &cfg.tls)?;
-    base.read_buffer_size = read_buffer_for(cfg.run.size);
+    let base = crate::config::connect_options(url, &cfg.handshake, &cfg.tls)?;
     if cfg.run.source_addrs.is_empty() {
         return Ok(vec![Arc::new(base)]);
     }
@@ -250,13 +241,6 @@ mod tests {
         let c = soak(&["--message-rate", "0", "--no-reconnect", "--heartbeat", "0s"]).unwrap();
         assert_eq!(c.run.message_period, None);
         assert!(c.reconnect.is_none() && c.heartbeat.is_none());
-    }
-
-    #[test]
-    fn read_buffer_fits_one_message() {
-        assert_eq!(read_buffer_for(64), 128);
-        assert_eq!(read_buffer_for(1000), 1024);
-        assert_eq!(read_buffer_for(10 << 20), 64 * 1024);
     }
 
     #[test]

@@ -9,7 +9,6 @@
 pub mod collector;
 pub mod config;
 mod embedded;
-pub mod link;
 pub mod message;
 pub mod report;
 pub mod rss;
@@ -156,7 +155,8 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
 
     // Drain: every worker waits for its echoes and closes; bounded, then whatever is left is
     // aborted (a server that never answers our Close must not hold the report hostage).
-    let drain_deadline = Instant::now() + worker::DRAIN + link::CLOSE_WAIT + Duration::from_secs(2);
+    let drain_deadline =
+        Instant::now() + worker::DRAIN + crate::core::lean::CLOSE_WAIT + Duration::from_secs(2);
     loop {
         tokio::select! {
             next = workers.join_next() => if next.is_none() { break },

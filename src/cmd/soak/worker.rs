@@ -5,13 +5,13 @@
 //! Memory is what limits a soak (19,000 of these in one process), so a worker keeps numbers,
 //! not messages: a buffered or unanswered message is its sequence number (the bytes are
 //! regenerated from it). The futures that run briefly (opening, sending, closing) are boxed, so
-//! they take memory only while they run, and the link is boxed once, so that moving it from
-//! `open` into `session` does not leave a second link-sized slot in this task's future (that
-//! took the task from 6 KiB to under 1 KiB).
+//! they take memory only while they run, and the connection is boxed once, so that moving it
+//! from `open` into `session` does not leave a second connection-sized slot in this task's
+//! future (that took the task from 6 KiB to under 1 KiB). The connection itself is
+//! `core::lean::LeanConn`: the server's codec in the client role, no read buffer while idle.
 
 use super::collector::Ev;
 use super::config::{ReconnectPolicy, RunShape};
-use super::link::{Link, Recv};
 use super::message::{self, Decoded};
 use super::tracker::Tracker;
 use crate::core::close;
@@ -19,8 +19,8 @@ use crate::core::conn::DataKind;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::handshake::ConnectOptions;
 use crate::core::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
+use crate::core::lean::{LeanConn, Recv};
 use crate::core::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
-use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -229,16 +229,23 @@ impl Worker {
     }
 
     /// Open a connection; `None` when the run ended first.
-    async fn open(&mut self) -> Option<Result<(Box<Link>, Duration), Error>> {
+    async fn open(&mut self) -> Option<Result<(Box<LeanConn>, Duration), Error>> {
         let opts = self.sh.opts[self.id as usize % self.sh.opts.len()].clone();
         let end = self.sh.end;
         let sh = self.sh.clone();
-        let attempt = Box::pin(async move {
+        // The permit first, and only then the handshake's state (about 1.5 KiB), boxed. Boxed
+        // while waiting for the permit, it existed for every connection at once (10,000 at the
+        // start of a big run); freed one by one as the handshakes finished, it left holes
+        // that the connections' long-lived allocations then pinned: ~1 KiB of RSS each.
+        let attempt = async move {
             let _permit = sh.open_gate.acquire().await;
-            crate::core::handshake::open(&opts)
+            Box::pin(crate::core::handshake::open_raw(&opts))
                 .await
-                .map(|(ws, hs)| (Box::new(Link::new(ws)), hs.timings.total))
-        });
+                .map(|(io, leftover, hs)| {
+                    let conn = LeanConn::new(io, leftover, opts.max_message_size);
+                    (Box::new(conn), hs.timings.total)
+                })
+        };
         let res = tokio::select! {
             r = attempt => Some(r),
             _ = sleep_until(end.into()) => None,
@@ -252,15 +259,11 @@ impl Worker {
         u64::try_from(self.sh.start.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    async fn send_seq(&mut self, conn: &mut Link, seq: u64, replay: bool) -> Result<(), Error> {
+    async fn send_seq(&mut self, conn: &mut LeanConn, seq: u64, replay: bool) -> Result<(), Error> {
         let mut buf = Vec::with_capacity(self.sh.run.size);
         message::encode(self.id, seq, self.now_us(), self.sh.run.size, &mut buf);
-        conn.send(
-            self.sh.run.kind,
-            Bytes::from(buf),
-            self.sh.run.fragment_size,
-        )
-        .await?;
+        conn.send(self.sh.run.kind, &buf, self.sh.run.fragment_size)
+            .await?;
         if self.sh.run.echo {
             let missing = self.tracker.sent(seq);
             if missing > 0 {
@@ -272,9 +275,9 @@ impl Worker {
     }
 
     /// The connected loop. Its future lives as long as the connection, so it holds only the
-    /// link, the heartbeat and one wait; everything that awaits more (sending, closing) is
+    /// connection, the heartbeat and one wait; everything that awaits more (sending, closing) is
     /// boxed and exists only while it runs.
-    async fn session(&mut self, mut conn: Box<Link>) -> SessionEnd {
+    async fn session(&mut self, mut conn: Box<LeanConn>) -> SessionEnd {
         // Replay first, in order: the loss count stays zero when the buffer sufficed.
         if let Err(e) = Box::pin(self.replay(&mut conn)).await {
             return lost_by(&e);
@@ -284,6 +287,14 @@ impl Worker {
             .heartbeat
             .clone()
             .map(|c| Heartbeat::new(c, Instant::now()));
+        // One timer and one stop waiter for the whole session, not one per wake-up: a fresh
+        // `Sleep` and `changed()` per loop took the timer wheel's lock and the stop signal's
+        // waiter-list lock (shared by every connection) twice each per message.
+        let mut stop = self.stop.clone();
+        let stopped = stop.changed();
+        tokio::pin!(stopped);
+        let timer = sleep_until(self.sh.end.into());
+        tokio::pin!(timer);
         loop {
             let mut deadline = self.sh.end;
             if let Some(t) = self.next_send {
@@ -295,11 +306,14 @@ impl Worker {
             if *self.stop.borrow() {
                 return Box::pin(self.finish(conn)).await;
             }
-            // `Link::recv` is cancel-safe, so the timer may win at any moment.
+            if timer.deadline() != deadline.into() {
+                timer.as_mut().reset(deadline.into());
+            }
+            // `LeanConn::recv` is cancel-safe, so the timer may win at any moment.
             let woke = tokio::select! {
-                _ = self.stop.changed() => Woke::Stop,
+                _ = &mut stopped => Woke::Stop,
                 inbound = conn.recv() => Woke::Inbound(inbound),
-                _ = sleep_until(deadline.into()) => Woke::Timer,
+                _ = &mut timer => Woke::Timer,
             };
             let end = match woke {
                 Woke::Stop => return Box::pin(self.finish(conn)).await,
@@ -315,7 +329,7 @@ impl Worker {
         }
     }
 
-    async fn replay(&mut self, conn: &mut Link) -> Result<(), Error> {
+    async fn replay(&mut self, conn: &mut LeanConn) -> Result<(), Error> {
         while let Some(seq) = self.buffer.pop_front() {
             if let Err(e) = self.send_seq(conn, seq, true).await {
                 self.buffer.push_front(seq);
@@ -328,7 +342,7 @@ impl Worker {
     /// Heartbeat and message schedule; `Some` when the connection is over.
     async fn on_timer(
         &mut self,
-        conn: &mut Link,
+        conn: &mut LeanConn,
         hb: Option<&mut Heartbeat>,
     ) -> Option<SessionEnd> {
         let now = Instant::now();
@@ -336,8 +350,8 @@ impl Worker {
             match h.poll(now) {
                 Action::Send(probe) => {
                     let sent = match probe {
-                        Probe::Ping { payload, .. } => conn.ping(payload).await,
-                        Probe::Text(t) => conn.send(DataKind::Text, Bytes::from(t), None).await,
+                        Probe::Ping { payload, .. } => conn.ping(&payload).await,
+                        Probe::Text(t) => conn.send(DataKind::Text, t.as_bytes(), None).await,
                     };
                     if let Err(e) = sent {
                         return Some(lost_by(&e));
@@ -356,7 +370,7 @@ impl Worker {
         self.send_due(conn, now).await.err().map(|e| lost_by(&e))
     }
 
-    async fn send_due(&mut self, conn: &mut Link, now: Instant) -> Result<(), Error> {
+    async fn send_due(&mut self, conn: &mut LeanConn, now: Instant) -> Result<(), Error> {
         let Some(period) = self.sh.run.message_period else {
             return Ok(());
         };
@@ -410,7 +424,7 @@ impl Worker {
     }
 
     /// The run is over: wait briefly for echoes still on their way, then close with 1000.
-    async fn finish(&mut self, mut conn: Box<Link>) -> SessionEnd {
+    async fn finish(&mut self, mut conn: Box<LeanConn>) -> SessionEnd {
         self.ev(Ev::HeldToEnd);
         let drain_end = Instant::now() + DRAIN;
         while self.tracker.awaiting() > 0 {
@@ -441,14 +455,31 @@ fn lost_by(e: &Error) -> SessionEnd {
     }
 }
 
-/// The peer closed: answer its Close (outside any `select!`, so nothing cancels it).
-async fn closed(conn: Box<Link>, end: SessionEnd) -> SessionEnd {
-    if let SessionEnd::Lost {
-        close_code: Some(_),
-        ..
-    } = end
-    {
+/// The connection ended on its own: send the reply to the peer's Close (or our Close after a
+/// protocol error) and let the server hang up, outside any `select!` so nothing cancels it. A
+/// connection that is still open (a dead heartbeat, a failed send) is just dropped.
+async fn closed(conn: Box<LeanConn>, end: SessionEnd) -> SessionEnd {
+    if conn.is_ended() {
         conn.finish_close().await;
     }
     end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn future_size<A, F: std::future::Future>(_: fn(u32, A) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// The task and its connection are most of what a soak connection costs (the 2 KiB
+    /// budget); a field or a `select!` that grows them shows up here before it shows in RSS.
+    #[test]
+    fn a_connection_fits_the_memory_budget() {
+        let task = future_size(run);
+        assert!(task <= 1024, "worker future is {task} B");
+        let conn = std::mem::size_of::<LeanConn>();
+        assert!(conn <= 256, "LeanConn is {conn} B");
+    }
 }

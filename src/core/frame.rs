@@ -1,0 +1,776 @@
+//! RFC 6455 framing for both ends of a connection, written for many mostly idle connections:
+//! the echo server's (`server::conn`) and soak's client connections (`core::lean`). The
+//! `Role` decides the masking rule: a server reads masked frames and writes unmasked ones, a
+//! client the reverse (RFC 6455 5.1, 5.3); everything else is the same code.
+//!
+//! The decoder owns no read buffer: it is fed whatever bytes the socket had (read into a
+//! per-worker scratch buffer) and keeps only what a frame split across reads needs: up to 14
+//! header bytes inline, the unfinished message (only while one is in flight) and an unfinished
+//! control frame (at most 125 bytes, rare). A complete single-frame message is unmasked in
+//! place and handed out as a borrowed slice, so the small-message echo path allocates nothing.
+//!
+//! Everything a peer may get wrong is checked here, with the close code RFC 6455 asks for:
+//! frames masked the wrong way for the role, RSV bits without an extension, reserved opcodes, fragmented or oversized
+//! control frames, continuation out of sequence, lengths with the top bit set (1002); invalid
+//! UTF-8 in a text message, found as early as the bytes arrive, even across frames (1007);
+//! messages over the size limit (1009).
+
+use crate::core::conn::DataKind;
+use std::ops::Deref;
+
+pub const OP_CONTINUATION: u8 = 0x0;
+pub const OP_TEXT: u8 = 0x1;
+pub const OP_BINARY: u8 = 0x2;
+pub const OP_CLOSE: u8 = 0x8;
+pub const OP_PING: u8 = 0x9;
+pub const OP_PONG: u8 = 0xA;
+
+/// Largest control-frame payload (RFC 6455 5.5).
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+/// Longest frame header: 2 bytes, 8 of extended length, 4 of mask.
+const MAX_HEADER: usize = 14;
+
+/// Which end of the connection we are: it decides which frames must be masked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads masked frames, writes unmasked ones.
+    Server,
+    /// Reads unmasked frames, writes masked ones with a fresh key per frame.
+    Client,
+}
+
+impl Role {
+    /// The masking key for a frame we are about to write. RFC 6455 5.3 asks a client for a
+    /// new, unpredictable key per frame so that a script cannot choose the bytes a proxy
+    /// sees; fastrand (seeded per thread from the OS) is enough for that purpose.
+    fn next_mask(self) -> Option<[u8; 4]> {
+        match self {
+            Role::Server => None,
+            Role::Client => Some(fastrand::u32(..).to_ne_bytes()),
+        }
+    }
+}
+
+/// A reason to fail the connection: the close code to send and a short explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Violation {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+const fn protocol(reason: &'static str) -> Violation {
+    Violation { code: 1002, reason }
+}
+
+pub const INVALID_UTF8: Violation = Violation {
+    code: 1007,
+    reason: "invalid UTF-8 in a text message",
+};
+pub const TOO_BIG: Violation = Violation {
+    code: 1009,
+    reason: "message larger than --max-message-size",
+};
+
+/// A payload either still in the caller's input buffer or moved out of the decoder.
+#[derive(Debug)]
+pub enum Payload<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Payload<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(b) => b,
+            Payload::Owned(v) => v,
+        }
+    }
+}
+
+/// One complete thing from the peer. Data frames are reassembled into messages; text
+/// messages are valid UTF-8.
+#[derive(Debug)]
+pub enum Item<'a> {
+    Message {
+        kind: DataKind,
+        payload: Payload<'a>,
+    },
+    Ping(Payload<'a>),
+    Pong(Payload<'a>),
+    Close(Payload<'a>),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    fin: bool,
+    opcode: u8,
+    /// `None` for a server's frame (read by a client).
+    mask: Option<[u8; 4]>,
+    /// Bytes of payload already consumed, for the mask phase.
+    done: u64,
+    remaining: u64,
+}
+
+/// A complete item found by `step`: its payload is `input[range]` unless `owned`.
+struct Ready {
+    opcode: u8,
+    kind: DataKind,
+    range: std::ops::Range<usize>,
+    owned: Option<Vec<u8>>,
+}
+
+#[derive(Debug)]
+pub struct Decoder {
+    role: Role,
+    max_message: u64,
+    /// After we sent Close: data payloads are skipped, not kept, checked or counted.
+    discard: bool,
+    hdr: [u8; MAX_HEADER],
+    hdr_len: u8,
+    frame: Option<Frame>,
+    /// The kind of the message in flight, from its first frame until its FIN frame.
+    msg_kind: Option<DataKind>,
+    msg_len: u64,
+    /// Payload of an unfinished message; empty (unallocated) between messages.
+    msg: Vec<u8>,
+    /// How much of `msg` is known to be valid UTF-8 (text messages only).
+    utf8_ok: usize,
+    /// Payload of a control frame split across reads.
+    ctrl: Vec<u8>,
+}
+
+impl Decoder {
+    /// A server's decoder: it reads a client's (masked) frames.
+    pub fn new(max_message: usize) -> Self {
+        Self::with_role(Role::Server, max_message)
+    }
+
+    /// A client's decoder: it reads a server's (unmasked) frames.
+    pub fn client(max_message: usize) -> Self {
+        Self::with_role(Role::Client, max_message)
+    }
+
+    pub fn with_role(role: Role, max_message: usize) -> Self {
+        Decoder {
+            role,
+            max_message: max_message as u64,
+            discard: false,
+            hdr: [0; MAX_HEADER],
+            hdr_len: 0,
+            frame: None,
+            msg_kind: None,
+            msg_len: 0,
+            msg: Vec::new(),
+            utf8_ok: 0,
+            ctrl: Vec::new(),
+        }
+    }
+
+    /// From now on, data frames are parsed only to find the next frame; their payloads are
+    /// dropped. Used once we have sent Close and only wait for the peer's.
+    pub fn discard_data(&mut self) {
+        self.discard = true;
+        self.msg = Vec::new();
+        self.utf8_ok = 0;
+    }
+
+    /// Capacity of the unfinished-message and control-frame buffers (tests: idle is free).
+    #[cfg(test)]
+    pub(crate) fn buffer_capacity(&self) -> (usize, usize) {
+        (self.msg.capacity(), self.ctrl.capacity())
+    }
+
+    /// True while a message or a frame is half received (the connection is not idle).
+    pub fn is_mid_frame(&self) -> bool {
+        self.frame.is_some() || self.hdr_len > 0 || self.msg_kind.is_some()
+    }
+
+    /// Decode the next complete item from `input[*pos..]`, advancing `*pos`. `Ok(None)` means
+    /// every byte was consumed and more are needed. Payload bytes are unmasked in place (a
+    /// client's decoder has nothing to unmask).
+    pub fn next<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        pos: &mut usize,
+    ) -> Result<Option<Item<'a>>, Violation> {
+        let Some(ready) = self.step(input, pos)? else {
+            return Ok(None);
+        };
+        let input: &'a [u8] = input;
+        let payload = match ready.owned {
+            Some(v) => Payload::Owned(v),
+            None => Payload::Borrowed(&input[ready.range]),
+        };
+        Ok(Some(match ready.opcode {
+            OP_PING => Item::Ping(payload),
+            OP_PONG => Item::Pong(payload),
+            OP_CLOSE => Item::Close(payload),
+            _ => Item::Message {
+                kind: ready.kind,
+                payload,
+            },
+        }))
+    }
+
+    /// The work of `next`, naming the payload by its place in `input` (or handing it over when
+    /// it was assembled from several reads).
+    fn step(&mut self, input: &mut [u8], pos: &mut usize) -> Result<Option<Ready>, Violation> {
+        loop {
+            let frame = match self.frame {
+                Some(f) => f,
+                None => {
+                    let Some((frame, used)) = self.read_header(&input[*pos..])? else {
+                        *pos = input.len();
+                        return Ok(None);
+                    };
+                    *pos += used;
+                    self.start_frame(frame)?;
+                    frame
+                }
+            };
+            let avail = (input.len() - *pos) as u64;
+            if frame.remaining > 0 && avail == 0 {
+                return Ok(None);
+            }
+            let take = frame.remaining.min(avail) as usize;
+            let range = *pos..*pos + take;
+            *pos += take;
+            let complete = take as u64 == frame.remaining;
+            if complete {
+                self.frame = None;
+            } else {
+                let f = self.frame.as_mut().expect("frame in progress");
+                f.remaining -= take as u64;
+                f.done += take as u64;
+            }
+
+            if frame.opcode >= OP_CLOSE {
+                let chunk = &mut input[range.clone()];
+                unmask_opt(chunk, frame.mask, frame.done as usize);
+                if !complete {
+                    self.ctrl.extend_from_slice(chunk);
+                    return Ok(None);
+                }
+                let owned = (!self.ctrl.is_empty()).then(|| {
+                    self.ctrl.extend_from_slice(chunk);
+                    std::mem::take(&mut self.ctrl)
+                });
+                return Ok(Some(Ready {
+                    opcode: frame.opcode,
+                    kind: DataKind::Binary,
+                    range,
+                    owned,
+                }));
+            }
+
+            let kind = self.msg_kind.expect("data frame belongs to a message");
+            let finished = complete && frame.fin;
+            if finished {
+                self.msg_kind = None;
+                self.msg_len = 0;
+            }
+            if self.discard {
+                if !complete {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let chunk = &mut input[range.clone()];
+            unmask_opt(chunk, frame.mask, frame.done as usize);
+            if finished && self.msg.is_empty() {
+                // The whole message is in this one read: hand it out where it lies.
+                if kind == DataKind::Text && std::str::from_utf8(chunk).is_err() {
+                    return Err(INVALID_UTF8);
+                }
+                return Ok(Some(Ready {
+                    opcode: frame.opcode,
+                    kind,
+                    range,
+                    owned: None,
+                }));
+            }
+            self.msg.extend_from_slice(chunk);
+            if kind == DataKind::Text {
+                self.check_utf8(finished)?;
+            }
+            if finished {
+                self.utf8_ok = 0;
+                return Ok(Some(Ready {
+                    opcode: OP_TEXT,
+                    kind,
+                    range,
+                    owned: Some(std::mem::take(&mut self.msg)),
+                }));
+            }
+            if !complete {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Collect a frame header from `input` (plus bytes kept from earlier reads). Returns the
+    /// frame and how many bytes of `input` it used, or `None` when `input` ran out first.
+    fn read_header(&mut self, input: &[u8]) -> Result<Option<(Frame, usize)>, Violation> {
+        if self.hdr_len == 0
+            && let Some(need) = header_size(input)
+            && input.len() >= need
+        {
+            return Ok(Some((parse_header(&input[..need], self.role)?, need)));
+        }
+        let mut used = 0;
+        loop {
+            let have = self.hdr_len as usize;
+            let need = header_size(&self.hdr[..have]).unwrap_or(2);
+            if have == need {
+                self.hdr_len = 0;
+                return Ok(Some((parse_header(&self.hdr[..need], self.role)?, used)));
+            }
+            if used == input.len() {
+                return Ok(None);
+            }
+            let take = (need - have).min(input.len() - used);
+            self.hdr[have..have + take].copy_from_slice(&input[used..used + take]);
+            self.hdr_len += take as u8;
+            used += take;
+        }
+    }
+
+    fn start_frame(&mut self, frame: Frame) -> Result<(), Violation> {
+        match frame.opcode {
+            OP_CONTINUATION => {
+                if self.msg_kind.is_none() {
+                    return Err(protocol("continuation frame with no message to continue"));
+                }
+            }
+            OP_TEXT | OP_BINARY => {
+                if self.msg_kind.is_some() {
+                    return Err(protocol(
+                        "new data frame while a fragmented message is unfinished",
+                    ));
+                }
+                self.msg_kind = Some(if frame.opcode == OP_TEXT {
+                    DataKind::Text
+                } else {
+                    DataKind::Binary
+                });
+            }
+            OP_CLOSE | OP_PING | OP_PONG => {
+                if !frame.fin {
+                    return Err(protocol("fragmented control frame"));
+                }
+                if frame.remaining > MAX_CONTROL_PAYLOAD as u64 {
+                    return Err(protocol("control frame payload over 125 bytes"));
+                }
+            }
+            _ => return Err(protocol("reserved opcode")),
+        }
+        if frame.opcode < OP_CLOSE && !self.discard {
+            self.msg_len = self.msg_len.saturating_add(frame.remaining);
+            if self.msg_len > self.max_message {
+                // Skip this frame's payload from now on, so that the closing handshake that
+                // follows can still find the peer's Close frame.
+                self.frame = Some(frame);
+                self.discard_data();
+                return Err(TOO_BIG);
+            }
+        }
+        self.frame = Some(frame);
+        Ok(())
+    }
+
+    /// Validate what arrived of a text message; incomplete code points at the end are fine
+    /// until the message is finished. Rust's validator rejects a prefix as soon as it cannot
+    /// start a valid sequence, so bad bytes fail the connection as soon as they arrive.
+    fn check_utf8(&mut self, finished: bool) -> Result<(), Violation> {
+        match std::str::from_utf8(&self.msg[self.utf8_ok..]) {
+            Ok(_) => self.utf8_ok = self.msg.len(),
+            Err(e) if e.error_len().is_some() => return Err(INVALID_UTF8),
+            Err(e) => self.utf8_ok += e.valid_up_to(),
+        }
+        if finished && self.utf8_ok != self.msg.len() {
+            return Err(INVALID_UTF8);
+        }
+        Ok(())
+    }
+}
+
+/// The size of the header that starts `b`, once its first two bytes are there.
+fn header_size(b: &[u8]) -> Option<usize> {
+    let b1 = *b.get(1)?;
+    let ext = match b1 & 0x7F {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
+    Some(2 + ext + mask)
+}
+
+fn parse_header(h: &[u8], role: Role) -> Result<Frame, Violation> {
+    let (b0, b1) = (h[0], h[1]);
+    if b0 & 0x70 != 0 {
+        return Err(protocol("RSV bits set but no extension was negotiated"));
+    }
+    let masked = b1 & 0x80 != 0;
+    match role {
+        Role::Server if !masked => return Err(protocol("client frame is not masked")),
+        Role::Client if masked => return Err(protocol("server frame is masked")),
+        _ => {}
+    }
+    let (len, at) = match b1 & 0x7F {
+        126 => (u16::from_be_bytes([h[2], h[3]]) as u64, 4),
+        127 => (
+            u64::from_be_bytes(h[2..10].try_into().expect("8 bytes")),
+            10,
+        ),
+        n => (n as u64, 2),
+    };
+    if len >> 63 != 0 {
+        return Err(protocol("frame length has its most significant bit set"));
+    }
+    Ok(Frame {
+        fin: b0 & 0x80 != 0,
+        opcode: b0 & 0x0F,
+        // `header_size` counted 4 mask bytes exactly when the mask bit is set.
+        mask: masked.then(|| [h[at], h[at + 1], h[at + 2], h[at + 3]]),
+        done: 0,
+        remaining: len,
+    })
+}
+
+fn unmask_opt(buf: &mut [u8], mask: Option<[u8; 4]>, offset: usize) {
+    if let Some(mask) = mask {
+        unmask(buf, mask, offset);
+    }
+}
+
+/// XOR `buf` with the masking key, `offset` bytes into the payload.
+pub fn unmask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
+    let mut m = mask;
+    m.rotate_left(offset % 4);
+    let word = u64::from_ne_bytes([m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let v = u64::from_ne_bytes((&*c).try_into().expect("8 bytes")) ^ word;
+        c.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= m[i % 4];
+    }
+}
+
+/// A server frame header (never masked).
+pub fn write_header(out: &mut Vec<u8>, fin: bool, opcode: u8, len: usize) {
+    write_header_masked(out, fin, opcode, len, None);
+}
+
+/// A frame header; with a mask, the mask bit and key follow the length.
+fn write_header_masked(
+    out: &mut Vec<u8>,
+    fin: bool,
+    opcode: u8,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) {
+    let b0 = if fin { 0x80 } else { 0 } | opcode;
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    if len < 126 {
+        out.extend_from_slice(&[b0, m | len as u8]);
+    } else if len <= u16::MAX as usize {
+        out.extend_from_slice(&[b0, m | 126]);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.extend_from_slice(&[b0, m | 127]);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+    }
+}
+
+/// One whole frame: header, then the payload (masked in place in `out` for a client).
+fn write_frame(out: &mut Vec<u8>, role: Role, fin: bool, opcode: u8, payload: &[u8]) {
+    let mask = role.next_mask();
+    write_header_masked(out, fin, opcode, payload.len(), mask);
+    let at = out.len();
+    out.extend_from_slice(payload);
+    unmask_opt(&mut out[at..], mask, 0);
+}
+
+/// One data message from a server, in frames of at most `fragment` payload bytes when given.
+pub fn write_message(out: &mut Vec<u8>, kind: DataKind, payload: &[u8], fragment: Option<usize>) {
+    write_message_as(Role::Server, out, kind, payload, fragment);
+}
+
+/// One data message, in frames of at most `fragment` payload bytes when given.
+pub fn write_message_as(
+    role: Role,
+    out: &mut Vec<u8>,
+    kind: DataKind,
+    payload: &[u8],
+    fragment: Option<usize>,
+) {
+    let opcode = match kind {
+        DataKind::Text => OP_TEXT,
+        DataKind::Binary => OP_BINARY,
+    };
+    match fragment {
+        Some(size) if size > 0 && payload.len() > size => {
+            out.reserve(payload.len() + payload.len().div_ceil(size) * MAX_HEADER);
+            let count = payload.len().div_ceil(size);
+            for (i, chunk) in payload.chunks(size).enumerate() {
+                let op = if i == 0 { opcode } else { OP_CONTINUATION };
+                write_frame(out, role, i + 1 == count, op, chunk);
+            }
+        }
+        _ => {
+            out.reserve(payload.len() + MAX_HEADER);
+            write_frame(out, role, true, opcode, payload);
+        }
+    }
+}
+
+/// A server's control frame; `payload` must be at most 125 bytes.
+pub fn write_control(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    write_control_as(Role::Server, out, opcode, payload);
+}
+
+/// A control frame; `payload` must be at most 125 bytes.
+pub fn write_control_as(role: Role, out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    debug_assert!(payload.len() <= MAX_CONTROL_PAYLOAD);
+    write_frame(out, role, true, opcode, payload);
+}
+
+/// A server's Close frame with a code and a reason cut to fit (at a character boundary).
+pub fn write_close(out: &mut Vec<u8>, code: u16, reason: &str) {
+    write_close_as(Role::Server, out, code, reason);
+}
+
+/// A Close frame with a code and a reason cut to fit (at a character boundary).
+pub fn write_close_as(role: Role, out: &mut Vec<u8>, code: u16, reason: &str) {
+    let mut end = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+    payload[..2].copy_from_slice(&code.to_be_bytes());
+    payload[2..2 + end].copy_from_slice(&reason.as_bytes()[..end]);
+    write_frame(out, role, true, OP_CLOSE, &payload[..2 + end]);
+}
+
+/// What a peer's Close payload means for the closing handshake.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CloseCheck {
+    /// No status code (empty payload): reply with an empty Close.
+    NoStatus,
+    Valid {
+        code: u16,
+    },
+    Invalid(Violation),
+}
+
+pub fn check_close(payload: &[u8]) -> CloseCheck {
+    match payload {
+        [] => CloseCheck::NoStatus,
+        [_] => CloseCheck::Invalid(protocol("Close frame with a 1-byte payload")),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !crate::core::close::is_sendable(code) {
+                CloseCheck::Invalid(protocol("Close frame with a code not allowed on the wire"))
+            } else if std::str::from_utf8(reason).is_err() {
+                CloseCheck::Invalid(Violation {
+                    code: 1007,
+                    reason: "Close reason is not valid UTF-8",
+                })
+            } else {
+                CloseCheck::Valid { code }
+            }
+        }
+    }
+}
+
+/// The client's role. The server's tests stay in `server::codec`.
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    /// A server frame: never masked.
+    fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_header(&mut out, fin, opcode, payload.len());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Got {
+        Data(DataKind, Vec<u8>),
+        Ping(Vec<u8>),
+        Pong(Vec<u8>),
+        Close(Vec<u8>),
+        Fail(u16),
+    }
+
+    fn decode_with(mut dec: Decoder, wire: &[u8], chunk: usize) -> Vec<Got> {
+        let mut got = Vec::new();
+        for piece in wire.chunks(chunk.max(1)) {
+            let mut buf = piece.to_vec();
+            let mut pos = 0;
+            loop {
+                match dec.next(&mut buf, &mut pos) {
+                    Ok(Some(Item::Message { kind, payload })) => {
+                        got.push(Got::Data(kind, payload.to_vec()))
+                    }
+                    Ok(Some(Item::Ping(p))) => got.push(Got::Ping(p.to_vec())),
+                    Ok(Some(Item::Pong(p))) => got.push(Got::Pong(p.to_vec())),
+                    Ok(Some(Item::Close(p))) => got.push(Got::Close(p.to_vec())),
+                    Ok(None) => break,
+                    Err(v) => {
+                        got.push(Got::Fail(v.code));
+                        return got;
+                    }
+                }
+            }
+        }
+        got
+    }
+
+    /// Decode as `role` under every split of the input into reads; all must agree.
+    fn every_split(role: Role, wire: &[u8]) -> Vec<Got> {
+        let whole = decode_with(Decoder::with_role(role, 1 << 20), wire, wire.len());
+        for chunk in 1..wire.len().min(40) {
+            let got = decode_with(Decoder::with_role(role, 1 << 20), wire, chunk);
+            assert_eq!(got, whole, "split into {chunk}-byte reads");
+        }
+        whole
+    }
+
+    #[test]
+    fn a_client_reads_unmasked_server_frames_under_any_split() {
+        let mut wire = server_frame(false, OP_TEXT, "hé".as_bytes());
+        wire.extend(server_frame(true, OP_PING, b"p"));
+        wire.extend(server_frame(true, OP_CONTINUATION, "llo".as_bytes()));
+        wire.extend(server_frame(true, OP_BINARY, &[0xFF; 300]));
+        wire.extend(server_frame(true, OP_PONG, b"7"));
+        wire.extend(server_frame(true, OP_CLOSE, &[0x03, 0xE8]));
+        assert_eq!(
+            every_split(Role::Client, &wire),
+            vec![
+                Got::Ping(b"p".to_vec()),
+                Got::Data(DataKind::Text, "héllo".as_bytes().to_vec()),
+                Got::Data(DataKind::Binary, vec![0xFF; 300]),
+                Got::Pong(b"7".to_vec()),
+                Got::Close(vec![0x03, 0xE8]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_client_fails_a_masked_or_malformed_server_frame_with_1002() {
+        let masked = {
+            let mut f = Vec::new();
+            write_header_masked(&mut f, true, OP_TEXT, 2, Some([1, 2, 3, 4]));
+            f.extend_from_slice(&[b'h' ^ 1, b'i' ^ 2]);
+            f
+        };
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("masked", masked),
+            ("rsv2", {
+                let mut f = server_frame(true, OP_TEXT, b"x");
+                f[0] |= 0x20;
+                f
+            }),
+            ("reserved opcode", server_frame(true, 0x7, b"")),
+            ("fragmented ping", server_frame(false, OP_PING, b"")),
+            ("long pong", server_frame(true, OP_PONG, &[0; 126])),
+            (
+                "continuation first",
+                server_frame(true, OP_CONTINUATION, b"x"),
+            ),
+            ("64-bit length with top bit", {
+                let mut w = vec![0x82, 127];
+                w.extend_from_slice(&(1u64 << 63).to_be_bytes());
+                w
+            }),
+        ];
+        for (name, wire) in cases {
+            for chunk in [1, 3, wire.len()] {
+                let got = decode_with(Decoder::client(1 << 20), &wire, chunk);
+                assert_eq!(got.last(), Some(&Got::Fail(1002)), "{name} in {chunk}s");
+            }
+        }
+        // Invalid UTF-8 and size limits hold for the client as for the server.
+        let wire = server_frame(true, OP_TEXT, &[b'a', 0xFF]);
+        assert_eq!(every_split(Role::Client, &wire), vec![Got::Fail(1007)]);
+        let wire = server_frame(true, OP_BINARY, &[0; 11]);
+        assert_eq!(
+            decode_with(Decoder::client(10), &wire, 100),
+            vec![Got::Fail(1009)]
+        );
+    }
+
+    #[test]
+    fn client_frames_are_masked_with_a_fresh_key_and_read_back_by_a_server() {
+        let mut wire = Vec::new();
+        let text = "fragmented ✓ text".as_bytes();
+        write_message_as(Role::Client, &mut wire, DataKind::Text, text, Some(3));
+        write_control_as(Role::Client, &mut wire, OP_PING, b"hb-1");
+        write_message_as(
+            Role::Client,
+            &mut wire,
+            DataKind::Binary,
+            &[7; 70_000],
+            None,
+        );
+        write_close_as(Role::Client, &mut wire, 4000, "bye");
+        let got = decode_with(Decoder::new(1 << 20), &wire, 4096);
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(DataKind::Text, text.to_vec()),
+                Got::Ping(b"hb-1".to_vec()),
+                Got::Data(DataKind::Binary, vec![7; 70_000]),
+                Got::Close(vec![0x0F, 0xA0, b'b', b'y', b'e']),
+            ]
+        );
+        // Under every split too (without the large frame, to keep it quick).
+        let mut small = Vec::new();
+        write_message_as(Role::Client, &mut small, DataKind::Text, text, Some(4));
+        write_close_as(Role::Client, &mut small, 1000, "");
+        assert_eq!(every_split(Role::Server, &small).len(), 2);
+
+        // Every frame of a fragmented message has the mask bit and its own key.
+        let mut frames = Vec::new();
+        write_message_as(
+            Role::Client,
+            &mut frames,
+            DataKind::Binary,
+            &[0; 16],
+            Some(2),
+        );
+        let keys: Vec<[u8; 4]> = frames
+            .chunks(2 + 4 + 2)
+            .map(|f| {
+                assert_eq!(f[1] & 0x80, 0x80, "mask bit");
+                [f[2], f[3], f[4], f[5]]
+            })
+            .collect();
+        assert_eq!(keys.len(), 8);
+        assert!(keys.windows(2).any(|w| w[0] != w[1]), "{keys:?}");
+    }
+
+    #[test]
+    fn a_server_writes_exactly_what_it_wrote_before_roles_existed() {
+        let mut out = Vec::new();
+        write_message(&mut out, DataKind::Binary, &[1, 2, 3], None);
+        write_control(&mut out, OP_PONG, b"x");
+        write_close(&mut out, 1001, "bye");
+        assert_eq!(
+            out,
+            [
+                0x82, 3, 1, 2, 3, 0x8A, 1, b'x', 0x88, 5, 0x03, 0xE9, b'b', b'y', b'e' //
+            ]
+        );
+    }
+}
