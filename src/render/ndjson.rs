@@ -159,23 +159,32 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
     Value::Object(out)
 }
 
+/// Write one NDJSON line to stdout, flushed so that a reader sees it at once.
+pub fn write_line(value: &Value) -> io::Result<()> {
+    let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
+    line.push(b'\n');
+    let mut out = io::stdout().lock();
+    out.write_all(&line)?;
+    out.flush()
+}
+
+/// Status and errors also go to stderr, so a person watching a JSON run sees them.
+pub fn mirror_to_stderr(event: &Event) {
+    match event {
+        Event::Error(e) => eprintln!("wsbeat: error: {}", e.message()),
+        Event::Warning(w) => eprintln!("wsbeat: warning: {w}"),
+        Event::HeartbeatTimeout { waited } => eprintln!(
+            "wsbeat: error: heartbeat timeout after {}: no answer from the peer",
+            crate::render::units::duration(*waited)
+        ),
+        _ => {}
+    }
+}
+
 impl Render for Ndjson {
     fn event(&mut self, ts: Duration, event: &Event) -> io::Result<()> {
-        let mut line = serde_json::to_vec(&to_json(ts, event)).map_err(io::Error::other)?;
-        line.push(b'\n');
-        let mut out = io::stdout().lock();
-        out.write_all(&line)?;
-        out.flush()?;
-        // Status and errors also go to stderr, so a human watching a JSON run sees them.
-        match event {
-            Event::Error(e) => eprintln!("wsbeat: error: {}", e.message()),
-            Event::Warning(w) => eprintln!("wsbeat: warning: {w}"),
-            Event::HeartbeatTimeout { waited } => eprintln!(
-                "wsbeat: error: heartbeat timeout after {}: no answer from the peer",
-                crate::render::units::duration(*waited)
-            ),
-            _ => {}
-        }
+        write_line(&to_json(ts, event))?;
+        mirror_to_stderr(event);
         Ok(())
     }
 }

@@ -436,16 +436,9 @@ impl PingRender for Json {
         if self.view.quiet && !shown_when_quiet(event) {
             return Ok(());
         }
-        let mut line = serde_json::to_vec(&to_json(ts, event)).map_err(io::Error::other)?;
-        line.push(b'\n');
-        let mut out = io::stdout().lock();
-        out.write_all(&line)?;
-        out.flush()?;
-        // A person watching a JSON run still sees what went wrong.
-        match event {
-            PingEvent::Core(Event::Error(e)) => eprintln!("wsbeat: error: {}", e.message()),
-            PingEvent::Core(Event::Warning(w)) => eprintln!("wsbeat: warning: {w}"),
-            _ => {}
+        ndjson::write_line(&to_json(ts, event))?;
+        if let PingEvent::Core(core) = event {
+            ndjson::mirror_to_stderr(core);
         }
         Ok(())
     }

@@ -113,13 +113,8 @@ impl Run<'_> {
                 // Replies first: when a pong and a timer are both ready, the pong was earlier.
                 biased;
                 inbound = conn.recv() => {
-                    let now = Instant::now();
-                    match inbound {
-                        Inbound::Pong(p) => self.on_pong(&p, now, out),
-                        Inbound::Data { kind, payload } => self.on_data(kind, &payload, now, out),
-                        // tungstenite has already answered it.
-                        Inbound::Ping(_) => {}
-                        Inbound::Closed { close, error } => return (Ended::Closed, Some((close, error))),
+                    if let Some(end) = self.on_inbound(inbound, out) {
+                        return (Ended::Closed, Some(end));
                     }
                 }
                 due = wait_until(send_at, self.cfg.interval) => {
@@ -164,6 +159,23 @@ impl Run<'_> {
                 format!("could not send probe seq={seq}: the peer is not reading"),
             )),
         }
+    }
+
+    /// Count a reply or other traffic; `Some` when the connection has ended.
+    fn on_inbound(
+        &mut self,
+        inbound: Inbound,
+        out: &mut Out,
+    ) -> Option<(CloseEvent, Option<Error>)> {
+        let now = Instant::now();
+        match inbound {
+            Inbound::Pong(p) => self.on_pong(&p, now, out),
+            Inbound::Data { kind, payload } => self.on_data(kind, &payload, now, out),
+            // tungstenite has already answered it.
+            Inbound::Ping(_) => {}
+            Inbound::Closed { close, error } => return Some((close, error)),
+        }
+        None
     }
 
     fn on_pong(&mut self, payload: &[u8], now: Instant, out: &mut Out) {
@@ -251,12 +263,8 @@ impl Run<'_> {
             tokio::select! {
                 biased;
                 inbound = conn.recv() => {
-                    let now = Instant::now();
-                    match inbound {
-                        Inbound::Pong(p) => self.on_pong(&p, now, out),
-                        Inbound::Data { kind, payload } => self.on_data(kind, &payload, now, out),
-                        Inbound::Ping(_) => {}
-                        Inbound::Closed { close, error } => return (close, error),
+                    if let Some(end) = self.on_inbound(inbound, out) {
+                        return end;
                     }
                 }
                 _ = &mut limit => break,
