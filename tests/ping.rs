@@ -884,13 +884,13 @@ fn flood_and_sub_millisecond_intervals_lose_nothing() {
     }
 }
 
-#[test]
-fn ctrl_c_prints_the_summary() {
-    if !require_peer("python") {
-        return;
-    }
-    let peer = Peer::python(&[]);
-    let mut child = ping(peer.url(), &["-i", "20ms"])
+/// Run ping with `args`, send SIGINT after its second pong, and return how it ended with every
+/// stdout line.
+fn interrupt_after_second_pong(
+    url: &str,
+    args: &[&str],
+) -> (std::process::ExitStatus, Vec<String>) {
+    let mut child = ping(url, args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -905,7 +905,6 @@ fn ctrl_c_prints_the_summary() {
             }
         }
     });
-    // Wait for the second pong, then interrupt.
     let mut lines = Vec::new();
     while !lines.iter().any(|l: &String| l.contains("seq=2 ")) {
         match rx.recv_timeout(T) {
@@ -931,10 +930,46 @@ fn ctrl_c_prints_the_summary() {
             }
         }
     };
+    (status, lines)
+}
+
+#[test]
+fn ctrl_c_prints_the_summary() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&[]);
+    let (status, lines) = interrupt_after_second_pong(peer.url(), &["-i", "20ms"]);
     // Without -c or -w, Ctrl-C is the ordinary way to stop, as with ping(8).
     assert_eq!(status.code(), Some(0), "{lines:?}");
     let text = lines.join("\n");
     assert!(text.contains("ping statistics ---"), "{text}");
     assert!(text.contains(" probes sent, "), "{text}");
     assert!(text.contains("rtt min/avg/max/mdev"), "{text}");
+}
+
+/// Ctrl-C during `-c`: the run is cut short, so the summary so far is printed and the exit is
+/// 130 without thresholds being judged.
+#[test]
+fn ctrl_c_with_a_count_prints_the_summary_so_far_and_exits_130() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&[]);
+    let (status, lines) = interrupt_after_second_pong(peer.url(), &["-c", "1000", "-i", "50ms"]);
+    let out = lines.join("\n");
+    assert_eq!(status.code(), Some(130), "{out}");
+    assert!(
+        out.contains(&format!("--- {} ping statistics ---", peer.url())),
+        "{out}"
+    );
+    let stats = out
+        .lines()
+        .find(|l| l.contains(" probes sent, "))
+        .unwrap_or_else(|| panic!("no summary line in {out}"));
+    let sent: u64 = stats.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        (2..1000).contains(&sent),
+        "the summary is of the run so far: {stats}"
+    );
 }
