@@ -242,23 +242,16 @@ impl Proc {
     /// Waits for the exit (bounded) and for both pipes to reach EOF.
     #[track_caller]
     fn finish(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                self.out.wait_eof(Duration::from_secs(2));
-                self.err.wait_eof(Duration::from_secs(2));
-                return st;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{} did not exit within {timeout:?}\n{}",
-                    self.name,
-                    self.dump()
-                );
-            }
-            // std has no wait-with-timeout; poll the exit status.
-            thread::sleep(Duration::from_millis(20));
-        }
+        let Some(st) = common::wait_with_deadline(&mut self.child, timeout) else {
+            panic!(
+                "{} did not exit within {timeout:?}\n{}",
+                self.name,
+                self.dump()
+            );
+        };
+        self.out.wait_eof(Duration::from_secs(2));
+        self.err.wait_eof(Duration::from_secs(2));
+        st
     }
 }
 

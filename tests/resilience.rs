@@ -122,16 +122,9 @@ impl Client {
     /// Waits for exit (bounded) and returns the status, every event and stderr.
     fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
         self.stdin = None;
-        let deadline = Instant::now() + RUN_TIMEOUT;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("try_wait") {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("wsbeat did not exit; events: {:#?}", self.events);
-            }
-            thread::sleep(Duration::from_millis(10));
+        let Some(status) = wait_with_deadline(&mut self.child, RUN_TIMEOUT) else {
+            let _ = self.child.kill();
+            panic!("wsbeat did not exit; events: {:#?}", self.events);
         };
         while let Ok(line) = self.lines.recv_timeout(T) {
             if let Ok(v) = serde_json::from_str::<Value>(&line) {

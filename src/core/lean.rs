@@ -389,6 +389,11 @@ impl LeanConn {
     fn on_close_frame(&mut self, payload: &[u8]) {
         let (code, reason, code_valid) = close::parse_close_payload(payload);
         let ours_first = self.state == State::CloseSent;
+        let initiator = if ours_first {
+            Initiator::Client
+        } else {
+            Initiator::Server
+        };
         if let CloseCheck::Invalid(v) = frame::check_close(payload) {
             // Report what the peer sent, honestly, and fail with the code RFC 6455 asks for.
             self.fail(v);
@@ -400,11 +405,7 @@ impl LeanConn {
                 code,
                 reason,
                 was_clean: false,
-                initiator: if ours_first {
-                    Initiator::Client
-                } else {
-                    Initiator::Server
-                },
+                initiator,
                 code_valid,
             }));
             return;
@@ -422,11 +423,7 @@ impl LeanConn {
             code,
             reason,
             was_clean: true,
-            initiator: if ours_first {
-                Initiator::Client
-            } else {
-                Initiator::Server
-            },
+            initiator,
             code_valid,
         }));
     }
