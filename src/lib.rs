@@ -7,13 +7,18 @@
 //! The core never prints; commands are thin and pick what to show.
 
 pub mod cli;
+pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod core;
+pub mod error;
+pub mod event;
+pub mod net;
 pub mod render;
 pub mod server;
 pub mod stats;
 pub mod stdin;
+pub mod ws;
 
 use cli::{Cli, Command};
 use std::io::Write;

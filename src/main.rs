@@ -1,7 +1,7 @@
 use clap::Parser;
 use std::process::ExitCode;
 use wsbeat::cli::Cli;
-use wsbeat::core::error::{Error, ErrorKind};
+use wsbeat::error::{Error, ErrorKind};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use wsbeat::core::close::Initiator;
 use wsbeat::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary};
+use wsbeat::ws::proto::close::Initiator;
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -56,7 +56,7 @@ pub struct ConnectArgs {
 
     /// Close frame to send at the end: CODE[:REASON]
     #[arg(long, value_name = "CODE[:REASON]", default_value = "1000", value_parser = parse::close_spec, help_heading = "Scripting")]
-    pub close: crate::core::close::CloseSpec,
+    pub close: crate::ws::proto::close::CloseSpec,
     /// After the last input, wait this long for replies before closing ('forever': until the peer closes)
     #[arg(long, value_name = "DUR|forever", default_value = "1s", value_parser = parse::wait, help_heading = "Scripting")]
     pub wait: parse::Wait,
@@ -98,7 +98,7 @@ pub struct ConnectArgs {
         default_value = "1s..30s",
         help_heading = "Staying connected"
     )]
-    pub backoff: crate::core::reconnect::Backoff,
+    pub backoff: crate::client::reconnect::Backoff,
     /// Attempts after one loss before giving up (exit 6)
     #[arg(
         long,

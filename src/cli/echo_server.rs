@@ -69,7 +69,7 @@ pub struct EchoServerArgs {
     pub close_after: Option<usize>,
     /// Close frame for --close-after: CODE[:REASON]
     #[arg(long, value_name = "CODE[:REASON]", default_value = "1000", value_parser = parse::close_spec, requires = "close_after", help_heading = "Faults")]
-    pub close_code: crate::core::close::CloseSpec,
+    pub close_code: crate::ws::proto::close::CloseSpec,
     /// Drop the TCP connection without a Close frame after N messages (echoed first): the
     /// client sees 1006
     #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]

@@ -77,9 +77,8 @@ pub fn credentials(s: &str) -> Result<(String, String), String> {
     Ok((user.to_string(), pass.to_string()))
 }
 
-pub fn close_spec(s: &str) -> Result<crate::core::close::CloseSpec, String> {
-    s.parse()
-        .map_err(|e: crate::core::error::Error| e.to_string())
+pub fn close_spec(s: &str) -> Result<crate::ws::proto::close::CloseSpec, String> {
+    s.parse().map_err(|e: crate::error::Error| e.to_string())
 }
 
 pub fn close_code(s: &str) -> Result<u16, String> {

@@ -2,7 +2,7 @@
 //! `-s/--subprotocol` short flag is dropped here (see `Command::Ping`), because `-s` is ping's size.
 
 use super::{HandshakeArgs, OutputArgs, TlsArgs, parse};
-use crate::core::probe;
+use crate::client::pings;
 use clap::Args;
 use std::time::Duration;
 
@@ -74,13 +74,13 @@ pub struct PingArgs {
 /// `-s`: a Ping payload must hold our 8-byte sequence number and fit a control frame.
 pub fn ping_size(s: &str) -> Result<usize, String> {
     let n = parse::size(s)?;
-    if (probe::MIN_SIZE..=probe::MAX_SIZE).contains(&n) {
+    if (pings::MIN_SIZE..=pings::MAX_SIZE).contains(&n) {
         Ok(n)
     } else {
         Err(format!(
             "{n} bytes is out of range: a Ping payload is {}-{} bytes (control frames carry at most 125; 8 hold the sequence number)",
-            probe::MIN_SIZE,
-            probe::MAX_SIZE
+            pings::MIN_SIZE,
+            pings::MAX_SIZE
         ))
     }
 }

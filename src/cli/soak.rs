@@ -3,7 +3,7 @@
 //! `cmd::soak::config`.
 
 use super::{ColorChoice, HandshakeArgs, TlsArgs, parse};
-use crate::core::reconnect::Backoff;
+use crate::client::reconnect::Backoff;
 use clap::{Args, ValueEnum};
 use std::net::IpAddr;
 use std::path::PathBuf;

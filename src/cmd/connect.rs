@@ -5,13 +5,13 @@
 pub mod link;
 
 use crate::config::ConnectConfig;
-use crate::core::close::{CloseEvent, CloseSpec, Initiator};
 use crate::core::conn::{Conn, DataKind};
-use crate::core::error::{Error, ErrorKind};
-use crate::core::event::Event;
-use crate::core::handshake::{self, Handshake};
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 use crate::render::{self, ClientView, Render};
 use crate::stdin::{self, StdinItem};
+use crate::ws::open::{self, Handshake};
+use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use link::{Link, Outgoing, Step};
 use std::process::ExitCode;
@@ -95,7 +95,7 @@ pub async fn open_first(
         ));
     }
     let opened = tokio::select! {
-        r = handshake::open(&cfg.conn) => r,
+        r = open::open(&cfg.conn) => r,
         _ = tokio::signal::ctrl_c() => Err(Error::new(ErrorKind::Interrupted, "interrupted while connecting")),
         _ = sleep_opt(deadline) => Err(Error::new(ErrorKind::Timeout, "--timeout ran out while connecting")),
     };

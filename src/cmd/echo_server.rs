@@ -5,12 +5,12 @@
 
 use crate::cli::echo_server::EchoServerArgs;
 use crate::config::OutputConfig;
-use crate::core::close::CloseEvent;
-use crate::core::error::Error;
+use crate::error::Error;
 use crate::render::human::palette;
 use crate::render::ndjson::secs;
 use crate::render::{is_broken_pipe, units};
 use crate::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary, tls};
+use crate::ws::proto::close::CloseEvent;
 use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -410,8 +410,8 @@ fn to_json(event: &ServerEvent) -> (&'static str, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::close::Initiator;
-    use crate::core::conn::DataKind;
+    use crate::ws::proto::DataKind;
+    use crate::ws::proto::close::Initiator;
 
     fn peer() -> std::net::SocketAddr {
         "127.0.0.1:5555".parse().unwrap()

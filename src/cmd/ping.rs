@@ -9,12 +9,12 @@ mod session;
 
 use crate::cli::ping::PingArgs;
 use crate::config::{self, OutputConfig};
-use crate::core::close::{CloseEvent, Initiator};
-use crate::core::error::{Error, ErrorKind};
-use crate::core::event::Event;
-use crate::core::handshake::ConnectOptions;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 use crate::render::ping::{self as view, Ended, PingEvent, PingRender, ProbeMode, Summary, View};
 use crate::stats::probes::ProbeStats;
+use crate::ws::handshake::client::ConnectOptions;
+use crate::ws::proto::close::{CloseEvent, Initiator};
 use regex::Regex;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

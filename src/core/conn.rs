@@ -1,9 +1,9 @@
 //! An open WebSocket: send text, binary or fragmented messages, receive with the peer's close
 //! reported as a `CloseEvent`. Reading keeps tungstenite answering the peer's pings.
 
-use crate::core::close::{self, CloseEvent, CloseSpec, Initiator};
-use crate::core::error::{Error, ErrorKind};
-use crate::core::handshake::WsStream;
+use crate::error::{Error, ErrorKind};
+use crate::ws::open::WsStream;
+use crate::ws::proto::close::{self, CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
@@ -11,20 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, O
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DataKind {
-    Text,
-    Binary,
-}
-
-impl DataKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DataKind::Text => "text",
-            DataKind::Binary => "binary",
-        }
-    }
-}
+pub use crate::ws::proto::DataKind;
 
 #[derive(Debug)]
 pub enum Inbound {

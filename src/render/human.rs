@@ -4,9 +4,9 @@
 use super::{ClientView, Render, units};
 use crate::cli::connect::BinaryFormat;
 use crate::config::OutputConfig;
-use crate::core::close::CloseEvent;
-use crate::core::conn::DataKind;
-use crate::core::event::Event;
+use crate::event::Event;
+use crate::ws::proto::DataKind;
+use crate::ws::proto::close::CloseEvent;
 use base64::Engine;
 use std::io::{self, Write};
 use std::time::Duration;

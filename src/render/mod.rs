@@ -10,7 +10,7 @@ pub mod units;
 
 use crate::cli::connect::BinaryFormat;
 use crate::config::OutputConfig;
-use crate::core::event::Event;
+use crate::event::Event;
 use std::io;
 use std::time::Duration;
 

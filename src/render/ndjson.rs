@@ -3,8 +3,8 @@
 //! `"text"`, binary ones `"base64"`.
 
 use super::Render;
-use crate::core::conn::DataKind;
-use crate::core::event::Event;
+use crate::event::Event;
+use crate::ws::proto::DataKind;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::io::{self, Write};
@@ -192,7 +192,7 @@ impl Render for Ndjson {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::close::{CloseEvent, Initiator};
+    use crate::ws::proto::close::{CloseEvent, Initiator};
     use bytes::Bytes;
 
     #[test]

@@ -5,11 +5,11 @@
 use super::human::{close_line, palette};
 use super::{ndjson, units};
 use crate::config::OutputConfig;
-use crate::core::conn::DataKind;
-use crate::core::error::Error;
-use crate::core::event::Event;
-use crate::core::handshake::{Handshake, Timings};
+use crate::error::Error;
+use crate::event::Event;
 use crate::stats::latency::LatencySummary;
+use crate::ws::open::{Handshake, Timings};
+use crate::ws::proto::DataKind;
 use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::time::Duration;
@@ -280,7 +280,7 @@ impl PingRender for Human {
             }
             PingEvent::Core(Event::Closed(c)) => {
                 // Our own clean close at the end is not news; anything else is.
-                let routine = c.is_normal() && c.initiator == crate::core::close::Initiator::Client;
+                let routine = c.is_normal() && c.initiator == crate::ws::proto::close::Initiator::Client;
                 if routine && !self.view.verbose {
                     Ok(())
                 } else {

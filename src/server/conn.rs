@@ -4,12 +4,15 @@
 //! per-thread scratch buffer, decodes, and writes replies straight from a second scratch
 //! buffer. Only what the socket did not take is copied into the connection's own `out`.
 
-use super::codec::{self, CloseCheck, Decoder, Item, OP_CLOSE, OP_PING, OP_PONG, Violation};
 use super::hub::{self, Member, Next};
-use super::{ServerEvent, Shared, app, http};
-use crate::core::close::{self, CloseEvent, CloseSpec, Initiator};
+use super::{ServerEvent, Shared, app};
+use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::core::conn::{CLOSE_TIMEOUT, DataKind};
-use crate::core::heartbeat::{Action, Heartbeat, Probe};
+use crate::ws::handshake::server as http;
+use crate::ws::proto::close::{self, CloseEvent, CloseSpec, Initiator};
+use crate::ws::proto::frame::{
+    self as codec, CloseCheck, Decoder, Item, OP_CLOSE, OP_PING, OP_PONG, Violation,
+};
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -51,7 +54,7 @@ thread_local! {
 }
 
 /// The byte stream: plain TCP or TLS.
-pub(super) type Io = crate::core::stream::MaybeTls<tokio_rustls::server::TlsStream<TcpStream>>;
+pub(super) type Io = crate::net::stream::MaybeTls<tokio_rustls::server::TlsStream<TcpStream>>;
 
 /// Holds one of the `max_connections` places while a WebSocket is open.
 struct OpenSlot(Arc<Shared>);

@@ -11,17 +11,16 @@
 //! are kept per connection, and only until they are used.
 
 mod app;
-pub mod codec;
 mod conn;
-pub mod http;
+
 mod hub;
 pub mod tls;
 
-use crate::core::close::CloseEvent;
-use crate::core::close::CloseSpec;
-use crate::core::conn::DataKind;
-use crate::core::error::{Error, ErrorKind};
-use crate::core::heartbeat::{HeartbeatConfig, HeartbeatMode};
+use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
+use crate::error::{Error, ErrorKind};
+use crate::ws::proto::DataKind;
+use crate::ws::proto::close::CloseEvent;
+use crate::ws::proto::close::CloseSpec;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

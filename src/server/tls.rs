@@ -1,8 +1,8 @@
 //! rustls server configuration: a certificate and key from PEM files, or a self-signed
 //! certificate made at start for localhost, 127.0.0.1 and ::1.
 
-use crate::core::error::{Error, ErrorKind};
-use crate::core::tls::{load_certs, load_key};
+use crate::error::{Error, ErrorKind};
+use crate::net::tls::{load_certs, load_key};
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::path::{Path, PathBuf};

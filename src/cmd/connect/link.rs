@@ -6,15 +6,15 @@
 //! end.
 
 use super::Output;
+use crate::client::heartbeat::{Action, Heartbeat, Probe};
+use crate::client::pings::{PingTracker, PongMatch};
+use crate::client::reconnect::{OutboundBuffer, Reconnector};
 use crate::config::ConnectConfig;
-use crate::core::close::{CloseEvent, CloseSpec, Initiator};
 use crate::core::conn::{Conn, DataKind, Inbound};
-use crate::core::error::{Error, ErrorKind};
-use crate::core::event::Event;
-use crate::core::handshake::{self, Handshake, WsStream};
-use crate::core::heartbeat::{Action, Heartbeat, Probe};
-use crate::core::probe::{PingTracker, PongMatch};
-use crate::core::reconnect::{OutboundBuffer, Reconnector};
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::ws::open::{self, Handshake, WsStream};
+use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -235,7 +235,7 @@ impl<'a> Link<'a> {
         // With drop-newest the dropped item is the one just pushed; with drop-oldest it is not.
         let kept = self.cfg.buffer > 0
             && (dropped.is_none()
-                || self.cfg.overflow == crate::core::reconnect::Overflow::DropOldest);
+                || self.cfg.overflow == crate::client::reconnect::Overflow::DropOldest);
         if let Some(d) = dropped {
             out.emit(Event::BufferDrop {
                 kind: d.kind,
@@ -576,7 +576,7 @@ impl<'a> Link<'a> {
         let opts = self.cfg.conn.clone();
         self.state = State::Opening {
             attempt,
-            fut: Box::pin(async move { handshake::open(&opts).await }),
+            fut: Box::pin(async move { open::open(&opts).await }),
         };
     }
 
@@ -596,7 +596,7 @@ impl<'a> Link<'a> {
                 self.state = State::Ended;
                 let next = self.reconnector.as_mut().and_then(|r| {
                     // A manual attempt outside a reconnect series starts one.
-                    if r.link() == crate::core::reconnect::Link::Up {
+                    if r.link() == crate::client::reconnect::Link::Up {
                         r.lost()
                     } else {
                         r.failed()

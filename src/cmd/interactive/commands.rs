@@ -1,8 +1,8 @@
 //! Slash commands: what a submitted line means, parsed without I/O so that every form and every
 //! mistake has a test. A line that does not start with `/` is a text message; `//` escapes one.
 
-use crate::core::close::CloseSpec;
-use crate::core::conn::DataKind;
+use crate::ws::proto::DataKind;
+use crate::ws::proto::close::CloseSpec;
 use base64::Engine;
 use bytes::Bytes;
 use std::path::PathBuf;

@@ -13,8 +13,8 @@ pub mod view;
 
 use crate::cmd::connect::{Output, exit_code, link::Link, open_first};
 use crate::config::ConnectConfig;
-use crate::core::error::{Error, ErrorKind};
-use crate::core::event::Event;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 use crate::render::human::palette;
 use editor::{Editor, History};
 use screen::{Screen, TerminalGuard};

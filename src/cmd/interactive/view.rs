@@ -3,10 +3,10 @@
 //! printed above the prompt.
 
 use super::screen::Screen;
-use crate::core::conn::DataKind;
-use crate::core::event::Event;
+use crate::event::Event;
 use crate::render::human::{close_line, heartbeat_line, link_line, palette, redact_header};
 use crate::render::{Render, units};
+use crate::ws::proto::DataKind;
 use base64::Engine;
 use std::io;
 use std::sync::{Arc, Mutex};

@@ -3,12 +3,12 @@
 
 use super::schedule::Schedule;
 use super::{Out, Outcome, PingConfig};
-use crate::core::close::CloseSpec;
 use crate::core::conn::{Conn, Inbound};
-use crate::core::error::{Error, ErrorKind};
-use crate::core::handshake;
+use crate::error::{Error, ErrorKind};
 use crate::render::ping::{Ended, PingEvent};
 use crate::stats::probes::ProbeStats;
+use crate::ws::open;
+use crate::ws::proto::close::CloseSpec;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -46,7 +46,7 @@ pub(super) async fn run(
             biased;
             _ = sigint.recv() => break Ended::Interrupted,
             _ = &mut deadline_timer => break Ended::Deadline,
-            r = handshake::open(&cfg.conn) => r,
+            r = open::open(&cfg.conn) => r,
         };
         match attempt {
             Ok((ws, hs)) => {

@@ -4,14 +4,14 @@
 
 use super::schedule::Schedule;
 use super::{Out, Outcome, PingConfig, Probe};
-use crate::core::close::{CloseEvent, CloseSpec, Initiator};
+use crate::client::pings::{MIN_SIZE, PingTracker, PongMatch};
 use crate::core::conn::{CLOSE_TIMEOUT, Conn, DataKind, Inbound};
-use crate::core::error::{Error, ErrorKind};
-use crate::core::event::Event;
-use crate::core::handshake;
-use crate::core::probe::{MIN_SIZE, PingTracker, PongMatch};
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 use crate::render::ping::{Ended, PingEvent};
 use crate::stats::probes::ProbeStats;
+use crate::ws::open;
+use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -27,7 +27,7 @@ pub(super) async fn run(
 ) -> Result<Outcome, Error> {
     let deadline = cfg.deadline.map(|d| out.start + d);
     let opened = tokio::select! {
-        r = handshake::open(&cfg.conn) => r,
+        r = open::open(&cfg.conn) => r,
         _ = sigint.recv() => Err(Error::new(ErrorKind::Interrupted, "interrupted while connecting")),
         _ = sleep_until(deadline) => Err(Error::new(ErrorKind::ConnectTimeout, "-w/--deadline ran out while connecting")),
     };

@@ -6,7 +6,7 @@ use super::report::{
     Connections, FORMAT, Heartbeats, Latencies, Latency, Messages, Report, RssSeries,
 };
 use super::tracker::Echo;
-use crate::core::error::ErrorKind;
+use crate::error::ErrorKind;
 use crate::stats::counters::Counts;
 use crate::stats::serial::SerialHistogram;
 use crate::stats::series::Series;

@@ -1,7 +1,7 @@
 //! `wsbeat soak` without a URL: the embedded echo server (the same code as `wsbeat
 //! echo-server`) on 127.0.0.1:0, in this process and runtime, stopped after the run.
 
-use crate::core::error::Error;
+use crate::error::Error;
 use crate::server::{Server, ServerConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -17,8 +17,8 @@ pub mod tracker;
 pub mod worker;
 
 use crate::cli::soak::SoakArgs;
-use crate::core::error::{Error, ErrorKind};
-use crate::core::heartbeat::HeartbeatMode;
+use crate::client::heartbeat::HeartbeatMode;
+use crate::error::{Error, ErrorKind};
 use crate::render::live::{KeyReader, LiveView, StatusLine};
 use crate::render::soak as human;
 use collector::{Ev, Stats};
@@ -156,7 +156,7 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     // Drain: every worker waits for its echoes and closes; bounded, then whatever is left is
     // aborted (a server that never answers our Close must not hold the report hostage).
     let drain_deadline =
-        Instant::now() + worker::DRAIN + crate::core::lean::CLOSE_WAIT + Duration::from_secs(2);
+        Instant::now() + worker::DRAIN + crate::ws::connection::CLOSE_WAIT + Duration::from_secs(2);
     loop {
         tokio::select! {
             next = workers.join_next() => if next.is_none() { break },

@@ -14,13 +14,13 @@ use super::collector::Ev;
 use super::config::{ReconnectPolicy, RunShape};
 use super::message::{self, Decoded};
 use super::tracker::Tracker;
-use crate::core::close;
-use crate::core::conn::DataKind;
-use crate::core::error::{Error, ErrorKind};
-use crate::core::handshake::ConnectOptions;
-use crate::core::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
-use crate::core::lean::{LeanConn, Recv};
-use crate::core::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
+use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
+use crate::client::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
+use crate::error::{Error, ErrorKind};
+use crate::ws::connection::{LeanConn, Recv};
+use crate::ws::handshake::client::ConnectOptions;
+use crate::ws::proto::DataKind;
+use crate::ws::proto::close;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -239,7 +239,7 @@ impl Worker {
         // that the connections' long-lived allocations then pinned: ~1 KiB of RSS each.
         let attempt = async move {
             let _permit = sh.open_gate.acquire().await;
-            Box::pin(crate::core::handshake::open_raw(&opts))
+            Box::pin(crate::ws::open::open_raw(&opts))
                 .await
                 .map(|(io, leftover, hs)| {
                     let conn = LeanConn::new(io, leftover, opts.max_message_size);

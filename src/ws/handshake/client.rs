@@ -5,15 +5,40 @@
 //! the letter (status, accept key, Upgrade, subprotocol, extensions), and the bytes read past it
 //! are handed on to the WebSocket.
 
-use crate::core::error::{Error, ErrorKind};
-use crate::core::handshake::{ConnectOptions, REFUSAL_BODY_LIMIT};
+use crate::error::{Error, ErrorKind};
+use crate::net::target::Target;
 use base64::Engine;
+use rustls::ClientConfig;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request, generate_request};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+
+/// Everything needed to open one connection; cheap to clone for many connections.
+#[derive(Clone)]
+pub struct ConnectOptions {
+    pub target: Target,
+    /// Extra request headers, validated when the config was built.
+    pub headers: Vec<(String, String)>,
+    pub origin: Option<String>,
+    pub subprotocols: Vec<String>,
+    /// HTTP Basic credentials (`--auth` or `user:pass@` in the URL).
+    pub auth: Option<(String, String)>,
+    pub connect_timeout: Duration,
+    /// Built once per run; `None` for ws://.
+    pub tls: Option<Arc<ClientConfig>>,
+    pub max_message_size: usize,
+    /// Bytes tungstenite keeps allocated per connection for reading; small for soak.
+    pub read_buffer_size: usize,
+    pub source: Option<IpAddr>,
+}
+
+/// How much of a refused upgrade's body we show: enough to read an error page's message.
+pub const REFUSAL_BODY_LIMIT: usize = 1024;
 
 /// A response head larger than this is not a WebSocket server talking.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;

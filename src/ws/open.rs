@@ -1,41 +1,19 @@
 //! Opening a connection: DNS, TCP, TLS and the HTTP upgrade, each phase timed, over a stream we
 //! own so that tokio-tungstenite only ever sees an already-connected socket.
 
-use crate::core::dial::{Dialed, dial};
-use crate::core::error::{Error, ErrorKind};
-use crate::core::stream::MaybeTls;
-use crate::core::target::Target;
-use crate::core::upgrade;
 use crate::core::wire::Tap;
-use rustls::ClientConfig;
+use crate::error::{Error, ErrorKind};
+use crate::net::dial::{Dialed, dial};
+use crate::net::stream::MaybeTls;
+use crate::ws::handshake::client::{self, ConnectOptions};
 use rustls::pki_types::ServerName;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 pub type WsStream = WebSocketStream<Tap<MaybeTls>>;
-
-/// Everything needed to open one connection; cheap to clone for many connections.
-#[derive(Clone)]
-pub struct ConnectOptions {
-    pub target: Target,
-    /// Extra request headers, validated when the config was built.
-    pub headers: Vec<(String, String)>,
-    pub origin: Option<String>,
-    pub subprotocols: Vec<String>,
-    /// HTTP Basic credentials (`--auth` or `user:pass@` in the URL).
-    pub auth: Option<(String, String)>,
-    pub connect_timeout: Duration,
-    /// Built once per run; `None` for ws://.
-    pub tls: Option<Arc<ClientConfig>>,
-    pub max_message_size: usize,
-    /// Bytes tungstenite keeps allocated per connection for reading; small for soak.
-    pub read_buffer_size: usize,
-    pub source: Option<IpAddr>,
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
@@ -59,9 +37,6 @@ pub struct Handshake {
     pub extensions: Vec<String>,
     pub timings: Timings,
 }
-
-/// How much of a refused upgrade's body we show: enough to read an error page's message.
-pub const REFUSAL_BODY_LIMIT: usize = 1024;
 
 /// Open a WebSocket. The connect timeout covers every phase up to the 101.
 pub async fn open(opts: &ConnectOptions) -> Result<(WsStream, Handshake), Error> {
@@ -142,7 +117,7 @@ async fn open_phases<S: AsyncRead + AsyncWrite + Unpin>(
             let tls = connector
                 .connect(name, stream)
                 .await
-                .map_err(|e| crate::core::tls::describe_handshake_error(&opts.target.host, &e))?;
+                .map_err(|e| crate::net::tls::describe_handshake_error(&opts.target.host, &e))?;
             (MaybeTls::Tls(Box::new(tls)), Some(tls_start.elapsed()))
         }
         _ => (MaybeTls::Plain(stream), None),
@@ -151,7 +126,7 @@ async fn open_phases<S: AsyncRead + AsyncWrite + Unpin>(
     set_phase("the HTTP upgrade");
     let upgrade_start = Instant::now();
     let mut io = wrap(stream);
-    let (accepted, leftover) = upgrade::upgrade(&mut io, opts).await?;
+    let (accepted, leftover) = client::upgrade(&mut io, opts).await?;
     let upgrade = upgrade_start.elapsed();
     let handshake = Handshake {
         url: opts.target.url(),

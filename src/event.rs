@@ -1,10 +1,10 @@
 //! What happened, as plain data. The core and the commands produce these; renderers (human,
 //! NDJSON) and collectors consume them. Nothing else crosses that line.
 
-use crate::core::close::CloseEvent;
-use crate::core::conn::DataKind;
-use crate::core::error::Error;
-use crate::core::handshake::Handshake;
+use crate::error::Error;
+use crate::ws::open::Handshake;
+use crate::ws::proto::DataKind;
+use crate::ws::proto::close::CloseEvent;
 use bytes::Bytes;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! What we connect to: a `ws://` or `wss://` URL, normalised, with credentials split off so that
 //! they can never be printed back.
 
-use crate::core::error::Error;
+use crate::error::Error;
 use tokio_tungstenite::tungstenite::http::Uri;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! DNS and TCP, each timed on its own, with errors sorted into the kinds users act on.
 
-use crate::core::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};

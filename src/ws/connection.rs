@@ -13,13 +13,13 @@
 //! (written before it returns when the socket has room, else by the next poll or `send`); the
 //! reply to a peer's Close is queued there and written by `finish_close`.
 
-use crate::core::close::{self, CloseEvent, Initiator};
-use crate::core::conn::DataKind;
-use crate::core::error::{Error, ErrorKind};
-use crate::core::frame::{
+use crate::error::{Error, ErrorKind};
+use crate::net::stream::MaybeTls;
+use crate::ws::proto::DataKind;
+use crate::ws::proto::close::{self, CloseEvent, Initiator};
+use crate::ws::proto::frame::{
     self, CloseCheck, Decoder, Item, OP_CLOSE, OP_PING, OP_PONG, Payload, Role, Violation,
 };
-use crate::core::stream::MaybeTls;
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::future::poll_fn;

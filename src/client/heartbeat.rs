@@ -2,7 +2,7 @@
 //! reports traffic and pongs, and is told to send a probe or that the peer is dead. TCP
 //! keepalive takes minutes and the application never hears of it; this takes one interval.
 
-use crate::core::probe;
+use crate::client::pings;
 use bytes::Bytes;
 use regex::Regex;
 use std::time::{Duration, Instant};
@@ -79,7 +79,7 @@ impl Heartbeat {
     /// A Pong frame. Returns the round trip when it answers our probe.
     pub fn on_pong(&mut self, payload: &[u8], now: Instant) -> Option<Duration> {
         let (seq, sent) = self.outstanding?;
-        if payload.len() >= probe::MIN_SIZE && payload[..8] == seq.to_be_bytes() {
+        if payload.len() >= pings::MIN_SIZE && payload[..8] == seq.to_be_bytes() {
             let rtt = now - sent;
             self.last_rtt = Some(rtt);
             self.on_traffic(now);
@@ -132,7 +132,7 @@ impl Heartbeat {
         Action::Send(match &self.cfg.mode {
             HeartbeatMode::Ping => Probe::Ping {
                 seq,
-                payload: probe::payload(seq, 16),
+                payload: pings::payload(seq, 16),
             },
             HeartbeatMode::Text { payload, .. } => {
                 Probe::Text(payload.replace("{seq}", &seq.to_string()))

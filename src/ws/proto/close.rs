@@ -1,7 +1,7 @@
 //! The close of a connection as the browser's `CloseEvent` reports it, plus the RFC 6455 rules
 //! for which codes may be sent and which may appear on the wire.
 
-use crate::core::error::Error;
+use crate::error::Error;
 
 /// Who started the closing handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

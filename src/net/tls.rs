@@ -1,7 +1,7 @@
 //! rustls client configuration: webpki roots by default, `--cacert` to trust a private CA,
 //! `--cert/--key` for client certificates, `--insecure` to skip verification (loudly).
 
-use crate::core::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};

@@ -1,0 +1,6 @@
+//! The resilient client every command drives: heartbeats (`heartbeat`), reconnect backoff and
+//! the replay buffer (`reconnect`), ping payloads and pong matching (`pings`).
+
+pub mod heartbeat;
+pub mod pings;
+pub mod reconnect;
