@@ -18,10 +18,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// tungstenite's default read buffer is 128 KiB per connection; one interactive or scripted
-/// connection can afford a moderate one.
-const CLIENT_READ_BUFFER: usize = 16 * 1024;
-
 #[derive(Debug, Clone)]
 pub struct OutputConfig {
     pub json: bool,
@@ -122,7 +118,6 @@ pub fn connect_options(
         connect_timeout: handshake.connect_timeout,
         tls,
         max_message_size: handshake.max_message_size,
-        read_buffer_size: CLIENT_READ_BUFFER,
         source: None,
     })
 }

@@ -10,7 +10,6 @@ pub mod cli;
 pub mod client;
 pub mod cmd;
 pub mod config;
-pub mod core;
 pub mod error;
 pub mod event;
 pub mod net;

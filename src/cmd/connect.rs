@@ -5,12 +5,12 @@
 pub mod link;
 
 use crate::config::ConnectConfig;
-use crate::core::conn::{Conn, DataKind};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::render::{self, ClientView, Render};
 use crate::stdin::{self, StdinItem};
-use crate::ws::open::{self, Handshake};
+use crate::ws::open::{self, ClientConnection, Handshake};
+use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use link::{Link, Outgoing, Step};
@@ -88,7 +88,7 @@ pub async fn open_first(
     cfg: &ConnectConfig,
     out: &mut Output,
     deadline: Option<Instant>,
-) -> Result<(Conn, Handshake), ExitCode> {
+) -> Result<(ClientConnection, Handshake), ExitCode> {
     if cfg.insecure {
         out.emit(Event::Warning(
             "--insecure: the server's certificate is NOT verified; anyone on the path can read and change this connection".into(),
@@ -102,7 +102,7 @@ pub async fn open_first(
     match opened {
         Ok((ws, hs)) => {
             out.emit(Event::Opened(hs.clone()));
-            Ok((Conn::new(ws), hs))
+            Ok((ws, hs))
         }
         Err(e) => {
             let code = e.kind().exit_code();

@@ -7,9 +7,10 @@
 use super::hub::{self, Member, Next};
 use super::{ServerEvent, Shared, app};
 use crate::client::heartbeat::{Action, Heartbeat, Probe};
-use crate::core::conn::{CLOSE_TIMEOUT, DataKind};
 use crate::ws::handshake::server as http;
+use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{self, CloseEvent, CloseSpec, Initiator};
+use crate::ws::proto::endpoint::CLOSE_TIMEOUT;
 use crate::ws::proto::frame::{
     self as codec, CloseCheck, Decoder, Item, OP_CLOSE, OP_PING, OP_PONG, Violation,
 };

@@ -1,19 +1,18 @@
-//! Opening a connection: DNS, TCP, TLS and the HTTP upgrade, each phase timed, over a stream we
-//! own so that tokio-tungstenite only ever sees an already-connected socket.
+//! Opening a client connection: DNS, TCP, TLS and the HTTP upgrade, each phase timed, then the
+//! one `Connection` type over the stream.
 
-use crate::core::wire::Tap;
 use crate::error::{Error, ErrorKind};
 use crate::net::dial::{Dialed, dial};
 use crate::net::stream::MaybeTls;
+use crate::ws::connection::Connection;
 use crate::ws::handshake::client::{self, ConnectOptions};
+use crate::ws::proto::frame::Role;
 use rustls::pki_types::ServerName;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-pub type WsStream = WebSocketStream<Tap<MaybeTls>>;
+/// A client's connection: over TCP, or TLS over TCP.
+pub type ClientConnection = Connection<MaybeTls>;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
@@ -39,25 +38,10 @@ pub struct Handshake {
 }
 
 /// Open a WebSocket. The connect timeout covers every phase up to the 101.
-pub async fn open(opts: &ConnectOptions) -> Result<(WsStream, Handshake), Error> {
-    let phase = std::sync::Mutex::new("DNS/TCP");
-    let attempt = async {
-        let (io, leftover, handshake) =
-            open_phases(opts, &phase, |stream| Tap::new(stream, true)).await?;
-        let mut config = WebSocketConfig::default();
-        config.max_message_size = Some(opts.max_message_size);
-        config.max_frame_size = Some(opts.max_message_size);
-        config.read_buffer_size = opts.read_buffer_size;
-        // Every send is flushed at once: a buffered ping would measure our buffer, not the peer.
-        config.write_buffer_size = 0;
-        let ws =
-            WebSocketStream::from_partially_read(io, leftover, Role::Client, Some(config)).await;
-        Ok((ws, handshake))
-    };
-    match tokio::time::timeout(opts.connect_timeout, attempt).await {
-        Ok(res) => res,
-        Err(_) => Err(timed_out(opts, &phase)),
-    }
+pub async fn open(opts: &ConnectOptions) -> Result<(ClientConnection, Handshake), Error> {
+    let (io, leftover, handshake) = open_raw(opts).await?;
+    let conn = Connection::new(io, Role::Client, leftover, opts.max_message_size);
+    Ok((conn, handshake))
 }
 
 /// Open a WebSocket and hand over the bare stream, for a caller that speaks RFC 6455 itself
@@ -66,7 +50,7 @@ pub async fn open(opts: &ConnectOptions) -> Result<(WsStream, Handshake), Error>
 /// caller sees every frame, Close payloads included, and would pay for the scan for nothing.
 pub async fn open_raw(opts: &ConnectOptions) -> Result<(MaybeTls, Vec<u8>, Handshake), Error> {
     let phase = std::sync::Mutex::new("DNS/TCP");
-    match tokio::time::timeout(opts.connect_timeout, open_phases(opts, &phase, |s| s)).await {
+    match tokio::time::timeout(opts.connect_timeout, open_phases(opts, &phase)).await {
         Ok(res) => res,
         Err(_) => Err(timed_out(opts, &phase)),
     }
@@ -84,12 +68,11 @@ fn timed_out(opts: &ConnectOptions, phase: &std::sync::Mutex<&'static str>) -> E
     )
 }
 
-/// DNS, TCP, TLS and the upgrade, over the stream `wrap` makes of the connected socket.
-async fn open_phases<S: AsyncRead + AsyncWrite + Unpin>(
+/// DNS, TCP, TLS and the upgrade.
+async fn open_phases(
     opts: &ConnectOptions,
     phase: &std::sync::Mutex<&'static str>,
-    wrap: impl FnOnce(MaybeTls) -> S,
-) -> Result<(S, Vec<u8>, Handshake), Error> {
+) -> Result<(MaybeTls, Vec<u8>, Handshake), Error> {
     let start = Instant::now();
     let set_phase = |p| {
         if let Ok(mut g) = phase.lock() {
@@ -125,7 +108,7 @@ async fn open_phases<S: AsyncRead + AsyncWrite + Unpin>(
 
     set_phase("the HTTP upgrade");
     let upgrade_start = Instant::now();
-    let mut io = wrap(stream);
+    let mut io = stream;
     let (accepted, leftover) = client::upgrade(&mut io, opts).await?;
     let upgrade = upgrade_start.elapsed();
     let handshake = Handshake {

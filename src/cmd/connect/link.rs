@@ -10,10 +10,11 @@ use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::client::pings::{PingTracker, PongMatch};
 use crate::client::reconnect::{OutboundBuffer, Reconnector};
 use crate::config::ConnectConfig;
-use crate::core::conn::{Conn, DataKind, Inbound};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::ws::open::{self, Handshake, WsStream};
+use crate::ws::connection::Incoming;
+use crate::ws::open::{self, ClientConnection as Conn, Handshake};
+use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -30,7 +31,7 @@ pub struct Outgoing {
     pub fragment_size: Option<usize>,
 }
 
-type Opening = Pin<Box<dyn Future<Output = Result<(WsStream, Handshake), Error>> + Send>>;
+type Opening = Pin<Box<dyn Future<Output = Result<(Conn, Handshake), Error>> + Send>>;
 
 enum State {
     /// Boxed: a `Conn` is large next to the other states.
@@ -65,10 +66,10 @@ pub enum Step {
 
 /// What `Link::wait` saw; `Link::handle` acts on it.
 pub enum Wake {
-    Inbound(Inbound),
+    Inbound(Incoming),
     Heartbeat,
     Backoff,
-    Attempt(u32, Box<Result<(WsStream, Handshake), Error>>),
+    Attempt(u32, Box<Result<(Conn, Handshake), Error>>),
     Ended(CloseEvent, Option<Error>),
 }
 
@@ -218,7 +219,7 @@ impl<'a> Link<'a> {
                 "cannot send: not connected",
             ));
         };
-        let fragments = conn.send(kind, payload.clone(), fragment_size).await?;
+        let fragments = conn.send(kind, &payload, fragment_size).await?;
         self.stats.sent_messages += 1;
         self.stats.sent_bytes += payload.len() as u64;
         out.emit(Event::Sent {
@@ -280,7 +281,7 @@ impl<'a> Link<'a> {
             }
         };
         let len = payload.len();
-        conn.ping(payload).await?;
+        conn.ping(&payload).await?;
         out.emit(Event::Ping {
             outbound: true,
             len,
@@ -295,7 +296,7 @@ impl<'a> Link<'a> {
         self.user_closing = true;
         self.manual_reconnect = false;
         match &mut self.state {
-            State::Up(conn) => conn.close(spec).await,
+            State::Up(conn) => conn.close(spec.code, &spec.reason).await,
             State::Waiting { .. } | State::Opening { .. } => {
                 let mut close = self.last_close.clone();
                 close.reason = format!("closed while reconnecting (last: {})", close.reason);
@@ -311,7 +312,7 @@ impl<'a> Link<'a> {
         match &mut self.state {
             State::Up(conn) if !conn.is_closing() => {
                 self.manual_reconnect = true;
-                conn.close(&CloseSpec::new(1000, "reconnecting")?).await
+                conn.close(1000, "reconnecting").await
             }
             State::Waiting { attempt, .. } => {
                 // Skip the rest of the backoff.
@@ -377,10 +378,10 @@ impl<'a> Link<'a> {
         }
     }
 
-    async fn on_inbound(&mut self, out: &mut Output, inbound: Inbound) -> Step {
+    async fn on_inbound(&mut self, out: &mut Output, inbound: Incoming) -> Step {
         let now = Instant::now();
         match inbound {
-            Inbound::Data { kind, payload } => {
+            Incoming::Message { kind, payload } => {
                 if let Some(hb) = &mut self.heartbeat {
                     let text = (kind == DataKind::Text).then(|| String::from_utf8_lossy(&payload));
                     let answered = match text {
@@ -408,7 +409,7 @@ impl<'a> Link<'a> {
                 });
                 Step::Data { kind, payload }
             }
-            Inbound::Ping(p) => {
+            Incoming::Ping(p) => {
                 if let Some(hb) = &mut self.heartbeat {
                     hb.on_traffic(now);
                 }
@@ -417,7 +418,7 @@ impl<'a> Link<'a> {
                     len: p.len(),
                     seq: None,
                 });
-                // tungstenite has queued the answer; it goes out with the next read or write.
+                // The connection has answered it already.
                 out.emit(Event::Pong {
                     outbound: true,
                     len: p.len(),
@@ -426,11 +427,16 @@ impl<'a> Link<'a> {
                 });
                 Step::Nothing
             }
-            Inbound::Pong(p) => {
+            Incoming::Pong(p) => {
                 self.on_pong(out, p, now);
                 Step::Nothing
             }
-            Inbound::Closed { close, error } => self.on_closed(out, close, error, true),
+            Incoming::Closed { close, error } => {
+                if let State::Up(conn) = &mut self.state {
+                    conn.finish().await;
+                }
+                self.on_closed(out, close, error, true)
+            }
         }
     }
 
@@ -483,11 +489,11 @@ impl<'a> Link<'a> {
             Action::Wait => return Step::Nothing,
             Action::Send(Probe::Ping { seq, payload }) => {
                 self.heartbeat_seq = Some(seq);
-                conn.ping(payload).await
+                conn.ping(&payload).await
             }
             Action::Send(Probe::Text(text)) => {
                 self.heartbeat_seq = None;
-                conn.send(DataKind::Text, Bytes::from(text), None)
+                conn.send(DataKind::Text, text.as_bytes(), None)
                     .await
                     .map(|_| ())
             }
@@ -584,7 +590,7 @@ impl<'a> Link<'a> {
         &mut self,
         out: &mut Output,
         attempt: u32,
-        result: Result<(WsStream, Handshake), Error>,
+        result: Result<(Conn, Handshake), Error>,
     ) -> Step {
         let (ws, hs) = match result {
             Ok(pair) => pair,
@@ -629,7 +635,7 @@ impl<'a> Link<'a> {
         self.stats.connected_at = Some(Instant::now());
         self.stats.reconnects += 1;
         out.emit(Event::Opened(hs));
-        self.state = State::Up(Box::new(Conn::new(ws)));
+        self.state = State::Up(Box::new(ws));
         if let Some(r) = &mut self.reconnector {
             r.succeeded();
         }

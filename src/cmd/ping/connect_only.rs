@@ -3,7 +3,6 @@
 
 use super::schedule::Schedule;
 use super::{Out, Outcome, PingConfig};
-use crate::core::conn::{Conn, Inbound};
 use crate::error::{Error, ErrorKind};
 use crate::render::ping::{Ended, PingEvent};
 use crate::stats::probes::ProbeStats;
@@ -49,15 +48,15 @@ pub(super) async fn run(
             r = open::open(&cfg.conn) => r,
         };
         match attempt {
-            Ok((ws, hs)) => {
+            Ok((mut conn, hs)) => {
                 stats.received += 1;
                 stats.rtt.record(hs.timings.total);
                 out.emit(PingEvent::Handshake { seq, handshake: hs });
                 // The close is part of being a good client, not of the measurement.
-                let mut conn = Conn::new(ws);
-                if conn.close(&CloseSpec::default()).await.is_ok() {
+                let spec = CloseSpec::default();
+                if conn.close(spec.code, &spec.reason).await.is_ok() {
                     tokio::select! {
-                        _ = async { while !matches!(conn.recv().await, Inbound::Closed { .. }) {} } => {}
+                        _ = conn.closed() => {}
                         _ = sigint.recv() => break Ended::Interrupted,
                     }
                 }

@@ -5,14 +5,16 @@
 use super::schedule::Schedule;
 use super::{Out, Outcome, PingConfig, Probe};
 use crate::client::pings::{MIN_SIZE, PingTracker, PongMatch};
-use crate::core::conn::{CLOSE_TIMEOUT, Conn, DataKind, Inbound};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::render::ping::{Ended, PingEvent};
 use crate::stats::probes::ProbeStats;
+use crate::ws::connection::Incoming;
 use crate::ws::open;
+use crate::ws::open::ClientConnection as Conn;
+use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
-use bytes::Bytes;
+use crate::ws::proto::endpoint::CLOSE_TIMEOUT;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -31,9 +33,8 @@ pub(super) async fn run(
         _ = sigint.recv() => Err(Error::new(ErrorKind::Interrupted, "interrupted while connecting")),
         _ = sleep_until(deadline) => Err(Error::new(ErrorKind::ConnectTimeout, "-w/--deadline ran out while connecting")),
     };
-    let (ws, hs) = opened?;
+    let (mut conn, hs) = opened?;
     out.emit(PingEvent::Core(Event::Opened(hs)));
-    let mut conn = Conn::new(ws);
     let mut run = Run {
         cfg,
         tracker: PingTracker::new(match cfg.probe {
@@ -47,6 +48,7 @@ pub(super) async fn run(
     let stopped = Instant::now();
     let (close, error) = match closed {
         Some((close, error)) => {
+            conn.finish().await;
             if let Some(e) = &error {
                 out.error(e.clone());
             }
@@ -144,11 +146,11 @@ impl Run<'_> {
             match &self.cfg.probe {
                 Probe::Text { template, .. } => {
                     let text = template.replace("{seq}", &seq.to_string());
-                    conn.send(DataKind::Text, Bytes::from(text), None)
+                    conn.send(DataKind::Text, text.as_bytes(), None)
                         .await
                         .map(|_| ())
                 }
-                _ => conn.ping(payload).await,
+                _ => conn.ping(&payload).await,
             }
         };
         // A peer that stops reading fills the socket buffers; do not wait on it forever.
@@ -164,16 +166,16 @@ impl Run<'_> {
     /// Count a reply or other traffic; `Some` when the connection has ended.
     fn on_inbound(
         &mut self,
-        inbound: Inbound,
+        inbound: Incoming,
         out: &mut Out,
     ) -> Option<(CloseEvent, Option<Error>)> {
         let now = Instant::now();
         match inbound {
-            Inbound::Pong(p) => self.on_pong(&p, now, out),
-            Inbound::Data { kind, payload } => self.on_data(kind, &payload, now, out),
-            // tungstenite has already answered it.
-            Inbound::Ping(_) => {}
-            Inbound::Closed { close, error } => return Some((close, error)),
+            Incoming::Pong(p) => self.on_pong(&p, now, out),
+            Incoming::Message { kind, payload } => self.on_data(kind, &payload, now, out),
+            // The connection has already answered it.
+            Incoming::Ping(_) => {}
+            Incoming::Closed { close, error } => return Some((close, error)),
         }
         None
     }
@@ -248,13 +250,14 @@ impl Run<'_> {
         out: &mut Out,
         sigint: &mut mpsc::Receiver<()>,
     ) -> (CloseEvent, Option<Error>) {
-        if let Err(e) = conn.close(&CloseSpec::default()).await {
+        let spec = CloseSpec::default();
+        if let Err(e) = conn.close(spec.code, &spec.reason).await {
             return (
                 CloseEvent::abnormal("could not send a Close frame"),
                 Some(e),
             );
         }
-        // Conn bounds each wait once a Close is sent; this bounds a peer that keeps talking.
+        // The connection bounds its closing phase; this bounds a peer that keeps talking.
         let limit = sleep_until(Some(
             Instant::now() + CLOSE_TIMEOUT + Duration::from_secs(1),
         ));
@@ -264,6 +267,7 @@ impl Run<'_> {
                 biased;
                 inbound = conn.recv() => {
                     if let Some(end) = self.on_inbound(inbound, out) {
+                        conn.finish().await;
                         return end;
                     }
                 }
@@ -280,14 +284,7 @@ impl Run<'_> {
 /// A send failed: the connection is over. When the peer's Close (already read, its reply
 /// pending) explains the failure, report that Close alone; otherwise the send error.
 async fn broken_while_sending(conn: &mut Conn, send_error: Error) -> (CloseEvent, Option<Error>) {
-    let ending = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        loop {
-            if let Inbound::Closed { close, error } = conn.recv().await {
-                return (close, error);
-            }
-        }
-    })
-    .await;
+    let ending = tokio::time::timeout(CLOSE_TIMEOUT, conn.closed()).await;
     match ending {
         Ok((close, error)) if error.is_some() || close.initiator == Initiator::Server => {
             (close, error)

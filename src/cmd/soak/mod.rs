@@ -155,8 +155,10 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
 
     // Drain: every worker waits for its echoes and closes; bounded, then whatever is left is
     // aborted (a server that never answers our Close must not hold the report hostage).
-    let drain_deadline =
-        Instant::now() + worker::DRAIN + crate::ws::connection::CLOSE_WAIT + Duration::from_secs(2);
+    let drain_deadline = Instant::now()
+        + worker::DRAIN
+        + crate::ws::proto::endpoint::CLOSE_TIMEOUT
+        + Duration::from_secs(2);
     loop {
         tokio::select! {
             next = workers.join_next() => if next.is_none() { break },

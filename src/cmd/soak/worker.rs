@@ -8,7 +8,7 @@
 //! they take memory only while they run, and the connection is boxed once, so that moving it
 //! from `open` into `session` does not leave a second connection-sized slot in this task's
 //! future (that took the task from 6 KiB to under 1 KiB). The connection itself is
-//! `core::lean::LeanConn`: the server's codec in the client role, no read buffer while idle.
+//! `core::lean::Conn`: the server's codec in the client role, no read buffer while idle.
 
 use super::collector::Ev;
 use super::config::{ReconnectPolicy, RunShape};
@@ -17,7 +17,11 @@ use super::tracker::Tracker;
 use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
 use crate::client::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
 use crate::error::{Error, ErrorKind};
-use crate::ws::connection::{LeanConn, Recv};
+use crate::net::stream::MaybeTls;
+use crate::ws::connection::{Connection, Incoming};
+use crate::ws::proto::frame::Role;
+
+type Conn = Connection<MaybeTls>;
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close;
@@ -53,7 +57,7 @@ pub struct Shared {
 /// What ended a wait in the connected loop.
 enum Woke {
     Stop,
-    Inbound(Recv),
+    Inbound(Incoming),
     Timer,
 }
 
@@ -229,7 +233,7 @@ impl Worker {
     }
 
     /// Open a connection; `None` when the run ended first.
-    async fn open(&mut self) -> Option<Result<(Box<LeanConn>, Duration), Error>> {
+    async fn open(&mut self) -> Option<Result<(Box<Conn>, Duration), Error>> {
         let opts = self.sh.opts[self.id as usize % self.sh.opts.len()].clone();
         let end = self.sh.end;
         let sh = self.sh.clone();
@@ -242,7 +246,7 @@ impl Worker {
             Box::pin(crate::ws::open::open_raw(&opts))
                 .await
                 .map(|(io, leftover, hs)| {
-                    let conn = LeanConn::new(io, leftover, opts.max_message_size);
+                    let conn = Connection::new(io, Role::Client, leftover, opts.max_message_size);
                     (Box::new(conn), hs.timings.total)
                 })
         };
@@ -259,7 +263,7 @@ impl Worker {
         u64::try_from(self.sh.start.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    async fn send_seq(&mut self, conn: &mut LeanConn, seq: u64, replay: bool) -> Result<(), Error> {
+    async fn send_seq(&mut self, conn: &mut Conn, seq: u64, replay: bool) -> Result<(), Error> {
         let mut buf = Vec::with_capacity(self.sh.run.size);
         message::encode(self.id, seq, self.now_us(), self.sh.run.size, &mut buf);
         conn.send(self.sh.run.kind, &buf, self.sh.run.fragment_size)
@@ -277,7 +281,7 @@ impl Worker {
     /// The connected loop. Its future lives as long as the connection, so it holds only the
     /// connection, the heartbeat and one wait; everything that awaits more (sending, closing) is
     /// boxed and exists only while it runs.
-    async fn session(&mut self, mut conn: Box<LeanConn>) -> SessionEnd {
+    async fn session(&mut self, mut conn: Box<Conn>) -> SessionEnd {
         // Replay first, in order: the loss count stays zero when the buffer sufficed.
         if let Err(e) = Box::pin(self.replay(&mut conn)).await {
             return lost_by(&e);
@@ -309,7 +313,7 @@ impl Worker {
             if timer.deadline() != deadline.into() {
                 timer.as_mut().reset(deadline.into());
             }
-            // `LeanConn::recv` is cancel-safe, so the timer may win at any moment.
+            // `Conn::recv` is cancel-safe, so the timer may win at any moment.
             let woke = tokio::select! {
                 _ = &mut stopped => Woke::Stop,
                 inbound = conn.recv() => Woke::Inbound(inbound),
@@ -329,7 +333,7 @@ impl Worker {
         }
     }
 
-    async fn replay(&mut self, conn: &mut LeanConn) -> Result<(), Error> {
+    async fn replay(&mut self, conn: &mut Conn) -> Result<(), Error> {
         while let Some(seq) = self.buffer.pop_front() {
             if let Err(e) = self.send_seq(conn, seq, true).await {
                 self.buffer.push_front(seq);
@@ -342,7 +346,7 @@ impl Worker {
     /// Heartbeat and message schedule; `Some` when the connection is over.
     async fn on_timer(
         &mut self,
-        conn: &mut LeanConn,
+        conn: &mut Conn,
         hb: Option<&mut Heartbeat>,
     ) -> Option<SessionEnd> {
         let now = Instant::now();
@@ -351,7 +355,10 @@ impl Worker {
                 Action::Send(probe) => {
                     let sent = match probe {
                         Probe::Ping { payload, .. } => conn.ping(&payload).await,
-                        Probe::Text(t) => conn.send(DataKind::Text, t.as_bytes(), None).await,
+                        Probe::Text(t) => conn
+                            .send(DataKind::Text, t.as_bytes(), None)
+                            .await
+                            .map(drop),
                     };
                     if let Err(e) = sent {
                         return Some(lost_by(&e));
@@ -370,7 +377,7 @@ impl Worker {
         self.send_due(conn, now).await.err().map(|e| lost_by(&e))
     }
 
-    async fn send_due(&mut self, conn: &mut LeanConn, now: Instant) -> Result<(), Error> {
+    async fn send_due(&mut self, conn: &mut Conn, now: Instant) -> Result<(), Error> {
         let Some(period) = self.sh.run.message_period else {
             return Ok(());
         };
@@ -383,11 +390,11 @@ impl Worker {
     }
 
     /// Handle one inbound item; `Some` when the connection is over.
-    fn inbound(&mut self, inbound: Recv, hb: Option<&mut Heartbeat>) -> Option<SessionEnd> {
+    fn inbound(&mut self, inbound: Incoming, hb: Option<&mut Heartbeat>) -> Option<SessionEnd> {
         let now = Instant::now();
         match inbound {
             // One event per message: `Echo` and `Corrupted` count as received too.
-            Recv::Data { kind, payload } => {
+            Incoming::Message { kind, payload } => {
                 let decoded = if self.sh.run.echo {
                     message::decode(&payload)
                 } else {
@@ -413,18 +420,23 @@ impl Worker {
                 }
                 None
             }
-            Recv::Pong(p) => {
+            Incoming::Pong(p) => {
                 if let Some(rtt) = hb.and_then(|h| h.on_pong(&p, now)) {
                     self.ev(Ev::HeartbeatAnswered(rtt));
                 }
                 None
             }
-            Recv::Closed { kind, close_code } => Some(SessionEnd::Lost { kind, close_code }),
+            Incoming::Ping(_) => None,
+            Incoming::Closed { close, error } => Some(SessionEnd::Lost {
+                kind: error.map_or(ErrorKind::CloseCode, |e| e.kind()),
+                // 1006 is no code the peer sent: there was no Close frame.
+                close_code: (close.code != close::ABNORMAL).then_some(close.code),
+            }),
         }
     }
 
     /// The run is over: wait briefly for echoes still on their way, then close with 1000.
-    async fn finish(&mut self, mut conn: Box<LeanConn>) -> SessionEnd {
+    async fn finish(&mut self, mut conn: Box<Conn>) -> SessionEnd {
         self.ev(Ev::HeldToEnd);
         let drain_end = Instant::now() + DRAIN;
         while self.tracker.awaiting() > 0 {
@@ -442,7 +454,7 @@ impl Worker {
                 _ = sleep_until(drain_end.into()) => break,
             }
         }
-        conn.close(close::NORMAL, "soak finished").await;
+        conn.close_and_wait(close::NORMAL, "soak finished").await;
         self.ev(Ev::Closed);
         SessionEnd::Finished
     }
@@ -458,9 +470,9 @@ fn lost_by(e: &Error) -> SessionEnd {
 /// The connection ended on its own: send the reply to the peer's Close (or our Close after a
 /// protocol error) and let the server hang up, outside any `select!` so nothing cancels it. A
 /// connection that is still open (a dead heartbeat, a failed send) is just dropped.
-async fn closed(conn: Box<LeanConn>, end: SessionEnd) -> SessionEnd {
-    if conn.is_ended() {
-        conn.finish_close().await;
+async fn closed(mut conn: Box<Conn>, end: SessionEnd) -> SessionEnd {
+    if conn.endpoint().is_finishing() {
+        conn.finish().await;
     }
     end
 }
@@ -479,7 +491,7 @@ mod tests {
     fn a_connection_fits_the_memory_budget() {
         let task = future_size(run);
         assert!(task <= 1024, "worker future is {task} B");
-        let conn = std::mem::size_of::<LeanConn>();
-        assert!(conn <= 256, "LeanConn is {conn} B");
+        let conn = std::mem::size_of::<Conn>();
+        assert!(conn <= 256, "Conn is {conn} B");
     }
 }

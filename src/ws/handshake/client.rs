@@ -1,9 +1,9 @@
-//! The HTTP upgrade (RFC 6455 4.1), done by hand rather than by tokio-tungstenite's client
-//! handshake: that one reads the response into a 4 KiB buffer and keeps the allocation as the
-//! connection's read buffer whatever `read_buffer_size` says, which is most of what a soak
-//! connection would cost. Here the response head is read into a short-lived buffer, checked to
-//! the letter (status, accept key, Upgrade, subprotocol, extensions), and the bytes read past it
-//! are handed on to the WebSocket.
+//! The client's HTTP upgrade (RFC 6455 4.1). tungstenite's helpers build the request and derive
+//! the accept key; reading and checking the answer is ours: its client handshake reads the
+//! response into a 4 KiB buffer that it keeps as the connection's read buffer, which is most of
+//! what a soak connection would cost. Here the response head is read into a short-lived buffer,
+//! checked to the letter (status, accept key, Upgrade, subprotocol, extensions), and the bytes
+//! read past it are handed on to the connection.
 
 use crate::error::{Error, ErrorKind};
 use crate::net::target::Target;
@@ -32,8 +32,6 @@ pub struct ConnectOptions {
     /// Built once per run; `None` for ws://.
     pub tls: Option<Arc<ClientConfig>>,
     pub max_message_size: usize,
-    /// Bytes tungstenite keeps allocated per connection for reading; small for soak.
-    pub read_buffer_size: usize,
     pub source: Option<IpAddr>,
 }
 
@@ -314,7 +312,6 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             tls: None,
             max_message_size: 1 << 20,
-            read_buffer_size: 512,
             source: None,
         }
     }

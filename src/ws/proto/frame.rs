@@ -112,12 +112,37 @@ struct Frame {
     remaining: u64,
 }
 
-/// A complete item found by `step`: its payload is `input[range]` unless `owned`.
-struct Ready {
+/// A complete item found by the decoder: its payload is `input[range]` unless it was
+/// assembled from several reads (`owned`).
+#[derive(Debug)]
+pub struct Ready {
     opcode: u8,
     kind: DataKind,
     range: std::ops::Range<usize>,
     owned: Option<Vec<u8>>,
+}
+
+impl Ready {
+    pub fn opcode(&self) -> u8 {
+        self.opcode
+    }
+
+    /// The item, its payload borrowed from the `input` it was decoded from.
+    pub fn item(self, input: &[u8]) -> Item<'_> {
+        let payload = match self.owned {
+            Some(v) => Payload::Owned(v),
+            None => Payload::Borrowed(&input[self.range]),
+        };
+        match self.opcode {
+            OP_PING => Item::Ping(payload),
+            OP_PONG => Item::Pong(payload),
+            OP_CLOSE => Item::Close(payload),
+            _ => Item::Message {
+                kind: self.kind,
+                payload,
+            },
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -194,23 +219,17 @@ impl Decoder {
         input: &'a mut [u8],
         pos: &mut usize,
     ) -> Result<Option<Item<'a>>, Violation> {
-        let Some(ready) = self.step(input, pos)? else {
-            return Ok(None);
-        };
-        let input: &'a [u8] = input;
-        let payload = match ready.owned {
-            Some(v) => Payload::Owned(v),
-            None => Payload::Borrowed(&input[ready.range]),
-        };
-        Ok(Some(match ready.opcode {
-            OP_PING => Item::Ping(payload),
-            OP_PONG => Item::Pong(payload),
-            OP_CLOSE => Item::Close(payload),
-            _ => Item::Message {
-                kind: ready.kind,
-                payload,
-            },
-        }))
+        Ok(self.step(input, pos)?.map(|ready| ready.item(input)))
+    }
+
+    /// `next`, with the item named by its place in `input` rather than borrowing it, so that a
+    /// caller can decode several items from one buffer and keep only the one it hands out.
+    pub fn next_ready(
+        &mut self,
+        input: &mut [u8],
+        pos: &mut usize,
+    ) -> Result<Option<Ready>, Violation> {
+        self.step(input, pos)
     }
 
     /// The work of `next`, naming the payload by its place in `input` (or handing it over when

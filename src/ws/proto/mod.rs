@@ -2,6 +2,7 @@
 //! (`close`), and the kinds of data message (`message`).
 
 pub mod close;
+pub mod endpoint;
 pub mod frame;
 pub mod message;
 

@@ -1,0 +1,327 @@
+use super::*;
+use crate::net::stream::MaybeTls;
+use crate::ws::proto::close::Initiator;
+use crate::ws::proto::frame::{self, Decoder, Item, OP_CLOSE, OP_PING, OP_PONG};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A connected client and the raw server socket under it.
+async fn pair(leftover: Vec<u8>) -> (Connection<MaybeTls>, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let conn = Connection::new(
+        MaybeTls::Plain(client.unwrap()),
+        Role::Client,
+        leftover,
+        1 << 20,
+    );
+    (conn, server.unwrap().0)
+}
+
+fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    frame::write_header(&mut out, fin, opcode, payload.len());
+    out.extend_from_slice(payload);
+    out
+}
+
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Vec<u8>),
+}
+
+/// Read what the client sent, decoded as a server (which insists on masks), until `n`
+/// items have come or the client's side ends.
+async fn server_reads(s: &mut TcpStream, n: usize) -> Vec<Seen> {
+    let mut dec = Decoder::new(1 << 20);
+    let mut seen = Vec::new();
+    let mut buf = vec![0; 4096];
+    while seen.len() < n {
+        let got = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+        let k = got.expect("client wrote in time").unwrap();
+        if k == 0 {
+            break;
+        }
+        let mut pos = 0;
+        while let Some(item) = dec.next(&mut buf[..k], &mut pos).expect("valid frames") {
+            seen.push(match item {
+                Item::Message {
+                    kind: DataKind::Text,
+                    payload,
+                } => Seen::Text(String::from_utf8(payload.to_vec()).unwrap()),
+                Item::Message { payload, .. } => Seen::Binary(payload.to_vec()),
+                Item::Ping(p) => Seen::Ping(p.to_vec()),
+                Item::Pong(p) => Seen::Pong(p.to_vec()),
+                Item::Close(p) => Seen::Close(p.to_vec()),
+            });
+        }
+    }
+    seen
+}
+
+fn data(r: Incoming) -> (DataKind, Vec<u8>) {
+    match r {
+        Incoming::Message { kind, payload } => (kind, payload.to_vec()),
+        other => panic!("expected data, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pings_are_answered_and_data_flows_both_ways() {
+    let (mut conn, mut s) = pair(Vec::new()).await;
+    let mut wire = server_frame(true, OP_PING, b"p1");
+    wire.extend(server_frame(true, frame::OP_TEXT, b"hi"));
+    wire.extend(server_frame(true, OP_PONG, b"hb"));
+    s.write_all(&wire).await.unwrap();
+    assert!(matches!(conn.recv().await, Incoming::Ping(p) if &p[..] == b"p1"));
+    assert_eq!(data(conn.recv().await), (DataKind::Text, b"hi".to_vec()));
+    assert!(matches!(conn.recv().await, Incoming::Pong(p) if &p[..] == b"hb"));
+    conn.send(DataKind::Binary, &[1, 2, 3, 4, 5], Some(2))
+        .await
+        .unwrap();
+    conn.ping(b"hb-2").await.unwrap();
+    assert_eq!(
+        server_reads(&mut s, 3).await,
+        vec![
+            Seen::Pong(b"p1".to_vec()),
+            Seen::Binary(vec![1, 2, 3, 4, 5]),
+            Seen::Ping(b"hb-2".to_vec()),
+        ]
+    );
+    assert!(conn.out.capacity() == 0 && conn.pending.capacity() == 0);
+}
+
+#[tokio::test]
+async fn recv_loses_nothing_when_a_timer_keeps_winning() {
+    let (mut conn, mut s) = pair(Vec::new()).await;
+    let mut wire = Vec::new();
+    for i in 0..40 {
+        wire.extend(server_frame(
+            false,
+            frame::OP_TEXT,
+            format!("m{i}-").as_bytes(),
+        ));
+        wire.extend(server_frame(true, OP_PING, b"x"));
+        wire.extend(server_frame(true, frame::OP_CONTINUATION, b"end"));
+    }
+    let writer = tokio::spawn(async move {
+        // Odd-sized writes with pauses: frames split at every possible place.
+        for piece in wire.chunks(7) {
+            s.write_all(piece).await.unwrap();
+            tokio::time::sleep(Duration::from_micros(300)).await;
+        }
+        s
+    });
+    let mut got = Vec::new();
+    let mut cancelled = 0;
+    while got.len() < 40 {
+        tokio::select! {
+            r = conn.recv() => match r {
+                Incoming::Ping(p) => assert_eq!(&p[..], b"x"),
+                r => got.push(String::from_utf8(data(r).1).unwrap()),
+            },
+            _ = tokio::time::sleep(Duration::from_micros(100)) => cancelled += 1,
+        }
+    }
+    let expected: Vec<String> = (0..40).map(|i| format!("m{i}-end")).collect();
+    assert_eq!(got, expected);
+    assert!(
+        cancelled > 0,
+        "the timer never won; the test proves nothing"
+    );
+    let mut s = writer.await.unwrap();
+    let pongs = server_reads(&mut s, 40).await;
+    assert_eq!(
+        pongs,
+        (0..40)
+            .map(|_| Seen::Pong(b"x".to_vec()))
+            .collect::<Vec<_>>()
+    );
+}
+
+fn closed(r: Incoming) -> (CloseEvent, Option<ErrorKind>) {
+    match r {
+        Incoming::Closed { close, error } => (close, error.map(|e| e.kind())),
+        other => panic!("expected the end, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_close_is_answered_and_reported_as_it_was_sent() {
+    let (mut conn, mut s) = pair(Vec::new()).await;
+    s.write_all(&server_frame(
+        true,
+        OP_CLOSE,
+        &[0x0F, 0xA1, b'b', b'y', b'e'],
+    ))
+    .await
+    .unwrap();
+    let server = tokio::spawn(async move {
+        let seen = server_reads(&mut s, 1).await;
+        drop(s); // The server ends the TCP connection first.
+        seen
+    });
+    let (close, error) = closed(conn.recv().await);
+    assert_eq!(
+        server.await.unwrap(),
+        vec![Seen::Close(vec![0x0F, 0xA1, b'b', b'y', b'e'])]
+    );
+    assert_eq!(
+        close,
+        CloseEvent {
+            code: 4001,
+            reason: "bye".into(),
+            was_clean: true,
+            initiator: Initiator::Server,
+            code_valid: true,
+        }
+    );
+    assert_eq!(error, None);
+    // Cancel-safe at the end as well: asking again gives the same answer.
+    assert_eq!(closed(conn.recv().await).0, close);
+}
+
+#[tokio::test]
+async fn our_close_completes_when_the_server_answers() {
+    let (mut conn, mut s) = pair(Vec::new()).await;
+    let server = tokio::spawn(async move {
+        // Data still on its way when we close is dropped unread.
+        s.write_all(&server_frame(true, frame::OP_TEXT, b"late"))
+            .await
+            .unwrap();
+        let seen = server_reads(&mut s, 1).await;
+        s.write_all(&server_frame(true, OP_CLOSE, &[0x03, 0xE8]))
+            .await
+            .unwrap();
+        s.shutdown().await.unwrap();
+        seen
+    });
+    let (close, error) = conn.close_and_wait(1000, "done").await;
+    assert_eq!(
+        server.await.unwrap(),
+        vec![Seen::Close(vec![0x03, 0xE8, b'd', b'o', b'n', b'e'])]
+    );
+    assert_eq!(
+        (close.code, close.was_clean, error.is_none()),
+        (1000, true, true)
+    );
+    assert_eq!(close.initiator, Initiator::Client);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_close_ends_after_the_close_timeout() {
+    let (mut conn, s) = pair(Vec::new()).await;
+    let started = tokio::time::Instant::now();
+    let (close, error) = conn.close_and_wait(4000, "bye").await;
+    assert_eq!(started.elapsed(), CLOSE_TIMEOUT);
+    assert_eq!((close.code, close.was_clean), (1006, false));
+    assert_eq!(close.initiator, Initiator::Client);
+    assert!(
+        close.reason.contains("no Close frame came back"),
+        "{close:?}"
+    );
+    assert_eq!(error.map(|e| e.kind()), Some(ErrorKind::Abnormal));
+    drop(s);
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_is_closed_with_1009_and_reported_as_1009() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let mut conn: Connection<MaybeTls> = Connection::new(
+        MaybeTls::Plain(client.unwrap()),
+        Role::Client,
+        Vec::new(),
+        10,
+    );
+    let mut s = server.unwrap().0;
+    s.write_all(&server_frame(true, frame::OP_BINARY, &[0; 11]))
+        .await
+        .unwrap();
+    let server = tokio::spawn(async move {
+        let seen = server_reads(&mut s, 1).await;
+        // The server answers the Close (with its own code) and ends the connection.
+        s.write_all(&server_frame(true, OP_CLOSE, &[0x03, 0xE8]))
+            .await
+            .unwrap();
+        drop(s);
+        seen
+    });
+    let (close, error) = closed(conn.recv().await);
+    let seen = server.await.unwrap();
+    assert!(
+        matches!(&seen[..], [Seen::Close(p)] if p[..2] == [0x03, 0xF1]),
+        "{seen:?}"
+    );
+    assert_eq!((close.code, close.was_clean), (1009, true));
+    assert_eq!(close.initiator, Initiator::Client);
+    assert_eq!(error, Some(ErrorKind::MessageTooLarge));
+}
+
+#[tokio::test]
+async fn a_server_breaking_the_protocol_gets_the_close_rfc_6455_asks_for() {
+    // A masked frame from a server: 1002, no close code of the peer's.
+    let (mut conn, mut s) = pair(Vec::new()).await;
+    s.write_all(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2])
+        .await
+        .unwrap();
+    let server = tokio::spawn(async move { server_reads(&mut s, 1).await });
+    let (close, error) = closed(conn.recv().await);
+    let seen = server.await.unwrap();
+    assert!(
+        matches!(&seen[..], [Seen::Close(p)] if p[..2] == [0x03, 0xEA]),
+        "{seen:?}"
+    );
+    assert_eq!((close.code, close.was_clean), (1002, false));
+    assert_eq!(close.initiator, Initiator::Client);
+    assert_eq!(error, Some(ErrorKind::Protocol));
+    assert!(conn.send(DataKind::Text, b"x", None).await.is_err());
+
+    // A code that may not appear on the wire: reported as sent, answered with 1002.
+    let (mut conn, mut s) = pair(Vec::new()).await;
+    s.write_all(&server_frame(true, OP_CLOSE, &[0x03, 0xED]))
+        .await
+        .unwrap();
+    let server = tokio::spawn(async move { server_reads(&mut s, 1).await });
+    let (close, error) = closed(conn.recv().await);
+    let seen = server.await.unwrap();
+    assert!(
+        matches!(&seen[..], [Seen::Close(p)] if p[..2] == [0x03, 0xEA]),
+        "{seen:?}"
+    );
+    assert_eq!(
+        (close.code, close.code_valid, close.was_clean),
+        (1005, false, false)
+    );
+    assert_eq!(close.initiator, Initiator::Server);
+    assert_eq!(error, Some(ErrorKind::Protocol));
+}
+
+#[tokio::test]
+async fn leftover_bytes_come_first_and_a_dropped_socket_is_1006() {
+    let mut leftover = server_frame(true, frame::OP_BINARY, &[9, 9]);
+    let second = server_frame(true, frame::OP_TEXT, b"rest");
+    leftover.extend_from_slice(&second[..3]);
+    let (mut conn, mut s) = pair(leftover).await;
+    assert_eq!(data(conn.recv().await), (DataKind::Binary, vec![9, 9]));
+    s.write_all(&second[3..]).await.unwrap();
+    assert_eq!(data(conn.recv().await), (DataKind::Text, b"rest".to_vec()));
+    drop(s);
+    let (close, error) = closed(conn.recv().await);
+    assert_eq!((close.code, close.was_clean), (1006, false));
+    assert_eq!(error, Some(ErrorKind::Abnormal));
+}
+
+#[test]
+fn an_idle_connection_stays_small() {
+    // soak holds thousands of these; see the memory figures in bench/README.md.
+    let size = std::mem::size_of::<Connection<MaybeTls>>();
+    assert!(size <= 256, "Connection is {size} B");
+}

@@ -1,0 +1,486 @@
+//! One end of a WebSocket connection, in either role, without I/O: bytes in (`feed`), frames
+//! out (into the caller's buffer), and what the application must see as `Event`s. Every rule
+//! of RFC 6455 that is not framing lives here, once, for every subcommand and both roles:
+//! automatic ping replies (with a policy hook for a server's `--no-pong`), the closing
+//! handshake's state machine (open → close sent → closing → closed), failing the connection
+//! with the close code a violation calls for, and how the end is reported, as a browser's
+//! `CloseEvent`, with the peer's code exactly as it was sent.
+//!
+//! Why our own and not tungstenite's `WebSocketContext`: tungstenite rewrites forbidden close
+//! codes to 1002 before the caller sees them, reports a 1009 it sent as 1006, keeps a read
+//! buffer per connection, and has no permessage-deflate. A testing tool must report what was on
+//! the wire, and soak's memory budget is a few hundred bytes per idle connection.
+//!
+//! Time is the caller's: the endpoint says when the closing phase starts (`state` leaves
+//! `Open`), the caller gives it `CLOSE_TIMEOUT` and calls `on_timeout` when that runs out.
+
+use crate::error::{Error, ErrorKind};
+use crate::ws::proto::DataKind;
+use crate::ws::proto::close::{self, CloseEvent, Initiator};
+use crate::ws::proto::frame::{
+    self, CloseCheck, Decoder, Item, OP_CLOSE, OP_PING, OP_PONG, Payload, Role, Violation,
+};
+use std::time::Duration;
+
+/// How long the whole closing phase may take, whoever started it: from the first Close frame
+/// (sent or received) or a failure until the TCP connection is closed. One figure for every
+/// role and subcommand.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What to do with a peer's Ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingPolicy {
+    /// Answer with a Pong carrying the same payload (RFC 6455 5.5.2).
+    Reply,
+    /// Hand it to the application and send nothing: a server testing its clients' heartbeat
+    /// (`echo-server --no-pong`).
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Open,
+    /// We sent Close: the peer's data is dropped unread until its Close arrives.
+    CloseSent,
+    /// No more frames either way: what is queued goes out, then the TCP connection closes (the
+    /// server closes it first, RFC 6455 7.1.1).
+    Closing,
+    /// Over. `ending` says how.
+    Closed,
+}
+
+/// What the application sees of the peer's frames.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Message {
+        kind: DataKind,
+        payload: Payload<'a>,
+    },
+    /// Already answered, as the `PingPolicy` says.
+    Ping(Payload<'a>),
+    Pong(Payload<'a>),
+}
+
+/// How the connection ended: the close as a browser reports it, and what went wrong when it
+/// was not a clean closing handshake.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    pub close: CloseEvent,
+    pub error: Option<Error>,
+}
+
+#[derive(Debug)]
+pub struct Endpoint {
+    role: Role,
+    dec: Decoder,
+    state: State,
+    ping: PingPolicy,
+    /// The code of the Close we sent first, for the report when no answer comes.
+    sent_code: u16,
+    /// Set once the end is known; boxed because it is rare and holds strings.
+    ending: Option<Box<Ending>>,
+}
+
+impl Endpoint {
+    pub fn new(role: Role, max_message_size: usize) -> Self {
+        Endpoint {
+            role,
+            dec: Decoder::with_role(role, max_message_size),
+            state: State::Open,
+            ping: PingPolicy::Reply,
+            sent_code: 0,
+            ending: None,
+        }
+    }
+
+    pub fn set_ping_policy(&mut self, policy: PingPolicy) {
+        self.ping = policy;
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// True once frames are no longer read (the handshake is over or the connection failed).
+    pub fn is_finishing(&self) -> bool {
+        self.state >= State::Closing
+    }
+
+    /// True while a frame or a fragmented message is half received.
+    pub fn is_mid_frame(&self) -> bool {
+        self.dec.is_mid_frame()
+    }
+
+    pub fn ending(&self) -> Option<&Ending> {
+        self.ending.as_deref()
+    }
+
+    /// The ending, or one that says the connection was dropped when none was recorded.
+    pub fn ending_or_dropped(&self) -> Ending {
+        self.ending.as_deref().cloned().unwrap_or_else(|| Ending {
+            close: CloseEvent::abnormal("connection dropped"),
+            error: None,
+        })
+    }
+
+    fn us(&self) -> Initiator {
+        match self.role {
+            Role::Client => Initiator::Client,
+            Role::Server => Initiator::Server,
+        }
+    }
+
+    fn them(&self) -> Initiator {
+        match self.role {
+            Role::Client => Initiator::Server,
+            Role::Server => Initiator::Client,
+        }
+    }
+
+    /// Decode `input[*pos..]` until there is something for the application, writing what the
+    /// protocol answers by itself (pongs, the reply to a Close, the Close a violation calls
+    /// for) into `out`. `None` once the input is used up or frames are no longer read.
+    pub fn feed<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        pos: &mut usize,
+        out: &mut Vec<u8>,
+    ) -> Option<Event<'a>> {
+        while *pos < input.len() {
+            if self.state >= State::Closing {
+                *pos = input.len();
+                return None;
+            }
+            let ready = match self.dec.next_ready(input, pos) {
+                Ok(Some(ready)) => ready,
+                Ok(None) => return None,
+                Err(v) => {
+                    self.fail(out, v);
+                    continue;
+                }
+            };
+            if self.state != State::Open {
+                // After our Close only the peer's Close and pongs (late replies to our pings,
+                // still worth counting) matter: the rest is dropped unread.
+                match ready.opcode() {
+                    OP_CLOSE => {
+                        if let Item::Close(p) = ready.item(input) {
+                            self.on_close_frame(out, &p);
+                        }
+                        continue;
+                    }
+                    OP_PONG => {}
+                    _ => continue,
+                }
+            }
+            let input: &'a [u8] = input;
+            match ready.item(input) {
+                Item::Message { kind, payload } => return Some(Event::Message { kind, payload }),
+                Item::Ping(p) => {
+                    if self.ping == PingPolicy::Reply {
+                        frame::write_control_as(self.role, out, OP_PONG, &p);
+                    }
+                    return Some(Event::Ping(p));
+                }
+                Item::Pong(p) => return Some(Event::Pong(p)),
+                Item::Close(p) => {
+                    self.on_close_frame(out, &p);
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    fn check_open(&self, what: &str) -> Result<(), Error> {
+        match self.state {
+            State::Open => Ok(()),
+            State::CloseSent => Err(Error::new(
+                ErrorKind::Abnormal,
+                format!("cannot send {what}: the closing handshake has begun"),
+            )),
+            State::Closing | State::Closed => Err(Error::new(
+                self.ending
+                    .as_ref()
+                    .and_then(|e| e.error.as_ref().map(Error::kind))
+                    .unwrap_or(ErrorKind::Abnormal),
+                format!("cannot send {what}: the connection is closed"),
+            )),
+        }
+    }
+
+    /// One data message, in frames of at most `fragment` payload bytes when given. Returns
+    /// the number of frames.
+    pub fn send_message(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: DataKind,
+        payload: &[u8],
+        fragment: Option<usize>,
+    ) -> Result<usize, Error> {
+        self.check_open("a message")?;
+        frame::write_message_as(self.role, out, kind, payload, fragment);
+        Ok(match fragment {
+            Some(size) if size > 0 && payload.len() > size => payload.len().div_ceil(size),
+            _ => 1,
+        })
+    }
+
+    pub fn send_ping(&mut self, out: &mut Vec<u8>, payload: &[u8]) -> Result<(), Error> {
+        self.send_control(out, OP_PING, payload, "a ping")
+    }
+
+    pub fn send_pong(&mut self, out: &mut Vec<u8>, payload: &[u8]) -> Result<(), Error> {
+        self.send_control(out, OP_PONG, payload, "a pong")
+    }
+
+    fn send_control(
+        &mut self,
+        out: &mut Vec<u8>,
+        opcode: u8,
+        payload: &[u8],
+        what: &str,
+    ) -> Result<(), Error> {
+        self.check_open(what)?;
+        if payload.len() > frame::MAX_CONTROL_PAYLOAD {
+            return Err(Error::usage(format!(
+                "{what} payload holds at most {} bytes",
+                frame::MAX_CONTROL_PAYLOAD
+            )));
+        }
+        frame::write_control_as(self.role, out, opcode, payload);
+        Ok(())
+    }
+
+    /// Start the closing handshake: send Close, then drop the peer's data until its Close.
+    /// Does nothing once a Close was sent or the connection is ending.
+    pub fn close(&mut self, out: &mut Vec<u8>, code: u16, reason: &str) {
+        if self.state != State::Open {
+            return;
+        }
+        frame::write_close_as(self.role, out, code, reason);
+        self.sent_code = code;
+        self.state = State::CloseSent;
+        self.dec.discard_data();
+    }
+
+    /// The peer broke RFC 6455: send the Close the violation calls for and stop reading
+    /// (7.1.7). A message over the size limit is not a broken protocol, so it starts an
+    /// ordinary closing handshake with 1009 and is reported as 1009 however it ends.
+    pub fn fail(&mut self, out: &mut Vec<u8>, v: Violation) {
+        let error = if v == frame::TOO_BIG {
+            Error::new(
+                ErrorKind::MessageTooLarge,
+                "the peer sent a message over the size limit; raise --max-message-size",
+            )
+        } else {
+            Error::new(
+                ErrorKind::Protocol,
+                format!("the peer broke RFC 6455: {}", v.reason),
+            )
+        };
+        self.fail_with(out, v, error);
+    }
+
+    fn fail_with(&mut self, out: &mut Vec<u8>, v: Violation, error: Error) {
+        match self.state {
+            State::Open => {}
+            // Our Close is out already: the violation only ends the wait for the answer.
+            State::CloseSent => {
+                if self.ending.is_none() {
+                    let mut close = CloseEvent::abnormal(v.reason);
+                    close.initiator = self.us();
+                    self.set_ending(close, Some(error));
+                }
+                self.state = State::Closing;
+                return;
+            }
+            State::Closing | State::Closed => return,
+        }
+        let close = CloseEvent {
+            code: v.code,
+            reason: v.reason.to_string(),
+            was_clean: false,
+            initiator: self.us(),
+            code_valid: true,
+        };
+        self.set_ending(close, Some(error));
+        if v == frame::TOO_BIG {
+            self.close(out, v.code, v.reason);
+        } else {
+            frame::write_close_as(self.role, out, v.code, v.reason);
+            self.state = State::Closing;
+        }
+    }
+
+    fn set_ending(&mut self, close: CloseEvent, error: Option<Error>) {
+        self.ending = Some(Box::new(Ending { close, error }));
+    }
+
+    /// The peer's Close: answer it when the peer started the handshake, and end.
+    fn on_close_frame(&mut self, out: &mut Vec<u8>, payload: &[u8]) {
+        let (code, reason, code_valid) = close::parse_close_payload(payload);
+        let initiator = if self.state == State::CloseSent {
+            self.us()
+        } else {
+            self.them()
+        };
+        if let CloseCheck::Invalid(v) = frame::check_close(payload) {
+            // Report what the peer sent, honestly, and fail with the code RFC 6455 asks for.
+            let why = if payload.len() == 1 {
+                "the peer sent a Close frame with a 1-byte payload".to_string()
+            } else if !close::is_sendable(code) {
+                format!(
+                    "the peer sent close code {code}, which RFC 6455 forbids on the wire{}",
+                    match code {
+                        1005 | 1006 | 1015 => " (it is reserved for reporting, never for sending)",
+                        _ => "",
+                    }
+                )
+            } else {
+                "the peer sent a Close reason that is not valid UTF-8".to_string()
+            };
+            if self.state == State::Open {
+                frame::write_close_as(self.role, out, v.code, v.reason);
+            }
+            self.set_ending(
+                CloseEvent {
+                    code,
+                    reason,
+                    was_clean: false,
+                    initiator,
+                    code_valid,
+                },
+                Some(Error::new(ErrorKind::Protocol, why)),
+            );
+            self.state = State::Closing;
+            return;
+        }
+        match self.state {
+            State::Open => {
+                // The closing handshake: echo the peer's code and reason.
+                frame::write_control_as(self.role, out, OP_CLOSE, payload);
+                self.set_ending(
+                    CloseEvent {
+                        code,
+                        reason,
+                        was_clean: true,
+                        initiator,
+                        code_valid,
+                    },
+                    None,
+                );
+            }
+            State::CloseSent => match &mut self.ending {
+                // We closed because of a failure (1009): that code is the story; the answer
+                // makes it clean.
+                Some(e) => e.close.was_clean = true,
+                None => self.set_ending(
+                    CloseEvent {
+                        code,
+                        reason,
+                        was_clean: true,
+                        initiator,
+                        code_valid,
+                    },
+                    None,
+                ),
+            },
+            State::Closing | State::Closed => return,
+        }
+        self.state = State::Closing;
+    }
+
+    /// The peer ended the TCP connection. After a complete handshake this is the normal end.
+    pub fn on_eof(&mut self) {
+        let why = match self.state {
+            State::CloseSent => {
+                "the peer dropped the connection instead of answering our Close frame"
+            }
+            _ => "connection closed without a Close frame",
+        };
+        self.end_abnormal(why.to_string());
+    }
+
+    pub fn on_io_error(&mut self, e: &std::io::Error) {
+        self.end_abnormal(format!("connection error: {e}"));
+    }
+
+    /// `CLOSE_TIMEOUT` ran out: whatever was still awaited will not come.
+    pub fn on_timeout(&mut self) {
+        if self.state == State::CloseSent {
+            self.end_abnormal(format!(
+                "sent Close {}; no Close frame came back within {}",
+                self.sent_code,
+                humantime::format_duration(CLOSE_TIMEOUT)
+            ));
+        }
+        self.state = State::Closed;
+    }
+
+    /// Drop the connection without a Close frame (a fault a server injects, or a heartbeat
+    /// that found the peer dead). `why` is reported as a 1006.
+    pub fn abort(&mut self, why: impl Into<String>) {
+        if self.state >= State::Closing {
+            self.state = State::Closed;
+            return;
+        }
+        let mut close = CloseEvent::abnormal(why);
+        close.initiator = self.us();
+        let error = Error::new(ErrorKind::Abnormal, close.reason.clone());
+        self.set_ending(close, Some(error));
+        self.state = State::Closed;
+    }
+
+    /// The connection is gone: a clean end when the handshake was complete, else a 1006 (or
+    /// the failure already recorded, no longer clean).
+    fn end_abnormal(&mut self, why: String) {
+        match self.state {
+            State::Closed => return,
+            State::Closing => {}
+            State::Open | State::CloseSent => match &mut self.ending {
+                Some(e) => {
+                    e.close.was_clean = false;
+                    e.error
+                        .get_or_insert_with(|| Error::new(ErrorKind::Abnormal, why));
+                }
+                None => {
+                    let mut close = CloseEvent::abnormal(why.clone());
+                    if self.state == State::CloseSent {
+                        close.initiator = self.us();
+                    }
+                    let error = Error::new(ErrorKind::Abnormal, lost_message(&why));
+                    self.set_ending(close, Some(error));
+                }
+            },
+        }
+        self.state = State::Closed;
+    }
+
+    /// Our half of the closing handshake never left (the socket failed while writing it).
+    pub fn reply_not_sent(&mut self) {
+        if let Some(e) = &mut self.ending {
+            e.close.was_clean = false;
+        }
+    }
+}
+
+fn lost_message(why: &str) -> String {
+    match why {
+        "connection closed without a Close frame" => {
+            "the connection was closed without a closing handshake".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
