@@ -2,7 +2,8 @@
 //!
 //! `ServerConfig` → `Server::bind` → `Server::run(shutdown)` → `ServerSummary`. Each accepted
 //! socket gets one task: TLS (optional) and the HTTP upgrade under a handshake timeout, then a
-//! connection loop (`conn`) over our own RFC 6455 codec (`codec`). The server never prints:
+//! connection loop (`conn_loop`) over the engine's `Connection`; `echo` is what the server
+//! does with messages. The server never prints:
 //! what happens goes as `ServerEvent`s into an optional bounded channel with `try_send`, so a
 //! slow reader of the log loses log lines (counted in the summary), never echo throughput.
 //!
@@ -10,9 +11,10 @@
 //! scratch buffer; only bytes of a frame split across reads, or output the socket did not take,
 //! are kept per connection, and only until they are used.
 
+mod accept;
 mod app;
-mod conn;
-
+mod conn_loop;
+mod echo;
 mod hub;
 pub mod tls;
 
@@ -334,7 +336,7 @@ impl Server {
                         shared.tasks.fetch_add(1, Ordering::AcqRel);
                         let guard = TaskGuard(shared.clone());
                         tokio::spawn(async move {
-                            conn::serve(tcp, peer, guard.0.clone()).await;
+                            accept::serve(tcp, peer, guard.0.clone()).await;
                             drop(guard);
                         });
                     }

@@ -74,7 +74,9 @@ pub struct Connection<S> {
     /// Bytes of a read that held more than one item, from `pending_pos` on; empty
     /// (unallocated) otherwise.
     pending: Vec<u8>,
-    pending_pos: usize,
+    /// Within one read (`READ_CHUNK`) or the upgrade's leftover: u32 keeps the connection
+    /// within soak's budget.
+    pending_pos: u32,
     /// Output the socket has not taken yet; empty (unallocated) most of the time.
     out: Vec<u8>,
     out_pos: usize,
@@ -249,7 +251,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// The closing phase, once the endpoint has left `Open`: bounded by `CLOSE_TIMEOUT`.
     /// Ready when the time is up (the endpoint has been told).
-    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    pub fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let timer = self
             .deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(CLOSE_TIMEOUT)));
@@ -278,6 +280,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     continue;
                 }
                 Poll::Pending => return Poll::Pending,
+            }
+            if !self.ep.lingers() {
+                self.ep.on_eof();
+                continue;
             }
             if self.ep.role() == Role::Server && !self.shut {
                 let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
@@ -320,13 +326,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 continue;
             }
             // Bytes left over from an earlier read (or the upgrade) come before new ones.
-            if self.pending_pos < self.pending.len() {
+            if (self.pending_pos as usize) < self.pending.len() {
                 let mut input = std::mem::take(&mut self.pending);
-                let mut pos = self.pending_pos;
+                let mut pos = self.pending_pos as usize;
                 let got = self.decode_one(&mut input, &mut pos);
                 if pos < input.len() {
                     self.pending = input;
-                    self.pending_pos = pos;
+                    self.pending_pos = u32::try_from(pos).expect("pending bytes fit in u32");
                 } else {
                     self.pending_pos = 0;
                 }
@@ -390,15 +396,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         cx: &mut Context<'_>,
         mut f: impl FnMut(&mut Endpoint, Event<'_>, &mut Vec<u8>),
     ) -> Poll<io::Result<bool>> {
-        if self.pending_pos < self.pending.len() {
+        if (self.pending_pos as usize) < self.pending.len() {
             let mut input = std::mem::take(&mut self.pending);
             let mut out = std::mem::take(&mut self.out);
-            feed_all(
-                &mut self.ep,
-                &mut input[self.pending_pos..],
-                &mut out,
-                &mut f,
-            );
+            let from = self.pending_pos as usize;
+            feed_all(&mut self.ep, &mut input[from..], &mut out, &mut f);
             self.out = out;
             self.pending_pos = 0;
             return Poll::Ready(Ok(true));

@@ -75,8 +75,11 @@ pub struct Endpoint {
     dec: Decoder,
     state: State,
     ping: PingPolicy,
-    /// The code of the Close we sent first, for the report when no answer comes.
-    sent_code: u16,
+    /// The Close we sent first, for the report when no answer comes; boxed, being rare.
+    sent_close: Option<Box<(u16, String)>>,
+    /// After the last frame, wait for the peer to close the TCP connection (false: a fault
+    /// that drops it at once).
+    linger: bool,
     /// Set once the end is known; boxed because it is rare and holds strings.
     ending: Option<Box<Ending>>,
 }
@@ -88,7 +91,8 @@ impl Endpoint {
             dec: Decoder::with_role(role, max_message_size),
             state: State::Open,
             ping: PingPolicy::Reply,
-            sent_code: 0,
+            sent_close: None,
+            linger: true,
             ending: None,
         }
     }
@@ -267,7 +271,7 @@ impl Endpoint {
             return;
         }
         frame::write_close_as(self.role, out, code, reason);
-        self.sent_code = code;
+        self.sent_close = Some(Box::new((code, reason.to_string())));
         self.state = State::CloseSent;
         self.dec.discard_data();
     }
@@ -417,10 +421,9 @@ impl Endpoint {
     /// `CLOSE_TIMEOUT` ran out: whatever was still awaited will not come.
     pub fn on_timeout(&mut self) {
         if self.state == State::CloseSent {
+            let (code, reason) = self.sent_close.as_deref().cloned().unwrap_or_default();
             self.end_abnormal(format!(
-                "sent Close {}; no Close frame came back within {}",
-                self.sent_code,
-                humantime::format_duration(CLOSE_TIMEOUT)
+                "sent Close {code} {reason:?}; no Close frame came back in time"
             ));
         }
         self.state = State::Closed;
@@ -438,6 +441,22 @@ impl Endpoint {
         let error = Error::new(ErrorKind::Abnormal, close.reason.clone());
         self.set_ending(close, Some(error));
         self.state = State::Closed;
+    }
+
+    /// Like `abort`, but what is already queued goes out first (`echo-server --drop-after`:
+    /// the echoes before the drop arrive).
+    pub fn abort_after_flush(&mut self, why: impl Into<String>) {
+        if self.state >= State::Closing {
+            return;
+        }
+        self.abort(why);
+        self.state = State::Closing;
+        self.linger = false;
+    }
+
+    /// After the last frame: wait for the peer to close the TCP connection.
+    pub fn lingers(&self) -> bool {
+        self.linger
     }
 
     /// The connection is gone: a clean end when the handshake was complete, else a 1006 (or

@@ -1,0 +1,138 @@
+//! One task per accepted socket: TLS and the HTTP upgrade under the handshake timeout, within
+//! the connection limit, then the connection loop (`conn_loop`).
+
+use super::Shared;
+use super::conn_loop::ConnLoop;
+use crate::ws::handshake::server as http;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The byte stream: plain TCP or TLS.
+pub(super) type Io = crate::net::stream::MaybeTls<tokio_rustls::server::TlsStream<TcpStream>>;
+
+/// Holds one of the `max_connections` places while a WebSocket is open.
+pub(super) struct OpenSlot(Arc<Shared>);
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pub(super) struct Upgraded {
+    pub io: Io,
+    pub path: String,
+    pub subprotocol: Option<String>,
+    /// Bytes that came after the request head: the first frames.
+    pub leftover: Vec<u8>,
+    pub slot: OpenSlot,
+}
+
+pub(super) async fn serve(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    // Created before the check, so a shutdown that starts in between is still seen.
+    let shutdown = shared.shutdown.notified();
+    tokio::pin!(shutdown);
+    if shared.stopping.load(Ordering::SeqCst) {
+        return;
+    }
+    let _ = tcp.set_nodelay(true);
+    let limit = shared.cfg.handshake_timeout;
+    let upgraded = tokio::select! {
+        biased;
+        _ = &mut shutdown => return,
+        // Boxed: the TLS and HTTP state is large, and is only needed until the upgrade;
+        // inline, it would stay part of every connection's task for its whole life.
+        r = tokio::time::timeout(limit, Box::pin(handshake(tcp, peer, &shared))) => r,
+    };
+    match upgraded {
+        Err(_) => shared.reject(
+            peer,
+            None,
+            None,
+            format!(
+                "no complete handshake within {} (--handshake-timeout); dropped",
+                humantime::format_duration(limit)
+            ),
+        ),
+        Ok(None) => {}
+        Ok(Some(up)) => ConnLoop::new(up, peer, shared.clone(), shutdown).await,
+    }
+}
+
+async fn handshake(tcp: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -> Option<Upgraded> {
+    let mut io = match &shared.cfg.tls {
+        Some(tls) => match tokio_rustls::TlsAcceptor::from(tls.clone())
+            .accept(tcp)
+            .await
+        {
+            Ok(s) => Io::Tls(Box::new(s)),
+            Err(e) => {
+                shared.reject(peer, None, None, format!("TLS handshake failed: {e}"));
+                return None;
+            }
+        },
+        None => Io::Plain(tcp),
+    };
+    let policy = http::Policy {
+        subprotocols: &shared.cfg.subprotocols,
+        reject: shared.cfg.faults.reject,
+    };
+    let mut buf = Vec::with_capacity(1024);
+    let (consumed, outcome) = loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.len());
+        }
+        match io.read_buf(&mut buf).await {
+            // A port check or a client that changed its mind: nothing to report.
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        match http::parse(&buf, policy) {
+            http::Parsed::Partial => continue,
+            http::Parsed::Done { consumed, outcome } => break (consumed, outcome),
+        }
+    };
+    let up = match outcome {
+        Ok(up) => up,
+        Err(refusal) => {
+            refuse(&mut io, &refusal).await;
+            shared.reject(peer, refusal.path, Some(refusal.status), refusal.why);
+            return None;
+        }
+    };
+    let open = shared.open.fetch_add(1, Ordering::AcqRel) + 1;
+    let slot = OpenSlot(shared.clone());
+    if open > shared.cfg.max_connections {
+        drop(slot);
+        let refusal = http::Refusal::new(
+            503,
+            format!(
+                "server full: {} connections open (--max-connections)",
+                shared.cfg.max_connections
+            ),
+        );
+        refuse(&mut io, &refusal).await;
+        shared.reject(peer, Some(up.path), Some(503), refusal.why);
+        return None;
+    }
+    shared.peak.fetch_max(open, Ordering::AcqRel);
+    let response = http::switching_protocols(&up);
+    if io.write_all(&response).await.is_err() || io.flush().await.is_err() {
+        return None;
+    }
+    Some(Upgraded {
+        io,
+        path: up.path,
+        subprotocol: up.subprotocol,
+        leftover: buf.get(consumed..).unwrap_or_default().to_vec(),
+        slot,
+    })
+}
+
+async fn refuse(io: &mut Io, refusal: &http::Refusal) {
+    let _ = io.write_all(&refusal.to_bytes()).await;
+    let _ = io.shutdown().await;
+}

@@ -1,0 +1,212 @@
+//! A connection's life after the upgrade, as a future written by hand so that it holds exactly
+//! this: the engine's `Connection` and the echo state, no space for branches that are not in
+//! use, no timer unless something is due, and no shared lock taken per message. It waits on
+//! four things at once: the socket, the connection's one timer, shutdown, and the broadcast
+//! queue.
+
+use super::accept::{Io, Upgraded};
+use super::echo::Echo;
+use super::hub::Member;
+use super::{ServerEvent, Shared};
+use crate::ws::connection::Connection;
+use crate::ws::proto::endpoint::{PingPolicy, State};
+use crate::ws::proto::frame::Role;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+use tokio::sync::futures::Notified;
+
+/// Stop reading from a client while this much output waits for it (backpressure).
+pub(super) const HIGH_WATER: usize = 256 * 1024;
+/// Rounds of read/write in one poll before giving other tasks a turn.
+const IO_BUDGET: usize = 16;
+
+enum IoStep {
+    /// The loop has work: output drained below the high-water mark (broadcast frames may
+    /// flow again), or the timer must be set earlier.
+    Resume,
+    Finished,
+}
+
+pub(super) struct ConnLoop<'a, 'n> {
+    ws: Connection<Io>,
+    echo: Echo,
+    member: Option<Arc<Member>>,
+    /// The connection's one timer, allocated only while a deadline exists. It is moved
+    /// earlier when needed, never later: when it fires early, `on_timer` finds nothing due
+    /// and it is set again, which keeps timer work off the per-message path.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    shutdown: Pin<&'a mut Notified<'n>>,
+    /// The waker the shutdown notification holds; the notification is polled only to give
+    /// it a new one (polling takes a lock shared by every connection). Whether shutdown began
+    /// is read from `Shared::stopping`.
+    shutdown_waker: Option<std::task::Waker>,
+    shutdown_seen: bool,
+}
+
+impl<'a, 'n> ConnLoop<'a, 'n> {
+    pub(super) fn new(
+        up: Upgraded,
+        peer: SocketAddr,
+        shared: Arc<Shared>,
+        shutdown: Pin<&'a mut Notified<'n>>,
+    ) -> Self {
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        shared.emit(|| ServerEvent::Opened {
+            id,
+            peer,
+            path: up.path,
+            subprotocol: up.subprotocol,
+        });
+        let member = shared.hub.as_ref().map(|h| h.join(id));
+        let mut ws = Connection::new(
+            up.io,
+            Role::Server,
+            up.leftover,
+            shared.cfg.max_message_size,
+        );
+        if shared.cfg.faults.no_pong {
+            ws.endpoint_mut().set_ping_policy(PingPolicy::Ignore);
+        }
+        ConnLoop {
+            ws,
+            echo: Echo::new(id, peer, shared, up.slot),
+            member,
+            timer: None,
+            shutdown,
+            shutdown_waker: None,
+            shutdown_seen: false,
+        }
+    }
+
+    /// The connection is over: leave the hub, report, add to the totals.
+    fn end(&mut self) {
+        if let (Some(hub), Some(_)) = (&self.echo.shared.hub, &self.member) {
+            hub.leave(self.echo.id);
+        }
+        self.timer = None;
+        let ending = self.ws.endpoint().ending_or_dropped();
+        self.echo.finish(ending.close);
+    }
+
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..IO_BUDGET {
+            if self.ws.endpoint().state() == State::Closed {
+                return Poll::Ready(());
+            }
+            if !self.shutdown_seen {
+                let mut begun = self.echo.shared.stopping.load(Ordering::Acquire);
+                if !begun
+                    && self
+                        .shutdown_waker
+                        .as_ref()
+                        .is_none_or(|w| !w.will_wake(cx.waker()))
+                {
+                    begun = self.shutdown.as_mut().poll(cx).is_ready();
+                    self.shutdown_waker = Some(cx.waker().clone());
+                }
+                if begun {
+                    self.shutdown_seen = true;
+                    self.echo.on_shutdown(&mut self.ws);
+                }
+            }
+            let echo = &mut self.echo;
+            match echo.next_deadline(self.ws.endpoint().state()) {
+                Some(d) if echo.timer_at.is_none_or(|at| d < at) => {
+                    match &mut self.timer {
+                        Some(t) => t.as_mut().reset(d.into()),
+                        None => self.timer = Some(Box::pin(tokio::time::sleep_until(d.into()))),
+                    }
+                    echo.timer_at = Some(d);
+                }
+                Some(_) => {}
+                None => {
+                    echo.timer_at = None;
+                    self.timer = None;
+                }
+            }
+            if echo.timer_at.is_some()
+                && let Some(t) = &mut self.timer
+                && t.as_mut().poll(cx).is_ready()
+            {
+                echo.timer_at = None;
+                echo.on_timer(&mut self.ws, Instant::now());
+                continue;
+            }
+            if let Some(m) = &self.member {
+                let over = self.ws.queued() >= HIGH_WATER;
+                // Over the high-water mark only a slow mark matters; frames wait in the queue.
+                if m.poll_ready(cx, !over) {
+                    echo.drain_broadcast(&mut self.ws, m);
+                }
+                echo.resume_on_drain = self.ws.queued() >= HIGH_WATER;
+            }
+            match self.poll_io(cx) {
+                Poll::Ready(IoStep::Resume) => continue,
+                Poll::Ready(IoStep::Finished) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<IoStep> {
+        let (ws, echo) = (&mut self.ws, &mut self.echo);
+        for _ in 0..IO_BUDGET {
+            match ws.endpoint().state() {
+                State::Closed => return Poll::Ready(IoStep::Finished),
+                // The engine sends what is queued, closes the TCP connection and bounds it.
+                State::Closing => {
+                    ready!(ws.poll_finish(cx));
+                    return Poll::Ready(IoStep::Finished);
+                }
+                State::CloseSent => {
+                    if ws.poll_deadline(cx).is_ready() {
+                        continue;
+                    }
+                }
+                State::Open => {}
+            }
+            if echo.timer_stale(ws.endpoint().state()) {
+                return Poll::Ready(IoStep::Resume);
+            }
+            if let Poll::Ready(Err(e)) = ws.poll_write_out(cx) {
+                ws.endpoint_mut().on_io_error(&e);
+                continue;
+            }
+            if echo.resume_on_drain && ws.queued() < HIGH_WATER {
+                echo.resume_on_drain = false;
+                return Poll::Ready(IoStep::Resume);
+            }
+            if ws.queued() >= HIGH_WATER || !echo.can_read() {
+                return Poll::Pending;
+            }
+            echo.clock_stale = true;
+            match ready!(ws.poll_process(cx, |ep, ev, out| echo.on_event(ep, ev, out))) {
+                Ok(true) => {}
+                Ok(false) => ws.endpoint_mut().on_eof(),
+                Err(e) => ws.endpoint_mut().on_io_error(&e),
+            }
+        }
+        // Plenty to do: let other connections have a turn, and come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Future for ConnLoop<'_, '_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        ready!(this.poll_step(cx));
+        this.end();
+        Poll::Ready(())
+    }
+}
