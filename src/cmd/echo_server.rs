@@ -507,4 +507,85 @@ mod tests {
             assert_eq!(v[key], 0, "{key}");
         }
     }
+
+    /// The README's echo-server NDJSON, byte for byte (`ts` aside, which the writer adds).
+    #[test]
+    fn every_server_line_is_as_documented() {
+        let events = vec![
+            ServerEvent::Opened {
+                id: 1,
+                peer: peer(),
+                path: "/".into(),
+                subprotocol: None,
+            },
+            ServerEvent::Message {
+                id: 1,
+                kind: DataKind::Text,
+                len: 5,
+            },
+            ServerEvent::HeartbeatTimeout {
+                id: 1,
+                peer: peer(),
+                timeout: Duration::from_millis(1500),
+            },
+            ServerEvent::Closed {
+                id: 1,
+                peer: peer(),
+                close: CloseEvent {
+                    code: 4001,
+                    reason: "bye".into(),
+                    was_clean: true,
+                    initiator: Initiator::Server,
+                    code_valid: true,
+                },
+                duration: Duration::from_secs(2),
+                messages_in: 3,
+                messages_out: 2,
+                rtt: None,
+            },
+            ServerEvent::Rejected {
+                peer: peer(),
+                path: Some("/x".into()),
+                status: Some(503),
+                reason: "too many".into(),
+            },
+            ServerEvent::Rejected {
+                peer: peer(),
+                path: None,
+                status: None,
+                reason: "handshake timeout".into(),
+            },
+            ServerEvent::ShuttingDown { connections: 2 },
+            ServerEvent::Warning("careful".into()),
+            ServerEvent::Summary(ServerSummary {
+                connections: 1,
+                peak_connections: 1,
+                messages_in: 3,
+                messages_out: 2,
+                bytes_in: 30,
+                bytes_out: 20,
+                rejected: 1,
+                events_dropped: 0,
+            }),
+        ];
+        let lines: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let (ty, v) = to_json(e);
+                format!("{ty} {}", serde_json::to_string(&v).unwrap())
+            })
+            .collect();
+        let want = [
+            r#"opened {"id":1,"peer":"127.0.0.1:5555","path":"/","subprotocol":null}"#,
+            r#"message {"id":1,"kind":"text","len":5}"#,
+            r#"heartbeat_timeout {"id":1,"peer":"127.0.0.1:5555","timeout":1.5}"#,
+            r#"closed {"id":1,"peer":"127.0.0.1:5555","code":4001,"name":"application","reason":"bye","wasClean":true,"initiator":"server","code_valid":true,"duration":2.0,"messages_in":3,"messages_out":2,"rtt":null}"#,
+            r#"rejected {"peer":"127.0.0.1:5555","path":"/x","status":503,"reason":"too many"}"#,
+            r#"rejected {"peer":"127.0.0.1:5555","path":null,"status":null,"reason":"handshake timeout"}"#,
+            r#"shutdown {"connections":2}"#,
+            r#"warning {"message":"careful"}"#,
+            r#"summary {"connections":1,"peak_connections":1,"messages_in":3,"messages_out":2,"bytes_in":30,"bytes_out":20,"rejected":1,"events_dropped":0}"#,
+        ];
+        assert_eq!(lines, want);
+    }
 }

@@ -190,7 +190,7 @@ impl Render for Ndjson {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ws::proto::close::{CloseEvent, Initiator};
     use bytes::Bytes;
@@ -225,5 +225,129 @@ mod tests {
         assert_eq!(v["wasClean"], true);
         assert_eq!(v["initiator"], "server");
         assert_eq!(v["name"], "application");
+    }
+
+    pub(crate) fn sample_handshake(tls: bool) -> crate::ws::open::Handshake {
+        crate::ws::open::Handshake {
+            url: "ws://127.0.0.1:9001/".into(),
+            peer: "127.0.0.1:9001".parse().unwrap(),
+            status: 101,
+            reason: "Switching Protocols".into(),
+            headers: vec![
+                ("upgrade".into(), "websocket".into()),
+                ("set-cookie".into(), "secret".into()),
+            ],
+            subprotocol: Some("chat".into()),
+            extensions: vec![],
+            timings: crate::ws::open::Timings {
+                dns: Duration::from_millis(1),
+                tcp: Duration::from_millis(2),
+                tls: tls.then(|| Duration::from_millis(3)),
+                upgrade: Duration::from_millis(4),
+                total: Duration::from_millis(10),
+            },
+        }
+    }
+
+    /// The README's NDJSON contract, byte for byte: a change here changes what scripts parse.
+    #[test]
+    fn every_event_line_is_as_documented() {
+        use crate::error::{Error, ErrorKind};
+        let mut refused = Error::new(ErrorKind::Upgrade, "the server answered 403");
+        refused.status = Some(403);
+        refused.body = Some("go away".into());
+        let events = vec![
+            Event::Opened(sample_handshake(false)),
+            Event::Sent {
+                kind: DataKind::Text,
+                payload: Bytes::from_static(b"hi"),
+                fragments: 2,
+            },
+            Event::Received {
+                kind: DataKind::Binary,
+                payload: Bytes::from_static(&[1, 2]),
+            },
+            Event::Ping {
+                outbound: true,
+                len: 16,
+                seq: Some(1),
+            },
+            Event::Pong {
+                outbound: false,
+                len: 16,
+                seq: Some(1),
+                rtt: Some(Duration::from_micros(250)),
+            },
+            Event::Pong {
+                outbound: true,
+                len: 0,
+                seq: None,
+                rtt: None,
+            },
+            Event::ExpectMet {
+                index: 0,
+                pattern: "^p".into(),
+                matched: "pong".into(),
+            },
+            Event::Closed(CloseEvent::abnormal("gone")),
+            Event::Error(refused),
+            Event::Error(Error::usage("bad")),
+            Event::Warning("careful".into()),
+            Event::Reconnecting {
+                attempt: 1,
+                max: 3,
+                delay: Duration::from_millis(500),
+            },
+            Event::ReconnectFailed {
+                attempt: 1,
+                error: Error::new(ErrorKind::Refused, "refused"),
+            },
+            Event::Reconnected {
+                attempt: 2,
+                buffered: 4,
+            },
+            Event::HeartbeatTimeout {
+                waited: Duration::from_secs(2),
+            },
+            Event::Heartbeat {
+                seq: Some(3),
+                rtt: None,
+            },
+            Event::Buffered {
+                kind: DataKind::Text,
+                len: 5,
+                queued: 1,
+            },
+            Event::BufferDrop {
+                kind: DataKind::Text,
+                payload: Bytes::from_static(b"lost"),
+                why: "buffer full".into(),
+            },
+        ];
+        let lines: Vec<String> = events
+            .iter()
+            .map(|e| serde_json::to_string(&to_json(Duration::from_millis(1250), e)).unwrap())
+            .collect();
+        let want = [
+            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"tls":null,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2}"#,
+            r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI="}"#,
+            r#"{"type":"ping","ts":1.25,"direction":"out","len":16,"seq":1}"#,
+            r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.00025}"#,
+            r#"{"type":"pong","ts":1.25,"direction":"out","len":0,"seq":null,"rtt":null}"#,
+            r#"{"type":"expect","ts":1.25,"index":0,"pattern":"^p","matched":"pong"}"#,
+            r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"gone","wasClean":false,"initiator":"none","code_valid":true}"#,
+            r#"{"type":"error","ts":1.25,"kind":"http_status","message":"the server answered 403","status":403,"body":"go away"}"#,
+            r#"{"type":"error","ts":1.25,"kind":"usage","message":"bad"}"#,
+            r#"{"type":"warning","ts":1.25,"message":"careful"}"#,
+            r#"{"type":"reconnecting","ts":1.25,"attempt":1,"max":3,"delay":0.5}"#,
+            r#"{"type":"reconnect_failed","ts":1.25,"attempt":1,"kind":"refused","message":"refused"}"#,
+            r#"{"type":"reconnected","ts":1.25,"attempt":2,"buffered":4}"#,
+            r#"{"type":"heartbeat_timeout","ts":1.25,"waited":2.0}"#,
+            r#"{"type":"heartbeat","ts":1.25,"seq":3,"rtt":null}"#,
+            r#"{"type":"buffered","ts":1.25,"kind":"text","len":5,"queued":1}"#,
+            r#"{"type":"buffer_drop","ts":1.25,"kind":"text","len":4,"text":"lost","why":"buffer full"}"#,
+        ];
+        assert_eq!(lines, want);
     }
 }

@@ -497,4 +497,78 @@ mod tests {
         assert!(v["rtt"].is_null());
         assert_eq!(v["ended"], "count");
     }
+
+    /// The README's ping NDJSON, byte for byte.
+    #[test]
+    fn every_ping_line_is_as_documented() {
+        use crate::error::ErrorKind;
+        use crate::stats::latency::LatencyHistogram;
+        use crate::ws::proto::close::CloseEvent;
+        let mut h = LatencyHistogram::new();
+        h.record(Duration::from_millis(1));
+        h.record(Duration::from_millis(3));
+        let events = vec![
+            PingEvent::Core(Event::Opened(
+                crate::render::ndjson::tests::sample_handshake(true),
+            )),
+            PingEvent::Reply {
+                seq: 1,
+                size: 16,
+                rtt: Duration::from_micros(500),
+            },
+            PingEvent::Late {
+                seq: 2,
+                size: 16,
+                rtt: Duration::from_secs(3),
+            },
+            PingEvent::Duplicate { seq: 1, size: 16 },
+            PingEvent::Unsolicited { size: 9 },
+            PingEvent::Timeout { seq: 4 },
+            PingEvent::Other {
+                kind: DataKind::Text,
+                len: 3,
+            },
+            PingEvent::Handshake {
+                seq: 5,
+                handshake: crate::render::ndjson::tests::sample_handshake(false),
+            },
+            PingEvent::Failed {
+                seq: 6,
+                error: Error::new(ErrorKind::Refused, "connection refused"),
+            },
+            PingEvent::Core(Event::Closed(CloseEvent::abnormal("gone"))),
+            PingEvent::Summary(Summary {
+                url: "ws://x/".into(),
+                mode: ProbeMode::Text,
+                sent: 4,
+                received: 2,
+                loss_percent: 50.0,
+                late: 1,
+                duplicate: 1,
+                unsolicited: 1,
+                other: 1,
+                rtt: h.summary(),
+                elapsed: Duration::from_millis(3500),
+                ended: Ended::Interrupted,
+            }),
+        ];
+        let lines: Vec<String> = events
+            .iter()
+            .map(|e| serde_json::to_string(&to_json(Duration::from_millis(1250), e)).unwrap())
+            .collect();
+        let want = [
+            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"tls":0.003,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.0005}"#,
+            r#"{"type":"late","ts":1.25,"seq":2,"len":16,"rtt":3.0}"#,
+            r#"{"type":"duplicate","ts":1.25,"seq":1,"len":16}"#,
+            r#"{"type":"unsolicited","ts":1.25,"len":9}"#,
+            r#"{"type":"timeout","ts":1.25,"seq":4}"#,
+            r#"{"type":"other","ts":1.25,"kind":"text","len":3}"#,
+            r#"{"type":"handshake","ts":1.25,"seq":5,"peer":"127.0.0.1:9001","status":101,"rtt":0.01,"timings":{"dns":0.001,"tcp":0.002,"tls":null,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"failed","ts":1.25,"seq":6,"kind":"refused","message":"connection refused"}"#,
+            r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"gone","wasClean":false,"initiator":"none","code_valid":true}"#,
+            r#"{"type":"summary","ts":1.25,"url":"ws://x/","mode":"text","sent":4,"received":2,"loss_percent":50.0,"late":1,"duplicate":1,"unsolicited":1,"other":1,"rtt":{"min":0.001,"avg":0.002,"max":0.003,"mdev":0.001,"p50":0.001000447,"p90":0.003,"p99":0.003},"elapsed":3.5,"ended":"interrupted"}"#,
+        ];
+        assert_eq!(lines, want);
+    }
 }
