@@ -15,6 +15,7 @@ pub mod event;
 pub mod net;
 pub mod render;
 pub mod server;
+pub mod signals;
 pub mod stats;
 pub mod stdin;
 pub mod ws;

@@ -8,6 +8,7 @@ use crate::config::ConnectConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::render::{self, ClientView, Render};
+use crate::signals::{self, Stop};
 use crate::stdin::{self, StdinItem};
 use crate::ws::open::{self, ClientConnection, Handshake};
 use crate::ws::proto::DataKind;
@@ -94,9 +95,10 @@ pub async fn open_first(
             "--insecure: the server's certificate is NOT verified; anyone on the path can read and change this connection".into(),
         ));
     }
+    let mut stop = signals::subscribe();
     let opened = tokio::select! {
         r = open::open(&cfg.conn) => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::new(ErrorKind::Interrupted, "interrupted while connecting")),
+        _ = stop.recv() => Err(Error::new(ErrorKind::Interrupted, "interrupted while connecting")),
         _ = sleep_opt(deadline) => Err(Error::new(ErrorKind::Timeout, "--timeout ran out while connecting")),
     };
     match opened {
@@ -189,6 +191,7 @@ async fn session(
     let mut overall = timer(deadline);
     // With --reconnect a lost connection is not the end: its errors are reported, not kept.
     let keeps_going = cfg.reconnect.is_some();
+    let mut stop = signals::subscribe();
 
     // The close we will send when the script is done; errors found on our side change it.
     let mut close_with: Option<CloseSpec> = None;
@@ -297,9 +300,9 @@ async fn session(
             _ = &mut overall, if !closing => {
                 close_with = Some(CloseSpec::default());
             }
-            _ = tokio::signal::ctrl_c() => {
-                if ending.interrupted || closing {
-                    // Second Ctrl-C, or the peer will not finish closing: stop now.
+            level = stop.recv() => {
+                if level == Stop::Immediate || closing {
+                    // A second signal or a hangup, or a close already under way: stop now.
                     let mut close = CloseEvent::abnormal("interrupted");
                     close.initiator = Initiator::Client;
                     out.emit(Event::Closed(close.clone()));

@@ -5,11 +5,12 @@
 
 use crate::cli::echo_server::EchoServerArgs;
 use crate::config::OutputConfig;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::render::human::palette;
 use crate::render::ndjson::secs;
 use crate::render::{is_broken_pipe, units};
 use crate::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary, tls};
+use crate::signals;
 use crate::ws::proto::close::CloseEvent;
 use serde_json::{Value, json};
 use std::io::{self, Write};
@@ -108,27 +109,21 @@ pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
     let renderer = std::thread::Builder::new()
         .name("echo-server-log".into())
         .spawn(move || out.consume(rx))?;
-    server.run(shutdown_signal()).await;
+    let mut graceful = signals::subscribe();
+    let mut immediate = signals::subscribe();
+    tokio::select! {
+        // A hangup is both at once: do not start a goodbye nobody waits for.
+        biased;
+        () = immediate.immediate() => {
+            return Ok(ExitCode::from(ErrorKind::Interrupted.exit_code()));
+        }
+        _ = server.run(async move {
+            graceful.recv().await;
+        }) => {}
+    }
     // The renderer stops after the summary, the server's last event.
     let _ = tokio::task::spawn_blocking(move || renderer.join()).await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let sigterm = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = sigterm => {}
-    }
 }
 
 struct Renderer {

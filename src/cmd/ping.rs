@@ -12,13 +12,13 @@ use crate::config::{self, OutputConfig};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::render::ping::{self as view, Ended, PingEvent, PingRender, ProbeMode, Summary, View};
+use crate::signals;
 use crate::stats::probes::ProbeStats;
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::proto::close::{CloseEvent, Initiator};
 use regex::Regex;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 pub struct PingConfig {
     pub conn: ConnectOptions,
@@ -162,20 +162,6 @@ pub(crate) struct Outcome {
     pub stopped: Instant,
 }
 
-/// Ctrl-C as a channel: receiving is cancel-safe inside `select!`, and no press is lost
-/// between two loop turns.
-pub(crate) fn interrupts() -> mpsc::Receiver<()> {
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            if tx.send(()).await.is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 pub async fn run(cfg: PingConfig) -> ExitCode {
     let start = Instant::now();
     let mode = cfg.probe.mode();
@@ -197,7 +183,7 @@ pub async fn run(cfg: PingConfig) -> ExitCode {
             "--insecure: the server's certificate is NOT verified".into(),
         )));
     }
-    let mut sigint = interrupts();
+    let mut sigint = signals::subscribe();
     let outcome = match &cfg.probe {
         Probe::Connect => connect_only::run(&cfg, &mut out, &mut sigint).await,
         _ => match session::run(&cfg, &mut out, &mut sigint).await {

@@ -11,6 +11,7 @@ use crate::config::ConnectConfig;
 use crate::event::Event;
 use crate::render::human::palette;
 use crate::render::units;
+use crate::signals::{self, Stop};
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
@@ -36,7 +37,7 @@ impl Session<'_> {
             out.emit(Event::Error(e));
         }
         let mut prompt_up = None;
-        let mut signals = Signals::new();
+        let mut shutdown = signals::subscribe();
         loop {
             // The prompt tells whether typed lines go out now or wait in the buffer.
             let up = link.is_up();
@@ -53,10 +54,10 @@ impl Session<'_> {
                         return (close, ending);
                     }
                 }
-                quit_now = signals.recv() => {
+                stop = shutdown.recv() => {
                     // In raw mode Ctrl-C is a key; a signal comes from outside (kill, a closed
                     // terminal) and is treated like it, so the guard restores the terminal.
-                    if quit_now {
+                    if stop == Stop::Immediate {
                         ending.interrupted = true;
                     }
                     if let Some(end) = self.on_edit(Edit::Interrupt, link, out, &mut ending).await {
@@ -286,57 +287,4 @@ fn help() -> String {
             .to_string(),
     );
     lines.join("\n")
-}
-
-/// SIGINT, SIGTERM and SIGHUP while the terminal is raw. `recv` yields true for a hangup or a
-/// second signal (quit now), false for the first SIGINT/SIGTERM (close politely).
-struct Signals {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    hup: Option<tokio::signal::unix::Signal>,
-    seen: bool,
-}
-
-impl Signals {
-    fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Signals {
-                term: signal(SignalKind::terminate()).ok(),
-                hup: signal(SignalKind::hangup()).ok(),
-                seen: false,
-            }
-        }
-        #[cfg(not(unix))]
-        Signals { seen: false }
-    }
-
-    async fn recv(&mut self) -> bool {
-        #[cfg(unix)]
-        let hangup = {
-            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
-                match s {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            }
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => false,
-                _ = next(&mut self.term) => false,
-                _ = next(&mut self.hup) => true,
-            }
-        };
-        #[cfg(not(unix))]
-        let hangup = {
-            let _ = tokio::signal::ctrl_c().await;
-            false
-        };
-        let quit_now = hangup || self.seen;
-        self.seen = true;
-        quit_now
-    }
 }

@@ -5,17 +5,13 @@ use super::schedule::Schedule;
 use super::{Out, Outcome, PingConfig};
 use crate::error::{Error, ErrorKind};
 use crate::render::ping::{Ended, PingEvent};
+use crate::signals::Shutdown;
 use crate::stats::probes::ProbeStats;
 use crate::ws::open;
 use crate::ws::proto::close::CloseSpec;
 use std::time::Instant;
-use tokio::sync::mpsc;
 
-pub(super) async fn run(
-    cfg: &PingConfig,
-    out: &mut Out,
-    sigint: &mut mpsc::Receiver<()>,
-) -> Outcome {
+pub(super) async fn run(cfg: &PingConfig, out: &mut Out, sigint: &mut Shutdown) -> Outcome {
     let mut stats = ProbeStats::default();
     let mut schedule = Schedule::new(cfg.interval, cfg.count, Instant::now());
     let deadline = cfg.deadline.map(|d| out.start + d);

@@ -8,6 +8,7 @@ use crate::client::pings::{MIN_SIZE, PingTracker, PongMatch};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::render::ping::{Ended, PingEvent};
+use crate::signals::Shutdown;
 use crate::stats::probes::ProbeStats;
 use crate::ws::connection::Incoming;
 use crate::ws::open;
@@ -16,7 +17,6 @@ use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use crate::ws::proto::endpoint::CLOSE_TIMEOUT;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 /// Below this the tokio timer (1 ms ticks) is too coarse: we yield instead of sleeping.
 const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
@@ -25,7 +25,7 @@ const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 pub(super) async fn run(
     cfg: &PingConfig,
     out: &mut Out,
-    sigint: &mut mpsc::Receiver<()>,
+    sigint: &mut Shutdown,
 ) -> Result<Outcome, Error> {
     let deadline = cfg.deadline.map(|d| out.start + d);
     let opened = tokio::select! {
@@ -91,7 +91,7 @@ impl Run<'_> {
         &mut self,
         conn: &mut Conn,
         out: &mut Out,
-        sigint: &mut mpsc::Receiver<()>,
+        sigint: &mut Shutdown,
         deadline: Option<Instant>,
     ) -> (Ended, Option<(CloseEvent, Option<Error>)>) {
         let timeout = self.cfg.timeout;
@@ -248,7 +248,7 @@ impl Run<'_> {
         &mut self,
         conn: &mut Conn,
         out: &mut Out,
-        sigint: &mut mpsc::Receiver<()>,
+        sigint: &mut Shutdown,
     ) -> (CloseEvent, Option<Error>) {
         let spec = CloseSpec::default();
         if let Err(e) = conn.close(spec.code, &spec.reason).await {

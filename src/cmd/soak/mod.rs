@@ -21,6 +21,7 @@ use crate::client::heartbeat::HeartbeatMode;
 use crate::error::{Error, ErrorKind};
 use crate::render::live::{KeyReader, LiveView, StatusLine};
 use crate::render::soak as human;
+use crate::signals::{self, Signal};
 use collector::{Ev, Stats};
 use config::{JsonOut, SoakConfig};
 use report::Report;
@@ -58,11 +59,13 @@ enum Stop {
     Time,
     /// `q` in the live view.
     Quit,
-    /// Ctrl-C.
+    /// Ctrl-C (signal or key), SIGTERM or SIGHUP.
     Interrupt,
 }
 
 async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
+    // Before anything else, so that Ctrl-C during the ramp-up already drains and reports.
+    let mut shutdown = signals::subscribe();
     let embedded_server = cfg.url.is_none();
     if let Some(limit) = rss::raise_file_limit()
         && let Some(w) =
@@ -110,24 +113,13 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
 
     // The live view owns the terminal until it is dropped; every exit path below drops it
     // before anything else is printed.
-    let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<Stop>();
+    let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<()>();
     let mut view = if cfg.live {
         start_view(&url, &cfg, &quit_tx)
     } else {
         None
     };
     let mut status = StatusLine::new(cfg.run.duration);
-    {
-        let q = quit_tx.clone();
-        // Every Ctrl-C is reported: the first stops the run, a second one cuts the drain short.
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                if q.send(Stop::Interrupt).is_err() {
-                    break;
-                }
-            }
-        });
-    }
 
     // Run until the time is up or someone stops us, refreshing the view.
     let refresh = if view.is_some() {
@@ -140,7 +132,8 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let stop = loop {
         tokio::select! {
             _ = tokio::time::sleep_until(end.into()) => break Stop::Time,
-            s = quit_rx.recv() => break s.unwrap_or(Stop::Interrupt),
+            _ = quit_rx.recv() => break Stop::Quit,
+            _ = shutdown.recv() => break Stop::Interrupt,
             _ = tick.tick() => {
                 let snap = lock(&stats).snapshot();
                 match &mut view {
@@ -166,12 +159,11 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
                 workers.abort_all();
                 break;
             }
-            s = quit_rx.recv() => {
-                // Ctrl-C during the drain: stop waiting, report what we have.
-                if s == Some(Stop::Interrupt) {
-                    workers.abort_all();
-                    break;
-                }
+            // A signal during the drain (a second one, or the first after the time ran out):
+            // stop waiting, report what we have.
+            _ = shutdown.recv() => {
+                workers.abort_all();
+                break;
             }
             _ = tick.tick() => {
                 if let Some((v, _)) = &mut view {
@@ -209,18 +201,17 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
 fn start_view(
     url: &str,
     cfg: &SoakConfig,
-    quit: &mpsc::UnboundedSender<Stop>,
+    quit: &mpsc::UnboundedSender<()>,
 ) -> Option<(LiveView, KeyReader)> {
     match LiveView::start(url.to_string(), cfg.run.duration, cfg.color) {
         Ok(view) => {
-            let (q, i) = (quit.clone(), quit.clone());
+            let q = quit.clone();
             let keys = KeyReader::spawn(
                 move || {
-                    let _ = q.send(Stop::Quit);
+                    let _ = q.send(());
                 },
-                move || {
-                    let _ = i.send(Stop::Interrupt);
-                },
+                // Raw mode turns Ctrl-C into a key: it counts as the signal it stands for.
+                || signals::raise(Signal::Interrupt),
             );
             Some((view, keys))
         }
