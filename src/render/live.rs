@@ -3,8 +3,8 @@
 //! exists: dropping it (on every exit path, unwinding included) leaves the alternate screen,
 //! shows the cursor and turns raw mode off again.
 
-use crate::cmd::soak::collector::Snapshot;
 use crate::render::units;
+use crate::stats::soak_collector::Snapshot;
 use colored::Colorize;
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::{cursor, execute, queue, terminal};

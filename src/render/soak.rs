@@ -1,9 +1,9 @@
 //! The human soak summary: a few aligned tables, colour only when allowed, the same for one
 //! run and for a merge of many.
 
-use crate::cmd::soak::report::{Latency, Report};
-use crate::cmd::soak::thresholds::Verdict;
 use crate::render::units;
+use crate::stats::soak_report::{Latency, Report};
+use crate::stats::verdict::Verdict;
 use colored::Colorize;
 use std::fmt::Write;
 use std::time::Duration;

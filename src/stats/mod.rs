@@ -1,8 +1,14 @@
 //! Collectors: what a run adds up to. Fixed memory however long the run, so that a ping or a
 //! soak can run for days; summaries merge, so that per-worker collectors can be combined.
+//! Renderers read what is here (snapshots, reports, verdicts) and nothing of the commands.
 
 pub mod counters;
 pub mod latency;
 pub mod probes;
 pub mod serial;
 pub mod series;
+pub mod soak_collector;
+pub mod soak_message;
+pub mod soak_report;
+pub mod soak_tracker;
+pub mod verdict;

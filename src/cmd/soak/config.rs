@@ -1,13 +1,13 @@
 //! `SoakArgs` lowered into a validated `SoakConfig` before any connection is opened.
 
-use super::message::HEADER_LEN;
-use super::thresholds::Thresholds;
 use crate::cli::soak::{SoakArgs, SoakMode};
 use crate::cli::{HandshakeArgs, TlsArgs};
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::client::reconnect::Backoff;
 use crate::config::use_color;
 use crate::error::Error;
+use crate::stats::soak_message::HEADER_LEN;
+use crate::stats::verdict::Thresholds;
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::proto::DataKind;
 use regex::Regex;

@@ -6,14 +6,9 @@
 //! opened; 130 the run was interrupted by Ctrl-C (the report is still printed; `q` in the live
 //! view is a normal early stop and exits by the thresholds).
 
-pub mod collector;
 pub mod config;
 mod embedded;
-pub mod message;
-pub mod report;
 pub mod rss;
-pub mod thresholds;
-pub mod tracker;
 pub mod worker;
 
 use crate::cli::soak::SoakArgs;
@@ -22,9 +17,10 @@ use crate::error::{Error, ErrorKind};
 use crate::render::live::{KeyReader, LiveView, StatusLine};
 use crate::render::soak as human;
 use crate::signals::{self, Signal};
-use collector::{Ev, Stats};
+use crate::stats::soak_collector::{self as collector, Ev, Stats};
+use crate::stats::soak_report::{self as report, Report};
+use crate::stats::verdict;
 use config::{JsonOut, SoakConfig};
-use report::Report;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -230,7 +226,7 @@ fn finish_report(
 ) -> anyhow::Result<ExitCode> {
     report.thresholds = cfg.thresholds.check(report);
     print_report(cfg, report)?;
-    let broken: Vec<String> = thresholds::broken(&report.thresholds)
+    let broken: Vec<String> = verdict::broken(&report.thresholds)
         .map(human::verdict_line)
         .collect();
     if !broken.is_empty() {

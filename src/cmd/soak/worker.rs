@@ -10,14 +10,14 @@
 //! future (that took the task from 6 KiB to under 1 KiB). The connection itself is
 //! `core::lean::Conn`: the server's codec in the client role, no read buffer while idle.
 
-use super::collector::Ev;
 use super::config::{ReconnectPolicy, RunShape};
-use super::message::{self, Decoded};
-use super::tracker::Tracker;
 use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
 use crate::client::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
 use crate::error::{Error, ErrorKind};
 use crate::net::stream::MaybeTls;
+use crate::stats::soak_collector::Ev;
+use crate::stats::soak_message::{self as message, Decoded};
+use crate::stats::soak_tracker::Tracker;
 use crate::ws::connection::{Connection, Incoming};
 use crate::ws::proto::frame::Role;
 

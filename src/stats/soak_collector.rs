@@ -2,10 +2,10 @@
 //! fixed memory (counters and histograms, never a sample list), the live view reads snapshots,
 //! and the end of the run turns it all into a `Report`.
 
-use super::report::{
+use super::soak_report::{
     Connections, FORMAT, Heartbeats, Latencies, Latency, Messages, Report, RssSeries,
 };
-use super::tracker::Echo;
+use super::soak_tracker::Echo;
 use crate::error::ErrorKind;
 use crate::stats::counters::Counts;
 use crate::stats::serial::SerialHistogram;

@@ -1,7 +1,7 @@
-//! CI thresholds: each one checked against the (possibly merged) report and named in the
+//! Soak's CI thresholds: each one checked against the (possibly merged) report and named in the
 //! verdict, so a failed build says which limit broke and by how much.
 
-use super::report::Report;
+use super::soak_report::Report;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ pub fn broken(verdicts: &[Verdict]) -> impl Iterator<Item = &Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::soak::collector::Stats;
+    use crate::stats::soak_collector::Stats;
 
     #[test]
     fn each_threshold_breaks_on_its_own() {

@@ -34,7 +34,7 @@ pub struct Report {
     pub rss: Vec<RssSeries>,
     /// Filled in when thresholds were checked.
     #[serde(default)]
-    pub thresholds: Vec<super::thresholds::Verdict>,
+    pub thresholds: Vec<super::verdict::Verdict>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
