@@ -4,7 +4,8 @@
 //! `Cli` (clap, `cli`) → a validated config (`config`) → `ConnectOptions` → `handshake::open`
 //! → `Conn` (send, receive, close) → `Event`s → a renderer (`render`: human or NDJSON)
 //! → an exit code from the table in the README (`core::error::ErrorKind::exit_code`).
-//! The core never prints; commands are thin and pick what to show.
+//! The core never prints; commands are thin and pick what to show. Ctrl-C, SIGTERM and SIGHUP
+//! reach every command through one state machine (`signals`).
 
 pub mod cli;
 pub mod client;
@@ -25,13 +26,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Every lowering happens here, before any I/O; commands see configs, never clap types.
     match cli.command {
         Command::Connect(args) => {
-            let cfg = config::connect(&args)?;
+            let cfg = config::connect::lower(&args)?;
             Ok(runtime()?.block_on(cmd::connect::run(cfg)))
         }
         Command::Ping(args) => {
-            let cfg = cmd::ping::configure(&args)?;
+            let cfg = config::ping::lower(&args)?;
             // One task: a single-threaded runtime spares every round trip a cross-thread wake-up.
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -39,10 +41,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(rt.block_on(cmd::ping::run(cfg)))
         }
         Command::EchoServer(args) => {
-            let cfg = cmd::echo_server::config(&args)?;
+            let cfg = config::echo_server::lower(&args)?;
             runtime()?.block_on(cmd::echo_server::run(cfg))
         }
-        Command::Soak(args) => cmd::soak::run(&args),
+        Command::Soak(args) => {
+            let cfg = config::soak::lower(&args)?;
+            cmd::soak::run(cfg)
+        }
         Command::Completions(args) => {
             let script = cmd::completions::generate(args.shell);
             let mut out = std::io::stdout().lock();

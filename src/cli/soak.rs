@@ -1,6 +1,6 @@
 //! `wsbeat soak`: many connections for a long time. Shape of the run, loss accounting mode,
 //! heartbeats, reconnects, output and CI thresholds. Values are checked here; combinations in
-//! `cmd::soak::config`.
+//! `config::soak`.
 
 use super::{ColorChoice, HandshakeArgs, TlsArgs, parse};
 use crate::client::reconnect::Backoff;

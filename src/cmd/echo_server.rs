@@ -1,15 +1,14 @@
-//! `wsbeat echo-server`: lower the flags into a `ServerConfig` (reading or making the TLS
-//! certificate before anything listens), print the URL once bound, run the server until
-//! SIGINT/SIGTERM, and render its events on a thread of their own: human lines on stderr, or
-//! NDJSON on stdout. A slow terminal or pipe costs log lines (counted), never echo speed.
+//! `wsbeat echo-server`: bind, print the URL once bound, run the server until a signal, and
+//! render its events on a thread of their own: human lines on stderr, or NDJSON on stdout. A
+//! slow terminal or pipe costs log lines (counted), never echo speed.
 
-use crate::cli::echo_server::EchoServerArgs;
-use crate::config::OutputConfig;
-use crate::error::{Error, ErrorKind};
+use crate::config::echo_server::EchoServerConfig;
+use crate::error::ErrorKind;
+use crate::render::OutputConfig;
 use crate::render::human::palette;
 use crate::render::ndjson::secs;
 use crate::render::{is_broken_pipe, units};
-use crate::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary, tls};
+use crate::server::{Server, ServerConfig, ServerEvent, ServerSummary, tls};
 use crate::signals;
 use crate::ws::proto::close::CloseEvent;
 use serde_json::{Value, json};
@@ -21,57 +20,6 @@ use tokio::sync::mpsc;
 
 /// Events waiting for the renderer; beyond this they are dropped and counted.
 const EVENT_QUEUE: usize = 16 * 1024;
-
-pub struct EchoServerConfig {
-    pub server: ServerConfig,
-    pub output: OutputConfig,
-    /// `--tls-self-signed`: where the PEM went and its SHA-256 fingerprint.
-    pub self_signed: Option<(PathBuf, String)>,
-}
-
-pub fn config(args: &EchoServerArgs) -> Result<EchoServerConfig, Error> {
-    let (tls, self_signed) = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => (Some(tls::from_pem_files(cert, key)?), None),
-        _ if args.tls_self_signed => {
-            let path =
-                std::env::temp_dir().join(format!("wsbeat-echo-server-{}.pem", std::process::id()));
-            let made = tls::self_signed(path)?;
-            (Some(made.config), Some((made.pem_path, made.sha256)))
-        }
-        _ => (None, None),
-    };
-    let output = crate::config::output(&args.output);
-    let server = ServerConfig {
-        listen: args.listen,
-        tls,
-        subprotocols: args.subprotocols.clone(),
-        max_connections: args.max_connections,
-        max_message_size: args.max_message_size,
-        handshake_timeout: args.handshake_timeout,
-        idle_timeout: args.idle_timeout,
-        ping_interval: args.ping_interval,
-        ping_timeout: args.ping_timeout,
-        app_pong: args.app_pong,
-        broadcast: args.broadcast,
-        broadcast_queue: args.broadcast_queue,
-        faults: Faults {
-            close_after: args.close_after.map(|n| n as u64),
-            close_with: args.close_code.clone(),
-            drop_after: args.drop_after.map(|n| n as u64),
-            delay: args.delay,
-            no_pong: args.no_pong,
-            reject: args.reject,
-            fragment: args.fragment,
-        },
-        log_messages: output.verbose,
-        ..ServerConfig::default()
-    };
-    Ok(EchoServerConfig {
-        server,
-        output,
-        self_signed,
-    })
-}
 
 pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
     let start = Instant::now();

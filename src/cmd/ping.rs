@@ -7,122 +7,15 @@ mod connect_only;
 mod schedule;
 mod session;
 
-use crate::cli::ping::PingArgs;
-use crate::config::{self, OutputConfig};
+use crate::config::ping::{PingConfig, Probe, Thresholds};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::render::ping::{self as view, Ended, PingEvent, PingRender, ProbeMode, Summary, View};
 use crate::signals;
 use crate::stats::probes::ProbeStats;
-use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::proto::close::{CloseEvent, Initiator};
-use regex::Regex;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-
-pub struct PingConfig {
-    pub conn: ConnectOptions,
-    pub insecure: bool,
-    pub probe: Probe,
-    pub count: Option<u64>,
-    pub interval: Duration,
-    pub timeout: Duration,
-    pub deadline: Option<Duration>,
-    pub thresholds: Thresholds,
-    pub quiet: bool,
-    pub output: OutputConfig,
-}
-
-pub enum Probe {
-    Frame {
-        size: usize,
-    },
-    Text {
-        template: String,
-        /// The template carries `{seq}`: replies that echo it are matched by number.
-        has_seq: bool,
-        /// `None`: every data message is a reply.
-        expect: Option<Regex>,
-    },
-    Connect,
-}
-
-impl Probe {
-    fn mode(&self) -> ProbeMode {
-        match self {
-            Probe::Frame { .. } => ProbeMode::Frame,
-            Probe::Text { .. } => ProbeMode::Text,
-            Probe::Connect => ProbeMode::Connect,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Thresholds {
-    pub max_loss: Option<f64>,
-    /// Checked against p99.
-    pub max_rtt: Option<Duration>,
-    /// Checked against every probe (the maximum).
-    pub max_rtt_each: Option<Duration>,
-    pub min_replies: Option<u64>,
-}
-
-/// Lower the arguments into a config; nothing touches the network yet.
-pub fn configure(args: &PingArgs) -> Result<PingConfig, Error> {
-    let mut conn = config::connect_options(&args.url, &args.handshake, &args.tls)?;
-    if args.expect.is_some() && args.text.is_none() {
-        return Err(Error::usage(
-            "--expect matches replies to --text probes; add --text PAYLOAD",
-        ));
-    }
-    if args.timeout.is_zero() {
-        return Err(Error::usage("-W/--timeout must be longer than 0"));
-    }
-    let probe = if args.connect_only {
-        // A probe that takes longer than -W is lost, whatever --connect-timeout says.
-        conn.connect_timeout = conn.connect_timeout.min(args.timeout);
-        Probe::Connect
-    } else if let Some(template) = &args.text {
-        let expect = args
-            .expect
-            .as_deref()
-            .map(|p| {
-                Regex::new(p).map_err(|e| {
-                    Error::usage(format!(
-                        "--expect '{p}' is not a valid regular expression: {}",
-                        e.to_string().lines().last().unwrap_or("")
-                    ))
-                })
-            })
-            .transpose()?;
-        Probe::Text {
-            template: template.clone(),
-            has_seq: template.contains("{seq}"),
-            expect,
-        }
-    } else {
-        Probe::Frame { size: args.size }
-    };
-    let count = args.count.map(|c| c as u64);
-    Ok(PingConfig {
-        conn,
-        insecure: args.tls.insecure,
-        probe,
-        count,
-        interval: args.interval,
-        timeout: args.timeout,
-        deadline: args.deadline,
-        thresholds: Thresholds {
-            // With -c the run has an end, so any loss is a failure unless allowed.
-            max_loss: args.max_loss.or(count.map(|_| 0.0)),
-            max_rtt: args.max_rtt,
-            max_rtt_each: args.max_rtt_each,
-            min_replies: args.min_replies,
-        },
-        quiet: args.quiet,
-        output: config::output(&args.output),
-    })
-}
 
 /// Where events go, stamped with the time since the run started.
 pub(crate) struct Out {

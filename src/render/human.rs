@@ -1,9 +1,7 @@
 //! Output for people: data on stdout exactly as received, everything else on stderr so that
 //! pipes carry only messages.
 
-use super::{ClientView, Render, units};
-use crate::cli::connect::BinaryFormat;
-use crate::config::OutputConfig;
+use super::{BinaryFormat, ClientView, OutputConfig, Render, units};
 use crate::event::Event;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;

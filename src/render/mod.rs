@@ -8,11 +8,28 @@ pub mod ping;
 pub mod soak;
 pub mod units;
 
-use crate::cli::connect::BinaryFormat;
-use crate::config::OutputConfig;
 use crate::event::Event;
 use std::io;
 use std::time::Duration;
+
+/// How a run's output looks; decided once, before the run, by `config`.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    /// NDJSON events on stdout instead of lines for people.
+    pub json: bool,
+    pub color: bool,
+    pub verbose: bool,
+}
+
+/// How received binary messages are shown to people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryFormat {
+    /// Offset, hex bytes and printable characters, like `xxd`.
+    Hex,
+    Base64,
+    /// The bytes as they are.
+    Raw,
+}
 
 pub trait Render {
     fn event(&mut self, ts: Duration, event: &Event) -> io::Result<()>;

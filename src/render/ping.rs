@@ -3,8 +3,7 @@
 //! a final `summary`; every object starts with "type" and "ts", durations are float seconds.
 
 use super::human::{close_line, palette};
-use super::{ndjson, units};
-use crate::config::OutputConfig;
+use super::{OutputConfig, ndjson, units};
 use crate::error::Error;
 use crate::event::Event;
 use crate::stats::latency::LatencySummary;

@@ -38,7 +38,7 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
     let mut view = View::new(screen.clone());
     view.show_control = cfg.show_control;
     view.verbose = cfg.output.verbose;
-    view.base64 = cfg.binary_format == crate::cli::connect::BinaryFormat::Base64;
+    view.base64 = cfg.binary_format == crate::render::BinaryFormat::Base64;
     let history_path = cfg.interactive.as_ref().and_then(|i| i.history.clone());
     view.timestamps = cfg.interactive.as_ref().is_some_and(|i| i.timestamps);
     let mut out = Output::new(start, Box::new(view));

@@ -6,13 +6,12 @@
 //! opened; 130 the run was interrupted by Ctrl-C (the report is still printed; `q` in the live
 //! view is a normal early stop and exits by the thresholds).
 
-pub mod config;
 mod embedded;
 pub mod rss;
 pub mod worker;
 
-use crate::cli::soak::SoakArgs;
 use crate::client::heartbeat::HeartbeatMode;
+use crate::config::soak::{JsonOut, SoakConfig};
 use crate::error::{Error, ErrorKind};
 use crate::render::live::{KeyReader, LiveView, StatusLine};
 use crate::render::soak as human;
@@ -20,8 +19,9 @@ use crate::signals::{self, Signal};
 use crate::stats::soak_collector::{self as collector, Ev, Stats};
 use crate::stats::soak_report::{self as report, Report};
 use crate::stats::verdict;
-use config::{JsonOut, SoakConfig};
+use crate::ws::handshake::client::ConnectOptions;
 use std::io::Write;
+use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,11 +31,10 @@ use worker::Shared;
 const LIVE_REFRESH: Duration = Duration::from_millis(250);
 const STATUS_EVERY: Duration = Duration::from_secs(2);
 
-pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
-    if !args.merge.is_empty() {
-        return merge(args);
+pub fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
+    if !cfg.merge.is_empty() {
+        return merge(&cfg);
     }
-    let cfg = config::lower(args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -43,10 +42,9 @@ pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `--merge a.json b.json`: one report from several, checked against the thresholds.
-fn merge(args: &SoakArgs) -> anyhow::Result<ExitCode> {
-    let cfg = config::lower(args)?;
-    let mut report = report::merge_files(&args.merge).map_err(Error::usage)?;
-    finish_report(&cfg, &mut report, false)
+fn merge(cfg: &SoakConfig) -> anyhow::Result<ExitCode> {
+    let mut report = report::merge_files(&cfg.merge).map_err(Error::usage)?;
+    finish_report(cfg, &mut report, false)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +78,11 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             (Some(s), u)
         }
     };
-    let opts = config::options_per_source(&url, &cfg)?;
+    let mut conn = cfg.conn.clone();
+    if server.is_some() {
+        conn.target = url.parse()?;
+    }
+    let opts = options_per_source(conn, &cfg.run.source_addrs);
     let config_json = config_json(&cfg, &url, embedded_server);
 
     let start = Instant::now();
@@ -191,6 +193,22 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     }
     let code = finish_report(&cfg, &mut report, stop == Stop::Interrupt)?;
     Ok(code)
+}
+
+/// One set of options per source address, built once and shared by every connection from it:
+/// cloning `ConnectOptions` per connection would cost RSS that soak cannot spare.
+fn options_per_source(base: ConnectOptions, sources: &[IpAddr]) -> Vec<Arc<ConnectOptions>> {
+    if sources.is_empty() {
+        return vec![Arc::new(base)];
+    }
+    sources
+        .iter()
+        .map(|ip| {
+            let mut o = base.clone();
+            o.source = Some(*ip);
+            Arc::new(o)
+        })
+        .collect()
 }
 
 /// The live view and its key reader; `None` (plain status lines) when the terminal refuses.

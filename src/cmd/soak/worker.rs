@@ -10,9 +10,9 @@
 //! future (that took the task from 6 KiB to under 1 KiB). The connection itself is
 //! `core::lean::Conn`: the server's codec in the client role, no read buffer while idle.
 
-use super::config::{ReconnectPolicy, RunShape};
 use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
 use crate::client::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
+use crate::config::soak::{ReconnectPolicy, RunShape};
 use crate::error::{Error, ErrorKind};
 use crate::net::stream::MaybeTls;
 use crate::stats::soak_collector::Ev;

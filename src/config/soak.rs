@@ -1,10 +1,11 @@
-//! `SoakArgs` lowered into a validated `SoakConfig` before any connection is opened.
+//! `wsbeat soak`: the shape of the run, heartbeats, reconnects, reports and thresholds, and the
+//! handshake every connection makes, lowered before any connection is opened.
 
+use super::{connect_options, use_color};
+use crate::cli::TlsArgs;
 use crate::cli::soak::{SoakArgs, SoakMode};
-use crate::cli::{HandshakeArgs, TlsArgs};
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::client::reconnect::Backoff;
-use crate::config::use_color;
 use crate::error::Error;
 use crate::stats::soak_message::HEADER_LEN;
 use crate::stats::verdict::Thresholds;
@@ -15,17 +16,22 @@ use serde::Serialize;
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Connection ids are u32 on the wire; far beyond what one process can open anyway.
 const MAX_CONNECTIONS: usize = 1_000_000;
 
+/// Where the embedded echo server is, until it listens and has a port.
+const EMBEDDED_STAND_IN: &str = "ws://127.0.0.1/";
+
 pub struct SoakConfig {
-    /// `None`: soak the embedded echo server.
+    /// As given, for the report; `None`: soak the embedded echo server.
     pub url: Option<String>,
-    pub handshake: HandshakeArgs,
-    pub tls: TlsArgs,
+    /// The handshake (and TLS) of every connection. With the embedded server its target is a
+    /// stand-in, replaced once the server listens.
+    pub conn: ConnectOptions,
+    /// `--merge`: add up these reports instead of running.
+    pub merge: Vec<PathBuf>,
     pub run: RunShape,
     pub heartbeat: Option<HeartbeatConfig>,
     pub reconnect: Option<ReconnectPolicy>,
@@ -80,10 +86,26 @@ fn kind_str<S: serde::Serializer>(k: &DataKind, s: S) -> Result<S::Ok, S::Error>
 }
 
 pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
-    if let Some(url) = &args.url {
-        // Parse the URL and read the TLS files now, so that a typo fails before the run.
-        crate::config::connect_options(url, &args.handshake, &args.tls)?;
-    }
+    // Parse the URL and read the TLS files now, so that a typo fails before the run.
+    let conn = match &args.url {
+        Some(url) => connect_options(url, &args.handshake, &args.tls)?,
+        None => {
+            // The embedded server is plain ws://, so TLS files would apply to nothing (and
+            // --merge opens no connection at all).
+            if args.merge.is_empty() && (args.tls.cacert.is_some() || args.tls.cert.is_some()) {
+                return Err(Error::usage(
+                    "--cacert/--cert apply to wss:// only; the embedded echo server is plain ws://",
+                ));
+            }
+            let plain = TlsArgs {
+                cacert: None,
+                cert: None,
+                key: None,
+                insecure: false,
+            };
+            connect_options(EMBEDDED_STAND_IN, &args.handshake, &plain)?
+        }
+    };
     let echo = args.mode == SoakMode::Echo;
     let message_period = (args.mode != SoakMode::Idle && args.message_rate > 0.0)
         .then(|| Duration::from_secs_f64(1.0 / args.message_rate));
@@ -110,8 +132,8 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
     let stderr_tty = std::io::stderr().is_terminal();
     Ok(SoakConfig {
         url: args.url.clone(),
-        handshake: args.handshake.clone(),
-        tls: args.tls.clone(),
+        conn,
+        merge: args.merge.clone(),
         run: RunShape {
             connections: args.connections,
             connect_rate: args.connect_rate,
@@ -195,25 +217,6 @@ fn heartbeat(args: &SoakArgs) -> Result<Option<HeartbeatConfig>, Error> {
     }))
 }
 
-/// One set of options per source address, built once and shared by every connection from it:
-/// cloning `ConnectOptions` per connection would cost RSS that soak cannot spare.
-pub fn options_per_source(url: &str, cfg: &SoakConfig) -> Result<Vec<Arc<ConnectOptions>>, Error> {
-    let base = crate::config::connect_options(url, &cfg.handshake, &cfg.tls)?;
-    if cfg.run.source_addrs.is_empty() {
-        return Ok(vec![Arc::new(base)]);
-    }
-    Ok(cfg
-        .run
-        .source_addrs
-        .iter()
-        .map(|ip| {
-            let mut o = base.clone();
-            o.source = Some(*ip);
-            Arc::new(o)
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +252,12 @@ mod tests {
         assert!(soak(&["--size", "10", "--mode", "idle"]).is_ok());
         assert!(soak(&["--duration", "0s"]).is_err());
         assert!(soak(&["http://x/"]).is_err());
+        assert!(
+            soak(&["--cacert", "ca.pem"]).is_err(),
+            "the embedded server is ws://"
+        );
+        let merge = soak(&["--merge", "a.json", "--cacert", "ca.pem"]).unwrap();
+        assert_eq!(merge.merge.len(), 1, "--merge opens no connection");
         assert!(soak(&["--heartbeat-timeout", "0s"]).is_err());
         assert!(soak(&["--heartbeat-text", "x", "--heartbeat-expect", "("]).is_err());
     }

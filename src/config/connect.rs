@@ -1,14 +1,13 @@
-//! Lower parsed arguments into validated configs before any I/O: files are read, URLs parsed,
-//! colour decided and bad combinations rejected here, so commands only run.
+//! `wsbeat connect`: the scripted and the interactive client's config.
 
-use crate::cli::connect::{BinaryFormat, BufferOverflow};
+use super::{connect_options, output, use_color};
+use crate::cli::ConnectArgs;
+use crate::cli::connect::{BinaryFormat as BinaryFormatArg, BufferOverflow};
 use crate::cli::parse::Wait;
-use crate::cli::{ColorChoice, ConnectArgs, HandshakeArgs, OutputArgs, TlsArgs};
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::client::reconnect::{Backoff, Overflow};
 use crate::error::Error;
-use crate::net::target::Target;
-use crate::net::tls::{self, TlsOptions};
+use crate::render::{BinaryFormat, OutputConfig};
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseSpec;
@@ -17,13 +16,6 @@ use regex::Regex;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
-
-#[derive(Debug, Clone)]
-pub struct OutputConfig {
-    pub json: bool,
-    pub color: bool,
-    pub verbose: bool,
-}
 
 pub struct ConnectConfig {
     pub conn: ConnectOptions,
@@ -65,64 +57,7 @@ pub struct InteractiveConfig {
     pub timestamps: bool,
 }
 
-pub fn output(args: &OutputArgs) -> OutputConfig {
-    OutputConfig {
-        json: args.json,
-        color: use_color(args.color, std::io::stderr().is_terminal()),
-        verbose: args.verbose,
-    }
-}
-
-/// One place decides colour: the flag, then NO_COLOR, then TERM=dumb, then whether it is a tty.
-pub fn use_color(choice: ColorChoice, is_tty: bool) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            is_tty
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        }
-    }
-}
-
-pub fn connect_options(
-    url: &str,
-    handshake: &HandshakeArgs,
-    tls_args: &TlsArgs,
-) -> Result<ConnectOptions, Error> {
-    let target: Target = url.parse()?;
-    if !target.secure && (tls_args.cacert.is_some() || tls_args.cert.is_some()) {
-        return Err(Error::usage(format!(
-            "--cacert/--cert apply to wss:// only; {} is plain ws://",
-            target.url()
-        )));
-    }
-    let tls = if target.secure {
-        Some(tls::client_config(&TlsOptions {
-            cacert: tls_args.cacert.clone(),
-            cert: tls_args.cert.clone(),
-            key: tls_args.key.clone(),
-            insecure: tls_args.insecure,
-        })?)
-    } else {
-        None
-    };
-    let auth = handshake.auth.clone().or_else(|| target.userinfo.clone());
-    Ok(ConnectOptions {
-        target,
-        headers: handshake.headers.clone(),
-        origin: handshake.origin.clone(),
-        subprotocols: handshake.subprotocols.clone(),
-        auth,
-        connect_timeout: handshake.connect_timeout,
-        tls,
-        max_message_size: handshake.max_message_size,
-        source: None,
-    })
-}
-
-pub fn connect(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
+pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     let conn = connect_options(&args.url, &args.handshake, &args.tls)?;
     let line_kind = if args.binary {
         DataKind::Binary
@@ -191,7 +126,11 @@ pub fn connect(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
         line_kind,
         fragment_size: args.fragment_size,
         echo: args.echo,
-        binary_format: args.binary_format,
+        binary_format: match args.binary_format {
+            BinaryFormatArg::Hex => BinaryFormat::Hex,
+            BinaryFormatArg::Base64 => BinaryFormat::Base64,
+            BinaryFormatArg::Raw => BinaryFormat::Raw,
+        },
         ping_interval: args.ping_interval,
         show_control: args.show_control,
         close: args.close.clone(),
@@ -249,4 +188,46 @@ fn heartbeat(args: &ConnectArgs) -> Result<Option<HeartbeatConfig>, Error> {
         timeout,
         mode,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn connect(args: &[&str]) -> Result<ConnectConfig, Error> {
+        let cli = Cli::try_parse_from(["wsbeat", "connect", "--no-interactive"].iter().chain(args))
+            .map_err(|e| Error::usage(e.to_string()))?;
+        let Command::Connect(a) = cli.command else {
+            unreachable!("parsed a connect command")
+        };
+        lower(&a)
+    }
+
+    #[test]
+    fn lowers_the_script() {
+        let c = connect(&["--send", "a", "--binary", "--wait", "forever", "ws://h/"]).unwrap();
+        assert_eq!(c.preamble.len(), 1);
+        assert_eq!(c.line_kind, DataKind::Binary);
+        assert_eq!(c.wait, None);
+        assert!(c.interactive.is_none());
+        let c = connect(&["--binary-format", "base64", "ws://h/"]).unwrap();
+        assert_eq!(c.binary_format, BinaryFormat::Base64);
+        let c = connect(&["--heartbeat", "2s", "ws://h/"]).unwrap();
+        let hb = c.heartbeat.unwrap();
+        assert_eq!(
+            hb.timeout, hb.interval,
+            "the timeout defaults to the interval"
+        );
+    }
+
+    #[test]
+    fn rejects_what_cannot_work() {
+        assert!(connect(&["--expect", "(", "ws://h/"]).is_err());
+        assert!(connect(&["--expect-close", "999", "ws://h/"]).is_err());
+        assert!(connect(&["--ping-interval", "0s", "ws://h/"]).is_err());
+        assert!(connect(&["--send-file", "/nonexistent/wsbeat", "ws://h/"]).is_err());
+        assert!(connect(&["--cacert", "ca.pem", "ws://h/"]).is_err());
+    }
 }
