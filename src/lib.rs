@@ -22,7 +22,6 @@ pub mod stdin;
 pub mod ws;
 
 use cli::{Cli, Command};
-use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -50,9 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Completions(args) => {
             let script = cmd::completions::generate(args.shell);
-            let mut out = std::io::stdout().lock();
-            match out.write_all(&script).and_then(|_| out.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            match render::write_stdout(&script) {
+                Err(e) if !render::is_broken_pipe(&e) => Err(e.into()),
                 _ => Ok(ExitCode::SUCCESS),
             }
         }

@@ -42,9 +42,7 @@ impl Output {
             return;
         }
         if let Err(e) = self.render.event(self.start.elapsed(), &event) {
-            if !render::is_broken_pipe(&e) {
-                eprintln!("wsbeat: error: cannot write output: {e}");
-            }
+            crate::render::stdout_failed(&e);
             self.gone = true;
         }
     }

@@ -31,9 +31,7 @@ impl Out {
             return;
         }
         if let Err(e) = self.render.event(self.start.elapsed(), &event) {
-            if !crate::render::is_broken_pipe(&e) {
-                eprintln!("wsbeat: error: cannot write output: {e}");
-            }
+            crate::render::stdout_failed(&e);
             self.gone = true;
         }
     }

@@ -5,11 +5,12 @@ pub mod human;
 pub mod live;
 pub mod ndjson;
 pub mod ping;
+pub mod server;
 pub mod soak;
 pub mod units;
 
 use crate::event::Event;
-use std::io;
+use std::io::{self, Write};
 use std::time::Duration;
 
 /// How a run's output looks; decided once, before the run, by `config`.
@@ -53,4 +54,20 @@ pub fn client(output: &OutputConfig, view: ClientView) -> Box<dyn Render + Send>
 /// True for errors that mean "nobody reads stdout any more".
 pub fn is_broken_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
+}
+
+/// Stdout carries data, NDJSON and reports: each goes out whole in one write and is flushed at
+/// once, so writers on other threads never tear a line and a reader sees it as it happens.
+pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
+/// A write to stdout failed, so the caller stops writing there. A closed pipe is the reader's
+/// choice (`| head -1`) and a success, said nowhere; any other failure is said once.
+pub fn stdout_failed(e: &io::Error) {
+    if !is_broken_pipe(e) {
+        eprintln!("wsbeat: error: cannot write output: {e}");
+    }
 }

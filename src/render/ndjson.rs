@@ -1,15 +1,22 @@
-//! One JSON object per line on stdout: `{"type": ..., "ts": seconds, ...}`. The schema is in the
-//! README and checked by tests/ndjson.rs; durations are float seconds, text payloads are
-//! `"text"`, binary ones `"base64"`.
+//! The one NDJSON writer. Every subcommand's events are lines of
+//! `{"type": ..., "ts": <seconds since start>, ...}`, built by [`object`] and written by
+//! [`write_line`]; the shapes several subcommands share (a close, an error, handshake timings, a
+//! warning) are built here once, so a `closed` reads the same whoever emits it. The schema is in
+//! the README; durations are float seconds, text payloads `"text"`, binary ones `"base64"`.
 
 use super::Render;
+use crate::error::Error;
 use crate::event::Event;
+use crate::ws::open::Timings;
 use crate::ws::proto::DataKind;
+use crate::ws::proto::close::CloseEvent;
 use base64::Engine;
-use serde_json::{Value, json};
-use std::io::{self, Write};
+use serde_json::{Map, Value, json};
+use std::io;
 use std::time::Duration;
 
+/// `connect`'s events as NDJSON.
+#[derive(Default)]
 pub struct Ndjson;
 
 impl Ndjson {
@@ -18,17 +25,77 @@ impl Ndjson {
     }
 }
 
-impl Default for Ndjson {
-    fn default() -> Self {
-        Self::new()
+impl Render for Ndjson {
+    fn event(&mut self, ts: Duration, event: &Event) -> io::Result<()> {
+        write_line(&to_json(ts, event))?;
+        mirror_to_stderr(event);
+        Ok(())
     }
+}
+
+/// One event: `type` and `ts` first, then `fields` (an object) in their order.
+pub fn object(ty: &str, ts: Duration, fields: Value) -> Value {
+    let mut out = Map::new();
+    out.insert("type".into(), json!(ty));
+    out.insert("ts".into(), json!(secs(ts)));
+    if let Value::Object(mut f) = fields {
+        out.append(&mut f);
+    }
+    Value::Object(out)
+}
+
+/// Write one NDJSON line to stdout: whole, in one write, flushed so a reader sees it at once.
+/// An `Err` means stdout is gone; see [`super::stdout_failed`].
+pub fn write_line(value: &Value) -> io::Result<()> {
+    let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
+    line.push(b'\n');
+    super::write_stdout(&line)
 }
 
 pub fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-fn payload_fields(obj: &mut serde_json::Map<String, Value>, kind: DataKind, payload: &[u8]) {
+pub fn opt_secs(d: Option<Duration>) -> Value {
+    d.map_or(Value::Null, |d| json!(secs(d)))
+}
+
+/// `code`, `name`, `reason`, `wasClean`, `initiator`, `code_valid`: the browser's CloseEvent.
+pub fn close_fields(c: &CloseEvent) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("code".into(), json!(c.code));
+    m.insert("name".into(), json!(c.name()));
+    m.insert("reason".into(), json!(c.reason));
+    m.insert("wasClean".into(), json!(c.was_clean));
+    m.insert("initiator".into(), json!(c.initiator.as_str()));
+    m.insert("code_valid".into(), json!(c.code_valid));
+    m
+}
+
+/// Each phase of opening a connection; `tls` is null for ws://.
+pub fn timings(t: &Timings) -> Value {
+    json!({
+        "dns": secs(t.dns),
+        "tcp": secs(t.tcp),
+        "tls": t.tls.map(secs),
+        "upgrade": secs(t.upgrade),
+        "total": secs(t.total),
+    })
+}
+
+/// `kind` (the stable key) and `message`.
+pub fn error_fields(e: &Error) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("kind".into(), json!(e.kind().as_str()));
+    m.insert("message".into(), json!(e.message()));
+    m
+}
+
+pub fn warning(message: &str) -> Value {
+    json!({ "message": message })
+}
+
+fn payload_fields(obj: &mut Map<String, Value>, kind: DataKind, payload: &[u8]) {
     obj.insert("kind".into(), json!(kind.as_str()));
     obj.insert("len".into(), json!(payload.len()));
     match kind {
@@ -41,7 +108,7 @@ fn payload_fields(obj: &mut serde_json::Map<String, Value>, kind: DataKind, payl
 }
 
 pub fn to_json(ts: Duration, event: &Event) -> Value {
-    let (ty, mut fields) = match event {
+    let (ty, fields) = match event {
         Event::Opened(h) => (
             "opened",
             json!({
@@ -49,17 +116,11 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
                 "peer": h.peer.to_string(),
                 "status": h.status,
                 "headers": h.headers.iter().map(|(k, v)| {
-                    (k.clone(), json!(crate::render::human::redact_header(k, v)))
-                }).collect::<serde_json::Map<_, _>>(),
+                    (k.clone(), json!(super::human::redact_header(k, v)))
+                }).collect::<Map<_, _>>(),
                 "subprotocol": h.subprotocol,
                 "extensions": h.extensions,
-                "timings": {
-                    "dns": secs(h.timings.dns),
-                    "tcp": secs(h.timings.tcp),
-                    "tls": h.timings.tls.map(secs),
-                    "upgrade": secs(h.timings.upgrade),
-                    "total": secs(h.timings.total),
-                },
+                "timings": timings(&h.timings),
             }),
         ),
         Event::Sent {
@@ -67,13 +128,13 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             payload,
             fragments,
         } => {
-            let mut m = serde_json::Map::new();
+            let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
             m.insert("fragments".into(), json!(fragments));
             ("sent", Value::Object(m))
         }
         Event::Received { kind, payload } => {
-            let mut m = serde_json::Map::new();
+            let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
             ("received", Value::Object(m))
         }
@@ -101,25 +162,18 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             "expect",
             json!({"index": index, "pattern": pattern, "matched": matched}),
         ),
-        Event::Closed(c) => (
-            "closed",
-            json!({
-                "code": c.code, "name": c.name(), "reason": c.reason,
-                "wasClean": c.was_clean, "initiator": c.initiator.as_str(),
-                "code_valid": c.code_valid,
-            }),
-        ),
+        Event::Closed(c) => ("closed", Value::Object(close_fields(c))),
         Event::Error(e) => {
-            let mut v = json!({"kind": e.kind().as_str(), "message": e.message()});
+            let mut m = error_fields(e);
             if let Some(status) = e.status {
-                v["status"] = json!(status);
+                m.insert("status".into(), json!(status));
             }
             if let Some(body) = &e.body {
-                v["body"] = json!(body);
+                m.insert("body".into(), json!(body));
             }
-            ("error", v)
+            ("error", Value::Object(m))
         }
-        Event::Warning(w) => ("warning", json!({"message": w})),
+        Event::Warning(w) => ("warning", warning(w)),
         Event::Reconnecting {
             attempt,
             max,
@@ -128,10 +182,12 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             "reconnecting",
             json!({"attempt": attempt, "max": max, "delay": secs(*delay)}),
         ),
-        Event::ReconnectFailed { attempt, error } => (
-            "reconnect_failed",
-            json!({"attempt": attempt, "kind": error.kind().as_str(), "message": error.message()}),
-        ),
+        Event::ReconnectFailed { attempt, error } => {
+            let mut m = Map::new();
+            m.insert("attempt".into(), json!(attempt));
+            m.append(&mut error_fields(error));
+            ("reconnect_failed", Value::Object(m))
+        }
         Event::Reconnected { attempt, buffered } => (
             "reconnected",
             json!({"attempt": attempt, "buffered": buffered}),
@@ -145,27 +201,13 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             json!({"kind": kind.as_str(), "len": len, "queued": queued}),
         ),
         Event::BufferDrop { kind, payload, why } => {
-            let mut m = serde_json::Map::new();
+            let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
             m.insert("why".into(), json!(why));
             ("buffer_drop", Value::Object(m))
         }
     };
-    let obj = fields.as_object_mut().expect("event fields are an object");
-    let mut out = serde_json::Map::with_capacity(obj.len() + 2);
-    out.insert("type".into(), json!(ty));
-    out.insert("ts".into(), json!(secs(ts)));
-    out.append(obj);
-    Value::Object(out)
-}
-
-/// Write one NDJSON line to stdout, flushed so that a reader sees it at once.
-pub fn write_line(value: &Value) -> io::Result<()> {
-    let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
-    line.push(b'\n');
-    let mut out = io::stdout().lock();
-    out.write_all(&line)?;
-    out.flush()
+    object(ty, ts, fields)
 }
 
 /// Status and errors also go to stderr, so a person watching a JSON run sees them.
@@ -175,17 +217,9 @@ pub fn mirror_to_stderr(event: &Event) {
         Event::Warning(w) => eprintln!("wsbeat: warning: {w}"),
         Event::HeartbeatTimeout { waited } => eprintln!(
             "wsbeat: error: heartbeat timeout after {}: no answer from the peer",
-            crate::render::units::duration(*waited)
+            super::units::duration(*waited)
         ),
         _ => {}
-    }
-}
-
-impl Render for Ndjson {
-    fn event(&mut self, ts: Duration, event: &Event) -> io::Result<()> {
-        write_line(&to_json(ts, event))?;
-        mirror_to_stderr(event);
-        Ok(())
     }
 }
 

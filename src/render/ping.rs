@@ -158,10 +158,7 @@ struct Human {
 }
 
 fn stdout_line(line: &str) -> io::Result<()> {
-    // One write per line: lines are never torn, and each is visible at once.
-    let mut out = io::stdout().lock();
-    out.write_all(format!("{line}\n").as_bytes())?;
-    out.flush()
+    super::write_stdout(format!("{line}\n").as_bytes())
 }
 
 fn stderr_line(line: &str) -> io::Result<()> {
@@ -381,7 +378,7 @@ fn rtt_json(r: &Option<LatencySummary>) -> Value {
 
 pub fn to_json(ts: Duration, event: &PingEvent) -> Value {
     let secs = ndjson::secs;
-    let (ty, mut fields) = match event {
+    let (ty, fields) = match event {
         PingEvent::Core(e) => return ndjson::to_json(ts, e),
         // The same shape as `connect`'s pong event: one schema per type across subcommands.
         PingEvent::Reply { seq, size, rtt } => (
@@ -400,17 +397,15 @@ pub fn to_json(ts: Duration, event: &PingEvent) -> Value {
             json!({
                 "seq": seq, "peer": h.peer.to_string(), "status": h.status,
                 "rtt": secs(h.timings.total),
-                "timings": {
-                    "dns": secs(h.timings.dns), "tcp": secs(h.timings.tcp),
-                    "tls": h.timings.tls.map(secs), "upgrade": secs(h.timings.upgrade),
-                    "total": secs(h.timings.total),
-                },
+                "timings": ndjson::timings(&h.timings),
             }),
         ),
-        PingEvent::Failed { seq, error } => (
-            "failed",
-            json!({"seq": seq, "kind": error.kind().as_str(), "message": error.message()}),
-        ),
+        PingEvent::Failed { seq, error } => {
+            let mut m = serde_json::Map::new();
+            m.insert("seq".into(), json!(seq));
+            m.append(&mut ndjson::error_fields(error));
+            ("failed", Value::Object(m))
+        }
         PingEvent::Summary(s) => (
             "summary",
             json!({
@@ -421,13 +416,7 @@ pub fn to_json(ts: Duration, event: &PingEvent) -> Value {
             }),
         ),
     };
-    let mut out = serde_json::Map::new();
-    out.insert("type".into(), json!(ty));
-    out.insert("ts".into(), json!(secs(ts)));
-    if let Some(obj) = fields.as_object_mut() {
-        out.append(obj);
-    }
-    Value::Object(out)
+    ndjson::object(ty, ts, fields)
 }
 
 impl PingRender for Json {

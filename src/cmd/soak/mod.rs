@@ -20,7 +20,6 @@ use crate::stats::soak_collector::{self as collector, Ev, Stats};
 use crate::stats::soak_report::{self as report, Report};
 use crate::stats::verdict;
 use crate::ws::handshake::client::ConnectOptions;
-use std::io::Write;
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -265,12 +264,7 @@ fn print_report(cfg: &SoakConfig, report: &Report) -> anyhow::Result<()> {
         Some(JsonOut::Stdout) => {
             let json = serde_json::to_string_pretty(report)?;
             eprint!("{text}");
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = writeln!(out, "{json}").and_then(|_| out.flush())
-                && !crate::render::is_broken_pipe(&e)
-            {
-                return Err(e.into());
-            }
+            print_stdout(&(json + "\n"))?;
         }
         Some(JsonOut::File(path)) => {
             let json = serde_json::to_string_pretty(report)?;
@@ -287,9 +281,9 @@ fn print_report(cfg: &SoakConfig, report: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The report on stdout in one write; a reader that went away (`| head`) is not an error.
 fn print_stdout(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match crate::render::write_stdout(text.as_bytes()) {
         Err(e) if !crate::render::is_broken_pipe(&e) => Err(e.into()),
         _ => Ok(()),
     }
