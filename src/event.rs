@@ -81,3 +81,8 @@ pub enum Event {
         why: String,
     },
 }
+
+/// Where a session reports what happens: connect's renderer, or a test's list.
+pub trait EventSink {
+    fn emit(&mut self, event: Event);
+}

@@ -4,3 +4,4 @@
 pub mod heartbeat;
 pub mod pings;
 pub mod reconnect;
+pub mod session;

@@ -2,8 +2,9 @@
 //! stdout; a CloseEvent at the end; an exit code that says how it went. On a terminal the
 //! interactive session (`cmd::interactive`) takes over; both keep the connection through `link`.
 
-pub mod link;
+pub mod interactive;
 
+use crate::client::session::{NetOpener, Outgoing, Session, Step};
 use crate::config::ConnectConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
@@ -14,7 +15,6 @@ use crate::ws::open::{self, ClientConnection, Handshake};
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
-use link::{Link, Outgoing, Step};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -26,6 +26,12 @@ pub struct Output {
     render: Box<dyn Render + Send>,
     /// Set when stdout went away (closed pipe): we stop, and that is not an error.
     pub gone: bool,
+}
+
+impl crate::event::EventSink for Output {
+    fn emit(&mut self, event: Event) {
+        Output::emit(self, event)
+    }
 }
 
 impl Output {
@@ -58,7 +64,7 @@ pub struct Ending {
 
 pub async fn run(cfg: ConnectConfig) -> ExitCode {
     if cfg.interactive.is_some() {
-        return crate::cmd::interactive::run(cfg).await;
+        return crate::cmd::connect::interactive::run(cfg).await;
     }
     let start = Instant::now();
     let render = render::client(
@@ -76,7 +82,12 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
         Ok(pair) => pair,
         Err(code) => return code,
     };
-    let mut link = Link::new(&cfg, conn, &hs);
+    let mut link = Session::new(
+        cfg.session(),
+        Box::new(NetOpener(cfg.conn.clone())),
+        conn,
+        &hs,
+    );
     let ending = session(&cfg, &mut link, &mut out, &mut lines, deadline).await;
     exit_code(&cfg, ending, &mut out)
 }
@@ -172,7 +183,7 @@ fn timer(at: Option<Instant>) -> std::pin::Pin<Box<Sleep>> {
 
 async fn session(
     cfg: &ConnectConfig,
-    link: &mut Link<'_>,
+    link: &mut Session,
     out: &mut Output,
     lines: &mut mpsc::Receiver<StdinItem>,
     deadline: Option<Instant>,

@@ -5,7 +5,8 @@ use crate::cli::ConnectArgs;
 use crate::cli::connect::{BinaryFormat as BinaryFormatArg, BufferOverflow};
 use crate::cli::parse::Wait;
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
-use crate::client::reconnect::{Backoff, Overflow};
+use crate::client::reconnect::Overflow;
+use crate::client::session::SessionConfig;
 use crate::error::Error;
 use crate::render::{BinaryFormat, OutputConfig};
 use crate::ws::handshake::client::ConnectOptions;
@@ -44,10 +45,21 @@ pub struct ConnectConfig {
     pub interactive: Option<InteractiveConfig>,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct ReconnectConfig {
-    pub backoff: Backoff,
-    pub max_attempts: u32,
+pub use crate::client::session::ReconnectPolicy as ReconnectConfig;
+
+impl ConnectConfig {
+    /// What the client session needs of it.
+    pub fn session(&self) -> SessionConfig {
+        SessionConfig {
+            conn: self.conn.clone(),
+            preamble: self.preamble.clone(),
+            fragment_size: self.fragment_size,
+            heartbeat: self.heartbeat.clone(),
+            reconnect: self.reconnect,
+            buffer: self.buffer,
+            overflow: self.overflow,
+        }
+    }
 }
 
 /// Set when the session is interactive (a terminal on both ends, or `--interactive`).

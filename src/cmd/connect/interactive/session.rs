@@ -5,7 +5,7 @@ use super::commands::{self, COMMANDS, Command, Completion};
 use super::editor::{Edit, Editor};
 use super::screen::Screen;
 use super::view::lock;
-use crate::cmd::connect::link::{Link, Outgoing, Step};
+use crate::client::session::{self as client, Outgoing, Step};
 use crate::cmd::connect::{Ending, Output};
 use crate::config::ConnectConfig;
 use crate::event::Event;
@@ -31,7 +31,11 @@ pub struct Session<'a> {
 }
 
 impl Session<'_> {
-    pub async fn run(mut self, link: &mut Link<'_>, out: &mut Output) -> (CloseEvent, Ending) {
+    pub async fn run(
+        mut self,
+        link: &mut client::Session,
+        out: &mut Output,
+    ) -> (CloseEvent, Ending) {
         let mut ending = Ending::default();
         if let Err(e) = link.send_preamble(out).await {
             out.emit(Event::Error(e));
@@ -113,7 +117,7 @@ impl Session<'_> {
     async fn on_edit(
         &mut self,
         edit: Edit,
-        link: &mut Link<'_>,
+        link: &mut client::Session,
         out: &mut Output,
         ending: &mut Ending,
     ) -> Option<(CloseEvent, Ending)> {
@@ -150,7 +154,7 @@ impl Session<'_> {
         None
     }
 
-    async fn close(&self, link: &mut Link<'_>, out: &mut Output, spec: &CloseSpec) {
+    async fn close(&self, link: &mut client::Session, out: &mut Output, spec: &CloseSpec) {
         if link.is_closing() {
             return;
         }
@@ -170,7 +174,7 @@ impl Session<'_> {
         }
     }
 
-    async fn on_line(&mut self, line: &str, link: &mut Link<'_>, out: &mut Output) {
+    async fn on_line(&mut self, line: &str, link: &mut client::Session, out: &mut Output) {
         let command = match commands::parse(line) {
             Ok(c) => c,
             Err(msg) => return self.error(&msg),
@@ -218,7 +222,7 @@ impl Session<'_> {
         }
     }
 
-    fn status(&self, link: &Link<'_>) -> String {
+    fn status(&self, link: &client::Session) -> String {
         let s = &link.stats;
         let uptime = s
             .connected_at

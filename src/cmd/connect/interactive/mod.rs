@@ -11,7 +11,8 @@ pub mod screen;
 mod session;
 pub mod view;
 
-use crate::cmd::connect::{Output, exit_code, link::Link, open_first};
+use crate::client::session::{NetOpener, Session};
+use crate::cmd::connect::{Output, exit_code, open_first};
 use crate::config::ConnectConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
@@ -81,7 +82,12 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
         );
         let _ = s.activate();
     }
-    let mut link = Link::new(&cfg, conn, &hs);
+    let mut link = Session::new(
+        cfg.session(),
+        Box::new(NetOpener(cfg.conn.clone())),
+        conn,
+        &hs,
+    );
     let ended = session::Session {
         cfg: &cfg,
         screen: &screen,

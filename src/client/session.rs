@@ -1,19 +1,28 @@
-//! A connection that survives: one `Link` owns the current `Conn` and, around it, the
-//! heartbeat, the reconnect gate and the buffer of messages due while the connection is down.
-//! Scripted and interactive sessions both drive it: `wait()` in their select loop, `handle()` on
-//! what it returns, and `send`/`ping`/`close`/`reconnect` on behalf of the user. Every state
-//! change is reported as an `Event` through `Output`; the caller only hears about data and the
-//! end.
+//! The client session: a connection that survives. One `Session` owns the current connection
+//! and, around it, the heartbeat (Ping frames or application text), the reconnect gate with
+//! backoff and a bounded number of attempts, and the bounded buffer of messages due while the
+//! connection is down, replayed in order after the `--send` preamble when it comes back.
+//! Scripted and interactive `connect` both drive it: `wait()` in their select loop, `handle()`
+//! on what it returns, and `send`/`ping`/`close`/`reconnect` on behalf of the user. Every state
+//! change is reported as an `Event` through an `EventSink`; the caller only hears about data
+//! and the end.
+//!
+//! Connections come from an `Opener`, so the session runs without a network in its tests (an
+//! in-memory stream and tokio's paused clock). soak's workers drive the same state machines
+//! (`Heartbeat`, `Reconnector`, `OutboundBuffer`) from a leaner loop of their own: see the
+//! budget in `cmd::soak::worker`.
 
-use super::Output;
-use crate::client::heartbeat::{Action, Heartbeat, Probe};
+use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
 use crate::client::pings::{PingTracker, PongMatch};
+use crate::client::reconnect::{Backoff, Overflow};
 use crate::client::reconnect::{OutboundBuffer, Reconnector};
-use crate::config::ConnectConfig;
 use crate::error::{Error, ErrorKind};
-use crate::event::Event;
+use crate::event::{Event, EventSink};
+use crate::net::stream::MaybeTls;
+use crate::ws::connection::Connection;
 use crate::ws::connection::Incoming;
-use crate::ws::open::{self, ClientConnection as Conn, Handshake};
+use crate::ws::handshake::client::ConnectOptions;
+use crate::ws::open::{self, Handshake};
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
@@ -21,6 +30,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::sleep_until;
 
 /// A message the user asked to send; kept whole while the connection is down.
@@ -31,11 +41,48 @@ pub struct Outgoing {
     pub fragment_size: Option<usize>,
 }
 
-type Opening = Pin<Box<dyn Future<Output = Result<(Conn, Handshake), Error>> + Send>>;
+/// What the session needs to know; built once from the command's config.
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub conn: ConnectOptions,
+    /// Sent first on every connection, the first and each one after a reconnect.
+    pub preamble: Vec<(DataKind, Bytes)>,
+    pub fragment_size: Option<usize>,
+    pub heartbeat: Option<HeartbeatConfig>,
+    /// `None`: a lost connection ends the session.
+    pub reconnect: Option<ReconnectPolicy>,
+    /// Messages kept while the connection is down.
+    pub buffer: usize,
+    pub overflow: Overflow,
+}
 
-enum State {
-    /// Boxed: a `Conn` is large next to the other states.
-    Up(Box<Conn>),
+#[derive(Debug, Clone, Copy)]
+pub struct ReconnectPolicy {
+    pub backoff: Backoff,
+    pub max_attempts: u32,
+}
+
+pub type Opening<S> =
+    Pin<Box<dyn Future<Output = Result<(Connection<S>, Handshake), Error>> + Send>>;
+
+/// Where the session's connections come from: the network (`NetOpener`), or a test's fake.
+pub trait Opener<S>: Send + Sync {
+    fn open(&self) -> Opening<S>;
+}
+
+/// Opens real connections: DNS, TCP, TLS and the upgrade (`ws::open`).
+pub struct NetOpener(pub ConnectOptions);
+
+impl Opener<MaybeTls> for NetOpener {
+    fn open(&self) -> Opening<MaybeTls> {
+        let opts = self.0.clone();
+        Box::pin(async move { open::open(&opts).await })
+    }
+}
+
+enum State<S> {
+    /// Boxed: a connection is large next to the other states.
+    Up(Box<Connection<S>>),
     /// Waiting out the backoff before attempt `attempt`.
     Waiting {
         attempt: u32,
@@ -43,13 +90,13 @@ enum State {
     },
     Opening {
         attempt: u32,
-        fut: Opening,
+        fut: Opening<S>,
     },
     /// Over; `next()` reports the stored ending once.
     Ended,
 }
 
-/// What the session loop hears from the link.
+/// What the session loop hears from the session.
 pub enum Step {
     /// A data message from the peer (already emitted as `Received`).
     Data { kind: DataKind, payload: Bytes },
@@ -64,12 +111,12 @@ pub enum Step {
     },
 }
 
-/// What `Link::wait` saw; `Link::handle` acts on it.
-pub enum Wake {
+/// What `Session::wait` saw; `Session::handle` acts on it.
+pub enum Wake<S> {
     Inbound(Incoming),
     Heartbeat,
     Backoff,
-    Attempt(u32, Box<Result<(Conn, Handshake), Error>>),
+    Attempt(u32, Box<Result<(Connection<S>, Handshake), Error>>),
     Ended(CloseEvent, Option<Error>),
 }
 
@@ -91,9 +138,10 @@ pub struct Stats {
 /// remembered, the oldest forgotten first.
 const CUSTOM_PINGS: usize = 16;
 
-pub struct Link<'a> {
-    cfg: &'a ConnectConfig,
-    state: State,
+pub struct Session<S = MaybeTls> {
+    cfg: SessionConfig,
+    opener: Box<dyn Opener<S>>,
+    state: State<S>,
     heartbeat: Option<Heartbeat>,
     /// Sequence number of the heartbeat probe in flight, to name it when it is answered.
     heartbeat_seq: Option<u64>,
@@ -111,11 +159,18 @@ pub struct Link<'a> {
     ending: Option<(CloseEvent, Option<Error>)>,
 }
 
-impl<'a> Link<'a> {
-    pub fn new(cfg: &'a ConnectConfig, conn: Conn, hs: &Handshake) -> Self {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
+    /// A session over its first connection, already open: a failure to open the first one is
+    /// the caller's to report (its own exit codes), not a reason to reconnect.
+    pub fn new(
+        cfg: SessionConfig,
+        opener: Box<dyn Opener<S>>,
+        conn: Connection<S>,
+        hs: &Handshake,
+    ) -> Self {
         let now = Instant::now();
-        Link {
-            cfg,
+        Session {
+            opener,
             state: State::Up(Box::new(conn)),
             heartbeat: cfg.heartbeat.clone().map(|h| Heartbeat::new(h, now)),
             heartbeat_seq: None,
@@ -134,6 +189,7 @@ impl<'a> Link<'a> {
             manual_reconnect: false,
             last_close: CloseEvent::abnormal("never closed"),
             ending: None,
+            cfg,
         }
     }
 
@@ -164,9 +220,11 @@ impl<'a> Link<'a> {
     }
 
     /// Send the `--send` preamble; used once at the start and again after each reconnect.
-    pub async fn send_preamble(&mut self, out: &mut Output) -> Result<(), Error> {
-        for (kind, payload) in &self.cfg.preamble {
-            self.send_now(out, *kind, payload.clone(), self.cfg.fragment_size)
+    pub async fn send_preamble(&mut self, out: &mut dyn EventSink) -> Result<(), Error> {
+        // Cheap: the payloads are shared `Bytes`.
+        let preamble = self.cfg.preamble.clone();
+        for (kind, payload) in preamble {
+            self.send_now(out, kind, payload, self.cfg.fragment_size)
                 .await?;
         }
         Ok(())
@@ -174,7 +232,7 @@ impl<'a> Link<'a> {
 
     /// Send a message now, or buffer it while the connection is down. An `Err` means it was not
     /// sent and will not be (no reconnect configured, or the session is closing).
-    pub async fn send(&mut self, out: &mut Output, msg: Outgoing) -> Result<(), Error> {
+    pub async fn send(&mut self, out: &mut dyn EventSink, msg: Outgoing) -> Result<(), Error> {
         match &self.state {
             State::Up(c) if !c.is_closing() => {
                 match self
@@ -208,7 +266,7 @@ impl<'a> Link<'a> {
 
     async fn send_now(
         &mut self,
-        out: &mut Output,
+        out: &mut dyn EventSink,
         kind: DataKind,
         payload: Bytes,
         fragment_size: Option<usize>,
@@ -230,7 +288,7 @@ impl<'a> Link<'a> {
         Ok(())
     }
 
-    fn buffer_msg(&mut self, out: &mut Output, msg: Outgoing) {
+    fn buffer_msg(&mut self, out: &mut dyn EventSink, msg: Outgoing) {
         let (kind, len) = (msg.kind, msg.payload.len());
         let dropped = self.buffer.push(msg);
         // With drop-newest the dropped item is the one just pushed; with drop-oldest it is not.
@@ -257,7 +315,11 @@ impl<'a> Link<'a> {
     }
 
     /// A numbered Ping (`payload: None`) or one with the user's bytes.
-    pub async fn ping(&mut self, out: &mut Output, payload: Option<Bytes>) -> Result<(), Error> {
+    pub async fn ping(
+        &mut self,
+        out: &mut dyn EventSink,
+        payload: Option<Bytes>,
+    ) -> Result<(), Error> {
         let State::Up(conn) = &mut self.state else {
             return Err(Error::new(
                 ErrorKind::Abnormal,
@@ -292,7 +354,7 @@ impl<'a> Link<'a> {
 
     /// Start the closing handshake; the session ends when it completes. While reconnecting,
     /// the session ends at once.
-    pub async fn close(&mut self, out: &mut Output, spec: &CloseSpec) -> Result<(), Error> {
+    pub async fn close(&mut self, out: &mut dyn EventSink, spec: &CloseSpec) -> Result<(), Error> {
         self.user_closing = true;
         self.manual_reconnect = false;
         match &mut self.state {
@@ -331,7 +393,7 @@ impl<'a> Link<'a> {
     /// loop beside stdin or the keyboard: it only waits (an attempt in progress is kept in
     /// `self`, timers are re-derived from stored deadlines) and does nothing that a dropped
     /// future could leave half done. Pass what it returns to `handle`, outside the select.
-    pub async fn wait(&mut self) -> Wake {
+    pub async fn wait(&mut self) -> Wake<S> {
         if let Some((close, error)) = self.ending.take() {
             return Wake::Ended(close, error);
         }
@@ -363,7 +425,7 @@ impl<'a> Link<'a> {
     /// Act on what `wait` returned: render it, answer it, reconnect, replay the buffer. Runs to
     /// completion (callers await it in a select arm's body, where nothing races it), so a
     /// replay is never cut short by a line arriving from stdin.
-    pub async fn handle(&mut self, out: &mut Output, wake: Wake) -> Step {
+    pub async fn handle(&mut self, out: &mut dyn EventSink, wake: Wake<S>) -> Step {
         match wake {
             Wake::Inbound(inbound) => self.on_inbound(out, inbound).await,
             Wake::Heartbeat => self.on_heartbeat_due(out).await,
@@ -378,7 +440,7 @@ impl<'a> Link<'a> {
         }
     }
 
-    async fn on_inbound(&mut self, out: &mut Output, inbound: Incoming) -> Step {
+    async fn on_inbound(&mut self, out: &mut dyn EventSink, inbound: Incoming) -> Step {
         let now = Instant::now();
         match inbound {
             Incoming::Message { kind, payload } => {
@@ -440,7 +502,7 @@ impl<'a> Link<'a> {
         }
     }
 
-    fn on_pong(&mut self, out: &mut Output, p: Bytes, now: Instant) {
+    fn on_pong(&mut self, out: &mut dyn EventSink, p: Bytes, now: Instant) {
         let len = p.len();
         // Our own probes first (/ping, --ping-interval), then the heartbeat's.
         let (seq, rtt) = match self.tracker.on_pong(&p, now) {
@@ -477,7 +539,7 @@ impl<'a> Link<'a> {
         });
     }
 
-    async fn on_heartbeat_due(&mut self, out: &mut Output) -> Step {
+    async fn on_heartbeat_due(&mut self, out: &mut dyn EventSink) -> Step {
         let Some(hb) = &mut self.heartbeat else {
             return Step::Nothing;
         };
@@ -534,7 +596,7 @@ impl<'a> Link<'a> {
     /// one reconnect; the `Reconnector` gate enforces the same again.
     fn on_closed(
         &mut self,
-        out: &mut Output,
+        out: &mut dyn EventSink,
         close: CloseEvent,
         error: Option<Error>,
         report_error: bool,
@@ -565,7 +627,7 @@ impl<'a> Link<'a> {
         }
     }
 
-    fn wait_for(&mut self, out: &mut Output, attempt: u32, delay: Duration) {
+    fn wait_for(&mut self, out: &mut dyn EventSink, attempt: u32, delay: Duration) {
         let max = self.reconnector.as_ref().map_or(1, |r| r.max_attempts);
         out.emit(Event::Reconnecting {
             attempt,
@@ -579,18 +641,17 @@ impl<'a> Link<'a> {
     }
 
     fn start_attempt(&mut self, attempt: u32) {
-        let opts = self.cfg.conn.clone();
         self.state = State::Opening {
             attempt,
-            fut: Box::pin(async move { open::open(&opts).await }),
+            fut: self.opener.open(),
         };
     }
 
     async fn on_attempt(
         &mut self,
-        out: &mut Output,
+        out: &mut dyn EventSink,
         attempt: u32,
-        result: Result<(Conn, Handshake), Error>,
+        result: Result<(Connection<S>, Handshake), Error>,
     ) -> Step {
         let (ws, hs) = match result {
             Ok(pair) => pair,
@@ -664,7 +725,7 @@ impl<'a> Link<'a> {
     }
 
     /// The session is over: report what will never be sent, then remember the ending.
-    fn end(&mut self, out: &mut Output, close: CloseEvent, error: Option<Error>) {
+    fn end(&mut self, out: &mut dyn EventSink, close: CloseEvent, error: Option<Error>) {
         while let Some(msg) = self.buffer.pop_front() {
             out.emit(Event::BufferDrop {
                 kind: msg.kind,
