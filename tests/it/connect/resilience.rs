@@ -2,15 +2,13 @@
 //! real server (Python `websockets`) and a hand-written misbehaving one
 //! (`tests/peers/resilience/server.py`) that can be killed and restarted on the same port.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const T: Duration = OBS_TIMEOUT;

@@ -1,12 +1,13 @@
 //! Contract tests for `wsbeat connect URL`, run against third-party servers
 //! (Python `websockets`, Node `ws`) from `tests/peers/`.
 
-mod common;
+mod interactive;
+mod resilience;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const T: Duration = OBS_TIMEOUT;

@@ -3,9 +3,7 @@
 //! (`tests/peers/soak/fault_server.py`) that dies, stops answering pings or closes with 1011.
 //! Every run writes its JSON report, and the assertions read it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,15 +1,13 @@
 //! Contract tests for `wsbeat ping URL`, against real peers (Python `websockets`, Node `ws`)
 //! and the purpose-built misbehaving servers in `tests/peers/misbehaving.py`.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const T: Duration = OBS_TIMEOUT;

@@ -3,14 +3,12 @@
 //! peer reports what arrived. Every wait polls the pane with a deadline; nothing sleeps to
 //! synchronise.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const T: Duration = OBS_TIMEOUT;
 

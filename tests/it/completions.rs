@@ -1,5 +1,5 @@
 //! The scripts in completions/ are generated from the clap definition and committed; this test
-//! fails when they drift. Regenerate with `WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test completions`.
+//! fails when they drift. Regenerate with `WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test it completions`.
 
 use std::path::Path;
 use std::process::Command;
@@ -39,6 +39,6 @@ fn committed_completions_match_the_cli() {
     }
     assert!(
         stale.is_empty(),
-        "completions out of date: {stale:?}; run WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test completions and commit"
+        "completions out of date: {stale:?}; run WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test it completions and commit"
     );
 }

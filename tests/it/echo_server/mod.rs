@@ -9,7 +9,7 @@
 //! `python3` with `websockets` and `websocket-client` (pip), `node` with
 //! `npm ci --prefix tests/peers`, `/usr/sbin/nginx` and `/usr/bin/chromium` (apt).
 
-mod common;
+mod server_api;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -22,6 +22,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::common;
 
 /// How long the server may take to print its `listening` line.
 const START: Duration = Duration::from_secs(15);
