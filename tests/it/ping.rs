@@ -1,10 +1,7 @@
 //! Contract tests for `wsbeat ping URL`, against real peers (Python `websockets`, Node `ws`)
 //! and the purpose-built misbehaving servers in `tests/peers/misbehaving.py`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::common::*;
@@ -16,11 +13,6 @@ fn ping(url: &str, args: &[&str]) -> Command {
     let mut c = wsbeat();
     c.arg("ping").arg(url).args(args);
     c
-}
-
-/// A misbehaving server (see the modes in tests/peers/misbehaving.py).
-fn misbehaving(args: &[&str]) -> Peer {
-    Peer::python_script("misbehaving", "misbehaving.py", args)
 }
 
 /// The one `summary` event of a `--json` run (always the last line).
@@ -283,7 +275,7 @@ fn a_server_that_never_answers_is_total_loss() {
     if !require_peer("python") {
         return;
     }
-    let mut peer = misbehaving(&["silent"]);
+    let mut peer = Peer::misbehaving(&["silent"]);
     let o = run(&mut ping(
         peer.url(),
         &["-c", "3", "-i", "100ms", "-W", "300ms", "--json"],
@@ -317,7 +309,7 @@ fn total_loss_in_human_output() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["silent"]);
+    let peer = Peer::misbehaving(&["silent"]);
     let o = run(&mut ping(
         peer.url(),
         &["-c", "2", "-i", "50ms", "-W", "100ms"],
@@ -340,7 +332,7 @@ fn late_pongs_are_late_not_replies_to_the_next_probe() {
     }
     // seq 1 is sent at 0 and expires at 300 ms; its pong arrives at 400 ms, while seq 2
     // (sent at 200 ms) is still waiting: it must be reported late for seq 1, not as seq 2's.
-    let peer = misbehaving(&["late", "--delay", "0.4"]);
+    let peer = Peer::misbehaving(&["late", "--delay", "0.4"]);
     let o = run(&mut ping(
         peer.url(),
         &["-c", "3", "-i", "200ms", "-W", "300ms", "--json"],
@@ -367,7 +359,7 @@ fn unsolicited_and_duplicate_pongs_are_counted_not_matched() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["unsolicited"]);
+    let peer = Peer::misbehaving(&["unsolicited"]);
     let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms", "--json"]));
     assert_exit(&o, 0);
     let events = events_of(&o);
@@ -379,7 +371,7 @@ fn unsolicited_and_duplicate_pongs_are_counted_not_matched() {
     );
     assert_eq!(of_type(&events, "unsolicited").len(), 3);
 
-    let peer = misbehaving(&["duplicate"]);
+    let peer = Peer::misbehaving(&["duplicate"]);
     let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms"]));
     assert_exit(&o, 0);
     let out = stdout_of(&o);
@@ -402,7 +394,7 @@ fn a_peer_closing_with_1011_mid_run_ends_it_with_exit_7() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&[
+    let peer = Peer::misbehaving(&[
         "close", "--after", "2", "--code", "1011", "--reason", "boom",
     ]);
     let o = run(&mut ping(peer.url(), &["-c", "5", "-i", "50ms"]));
@@ -432,7 +424,7 @@ fn a_peer_closing_with_1011_mid_run_ends_it_with_exit_7() {
     );
 
     // Even a clean 1000 from the peer ends the run before -c was reached: exit 6.
-    let peer = misbehaving(&["close", "--after", "1", "--code", "1000"]);
+    let peer = Peer::misbehaving(&["close", "--after", "1", "--code", "1000"]);
     let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms", "--json"]));
     assert_exit(&o, 6);
     let events = events_of(&o);
@@ -455,7 +447,7 @@ fn a_close_mid_flood_keeps_its_code_at_any_interval() {
         return;
     }
     // Probes racing the peer's Close must not turn a 1011 into a lost connection.
-    let peer = misbehaving(&["close", "--after", "20", "--code", "1011"]);
+    let peer = Peer::misbehaving(&["close", "--after", "20", "--code", "1011"]);
     for interval in ["0", "200us", "1ms"] {
         let o = run(&mut ping(
             peer.url(),
@@ -475,7 +467,7 @@ fn a_dropped_connection_is_an_abnormal_end_exit_6() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["drop", "--after", "1"]);
+    let peer = Peer::misbehaving(&["drop", "--after", "1"]);
     let o = run(&mut ping(peer.url(), &["-c", "5", "-i", "50ms", "--json"]));
     assert_exit(&o, 6);
     let events = events_of(&o);
@@ -499,7 +491,7 @@ fn text_mode_against_a_ping_pong_server() {
     if !require_peer("python") {
         return;
     }
-    let mut peer = misbehaving(&["text-pong"]);
+    let mut peer = Peer::misbehaving(&["text-pong"]);
     let o = run(&mut ping(
         peer.url(),
         &[
@@ -531,7 +523,7 @@ fn text_mode_replies_that_do_not_match_are_other_traffic() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["text-pong"]);
+    let peer = Peer::misbehaving(&["text-pong"]);
     let o = run(&mut ping(
         peer.url(),
         &[
@@ -555,7 +547,7 @@ fn text_mode_with_a_json_template_matches_replies_by_seq() {
     if !require_peer("python") {
         return;
     }
-    let mut peer = misbehaving(&["text-json"]);
+    let mut peer = Peer::misbehaving(&["text-json"]);
     let o = run(&mut ping(
         peer.url(),
         &[
@@ -601,7 +593,7 @@ fn text_mode_late_json_replies_go_to_their_own_probe() {
     }
     // Replies come 300 ms late, each naming its seq: with probes every 200 ms, a FIFO match
     // would pin seq 1's reply on seq 2; by seq it is seq 1's, late.
-    let peer = misbehaving(&["text-json", "--delay", "0.3"]);
+    let peer = Peer::misbehaving(&["text-json", "--delay", "0.3"]);
     let o = run(&mut ping(
         peer.url(),
         &[
@@ -768,7 +760,7 @@ fn max_loss_allows_the_loss_it_names() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["silent"]);
+    let peer = Peer::misbehaving(&["silent"]);
     let o = run(&mut ping(
         peer.url(),
         &["-c", "1", "-W", "50ms", "--max-loss", "100"],
@@ -888,47 +880,11 @@ fn interrupt_after_second_pong(
     url: &str,
     args: &[&str],
 ) -> (std::process::ExitStatus, Vec<String>) {
-    let mut child = ping(url, args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wsbeat");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    while !lines.iter().any(|l: &String| l.contains("seq=2 ")) {
-        match rx.recv_timeout(T) {
-            Ok(l) => lines.push(l),
-            Err(e) => {
-                let _ = child.kill();
-                panic!("no pongs ({e:?}): {lines:?}");
-            }
-        }
-    }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-    let status = loop {
-        match rx.recv_timeout(T) {
-            Ok(l) => lines.push(l),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break child.wait().unwrap(),
-            Err(e) => {
-                let _ = child.kill();
-                panic!("no end after Ctrl-C ({e:?}): {lines:?}");
-            }
-        }
-    };
-    (status, lines)
+    let mut p = Proc::spawn("wsbeat ping", &mut ping(url, args));
+    p.wait_out("with the second pong", T, |l| l.contains("seq=2 "));
+    p.signal(libc::SIGINT);
+    let status = p.finish(T);
+    (status, p.out.snapshot())
 }
 
 #[test]

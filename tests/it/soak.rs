@@ -3,12 +3,12 @@
 //! (`tests/peers/soak/fault_server.py`) that dies, stops answering pings or closes with 1011.
 //! Every run writes its JSON report, and the assertions read it.
 
+use crate::common::api::SerialHistogram;
 use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use wsbeat::stats::serial::SerialHistogram;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -38,14 +38,10 @@ fn n(v: &Value, path: &str) -> u64 {
         .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
 }
 
-fn fault_server(args: &[&str]) -> Peer {
-    Peer::python_script("python", "soak/fault_server.py", args)
-}
-
 /// Soaks the fault server with `args` (after its URL), kills it once it has echoed 100
 /// messages and restarts it on the same port; the run's output and JSON report.
 fn soak_across_a_restart(args: &[&str]) -> (Output, Value) {
-    let mut server = fault_server(&["--announce-after", "100"]);
+    let mut server = Peer::fault_server(&["--announce-after", "100"]);
     let port = server.port().to_string();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.json");
@@ -61,7 +57,7 @@ fn soak_across_a_restart(args: &[&str]) -> (Output, Value) {
         WAIT,
     );
     drop(server); // kill -9 and wait: the listening socket and every connection are gone
-    let _again = fault_server(&["--port", &port]);
+    let _again = Peer::fault_server(&["--port", &port]);
     let out = soak.join().unwrap();
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     (out, r)
@@ -228,7 +224,7 @@ fn server_that_stops_answering_pings_gets_heartbeat_timeouts() {
     if !require_peer("python") {
         return;
     }
-    let server = fault_server(&["--no-pong"]);
+    let server = Peer::fault_server(&["--no-pong"]);
     let (out, r) = soak(&[
         server.url(),
         "-c",
@@ -259,7 +255,7 @@ fn server_closing_with_1011_is_counted_by_close_code() {
     if !require_peer("python") {
         return;
     }
-    let server = fault_server(&["--close-after", "3", "--close-code", "1011"]);
+    let server = Peer::fault_server(&["--close-after", "3", "--close-code", "1011"]);
     let (out, r) = soak(&[
         server.url(),
         "-c",
@@ -489,34 +485,21 @@ impl Drop for KillTmux {
 /// Ctrl-C (SIGINT, no terminal): the run drains, the report is still written, exit 130.
 #[test]
 fn ctrl_c_stops_early_prints_the_report_and_exits_130() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.json");
-    let mut child = wsbeat()
-        .args(["soak", "-c", "5", "-d", "20s", "--json"])
-        .arg(&file)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The first status line says the run is under way.
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert!(line.contains("open 5/5"), "{line}");
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
+    let mut p = Proc::spawn(
+        "wsbeat soak",
+        wsbeat()
+            .args(["soak", "-c", "5", "-d", "20s", "--json"])
+            .arg(&file),
     );
+    // The first status line says the run is under way.
+    let line = p.wait_err("(the first status line)", WAIT, |_| true);
+    assert!(line.contains("open 5/5"), "{line}");
+    p.signal(libc::SIGINT);
     let started = Instant::now();
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let status = child.wait().unwrap();
+    let status = p.finish(WAIT);
+    let out = p.out.snapshot().join("\n");
     assert!(started.elapsed() < WAIT, "the drain is bounded");
     assert_eq!(status.code(), Some(130), "{out}");
     assert!(out.contains("(stopped early)"), "{out}");
@@ -660,7 +643,7 @@ fn max_reconnects_bounds_each_connection() {
     if !require_peer("python") {
         return;
     }
-    let server = fault_server(&["--close-after", "2", "--close-code", "1011"]);
+    let server = Peer::fault_server(&["--close-after", "2", "--close-code", "1011"]);
     let (out, r) = soak(&[
         server.url(),
         "-c",

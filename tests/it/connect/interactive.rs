@@ -301,11 +301,7 @@ fn incoming_messages_leave_the_half_typed_line_and_cursor_intact() {
     if !require_tmux() || !require_peer("python") {
         return;
     }
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(peers_dir().join("resilience").join("server.py"))
-        .args(["--push-every", "0.2"]);
-    let mut peer = Peer::spawn("resilience", cmd);
+    let mut peer = Peer::resilience(&["--push-every", "0.2"]);
     let t = ready(peer.url(), &[]);
     t.type_text("hello world");
     t.keys(&["Left", "Left", "Left", "Left", "Left"]);
@@ -434,8 +430,7 @@ fn sigterm_closes_and_restores_the_terminal() {
     assert!(!pid.is_empty(), "wsbeat's pid under the pane shell {shell}");
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     assert_eq!(comm.trim(), "wsbeat", "pid {pid} is not wsbeat");
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
+    signal(pid.parse().unwrap(), libc::SIGTERM);
     let screen = t.wait_exit(130);
     assert!(screen.contains("closed: code=1000"), "{screen}");
     assert_terminal_restored(&screen);

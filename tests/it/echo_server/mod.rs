@@ -11,19 +11,17 @@
 
 mod server_api;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common;
+use crate::common::{self, Proc};
 
 /// How long the server may take to print its `listening` line.
 const START: Duration = Duration::from_secs(15);
@@ -84,190 +82,6 @@ fn require_file(what: &str, path: &str, install: &str) -> bool {
     )
 }
 
-// ------------------------------------------------------------------ processes
-
-/// Lines read from one pipe, kept for awaiting and for failure messages.
-#[derive(Default)]
-struct Lines {
-    state: Mutex<(Vec<String>, bool)>,
-    cv: Condvar,
-}
-
-impl Lines {
-    fn collect<R: Read + Send + 'static>(r: R) -> Arc<Lines> {
-        let lines = Arc::new(Lines::default());
-        let sink = Arc::clone(&lines);
-        thread::spawn(move || {
-            for line in BufReader::new(r).lines() {
-                let Ok(line) = line else { break };
-                sink.state.lock().unwrap().0.push(line);
-                sink.cv.notify_all();
-            }
-            sink.state.lock().unwrap().1 = true;
-            sink.cv.notify_all();
-        });
-        lines
-    }
-
-    fn snapshot(&self) -> Vec<String> {
-        self.state.lock().unwrap().0.clone()
-    }
-
-    /// The first line (from the start) matching `pred`; `None` after `timeout` or at EOF.
-    fn wait(&self, timeout: Duration, mut pred: impl FnMut(&str) -> bool) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let mut seen = 0;
-        let mut st = self.state.lock().unwrap();
-        loop {
-            if let Some(hit) = st.0[seen..].iter().find(|l| pred(l)) {
-                return Some(hit.clone());
-            }
-            seen = st.0.len();
-            if st.1 {
-                return None;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            st = self.cv.wait_timeout(st, left).unwrap().0;
-        }
-    }
-
-    fn wait_eof(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.state.lock().unwrap();
-        while !st.1 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            st = self.cv.wait_timeout(st, left).unwrap().0;
-        }
-        true
-    }
-}
-
-/// A child process in its own process group, its stdout and stderr read line by line.
-/// Dropping it kills the whole group (chromium's launcher script forks).
-struct Proc {
-    name: String,
-    child: Child,
-    out: Arc<Lines>,
-    err: Arc<Lines>,
-}
-
-impl Proc {
-    fn spawn(name: &str, mut cmd: Command) -> Proc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {name}: {cmd:?}: {e}"));
-        let out = Lines::collect(child.stdout.take().unwrap());
-        let err = Lines::collect(child.stderr.take().unwrap());
-        Proc {
-            name: name.to_string(),
-            child,
-            out,
-            err,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn dump(&self) -> String {
-        format!(
-            "--- {} stdout ---\n{}\n--- {} stderr ---\n{}",
-            self.name,
-            self.out.snapshot().join("\n"),
-            self.name,
-            self.err.snapshot().join("\n")
-        )
-    }
-
-    /// Awaits a stdout line matching `pred`; panics with everything seen otherwise.
-    #[track_caller]
-    fn wait_out(&self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> bool) -> String {
-        self.out.wait(timeout, pred).unwrap_or_else(|| {
-            panic!(
-                "{}: no stdout line {what} within {timeout:?}\n{}",
-                self.name,
-                self.dump()
-            )
-        })
-    }
-
-    #[track_caller]
-    fn wait_err(&self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> bool) -> String {
-        self.err.wait(timeout, pred).unwrap_or_else(|| {
-            panic!(
-                "{}: no stderr line {what} within {timeout:?}\n{}",
-                self.name,
-                self.dump()
-            )
-        })
-    }
-
-    /// Awaits a JSON stdout line with `"event": event` (clients) or `"type": event` (server).
-    #[track_caller]
-    fn wait_event(&self, event: &str, timeout: Duration) -> Value {
-        let line = self.wait_out(&format!("with event {event:?}"), timeout, |l| {
-            serde_json::from_str::<Value>(l)
-                .is_ok_and(|v| v["event"] == event || v["type"] == event)
-        });
-        serde_json::from_str(&line).unwrap()
-    }
-
-    /// All JSON stdout lines so far.
-    fn events(&self) -> Vec<Value> {
-        self.out
-            .snapshot()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -{sig} {} ({}) failed", self.pid(), self.name);
-    }
-
-    /// Waits for the exit (bounded) and for both pipes to reach EOF.
-    #[track_caller]
-    fn finish(&mut self, timeout: Duration) -> ExitStatus {
-        let Some(st) = common::wait_with_deadline(&mut self.child, timeout) else {
-            panic!(
-                "{} did not exit within {timeout:?}\n{}",
-                self.name,
-                self.dump()
-            );
-        };
-        self.out.wait_eof(Duration::from_secs(2));
-        self.err.wait_eof(Duration::from_secs(2));
-        st
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.pid())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `wsbeat echo-server --listen 127.0.0.1:0 ARGS...`, started and listening.
 struct EchoServer {
     proc: Proc,
@@ -282,7 +96,7 @@ impl EchoServer {
         let mut cmd = common::wsbeat();
         cmd.args(["echo-server", "--listen", "127.0.0.1:0"])
             .args(args);
-        let proc = Proc::spawn(&format!("echo-server {}", args.join(" ")), cmd);
+        let proc = Proc::spawn(&format!("echo-server {}", args.join(" ")), &mut cmd);
         let first = proc.out.wait(START, |_| true).unwrap_or_else(|| {
             panic!(
                 "echo-server printed no first stdout line within {START:?}\n{}",
@@ -349,7 +163,7 @@ fn py(script: &str, args: &[&str]) -> Proc {
     let mut cmd = Command::new("python3");
     cmd.arg(clients_dir().join(script)).args(args);
     client_env(&mut cmd);
-    Proc::spawn(&format!("{script} {}", args.join(" ")), cmd)
+    Proc::spawn(&format!("{script} {}", args.join(" ")), &mut cmd)
 }
 
 /// Runs a checking client to its end and asserts its `{"ok": true}` verdict.
@@ -516,7 +330,7 @@ fn raw_ws_case(case: &str) -> Value {
         .args([case, &server.addr]);
     client_env(&mut cmd);
     expect_ok(
-        Proc::spawn(&format!("raw_ws.py {case}"), cmd),
+        Proc::spawn(&format!("raw_ws.py {case}"), &mut cmd),
         &server,
         WAIT,
     )
@@ -531,7 +345,7 @@ fn raw_ws_cases(cases: &[&str]) {
         cmd.arg(clients_dir().join("raw_ws.py"))
             .args([*case, server.addr.as_str()]);
         client_env(&mut cmd);
-        let mut c = Proc::spawn(&format!("raw_ws.py {case}"), cmd);
+        let mut c = Proc::spawn(&format!("raw_ws.py {case}"), &mut cmd);
         let status = c.finish(WAIT);
         let verdict = c.events().into_iter().rev().find(|v| v.get("ok").is_some());
         match verdict {
@@ -627,18 +441,11 @@ fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::T
         .arg(format!(
             "daemon off; pid {prefix}/nginx.pid; error_log stderr;"
         ));
-    let nginx = Proc::spawn("nginx", cmd);
+    let nginx = Proc::spawn("nginx", &mut cmd);
     // nginx prints nothing when it starts; await the port instead (bounded).
     let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + WAIT;
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not listen on {addr}\n{}",
-            nginx.dump()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_until(WAIT, || TcpStream::connect(&addr).ok())
+        .unwrap_or_else(|| panic!("nginx did not listen on {addr}\n{}", nginx.dump()));
     (nginx, format!("ws://{addr}/"), dir)
 }
 
@@ -681,7 +488,7 @@ fn node_ws_echo_keeps_type_and_bytes_and_reassembles_fragments() {
     cmd.arg(clients_dir().join("node_client.js"))
         .arg(&server.url);
     client_env(&mut cmd);
-    let client = Proc::spawn("node_client.js", cmd);
+    let client = Proc::spawn("node_client.js", &mut cmd);
     expect_ok(client, &server, WAIT);
 }
 
@@ -709,7 +516,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
     .arg(format!("--user-data-dir={}", profile.path().display()))
     .arg(format!("http://{http}/echo.html?url={}", server.url));
     client_env(&mut cmd);
-    let browser = Proc::spawn("chromium", cmd);
+    let browser = Proc::spawn("chromium", &mut cmd);
     let result = rx
         .recv_timeout(Duration::from_secs(15))
         .unwrap_or_else(|_| {
@@ -774,7 +581,7 @@ fn every_client_reassembles_the_servers_fragmented_echoes() {
     cmd.arg(clients_dir().join("node_client.js"))
         .arg(&server.url);
     client_env(&mut cmd);
-    expect_ok(Proc::spawn("node_client.js", cmd), &server, WAIT);
+    expect_ok(Proc::spawn("node_client.js", &mut cmd), &server, WAIT);
 }
 
 #[test]
@@ -824,7 +631,7 @@ fn five_hundred_concurrent_clients_each_get_their_own_echoes() {
         closed += usize::from(l.contains("\"type\":\"closed\""));
         closed >= 500
     });
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     server.proc.finish(Duration::from_secs(5));
     let summary = server.proc.wait_event("summary", WAIT);
     let torn: Vec<String> = server
@@ -1939,7 +1746,7 @@ fn sigterm_closes_clients_with_1001_then_summary_and_exit_0() {
             usize::from(serde_json::from_str::<Value>(l).is_ok_and(|v| v["type"] == "opened"));
         opened >= 2
     });
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     assert_going_away_then_exit_0(&mut server, &[&a, &b], "SIGTERM");
     let events = server.proc.events();
     let summary = events
@@ -2006,7 +1813,7 @@ fn sigint_also_closes_clients_with_1001_and_exits_0() {
     let c = py("py_client.py", &["session", &server.url, "--wait", "12"]);
     c.wait_event("open", WAIT);
     server.log("`opened #…`", WAIT, |l| l.contains("opened #"));
-    server.proc.signal("INT");
+    server.proc.signal(libc::SIGINT);
     assert_going_away_then_exit_0(&mut server, &[&c], "SIGINT");
     assert!(
         server
@@ -2032,7 +1839,7 @@ fn sigterm_with_a_deaf_client_still_exits_promptly() {
     silent.wait_event("connected", WAIT);
     server.log("`opened #…`", WAIT, |l| l.contains("opened #"));
     let t0 = Instant::now();
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     let status = server.proc.finish(Duration::from_secs(8));
     let took = t0.elapsed();
     assert!(
@@ -2069,7 +1876,7 @@ fn sigterm_closes_two_hundred_clients_with_1001() {
         opened >= 200
     });
     let t0 = Instant::now();
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     let v = expect_ok(c, &server, Duration::from_secs(12));
     assert_eq!(v["closes"], json!({"1001 going away": 200}));
     let status = server.proc.finish(Duration::from_secs(5));
@@ -2144,7 +1951,7 @@ fn json_verbose_events_for_open_messages_and_close() {
         vec!["abc".to_string(), "<binary \"ff00\">".to_string()]
     );
     let closed = server.proc.wait_event("closed", WAIT);
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     server.proc.finish(Duration::from_secs(5));
     let events = server.proc.events();
     for e in &events {
@@ -2228,7 +2035,7 @@ fn ipv6_loopback_listen_and_echo() {
     }
     let mut cmd = common::wsbeat();
     cmd.args(["echo-server", "--listen", "[::1]:0"]);
-    let server = Proc::spawn("echo-server --listen [::1]:0", cmd);
+    let server = Proc::spawn("echo-server --listen [::1]:0", &mut cmd);
     let first_line = server.wait_out("`listening on ws://[::1]:PORT/`", START, |_| true);
     let url = first_line
         .strip_prefix("listening on ")

@@ -1,13 +1,13 @@
 //! The embeddable server through its public API, against a raw-socket client that writes
 //! frames byte by byte, so every assertion is about what is on the wire. The subcommand and
-//! third-party clients are covered by tests/echo_server.rs.
+//! third-party clients are covered by the rest of the `echo_server` module.
 
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use wsbeat::core::close::Initiator;
-use wsbeat::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary};
+
+use crate::common::api::{Faults, Initiator, Server, ServerConfig, ServerEvent, ServerSummary};
 
 const WAIT: Duration = Duration::from_secs(10);
 
