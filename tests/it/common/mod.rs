@@ -6,8 +6,10 @@
 //!   installed ([`require_peer`]).
 //! * `pki`: a throwaway CA and server certificate.
 //! * `ndjson`: the schema of `connect --json`.
+//! * `frames`: RFC 6455 frames by hand.
 //! * [`api`]: the library paths the tests reach into.
 
+pub mod frames;
 mod ndjson;
 mod peers;
 mod pki;
