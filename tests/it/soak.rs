@@ -4,6 +4,7 @@
 //! Every run writes its JSON report, and the assertions read it.
 
 use crate::common::api::SerialHistogram;
+use crate::common::tmux::Tmux;
 use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
@@ -398,7 +399,6 @@ fn live_view_in_a_terminal_stops_on_q_and_restores_the_terminal() {
         eprintln!("*** SKIPPING live view test: tmux is not installed");
         return;
     }
-    let socket = format!("wsbeat-soak-test-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let done = dir.path().join("done");
     let script = format!(
@@ -410,76 +410,33 @@ fn live_view_in_a_terminal_stops_on_q_and_restores_the_terminal() {
         done.display(),
         done.display()
     );
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    };
-    let out = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let _kill = KillTmux(socket.clone());
-    let capture = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-    // Observe, not sleep: poll the screen until the view shows up.
     let deadline = Instant::now() + WAIT;
-    while !capture().contains("connections 5 / 5 open") {
-        assert!(
-            Instant::now() < deadline,
-            "the live view never showed:\n{}",
-            capture()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let t = Tmux::start(120, 30, WAIT, &script);
+    t.wait("the live view", |s| s.contains("connections 5 / 5 open"));
     assert_eq!(
-        String::from_utf8_lossy(&tmux(&["display", "-p", "#{alternate_on}"]).stdout).trim(),
+        t.display("#{alternate_on}"),
         "1",
         "the view uses the alternate screen"
     );
-    tmux(&["send-keys", "q"]);
-    while !done.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "soak did not stop on q:\n{}",
-            capture()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    t.keys(&["q"]);
+    poll_until(deadline.saturating_duration_since(Instant::now()), || {
+        done.exists().then_some(())
+    })
+    .unwrap_or_else(|| panic!("soak did not stop on q:\n{}", t.screen()));
     let status = std::fs::read_to_string(&done).unwrap();
     assert!(status.contains("exit=0"), "{status}");
     assert!(
         status.lines().any(|l| l == "icanon"),
         "raw mode left on: {status}"
     );
-    let screen = capture();
+    let screen = t.screen();
     assert!(screen.contains("(stopped early)"), "{screen}");
     assert!(screen.contains("loss         0"), "{screen}");
-    let flags = tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"]);
     assert_eq!(
-        String::from_utf8_lossy(&flags.stdout).trim(),
+        t.display("#{alternate_on} #{cursor_flag}"),
         "0 1",
         "alternate screen off, cursor on"
     );
-}
-
-struct KillTmux(String);
-
-impl Drop for KillTmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-    }
 }
 
 /// Ctrl-C (SIGINT, no terminal): the run drains, the report is still written, exit 130.

@@ -7,6 +7,7 @@
 //! * `pki`: a throwaway CA and server certificate.
 //! * `ndjson`: the schema of `connect --json`.
 //! * `frames`: RFC 6455 frames by hand.
+//! * `tmux`: a real terminal for the terminal UIs.
 //! * [`api`]: the library paths the tests reach into.
 
 pub mod frames;
@@ -14,6 +15,7 @@ mod ndjson;
 mod peers;
 mod pki;
 mod process;
+pub mod tmux;
 
 pub use ndjson::*;
 pub use peers::*;
