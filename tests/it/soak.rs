@@ -8,7 +8,7 @@ use crate::common::tmux::Tmux;
 use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -392,11 +392,7 @@ fn nothing_listening_exits_3_with_errors_counted() {
 /// cursor shown.
 #[test]
 fn live_view_in_a_terminal_stops_on_q_and_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("tmux is needed for the live-view test in CI");
-        }
-        eprintln!("*** SKIPPING live view test: tmux is not installed");
+    if !require_peer("tmux") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

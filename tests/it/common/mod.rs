@@ -3,7 +3,7 @@
 //! * `process`: running wsbeat and other programs, to their end ([`run`]) or in the background
 //!   ([`Proc`]), awaiting their output lines.
 //! * `peers`: the third-party servers in `tests/peers/` ([`Peer`]) and whether a peer is
-//!   installed ([`require_peer`]).
+//!   installed ([`require_peer`]); `skip` makes a test that cannot run show up as skipped.
 //! * `pki`: a throwaway CA and server certificate.
 //! * `ndjson`: the schema of `connect --json`.
 //! * `frames`: RFC 6455 frames by hand.
@@ -15,6 +15,7 @@ mod ndjson;
 mod peers;
 mod pki;
 mod process;
+mod skip;
 pub mod tmux;
 
 pub use ndjson::*;

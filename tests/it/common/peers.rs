@@ -1,10 +1,13 @@
 //! The third-party programs the tests run wsbeat against, and whether they can run here.
 //!
-//! * [`require_peer`] decides whether a peer can run here (skip locally, fail in CI).
+//! * [`require_peer`] decides whether a peer is installed: a test without it fails under
+//!   `CI=true`, and elsewhere returns early as a visible skip (see `skip.rs`).
+//!   `WSBEAT_TEST_HIDE_PEERS=nginx,chromium` makes the listed peers count as missing, to check
+//!   how a run without them looks.
 //! * [`Peer`] runs one of the WebSocket servers in `tests/peers/` and reads what it observed
 //!   (one JSON object per stdout line).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -12,11 +15,15 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::process::{NoLine, Proc};
+use super::skip;
 
 /// How long a peer may take to print its `listening` line.
 pub const PEER_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time to wait for a peer observation.
 pub const OBS_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub const NGINX: &str = "/usr/sbin/nginx";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,7 +38,7 @@ pub fn peers_dir() -> PathBuf {
 static NPM_CI: Once = Once::new();
 
 /// Runs `cmd` quietly: true when it exits 0.
-pub fn command_ok(cmd: &mut Command) -> bool {
+fn command_ok(cmd: &mut Command) -> bool {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -43,23 +50,35 @@ fn node_ws_installed() -> bool {
     peers_dir().join("node_modules/ws/package.json").is_file()
 }
 
+fn python_module(module: &str, package: &str) -> Option<String> {
+    if !command_ok(Command::new("python3").arg("--version")) {
+        return Some("python3 is not on PATH".into());
+    }
+    (!command_ok(Command::new("python3").args(["-c", &format!("import {module}")]))).then(|| {
+        format!(
+            "python3 module `{module}` is missing; \
+             run `python3 -m pip install -r tests/peers/requirements.txt` ({package})"
+        )
+    })
+}
+
+fn file(path: &str, package: &str) -> Option<String> {
+    (!Path::new(path).is_file())
+        .then(|| format!("{path} is missing; run `apt-get install -y {package}`"))
+}
+
+fn hidden(name: &str) -> bool {
+    std::env::var("WSBEAT_TEST_HIDE_PEERS").is_ok_and(|v| v.split(',').any(|p| p.trim() == name))
+}
+
 /// Why peer `name` cannot run here, or `None` when it can.
 fn peer_missing(name: &str) -> Option<String> {
+    if hidden(name) {
+        return Some("hidden by WSBEAT_TEST_HIDE_PEERS".into());
+    }
     match name {
-        "python" => {
-            if !command_ok(Command::new("python3").arg("--version")) {
-                return Some("python3 is not on PATH".into());
-            }
-            if !command_ok(Command::new("python3").args(["-c", "import websockets.asyncio.server"]))
-            {
-                return Some(
-                    "python3 module `websockets` (>= 13, asyncio API) is missing; \
-                     run `pip install websockets`"
-                        .into(),
-                );
-            }
-            None
-        }
+        "python" => python_module("websockets.asyncio.server", "websockets >= 13"),
+        "websocket-client" => python_module("websocket", "websocket-client"),
         "node" => {
             if !command_ok(Command::new("node").arg("--version")) {
                 return Some("node is not on PATH".into());
@@ -87,31 +106,38 @@ fn peer_missing(name: &str) -> Option<String> {
                     .into()
             })
         }
-        other => panic!("unknown peer {other:?} (want \"python\" or \"node\")"),
+        "nginx" => file(NGINX, "nginx"),
+        "chromium" => file(CHROMIUM, "chromium"),
+        "tmux" => (!command_ok(Command::new("tmux").arg("-V")))
+            .then(|| "tmux is not installed; run `apt-get install -y tmux`".into()),
+        other => panic!(
+            "unknown peer {other:?} (want python, websocket-client, node, nginx, chromium or tmux)"
+        ),
     }
 }
 
-/// True when the peer `name` ("python" or "node") can run. When it cannot, the
-/// test fails if `CI=true`, else a loud skip notice is printed and false returned.
+/// True when the peer `name` can run: `python` (with `websockets`), `websocket-client` (the
+/// Python package), `node` (with `ws`), `nginx`, `chromium` or `tmux`. When it cannot, the
+/// test fails under `CI=true`; otherwise the skip is recorded and shown, and the test should
+/// return.
 #[track_caller]
 pub fn require_peer(name: &str) -> bool {
-    match peer_missing(name) {
-        None => true,
-        Some(why) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("peer {name:?} unavailable in CI: {why}");
-            }
-            eprintln!(
-                "\n\
-                 ************************************************************\n\
-                 *** SKIPPING TEST: peer {name:?} unavailable\n\
-                 *** {why}\n\
-                 *** (set CI=true to make this a failure)\n\
-                 ************************************************************\n"
-            );
-            false
-        }
+    let Some(why) = peer_missing(name) else {
+        return true;
+    };
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("peer {name:?} unavailable in CI: {why}");
     }
+    skip::record(name, &why);
+    false
+}
+
+/// Records that the running test returns early for want of something of this machine rather
+/// than a peer one can install (an IPv6 loopback): shown like a missing peer, but not a
+/// failure under `CI=true`.
+#[track_caller]
+pub fn skip_without(what: &str, why: &str) {
+    skip::record(what, why);
 }
 
 // ------------------------------------------------------------------ servers

@@ -3,32 +3,12 @@
 //! peer reports what arrived. Every wait polls the pane with a deadline; nothing sleeps to
 //! synchronise.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::tmux::Tmux;
 use crate::common::*;
 
 const T: Duration = OBS_TIMEOUT;
-
-/// True when tmux can run; like `require_peer`, a missing tmux fails under CI=true.
-#[track_caller]
-fn require_tmux() -> bool {
-    let ok = Command::new("tmux")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("tmux is needed for the interactive tests; install it (apt-get install tmux)");
-    }
-    eprintln!("\n*** SKIPPING TEST: tmux is not installed (set CI=true to make this a failure)\n");
-    false
-}
 
 /// `wsbeat connect URL ARGS...` in a terminal (tmux): when wsbeat exits, the pane prints
 /// `EXIT=<code>` and the terminal settings, and stays open for inspection.
@@ -101,7 +81,7 @@ fn wait_messages(peer: &mut Peer, n: usize) -> Vec<serde_json::Value> {
 
 #[test]
 fn typed_lines_echo_ping_shows_rtt_history_recalls_and_ctrl_d_restores_the_terminal() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
@@ -133,7 +113,7 @@ fn typed_lines_echo_ping_shows_rtt_history_recalls_and_ctrl_d_restores_the_termi
 
 #[test]
 fn binary_fragment_tab_completion_and_paste_arrive_as_sent() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
@@ -178,7 +158,7 @@ fn binary_fragment_tab_completion_and_paste_arrive_as_sent() {
 
 #[test]
 fn close_with_code_and_reason_ends_with_that_close_event() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
@@ -199,7 +179,7 @@ fn close_with_code_and_reason_ends_with_that_close_event() {
 
 #[test]
 fn incoming_messages_leave_the_half_typed_line_and_cursor_intact() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::resilience(&["--push-every", "0.2"]);
@@ -226,7 +206,7 @@ fn incoming_messages_leave_the_half_typed_line_and_cursor_intact() {
 
 #[test]
 fn ctrl_c_closes_with_1000_and_restores_the_terminal() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
@@ -242,7 +222,7 @@ fn ctrl_c_closes_with_1000_and_restores_the_terminal() {
 
 #[test]
 fn reconnect_and_status_commands() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&["--subprotocols", "chat"]);
@@ -264,7 +244,7 @@ fn reconnect_and_status_commands() {
 
 #[test]
 fn lines_typed_while_offline_are_sent_after_the_reconnect() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut first = Peer::resilience(&[]);
@@ -295,7 +275,7 @@ fn lines_typed_while_offline_are_sent_after_the_reconnect() {
 
 #[test]
 fn history_file_is_kept_across_sessions() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -317,7 +297,7 @@ fn history_file_is_kept_across_sessions() {
 
 #[test]
 fn sigterm_closes_and_restores_the_terminal() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);

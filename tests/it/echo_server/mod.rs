@@ -5,7 +5,7 @@
 //!
 //! Every server listens on 127.0.0.1:0; synchronisation is by awaiting lines (the server's
 //! `listening` line, its log lines, the clients' JSON events), each wait bounded.
-//! A missing peer fails the test under `CI=true` and is a loud skip otherwise. The peers:
+//! A missing peer fails the test under `CI=true` and is a visible skip otherwise. The peers:
 //! `python3` with `websockets` and `websocket-client` (pip), `node` with
 //! `npm ci --prefix tests/peers`, `/usr/sbin/nginx` and `/usr/bin/chromium` (apt).
 
@@ -32,54 +32,6 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn clients_dir() -> PathBuf {
     common::peers_dir().join("clients")
-}
-
-/// Like `common::require_peer`, for the peers it does not know: true when `what` is
-/// usable; otherwise fails under `CI=true`, else prints a loud skip and returns false.
-#[track_caller]
-fn require(what: &str, missing: Option<String>) -> bool {
-    let Some(why) = missing else { return true };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("peer {what:?} unavailable in CI: {why}");
-    }
-    eprintln!(
-        "\n\
-         ************************************************************\n\
-         *** SKIPPING TEST: peer {what:?} unavailable\n\
-         *** {why}\n\
-         *** (set CI=true to make this a failure)\n\
-         ************************************************************\n"
-    );
-    false
-}
-
-/// Python with `websockets` (common's "python" peer).
-#[track_caller]
-fn require_python() -> bool {
-    common::require_peer("python")
-}
-
-/// Python with `websockets` and `websocket-client`.
-#[track_caller]
-fn require_python_websocket_client() -> bool {
-    require_python()
-        && require(
-            "python websocket-client",
-            (!common::command_ok(Command::new("python3").args(["-c", "import websocket"]))).then(
-                || "python3 module `websocket` missing; run `pip install websocket-client`".into(),
-            ),
-        )
-}
-
-const NGINX: &str = "/usr/sbin/nginx";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-#[track_caller]
-fn require_file(what: &str, path: &str, install: &str) -> bool {
-    require(
-        what,
-        (!Path::new(path).is_file()).then(|| format!("{path} is missing; run `{install}`")),
-    )
 }
 
 /// `wsbeat echo-server --listen 127.0.0.1:0 ARGS...`, started and listening.
@@ -432,7 +384,7 @@ fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::T
             .replace("@READ_TIMEOUT@", read_timeout);
     let conf_path = dir.path().join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let mut cmd = Command::new(NGINX);
+    let mut cmd = Command::new(common::NGINX);
     cmd.arg("-p")
         .arg(&prefix)
         .arg("-c")
@@ -453,7 +405,7 @@ fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::T
 
 #[test]
 fn python_websocket_client_echo_keeps_type_and_bytes() {
-    if !require_python_websocket_client() {
+    if !common::require_peer("python") || !common::require_peer("websocket-client") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -466,7 +418,7 @@ fn python_websocket_client_echo_keeps_type_and_bytes() {
 
 #[test]
 fn python_websockets_echo_keeps_type_and_bytes_and_close_code() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -500,7 +452,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
     let (tx, rx) = mpsc::channel();
     serve_page(listener, tx);
     let profile = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(CHROMIUM);
+    let mut cmd = Command::new(common::CHROMIUM);
     cmd.args([
         "--headless",
         "--no-sandbox",
@@ -546,7 +498,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
 
 #[test]
 fn chromium_page_echo_keeps_type_and_bytes() {
-    if !require_file("chromium", CHROMIUM, "apt-get install -y chromium") {
+    if !common::require_peer("chromium") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -555,7 +507,7 @@ fn chromium_page_echo_keeps_type_and_bytes() {
 
 #[test]
 fn chromium_over_wss_reassembles_fragmented_echoes() {
-    if !require_file("chromium", CHROMIUM, "apt-get install -y chromium") {
+    if !common::require_peer("chromium") {
         return;
     }
     // The made-up certificate is not in Chromium's store; TLS itself (BoringSSL against
@@ -566,7 +518,10 @@ fn chromium_over_wss_reassembles_fragmented_echoes() {
 
 #[test]
 fn every_client_reassembles_the_servers_fragmented_echoes() {
-    if !require_python_websocket_client() || !common::require_peer("node") {
+    if !common::require_peer("python")
+        || !common::require_peer("websocket-client")
+        || !common::require_peer("node")
+    {
         return;
     }
     let server = EchoServer::start(&["--fragment", "7"]);
@@ -586,7 +541,7 @@ fn every_client_reassembles_the_servers_fragmented_echoes() {
 
 #[test]
 fn fragmented_message_from_python_is_echoed_whole() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -601,7 +556,7 @@ fn fragmented_message_from_python_is_echoed_whole() {
 
 #[test]
 fn big_messages_are_echoed_intact() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -615,7 +570,7 @@ fn big_messages_are_echoed_intact() {
 
 #[test]
 fn five_hundred_concurrent_clients_each_get_their_own_echoes() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&["--json"]);
@@ -664,7 +619,7 @@ fn five_hundred_concurrent_clients_each_get_their_own_echoes() {
 
 #[test]
 fn rfc_ping_between_fragments_is_answered_and_the_message_echoed_whole() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let v = raw_ws_case("interleaved-ping");
@@ -673,35 +628,35 @@ fn rfc_ping_between_fragments_is_answered_and_the_message_echoed_whole() {
 
 #[test]
 fn rfc_unmasked_client_frame_closes_1002() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_case("unmasked");
     }
 }
 
 #[test]
 fn rfc_invalid_utf8_text_closes_1007() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_case("bad-utf8");
     }
 }
 
 #[test]
 fn rfc_reserved_opcode_closes_1002() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_case("bad-opcode");
     }
 }
 
 #[test]
 fn rfc_close_code_is_echoed_then_tcp_ends() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_case("close-echo");
     }
 }
 
 #[test]
 fn rfc_protocol_violations_close_1002() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_cases(&[
             "control-too-long",
             "fragmented-control",
@@ -719,7 +674,7 @@ fn rfc_protocol_violations_close_1002() {
 fn upgrade_requests_as_real_clients_send_them() {
     // One byte at a time; the first frame in the same write; Firefox's header spelling;
     // a 6 KB cookie; a 125-byte ping; a text message split inside a UTF-8 character.
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_cases(&[
             "split-request",
             "frame-with-request",
@@ -789,7 +744,7 @@ fn plain_http_get_gets_426() {
 
 #[test]
 fn heartbeat_terminates_a_client_that_never_answers_pings() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--ping-interval", "1s", "--ping-timeout", "1s"]);
@@ -842,7 +797,7 @@ fn heartbeat_terminates_a_client_that_never_answers_pings() {
 
 #[test]
 fn heartbeat_timeout_is_a_json_event_naming_the_client() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--json", "--ping-interval", "1s", "--ping-timeout", "1s"]);
@@ -891,7 +846,7 @@ fn heartbeat_timeout_is_a_json_event_naming_the_client() {
 
 #[test]
 fn nginx_read_timeout_cuts_an_idle_client_unless_the_server_pings() {
-    if !require_python() || !require_file("nginx", NGINX, "apt-get install -y nginx") {
+    if !common::require_peer("python") || !common::require_peer("nginx") {
         return;
     }
     let quiet = EchoServer::start(&[]);
@@ -930,7 +885,7 @@ fn nginx_read_timeout_cuts_an_idle_client_unless_the_server_pings() {
 
 #[test]
 fn app_pong_answers_text_and_json_pings() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--app-pong"]);
@@ -940,7 +895,7 @@ fn app_pong_answers_text_and_json_pings() {
 
 #[test]
 fn broadcast_reaches_all_three_clients() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--broadcast"]);
@@ -953,7 +908,7 @@ fn broadcast_reaches_all_three_clients() {
 
 #[test]
 fn broadcast_cuts_a_client_that_never_reads_without_holding_up_the_others() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--broadcast", "--broadcast-queue", "32"]);
@@ -1000,7 +955,7 @@ fn broadcast_cuts_a_client_that_never_reads_without_holding_up_the_others() {
 
 #[test]
 fn subprotocol_first_offered_that_we_accept_is_selected() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--subprotocol", "chat.v2", "--subprotocol", "chat.v1"]);
@@ -1043,7 +998,7 @@ fn subprotocol_first_offered_that_we_accept_is_selected() {
 
 #[test]
 fn subprotocol_none_matching_is_rejected_with_400() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--subprotocol", "chat.v1"]);
@@ -1079,7 +1034,7 @@ fn subprotocol_none_matching_is_rejected_with_400() {
 
 #[test]
 fn tls_self_signed_pem_is_trusted_by_python_and_wsbeat_connect() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--tls-self-signed"]);
@@ -1136,7 +1091,7 @@ fn tls_self_signed_pem_is_trusted_by_python_and_wsbeat_connect() {
 
 #[test]
 fn tls_cert_and_key_files_serve_wss() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let pki = common::test_pki();
@@ -1185,7 +1140,7 @@ fn tls_cert_and_key_files_serve_wss() {
 
 #[test]
 fn tls_handshake_timeout_drops_a_silent_socket() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--tls-self-signed", "--handshake-timeout", "1s"]);
@@ -1202,7 +1157,7 @@ fn tls_handshake_timeout_drops_a_silent_socket() {
 
 #[test]
 fn close_after_n_closes_with_the_configured_code_and_reason() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--close-after", "2", "--close-code", "4001:bye now"]);
@@ -1230,7 +1185,7 @@ fn close_after_n_closes_with_the_configured_code_and_reason() {
 
 #[test]
 fn close_after_defaults_to_1000() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--close-after", "1"]);
@@ -1248,7 +1203,7 @@ fn close_after_defaults_to_1000() {
 
 #[test]
 fn drop_after_n_client_sees_1006() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--drop-after", "1"]);
@@ -1268,7 +1223,7 @@ fn drop_after_n_client_sees_1006() {
 
 #[test]
 fn close_after_and_drop_after_send_the_delayed_echo_first() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let close = EchoServer::start(&["--close-after", "1", "--delay", "300ms"]);
@@ -1291,7 +1246,7 @@ fn close_after_and_drop_after_send_the_delayed_echo_first() {
 
 #[test]
 fn delay_holds_each_echo_at_least_the_delay() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--delay", "700ms"]);
@@ -1315,7 +1270,7 @@ fn delay_holds_each_echo_at_least_the_delay() {
 
 #[test]
 fn delay_keeps_the_order_of_echoes() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--delay", "300ms"]);
@@ -1360,7 +1315,7 @@ fn delay_keeps_the_order_of_echoes() {
 
 #[test]
 fn no_pong_ignores_pings_but_still_echoes() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     // Control: without the fault the same client gets its pong.
@@ -1397,7 +1352,7 @@ fn no_pong_ignores_pings_but_still_echoes() {
 
 #[test]
 fn reject_503_refuses_every_upgrade_with_status_and_body() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--reject", "503"]);
@@ -1419,7 +1374,7 @@ fn reject_503_refuses_every_upgrade_with_status_and_body() {
 
 #[test]
 fn fragment_n_echoes_in_frames_of_n_bytes() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--fragment", "4"]);
@@ -1463,7 +1418,7 @@ fn fragment_n_echoes_in_frames_of_n_bytes() {
 
 #[test]
 fn fragment_n_may_split_multibyte_text_and_it_arrives_whole() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--fragment", "4"]);
@@ -1486,7 +1441,7 @@ fn fragment_n_may_split_multibyte_text_and_it_arrives_whole() {
 
 #[test]
 fn max_message_size_over_the_limit_closes_1009() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-message-size", "1KiB"]);
@@ -1509,7 +1464,7 @@ fn max_message_size_over_the_limit_closes_1009() {
 
 #[test]
 fn max_message_size_close_handshake_completes_and_is_logged_as_1009() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-message-size", "1KiB"]);
@@ -1543,7 +1498,7 @@ fn max_message_size_close_handshake_completes_and_is_logged_as_1009() {
 
 #[test]
 fn max_message_size_counts_the_reassembled_message() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-message-size", "1KiB"]);
@@ -1567,7 +1522,7 @@ fn max_message_size_counts_the_reassembled_message() {
 
 #[test]
 fn max_connections_2_third_gets_503_until_a_slot_frees() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-connections", "2"]);
@@ -1611,7 +1566,7 @@ fn max_connections_2_third_gets_503_until_a_slot_frees() {
 
 #[test]
 fn pending_handshakes_do_not_use_up_max_connections() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-connections", "2"]);
@@ -1628,7 +1583,7 @@ fn pending_handshakes_do_not_use_up_max_connections() {
 
 #[test]
 fn silent_tcp_client_is_dropped_after_handshake_timeout_while_others_are_served() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--handshake-timeout", "3s"]);
@@ -1663,7 +1618,7 @@ fn silent_tcp_client_is_dropped_after_handshake_timeout_while_others_are_served(
 
 #[test]
 fn slowloris_partial_request_is_dropped_after_handshake_timeout() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--handshake-timeout", "1s"]);
@@ -1681,7 +1636,7 @@ fn slowloris_partial_request_is_dropped_after_handshake_timeout() {
 
 #[test]
 fn idle_timeout_closes_a_quiet_client() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--idle-timeout", "1s"]);
@@ -1707,7 +1662,7 @@ fn idle_timeout_closes_a_quiet_client() {
 
 #[test]
 fn idle_timeout_is_not_reset_by_client_pings() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--idle-timeout", "1s"]);
@@ -1728,7 +1683,7 @@ fn idle_timeout_is_not_reset_by_client_pings() {
 
 #[test]
 fn sigterm_closes_clients_with_1001_then_summary_and_exit_0() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&["--json"]);
@@ -1806,7 +1761,7 @@ fn sigterm_closes_clients_with_1001_then_summary_and_exit_0() {
 
 #[test]
 fn sigint_also_closes_clients_with_1001_and_exits_0() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&[]);
@@ -1829,7 +1784,7 @@ fn sigint_also_closes_clients_with_1001_and_exits_0() {
 
 #[test]
 fn sigterm_with_a_deaf_client_still_exits_promptly() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&[]);
@@ -1861,7 +1816,7 @@ fn sigterm_with_a_deaf_client_still_exits_promptly() {
 
 #[test]
 fn sigterm_closes_two_hundred_clients_with_1001() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&[]);
@@ -1930,7 +1885,7 @@ fn human_log_lines_name_peer_path_code_and_initiator() {
 
 #[test]
 fn json_verbose_events_for_open_messages_and_close() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&["--json", "-v"]);
@@ -2026,11 +1981,11 @@ fn address_in_use_fails_without_a_listening_line() {
 
 #[test]
 fn ipv6_loopback_listen_and_echo() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
-    if TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("*** SKIPPING: no IPv6 loopback on this machine");
+    if let Err(e) = TcpListener::bind("[::1]:0") {
+        common::skip_without("IPv6 loopback", &format!("cannot bind [::1]:0: {e}"));
         return;
     }
     let mut cmd = common::wsbeat();
