@@ -21,93 +21,13 @@ fn summary(events: &[Value]) -> Value {
     let s = of_type(events, "summary");
     assert_eq!(s.len(), 1, "want exactly one summary, got {events:#?}");
     assert_eq!(events.last(), Some(s[0]), "the summary should come last");
-    check_summary(s[0]);
     s[0].clone()
 }
 
-/// The ping-specific event shapes (common::check_event knows the shared ones).
-#[track_caller]
-fn check_ping_event(v: &Value) {
-    let int = |f: &str| assert!(v[f].is_u64(), "{f} should be an integer in {v}");
-    let num = |f: &str| assert!(v[f].as_f64().is_some_and(|x| x >= 0.0), "{f} in {v}");
-    match v["type"].as_str().unwrap_or("") {
-        "pong" => {
-            int("seq");
-            int("len");
-            num("rtt");
-            assert_eq!(v["direction"], "in", "{v}");
-        }
-        "late" => {
-            int("seq");
-            int("len");
-            num("rtt");
-        }
-        "duplicate" => {
-            int("seq");
-            int("len");
-        }
-        "unsolicited" => int("len"),
-        "timeout" => int("seq"),
-        "other" => {
-            int("len");
-            assert!(v["kind"] == "text" || v["kind"] == "binary", "{v}");
-        }
-        "handshake" => {
-            int("seq");
-            int("status");
-            num("rtt");
-            for f in ["dns", "tcp", "upgrade", "total"] {
-                assert!(v["timings"][f].as_f64().is_some(), "timings.{f} in {v}");
-            }
-        }
-        "failed" => {
-            int("seq");
-            assert!(v["kind"].is_string() && v["message"].is_string(), "{v}");
-        }
-        _ => {}
-    }
-}
-
-#[track_caller]
-fn check_summary(s: &Value) {
-    for f in [
-        "sent",
-        "received",
-        "late",
-        "duplicate",
-        "unsolicited",
-        "other",
-    ] {
-        assert!(s[f].is_u64(), "summary.{f} should be an integer: {s}");
-    }
-    let loss = s["loss_percent"]
-        .as_f64()
-        .expect("loss_percent is a number");
-    assert!((0.0..=100.0).contains(&loss), "{s}");
-    assert!(s["elapsed"].as_f64().is_some(), "{s}");
-    assert!(s["url"].is_string() && s["mode"].is_string() && s["ended"].is_string());
-    if s["received"] == 0 {
-        assert!(s["rtt"].is_null(), "no replies, no rtt: {s}");
-    } else {
-        let r = &s["rtt"];
-        let get = |f: &str| r[f].as_f64().unwrap_or_else(|| panic!("rtt.{f} in {s}"));
-        let (min, avg, max) = (get("min"), get("avg"), get("max"));
-        assert!(min <= avg && avg <= max, "{s}");
-        for p in ["p50", "p90", "p99"] {
-            assert!((min..=max).contains(&get(p)), "{p} outside min..max: {s}");
-        }
-        assert!(get("mdev") >= 0.0);
-    }
-}
-
-/// Parse `--json` output and check every event against the schema.
+/// Parse `--json` output and check every event against ping's schema.
 #[track_caller]
 fn events_of(o: &Output) -> Vec<Value> {
-    let events = parse_ndjson(o);
-    for e in &events {
-        check_ping_event(e);
-    }
-    events
+    parse_ndjson(Schema::Ping, o)
 }
 
 fn seqs(events: &[Value], ty: &str) -> Vec<u64> {
@@ -266,6 +186,20 @@ fn tls_options_apply() {
     let o = run(&mut ping(peer.url(), &["-c", "1"]));
     assert_exit(&o, 4);
     assert!(!stdout_of(&o).contains("statistics"), "{}", describe(&o));
+    // -k: the probes go through, and --json says it was insecure.
+    let o = run(&mut ping(peer.url(), &["-c", "1", "-k", "--json"]));
+    assert_exit(&o, 0);
+    let events = events_of(&o);
+    let warnings = of_type(&events, "warning");
+    assert_eq!(warnings.len(), 1, "{events:#?}");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--insecure")),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(seqs(&events, "pong"), [1]);
 }
 
 // ------------------------------------------------------------------ misbehaving peers
@@ -387,6 +321,12 @@ fn unsolicited_and_duplicate_pongs_are_counted_not_matched() {
         )),
         "{out}"
     );
+    let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms", "--json"]));
+    assert_exit(&o, 0);
+    let events = events_of(&o);
+    assert_eq!(seqs(&events, "pong"), [1, 2, 3]);
+    assert_eq!(seqs(&events, "duplicate"), [1, 2, 3], "{events:#?}");
+    assert_eq!(summary(&events)["duplicate"], 3);
 }
 
 #[test]

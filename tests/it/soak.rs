@@ -13,14 +13,26 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// The JSON report in `file`, checked against the documented schema; `context` (what the run
+/// printed) goes into the failure message.
+#[track_caller]
+fn read_report(file: &Path, context: &str) -> Value {
+    let text =
+        std::fs::read_to_string(file).unwrap_or_else(|e| panic!("no JSON report ({e})\n{context}"));
+    let report: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the report is not JSON ({e})\n{text}\n{context}"));
+    if let Err(why) = check_soak_report(&report) {
+        panic!("the report breaks the schema: {why}\n{report:#}\n{context}");
+    }
+    report
+}
+
 fn soak_json(dir: &Path, name: &str, args: &[&str]) -> (Output, Value) {
     let file = dir.join(name);
     let mut cmd = wsbeat();
     cmd.arg("soak").args(args).arg("--json").arg(&file);
     let out = run(&mut cmd);
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("no JSON report ({e})\n{}", describe(&out)));
-    let report: Value = serde_json::from_str(&text).expect("the report is JSON");
+    let report = read_report(&file, &describe(&out));
     (out, report)
 }
 
@@ -60,7 +72,7 @@ fn soak_across_a_restart(args: &[&str]) -> (Output, Value) {
     drop(server); // kill -9 and wait: the listening socket and every connection are gone
     let _again = Peer::fault_server(&["--port", &port]);
     let out = soak.join().unwrap();
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let r = read_report(&file, &describe(&out));
     (out, r)
 }
 
@@ -339,7 +351,7 @@ fn merge_adds_counts_and_merges_histograms() {
         .arg("--json")
         .arg(&merged_file));
     assert_exit(&out, 0);
-    let m: Value = serde_json::from_str(&std::fs::read_to_string(&merged_file).unwrap()).unwrap();
+    let m = read_report(&merged_file, &describe(&out));
     assert_eq!(n(&m, "runs"), 2);
     assert_eq!(n(&m, "connections.target"), 10);
     for key in [
@@ -456,7 +468,7 @@ fn ctrl_c_stops_early_prints_the_report_and_exits_130() {
     assert!(started.elapsed() < WAIT, "the drain is bounded");
     assert_eq!(status.code(), Some(130), "{out}");
     assert!(out.contains("(stopped early)"), "{out}");
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let r = read_report(&file, &p.dump());
     assert_eq!(r["stopped_early"], true);
     assert_eq!(n(&r, "connections.open_at_end"), 5);
     assert_eq!(n(&r, "messages.missing"), 0);

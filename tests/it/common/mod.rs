@@ -5,7 +5,8 @@
 //! * `peers`: the third-party servers in `tests/peers/` ([`Peer`]) and whether a peer is
 //!   installed ([`require_peer`]); `skip` makes a test that cannot run show up as skipped.
 //! * `pki`: a throwaway CA and server certificate.
-//! * `ndjson`: the schema of `connect --json`.
+//! * `ndjson`: the schemas of the subcommands' `--json` output (NDJSON events, the soak
+//!   report).
 //! * `frames`: RFC 6455 frames by hand.
 //! * `tmux`: a real terminal for the terminal UIs.
 //! * [`api`]: the library paths the tests reach into.

@@ -58,9 +58,9 @@ impl Client {
         loop {
             match self.proc.out.next(self.events.len(), deadline) {
                 Ok(line) => {
-                    let v: Value = serde_json::from_str(&line)
-                        .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-                    check_event(&v).unwrap_or_else(|e| panic!("schema: {e}: {line}"));
+                    let v = Schema::Connect
+                        .parse_line(&line)
+                        .unwrap_or_else(|e| panic!("schema: {e}: {line}"));
                     self.events.push(v.clone());
                     if pred(&v) {
                         return v;
@@ -80,10 +80,21 @@ impl Client {
         self.wait_for(ty, |v| v["type"] == ty)
     }
 
-    /// Waits for exit (bounded) and returns the status, every event and stderr.
+    /// Waits for exit (bounded) and returns the status, every event (each checked against the
+    /// schema) and stderr.
     fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
         let status = self.proc.finish(RUN_TIMEOUT);
-        let events = self.proc.events();
+        let events = self
+            .proc
+            .out
+            .snapshot()
+            .iter()
+            .map(|l| {
+                Schema::Connect
+                    .parse_line(l)
+                    .unwrap_or_else(|e| panic!("schema: {e}: {l}"))
+            })
+            .collect();
         let stderr = String::from_utf8_lossy(&self.proc.err.bytes()).into_owned();
         (status, events, stderr)
     }
@@ -117,7 +128,7 @@ fn heartbeat_detects_a_peer_that_stops_answering_within_interval_plus_timeout() 
         ],
     );
     assert_exit(&o, 6);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let opened = of_type(&events, "opened")[0]["ts"].as_f64().unwrap();
     let dead = of_type(&events, "heartbeat_timeout");
     assert_eq!(dead.len(), 1, "{}", describe(&o));
@@ -146,7 +157,7 @@ fn heartbeat_pings_keep_a_quiet_connection_and_measure_rtt() {
     let peer = Peer::python(&[]);
     let o = connect_json(peer.url(), &["--heartbeat", "150ms", "--wait", "1s"]);
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let answered = answered_heartbeats(&events);
     assert!(answered >= 2, "{}", describe(&o));
     assert!(of_type(&events, "heartbeat_timeout").is_empty());
@@ -173,7 +184,7 @@ fn text_heartbeat_answers_are_not_shown_as_data() {
         ],
     );
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     assert!(
         of_type(&events, "received").is_empty(),
         "heartbeat answers leaked as data\n{}",
@@ -344,7 +355,7 @@ fn without_reconnect_a_lost_connection_ends_the_session() {
         b"bye\n",
     );
     assert_exit(&o, 6);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     assert!(
         of_type(&events, "reconnecting").is_empty(),
         "{}",

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{self, Proc};
+use crate::common::{self, Proc, Schema, of_type};
 
 /// How long the server may take to print its `listening` line.
 const START: Duration = Duration::from_secs(15);
@@ -91,6 +91,24 @@ impl EchoServer {
     #[track_caller]
     fn log(&self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> bool) -> String {
         self.proc.wait_err(what, timeout, pred)
+    }
+
+    /// With `--json`: every stdout line so far, each checked against echo-server's schema.
+    #[track_caller]
+    fn json_events(&self) -> Vec<Value> {
+        self.proc
+            .out
+            .snapshot()
+            .iter()
+            .map(|l| {
+                Schema::EchoServer.parse_line(l).unwrap_or_else(|why| {
+                    panic!(
+                        "echo-server --json line breaks the schema: {why}\n{l}\n{}",
+                        self.proc.dump()
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -240,10 +258,7 @@ fn wsbeat_connect(args: &[&str]) -> (std::process::Output, Vec<Value>) {
     let mut cmd = common::wsbeat();
     cmd.arg("connect").args(args).arg("--json");
     let out = common::run_timeout(&mut cmd, None, Duration::from_secs(15));
-    let events = common::stdout_of(&out)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = common::parse_ndjson(Schema::Connect, &out);
     (out, events)
 }
 
@@ -601,6 +616,12 @@ fn five_hundred_concurrent_clients_each_get_their_own_echoes() {
         torn.is_empty(),
         "--json stdout lines that are not JSON objects: {torn:?}"
     );
+    let events = server.json_events();
+    assert_eq!(
+        of_type(&events, "closed").len(),
+        500,
+        "one closed event per client"
+    );
     assert_eq!(summary["connections"], 500, "summary: {summary}");
     assert_eq!(summary["messages_in"], 1000, "summary: {summary}");
     assert_eq!(summary["messages_out"], 1000, "summary: {summary}");
@@ -841,6 +862,13 @@ fn heartbeat_timeout_is_a_json_event_naming_the_client() {
     assert!(
         closed["rtt"].as_f64().is_some_and(|r| r >= 0.0),
         "with --ping-interval and a client that answers, closed.rtt should be seconds: {closed}"
+    );
+    let events = server.json_events();
+    assert_eq!(
+        of_type(&events, "heartbeat_timeout").len(),
+        1,
+        "only the deaf client times out\n{}",
+        server.proc.dump()
     );
 }
 
@@ -1703,7 +1731,19 @@ fn sigterm_closes_clients_with_1001_then_summary_and_exit_0() {
     });
     server.proc.signal(libc::SIGTERM);
     assert_going_away_then_exit_0(&mut server, &[&a, &b], "SIGTERM");
-    let events = server.proc.events();
+    let events = server.json_events();
+    let shutdown = of_type(&events, "shutdown");
+    assert_eq!(
+        shutdown.len(),
+        1,
+        "one shutdown event\n{}",
+        server.proc.dump()
+    );
+    assert_eq!(
+        shutdown[0]["connections"], 2,
+        "shutdown with both clients open: {}",
+        shutdown[0]
+    );
     let summary = events
         .iter()
         .find(|e| e["type"] == "summary")
@@ -1908,7 +1948,7 @@ fn json_verbose_events_for_open_messages_and_close() {
     let closed = server.proc.wait_event("closed", WAIT);
     server.proc.signal(libc::SIGTERM);
     server.proc.finish(Duration::from_secs(5));
-    let events = server.proc.events();
+    let events = server.json_events();
     for e in &events {
         assert!(
             e["type"].is_string() && e["ts"].is_number(),
@@ -1952,6 +1992,64 @@ fn json_verbose_events_for_open_messages_and_close() {
     assert!(
         closed["duration"].is_number(),
         "closed.duration in seconds: {closed}"
+    );
+}
+
+#[test]
+fn json_rejected_events_for_a_refused_request_and_a_dropped_socket_then_shutdown() {
+    let mut server = EchoServer::start(&["--json", "--handshake-timeout", "1s"]);
+    let (status, resp) = raw_http(
+        &server.addr,
+        &format!(
+            "GET /page HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.addr
+        ),
+    );
+    assert_eq!(status, 426, "plain GET: {resp:?}");
+    let refused = server.proc.wait_event("rejected", WAIT);
+    assert_eq!(
+        (refused["status"].as_u64(), refused["path"].as_str()),
+        (Some(426), Some("/page")),
+        "rejected event for a plain GET: {refused}"
+    );
+    // A socket that never sends a byte is dropped at the handshake timeout: there was no
+    // request, so no path and no status.
+    let silent = TcpStream::connect(&server.addr).expect("connect");
+    let mut seen = 0;
+    let line = server
+        .proc
+        .wait_out("a second `rejected` event", WAIT, |l| {
+            seen += usize::from(l.contains("\"type\":\"rejected\""));
+            seen >= 2
+        });
+    let dropped: Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        dropped["status"].is_null() && dropped["path"].is_null(),
+        "rejected event for a silent socket: {dropped}"
+    );
+    assert!(
+        dropped["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--handshake-timeout")),
+        "the reason names the option: {dropped}"
+    );
+    drop(silent);
+    server.proc.signal(libc::SIGTERM);
+    let status = server.proc.finish(Duration::from_secs(5));
+    assert!(status.success(), "SIGTERM: expected exit 0, got {status}");
+    let events = server.json_events();
+    let shutdown = of_type(&events, "shutdown");
+    assert_eq!(shutdown.len(), 1, "{events:#?}");
+    assert_eq!(shutdown[0]["connections"], 0, "{events:#?}");
+    let summary = events.last().cloned().unwrap_or_default();
+    assert_eq!(summary["type"], "summary", "summary last: {events:#?}");
+    assert_eq!(
+        (
+            summary["rejected"].as_u64(),
+            summary["connections"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "summary: {summary}"
     );
 }
 
