@@ -1,5 +1,6 @@
 //! The scripts in completions/ are generated from the clap definition and committed; this test
-//! fails when they drift. Regenerate with `WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test it completions`.
+//! fails when they drift. Regenerate with
+//! `WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test it completions`.
 
 use std::path::Path;
 
