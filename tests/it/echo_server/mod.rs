@@ -136,6 +136,14 @@ fn py(script: &str, args: &[&str]) -> Proc {
     Proc::spawn(&format!("{script} {}", args.join(" ")), &mut cmd)
 }
 
+/// `node tests/peers/clients/node_client.js URL`
+fn node_client(url: &str) -> Proc {
+    let mut cmd = Command::new("node");
+    cmd.arg(clients_dir().join("node_client.js")).arg(url);
+    client_env(&mut cmd);
+    Proc::spawn("node_client.js", &mut cmd)
+}
+
 /// Runs a checking client to its end and asserts its `{"ok": true}` verdict.
 #[track_caller]
 fn expect_ok(mut client: Proc, server: &EchoServer, timeout: Duration) -> Value {
@@ -292,15 +300,7 @@ fn raw_http(addr: &str, request: &str) -> (u16, String) {
 /// `raw_ws.py CASE` against a plain echo-server; asserts its verdict.
 fn raw_ws_case(case: &str) -> Value {
     let server = EchoServer::start(&[]);
-    let mut cmd = Command::new("python3");
-    cmd.arg(clients_dir().join("raw_ws.py"))
-        .args([case, &server.addr]);
-    client_env(&mut cmd);
-    expect_ok(
-        Proc::spawn(&format!("raw_ws.py {case}"), &mut cmd),
-        &server,
-        WAIT,
-    )
+    expect_ok(py("raw_ws.py", &[case, &server.addr]), &server, WAIT)
 }
 
 /// Runs `raw_ws.py` for each case against one server; fails listing every case that failed.
@@ -308,11 +308,7 @@ fn raw_ws_cases(cases: &[&str]) {
     let server = EchoServer::start(&[]);
     let mut failed = Vec::new();
     for case in cases {
-        let mut cmd = Command::new("python3");
-        cmd.arg(clients_dir().join("raw_ws.py"))
-            .args([*case, server.addr.as_str()]);
-        client_env(&mut cmd);
-        let mut c = Proc::spawn(&format!("raw_ws.py {case}"), &mut cmd);
+        let mut c = py("raw_ws.py", &[case, &server.addr]);
         let status = c.finish(WAIT);
         let verdict = c.events().into_iter().rev().find(|v| v.get("ok").is_some());
         match verdict {
@@ -451,12 +447,7 @@ fn node_ws_echo_keeps_type_and_bytes_and_reassembles_fragments() {
         return;
     }
     let server = EchoServer::start(&[]);
-    let mut cmd = Command::new("node");
-    cmd.arg(clients_dir().join("node_client.js"))
-        .arg(&server.url);
-    client_env(&mut cmd);
-    let client = Proc::spawn("node_client.js", &mut cmd);
-    expect_ok(client, &server, WAIT);
+    expect_ok(node_client(&server.url), &server, WAIT);
 }
 
 /// Loads `tests/browser/echo.html` in headless Chromium against `server` and asserts the
@@ -547,11 +538,7 @@ fn every_client_reassembles_the_servers_fragmented_echoes() {
             WAIT,
         );
     }
-    let mut cmd = Command::new("node");
-    cmd.arg(clients_dir().join("node_client.js"))
-        .arg(&server.url);
-    client_env(&mut cmd);
-    expect_ok(Proc::spawn("node_client.js", &mut cmd), &server, WAIT);
+    expect_ok(node_client(&server.url), &server, WAIT);
 }
 
 #[test]
