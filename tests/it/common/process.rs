@@ -4,7 +4,7 @@
 //! * [`run`] / [`run_with_stdin`] / [`run_timeout`] run a command to its end, bounded.
 //! * [`Proc`] keeps a child running in the background: its stdout and stderr are read line by
 //!   line as they come, so that a test awaits a line instead of sleeping; dropping it kills the
-//!   child and everything it started.
+//!   child (and, for [`Proc::spawn_tree`], everything it started).
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -270,11 +270,12 @@ impl Lines {
 
 // ------------------------------------------------------------------ background processes
 
-/// A child process in its own process group, its stdout and stderr read line by line.
-/// Dropping it kills the whole group (chromium's launcher script forks, so do some peers).
+/// A child process, its stdout and stderr read line by line. Dropping it kills it.
 pub struct Proc {
     pub name: String,
     child: Child,
+    /// In a process group of its own, killed whole on drop ([`Proc::spawn_tree`]).
+    own_group: bool,
     stdin: Option<ChildStdin>,
     feeder: Option<thread::JoinHandle<()>>,
     pub out: Arc<Lines>,
@@ -286,21 +287,29 @@ impl Proc {
     #[track_caller]
     pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
         cmd.stdin(Stdio::null());
-        Proc::start(name, cmd)
+        Proc::start(name, cmd, false)
     }
 
     /// Starts `cmd` with a stdin that the test writes ([`Proc::write_stdin`]) and closes.
     #[track_caller]
     pub fn spawn_with_stdin(name: &str, cmd: &mut Command) -> Proc {
         cmd.stdin(Stdio::piped());
-        Proc::start(name, cmd)
+        Proc::start(name, cmd, false)
+    }
+
+    /// Like [`Proc::spawn`], for a program that starts processes of its own (chromium's
+    /// launcher script, nginx's workers): it gets a process group, and dropping it kills the
+    /// whole group. Other children stay in the test's group, so that Ctrl-C on `cargo test`
+    /// reaches them too.
+    #[track_caller]
+    pub fn spawn_tree(name: &str, cmd: &mut Command) -> Proc {
+        cmd.stdin(Stdio::null()).process_group(0);
+        Proc::start(name, cmd, true)
     }
 
     #[track_caller]
-    fn start(name: &str, cmd: &mut Command) -> Proc {
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+    fn start(name: &str, cmd: &mut Command, own_group: bool) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {name}: {cmd:?}: {e}"));
@@ -310,6 +319,7 @@ impl Proc {
             name: name.to_string(),
             stdin: child.stdin.take(),
             child,
+            own_group,
             feeder: None,
             out,
             err,
@@ -443,7 +453,9 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         // The group id is the child's pid (process_group(0)); its members die with it.
-        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
+        if self.own_group
+            && let Ok(pgid) = libc::pid_t::try_from(self.child.id())
+        {
             // SAFETY: kill(2) takes plain integers and touches no memory of ours.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
         }

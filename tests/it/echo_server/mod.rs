@@ -404,7 +404,7 @@ fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::T
         .arg(format!(
             "daemon off; pid {prefix}/nginx.pid; error_log stderr;"
         ));
-    let nginx = Proc::spawn("nginx", &mut cmd);
+    let nginx = Proc::spawn_tree("nginx", &mut cmd);
     // nginx prints nothing when it starts; await the port instead (bounded).
     let addr = format!("127.0.0.1:{port}");
     common::poll_until(WAIT, || TcpStream::connect(&addr).ok())
@@ -474,7 +474,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
     .arg(format!("--user-data-dir={}", profile.path().display()))
     .arg(format!("http://{http}/echo.html?url={}", server.url));
     client_env(&mut cmd);
-    let browser = Proc::spawn("chromium", &mut cmd);
+    let browser = Proc::spawn_tree("chromium", &mut cmd);
     let result = rx
         .recv_timeout(Duration::from_secs(15))
         .unwrap_or_else(|_| {
