@@ -2,15 +2,10 @@
 //! real server (Python `websockets`) and a hand-written misbehaving one
 //! (`tests/peers/resilience/server.py`) that can be killed and restarted on the same port.
 
-mod common;
-
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const T: Duration = OBS_TIMEOUT;
@@ -31,59 +26,26 @@ fn answered_heartbeats(events: &[Value]) -> usize {
 /// wsbeat running in the background with `--json`: stdin is ours to write and close, stdout
 /// events are read as they come so that the test can wait for them instead of sleeping.
 struct Client {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    proc: Proc,
     events: Vec<Value>,
-    stderr: Option<thread::JoinHandle<String>>,
 }
 
 impl Client {
     fn start(url: &str, args: &[&str]) -> Client {
         let mut cmd = wsbeat();
-        cmd.arg("connect")
-            .arg(url)
-            .arg("--json")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn wsbeat");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut err = child.stderr.take().unwrap();
-        let stderr = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
+        cmd.arg("connect").arg(url).arg("--json").args(args);
         Client {
-            stdin: child.stdin.take(),
-            child,
-            lines,
+            proc: Proc::spawn_with_stdin("wsbeat connect", &mut cmd),
             events: Vec::new(),
-            stderr: Some(stderr),
         }
     }
 
     fn line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .and_then(|_| stdin.flush())
-            .expect("write to wsbeat's stdin");
+        self.proc.write_stdin(format!("{line}\n").as_bytes());
     }
 
     fn close_stdin(&mut self) {
-        self.stdin = None;
+        self.proc.close_stdin();
     }
 
     /// Reads events until one satisfies `pred`; returns it.
@@ -94,21 +56,20 @@ impl Client {
         }
         let deadline = Instant::now() + T;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.proc.out.next(self.events.len(), deadline) {
                 Ok(line) => {
-                    let v: Value = serde_json::from_str(&line)
-                        .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-                    check_event(&v).unwrap_or_else(|e| panic!("schema: {e}: {line}"));
+                    let v = Schema::Connect
+                        .parse_line(&line)
+                        .unwrap_or_else(|e| panic!("schema: {e}: {line}"));
                     self.events.push(v.clone());
                     if pred(&v) {
                         return v;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {
+                Err(NoLine::Timeout) => {
                     panic!("no {what} within {T:?}; events so far: {:#?}", self.events)
                 }
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(NoLine::Eof) => {
                     panic!("wsbeat ended before {what}; events: {:#?}", self.events)
                 }
             }
@@ -119,31 +80,23 @@ impl Client {
         self.wait_for(ty, |v| v["type"] == ty)
     }
 
-    /// Waits for exit (bounded) and returns the status, every event and stderr.
+    /// Waits for exit (bounded) and returns the status, every event (each checked against the
+    /// schema) and stderr.
     fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
-        self.stdin = None;
-        let Some(status) = wait_with_deadline(&mut self.child, RUN_TIMEOUT) else {
-            let _ = self.child.kill();
-            panic!("wsbeat did not exit; events: {:#?}", self.events);
-        };
-        while let Ok(line) = self.lines.recv_timeout(T) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                self.events.push(v);
-            }
-        }
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        (status, std::mem::take(&mut self.events), stderr)
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let status = self.proc.finish(RUN_TIMEOUT);
+        let events = self
+            .proc
+            .out
+            .snapshot()
+            .iter()
+            .map(|l| {
+                Schema::Connect
+                    .parse_line(l)
+                    .unwrap_or_else(|e| panic!("schema: {e}: {l}"))
+            })
+            .collect();
+        let stderr = String::from_utf8_lossy(&self.proc.err.bytes()).into_owned();
+        (status, events, stderr)
     }
 }
 
@@ -175,7 +128,7 @@ fn heartbeat_detects_a_peer_that_stops_answering_within_interval_plus_timeout() 
         ],
     );
     assert_exit(&o, 6);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let opened = of_type(&events, "opened")[0]["ts"].as_f64().unwrap();
     let dead = of_type(&events, "heartbeat_timeout");
     assert_eq!(dead.len(), 1, "{}", describe(&o));
@@ -204,7 +157,7 @@ fn heartbeat_pings_keep_a_quiet_connection_and_measure_rtt() {
     let peer = Peer::python(&[]);
     let o = connect_json(peer.url(), &["--heartbeat", "150ms", "--wait", "1s"]);
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let answered = answered_heartbeats(&events);
     assert!(answered >= 2, "{}", describe(&o));
     assert!(of_type(&events, "heartbeat_timeout").is_empty());
@@ -231,7 +184,7 @@ fn text_heartbeat_answers_are_not_shown_as_data() {
         ],
     );
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     assert!(
         of_type(&events, "received").is_empty(),
         "heartbeat answers leaked as data\n{}",
@@ -402,7 +355,7 @@ fn without_reconnect_a_lost_connection_ends_the_session() {
         b"bye\n",
     );
     assert_exit(&o, 6);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     assert!(
         of_type(&events, "reconnecting").is_empty(),
         "{}",

@@ -5,23 +5,23 @@
 //!
 //! Every server listens on 127.0.0.1:0; synchronisation is by awaiting lines (the server's
 //! `listening` line, its log lines, the clients' JSON events), each wait bounded.
-//! A missing peer fails the test under `CI=true` and is a loud skip otherwise. The peers:
+//! A missing peer fails the test under `CI=true` and is a visible skip otherwise. The peers:
 //! `python3` with `websockets` and `websocket-client` (pip), `node` with
 //! `npm ci --prefix tests/peers`, `/usr/sbin/nginx` and `/usr/bin/chromium` (apt).
 
-mod common;
+mod server_api;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::common::{self, Proc, Schema, of_type};
 
 /// How long the server may take to print its `listening` line.
 const START: Duration = Duration::from_secs(15);
@@ -32,238 +32,6 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn clients_dir() -> PathBuf {
     common::peers_dir().join("clients")
-}
-
-/// Like `common::require_peer`, for the peers it does not know: true when `what` is
-/// usable; otherwise fails under `CI=true`, else prints a loud skip and returns false.
-#[track_caller]
-fn require(what: &str, missing: Option<String>) -> bool {
-    let Some(why) = missing else { return true };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("peer {what:?} unavailable in CI: {why}");
-    }
-    eprintln!(
-        "\n\
-         ************************************************************\n\
-         *** SKIPPING TEST: peer {what:?} unavailable\n\
-         *** {why}\n\
-         *** (set CI=true to make this a failure)\n\
-         ************************************************************\n"
-    );
-    false
-}
-
-/// Python with `websockets` (common's "python" peer).
-#[track_caller]
-fn require_python() -> bool {
-    common::require_peer("python")
-}
-
-/// Python with `websockets` and `websocket-client`.
-#[track_caller]
-fn require_python_websocket_client() -> bool {
-    require_python()
-        && require(
-            "python websocket-client",
-            (!common::command_ok(Command::new("python3").args(["-c", "import websocket"]))).then(
-                || "python3 module `websocket` missing; run `pip install websocket-client`".into(),
-            ),
-        )
-}
-
-const NGINX: &str = "/usr/sbin/nginx";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-#[track_caller]
-fn require_file(what: &str, path: &str, install: &str) -> bool {
-    require(
-        what,
-        (!Path::new(path).is_file()).then(|| format!("{path} is missing; run `{install}`")),
-    )
-}
-
-// ------------------------------------------------------------------ processes
-
-/// Lines read from one pipe, kept for awaiting and for failure messages.
-#[derive(Default)]
-struct Lines {
-    state: Mutex<(Vec<String>, bool)>,
-    cv: Condvar,
-}
-
-impl Lines {
-    fn collect<R: Read + Send + 'static>(r: R) -> Arc<Lines> {
-        let lines = Arc::new(Lines::default());
-        let sink = Arc::clone(&lines);
-        thread::spawn(move || {
-            for line in BufReader::new(r).lines() {
-                let Ok(line) = line else { break };
-                sink.state.lock().unwrap().0.push(line);
-                sink.cv.notify_all();
-            }
-            sink.state.lock().unwrap().1 = true;
-            sink.cv.notify_all();
-        });
-        lines
-    }
-
-    fn snapshot(&self) -> Vec<String> {
-        self.state.lock().unwrap().0.clone()
-    }
-
-    /// The first line (from the start) matching `pred`; `None` after `timeout` or at EOF.
-    fn wait(&self, timeout: Duration, mut pred: impl FnMut(&str) -> bool) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let mut seen = 0;
-        let mut st = self.state.lock().unwrap();
-        loop {
-            if let Some(hit) = st.0[seen..].iter().find(|l| pred(l)) {
-                return Some(hit.clone());
-            }
-            seen = st.0.len();
-            if st.1 {
-                return None;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            st = self.cv.wait_timeout(st, left).unwrap().0;
-        }
-    }
-
-    fn wait_eof(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.state.lock().unwrap();
-        while !st.1 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            st = self.cv.wait_timeout(st, left).unwrap().0;
-        }
-        true
-    }
-}
-
-/// A child process in its own process group, its stdout and stderr read line by line.
-/// Dropping it kills the whole group (chromium's launcher script forks).
-struct Proc {
-    name: String,
-    child: Child,
-    out: Arc<Lines>,
-    err: Arc<Lines>,
-}
-
-impl Proc {
-    fn spawn(name: &str, mut cmd: Command) -> Proc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {name}: {cmd:?}: {e}"));
-        let out = Lines::collect(child.stdout.take().unwrap());
-        let err = Lines::collect(child.stderr.take().unwrap());
-        Proc {
-            name: name.to_string(),
-            child,
-            out,
-            err,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn dump(&self) -> String {
-        format!(
-            "--- {} stdout ---\n{}\n--- {} stderr ---\n{}",
-            self.name,
-            self.out.snapshot().join("\n"),
-            self.name,
-            self.err.snapshot().join("\n")
-        )
-    }
-
-    /// Awaits a stdout line matching `pred`; panics with everything seen otherwise.
-    #[track_caller]
-    fn wait_out(&self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> bool) -> String {
-        self.out.wait(timeout, pred).unwrap_or_else(|| {
-            panic!(
-                "{}: no stdout line {what} within {timeout:?}\n{}",
-                self.name,
-                self.dump()
-            )
-        })
-    }
-
-    #[track_caller]
-    fn wait_err(&self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> bool) -> String {
-        self.err.wait(timeout, pred).unwrap_or_else(|| {
-            panic!(
-                "{}: no stderr line {what} within {timeout:?}\n{}",
-                self.name,
-                self.dump()
-            )
-        })
-    }
-
-    /// Awaits a JSON stdout line with `"event": event` (clients) or `"type": event` (server).
-    #[track_caller]
-    fn wait_event(&self, event: &str, timeout: Duration) -> Value {
-        let line = self.wait_out(&format!("with event {event:?}"), timeout, |l| {
-            serde_json::from_str::<Value>(l)
-                .is_ok_and(|v| v["event"] == event || v["type"] == event)
-        });
-        serde_json::from_str(&line).unwrap()
-    }
-
-    /// All JSON stdout lines so far.
-    fn events(&self) -> Vec<Value> {
-        self.out
-            .snapshot()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -{sig} {} ({}) failed", self.pid(), self.name);
-    }
-
-    /// Waits for the exit (bounded) and for both pipes to reach EOF.
-    #[track_caller]
-    fn finish(&mut self, timeout: Duration) -> ExitStatus {
-        let Some(st) = common::wait_with_deadline(&mut self.child, timeout) else {
-            panic!(
-                "{} did not exit within {timeout:?}\n{}",
-                self.name,
-                self.dump()
-            );
-        };
-        self.out.wait_eof(Duration::from_secs(2));
-        self.err.wait_eof(Duration::from_secs(2));
-        st
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.pid())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `wsbeat echo-server --listen 127.0.0.1:0 ARGS...`, started and listening.
@@ -280,7 +48,7 @@ impl EchoServer {
         let mut cmd = common::wsbeat();
         cmd.args(["echo-server", "--listen", "127.0.0.1:0"])
             .args(args);
-        let proc = Proc::spawn(&format!("echo-server {}", args.join(" ")), cmd);
+        let proc = Proc::spawn(&format!("echo-server {}", args.join(" ")), &mut cmd);
         let first = proc.out.wait(START, |_| true).unwrap_or_else(|| {
             panic!(
                 "echo-server printed no first stdout line within {START:?}\n{}",
@@ -324,6 +92,24 @@ impl EchoServer {
     fn log(&self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> bool) -> String {
         self.proc.wait_err(what, timeout, pred)
     }
+
+    /// With `--json`: every stdout line so far, each checked against echo-server's schema.
+    #[track_caller]
+    fn json_events(&self) -> Vec<Value> {
+        self.proc
+            .out
+            .snapshot()
+            .iter()
+            .map(|l| {
+                Schema::EchoServer.parse_line(l).unwrap_or_else(|why| {
+                    panic!(
+                        "echo-server --json line breaks the schema: {why}\n{l}\n{}",
+                        self.proc.dump()
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 // ------------------------------------------------------------------ clients
@@ -347,7 +133,15 @@ fn py(script: &str, args: &[&str]) -> Proc {
     let mut cmd = Command::new("python3");
     cmd.arg(clients_dir().join(script)).args(args);
     client_env(&mut cmd);
-    Proc::spawn(&format!("{script} {}", args.join(" ")), cmd)
+    Proc::spawn(&format!("{script} {}", args.join(" ")), &mut cmd)
+}
+
+/// `node tests/peers/clients/node_client.js URL`
+fn node_client(url: &str) -> Proc {
+    let mut cmd = Command::new("node");
+    cmd.arg(clients_dir().join("node_client.js")).arg(url);
+    client_env(&mut cmd);
+    Proc::spawn("node_client.js", &mut cmd)
 }
 
 /// Runs a checking client to its end and asserts its `{"ok": true}` verdict.
@@ -472,10 +266,7 @@ fn wsbeat_connect(args: &[&str]) -> (std::process::Output, Vec<Value>) {
     let mut cmd = common::wsbeat();
     cmd.arg("connect").args(args).arg("--json");
     let out = common::run_timeout(&mut cmd, None, Duration::from_secs(15));
-    let events = common::stdout_of(&out)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = common::parse_ndjson(Schema::Connect, &out);
     (out, events)
 }
 
@@ -509,15 +300,7 @@ fn raw_http(addr: &str, request: &str) -> (u16, String) {
 /// `raw_ws.py CASE` against a plain echo-server; asserts its verdict.
 fn raw_ws_case(case: &str) -> Value {
     let server = EchoServer::start(&[]);
-    let mut cmd = Command::new("python3");
-    cmd.arg(clients_dir().join("raw_ws.py"))
-        .args([case, &server.addr]);
-    client_env(&mut cmd);
-    expect_ok(
-        Proc::spawn(&format!("raw_ws.py {case}"), cmd),
-        &server,
-        WAIT,
-    )
+    expect_ok(py("raw_ws.py", &[case, &server.addr]), &server, WAIT)
 }
 
 /// Runs `raw_ws.py` for each case against one server; fails listing every case that failed.
@@ -525,11 +308,7 @@ fn raw_ws_cases(cases: &[&str]) {
     let server = EchoServer::start(&[]);
     let mut failed = Vec::new();
     for case in cases {
-        let mut cmd = Command::new("python3");
-        cmd.arg(clients_dir().join("raw_ws.py"))
-            .args([*case, server.addr.as_str()]);
-        client_env(&mut cmd);
-        let mut c = Proc::spawn(&format!("raw_ws.py {case}"), cmd);
+        let mut c = py("raw_ws.py", &[case, &server.addr]);
         let status = c.finish(WAIT);
         let verdict = c.events().into_iter().rev().find(|v| v.get("ok").is_some());
         match verdict {
@@ -616,7 +395,7 @@ fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::T
             .replace("@READ_TIMEOUT@", read_timeout);
     let conf_path = dir.path().join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let mut cmd = Command::new(NGINX);
+    let mut cmd = Command::new(common::NGINX);
     cmd.arg("-p")
         .arg(&prefix)
         .arg("-c")
@@ -625,18 +404,11 @@ fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::T
         .arg(format!(
             "daemon off; pid {prefix}/nginx.pid; error_log stderr;"
         ));
-    let nginx = Proc::spawn("nginx", cmd);
+    let nginx = Proc::spawn_tree("nginx", &mut cmd);
     // nginx prints nothing when it starts; await the port instead (bounded).
     let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + WAIT;
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not listen on {addr}\n{}",
-            nginx.dump()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_until(WAIT, || TcpStream::connect(&addr).ok())
+        .unwrap_or_else(|| panic!("nginx did not listen on {addr}\n{}", nginx.dump()));
     (nginx, format!("ws://{addr}/"), dir)
 }
 
@@ -644,7 +416,7 @@ fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::T
 
 #[test]
 fn python_websocket_client_echo_keeps_type_and_bytes() {
-    if !require_python_websocket_client() {
+    if !common::require_peer("python") || !common::require_peer("websocket-client") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -657,7 +429,7 @@ fn python_websocket_client_echo_keeps_type_and_bytes() {
 
 #[test]
 fn python_websockets_echo_keeps_type_and_bytes_and_close_code() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -675,12 +447,7 @@ fn node_ws_echo_keeps_type_and_bytes_and_reassembles_fragments() {
         return;
     }
     let server = EchoServer::start(&[]);
-    let mut cmd = Command::new("node");
-    cmd.arg(clients_dir().join("node_client.js"))
-        .arg(&server.url);
-    client_env(&mut cmd);
-    let client = Proc::spawn("node_client.js", cmd);
-    expect_ok(client, &server, WAIT);
+    expect_ok(node_client(&server.url), &server, WAIT);
 }
 
 /// Loads `tests/browser/echo.html` in headless Chromium against `server` and asserts the
@@ -691,7 +458,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
     let (tx, rx) = mpsc::channel();
     serve_page(listener, tx);
     let profile = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(CHROMIUM);
+    let mut cmd = Command::new(common::CHROMIUM);
     cmd.args([
         "--headless",
         "--no-sandbox",
@@ -707,7 +474,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
     .arg(format!("--user-data-dir={}", profile.path().display()))
     .arg(format!("http://{http}/echo.html?url={}", server.url));
     client_env(&mut cmd);
-    let browser = Proc::spawn("chromium", cmd);
+    let browser = Proc::spawn_tree("chromium", &mut cmd);
     let result = rx
         .recv_timeout(Duration::from_secs(15))
         .unwrap_or_else(|_| {
@@ -737,7 +504,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
 
 #[test]
 fn chromium_page_echo_keeps_type_and_bytes() {
-    if !require_file("chromium", CHROMIUM, "apt-get install -y chromium") {
+    if !common::require_peer("chromium") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -746,7 +513,7 @@ fn chromium_page_echo_keeps_type_and_bytes() {
 
 #[test]
 fn chromium_over_wss_reassembles_fragmented_echoes() {
-    if !require_file("chromium", CHROMIUM, "apt-get install -y chromium") {
+    if !common::require_peer("chromium") {
         return;
     }
     // The made-up certificate is not in Chromium's store; TLS itself (BoringSSL against
@@ -757,7 +524,10 @@ fn chromium_over_wss_reassembles_fragmented_echoes() {
 
 #[test]
 fn every_client_reassembles_the_servers_fragmented_echoes() {
-    if !require_python_websocket_client() || !common::require_peer("node") {
+    if !common::require_peer("python")
+        || !common::require_peer("websocket-client")
+        || !common::require_peer("node")
+    {
         return;
     }
     let server = EchoServer::start(&["--fragment", "7"]);
@@ -768,16 +538,12 @@ fn every_client_reassembles_the_servers_fragmented_echoes() {
             WAIT,
         );
     }
-    let mut cmd = Command::new("node");
-    cmd.arg(clients_dir().join("node_client.js"))
-        .arg(&server.url);
-    client_env(&mut cmd);
-    expect_ok(Proc::spawn("node_client.js", cmd), &server, WAIT);
+    expect_ok(node_client(&server.url), &server, WAIT);
 }
 
 #[test]
 fn fragmented_message_from_python_is_echoed_whole() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -792,7 +558,7 @@ fn fragmented_message_from_python_is_echoed_whole() {
 
 #[test]
 fn big_messages_are_echoed_intact() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&[]);
@@ -806,7 +572,7 @@ fn big_messages_are_echoed_intact() {
 
 #[test]
 fn five_hundred_concurrent_clients_each_get_their_own_echoes() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&["--json"]);
@@ -822,7 +588,7 @@ fn five_hundred_concurrent_clients_each_get_their_own_echoes() {
         closed += usize::from(l.contains("\"type\":\"closed\""));
         closed >= 500
     });
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     server.proc.finish(Duration::from_secs(5));
     let summary = server.proc.wait_event("summary", WAIT);
     let torn: Vec<String> = server
@@ -836,6 +602,12 @@ fn five_hundred_concurrent_clients_each_get_their_own_echoes() {
     assert!(
         torn.is_empty(),
         "--json stdout lines that are not JSON objects: {torn:?}"
+    );
+    let events = server.json_events();
+    assert_eq!(
+        of_type(&events, "closed").len(),
+        500,
+        "one closed event per client"
     );
     assert_eq!(summary["connections"], 500, "summary: {summary}");
     assert_eq!(summary["messages_in"], 1000, "summary: {summary}");
@@ -855,7 +627,7 @@ fn five_hundred_concurrent_clients_each_get_their_own_echoes() {
 
 #[test]
 fn rfc_ping_between_fragments_is_answered_and_the_message_echoed_whole() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let v = raw_ws_case("interleaved-ping");
@@ -864,35 +636,35 @@ fn rfc_ping_between_fragments_is_answered_and_the_message_echoed_whole() {
 
 #[test]
 fn rfc_unmasked_client_frame_closes_1002() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_case("unmasked");
     }
 }
 
 #[test]
 fn rfc_invalid_utf8_text_closes_1007() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_case("bad-utf8");
     }
 }
 
 #[test]
 fn rfc_reserved_opcode_closes_1002() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_case("bad-opcode");
     }
 }
 
 #[test]
 fn rfc_close_code_is_echoed_then_tcp_ends() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_case("close-echo");
     }
 }
 
 #[test]
 fn rfc_protocol_violations_close_1002() {
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_cases(&[
             "control-too-long",
             "fragmented-control",
@@ -910,7 +682,7 @@ fn rfc_protocol_violations_close_1002() {
 fn upgrade_requests_as_real_clients_send_them() {
     // One byte at a time; the first frame in the same write; Firefox's header spelling;
     // a 6 KB cookie; a 125-byte ping; a text message split inside a UTF-8 character.
-    if require_python() {
+    if common::require_peer("python") {
         raw_ws_cases(&[
             "split-request",
             "frame-with-request",
@@ -980,7 +752,7 @@ fn plain_http_get_gets_426() {
 
 #[test]
 fn heartbeat_terminates_a_client_that_never_answers_pings() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--ping-interval", "1s", "--ping-timeout", "1s"]);
@@ -1033,7 +805,7 @@ fn heartbeat_terminates_a_client_that_never_answers_pings() {
 
 #[test]
 fn heartbeat_timeout_is_a_json_event_naming_the_client() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--json", "--ping-interval", "1s", "--ping-timeout", "1s"]);
@@ -1078,11 +850,18 @@ fn heartbeat_timeout_is_a_json_event_naming_the_client() {
         closed["rtt"].as_f64().is_some_and(|r| r >= 0.0),
         "with --ping-interval and a client that answers, closed.rtt should be seconds: {closed}"
     );
+    let events = server.json_events();
+    assert_eq!(
+        of_type(&events, "heartbeat_timeout").len(),
+        1,
+        "only the deaf client times out\n{}",
+        server.proc.dump()
+    );
 }
 
 #[test]
 fn nginx_read_timeout_cuts_an_idle_client_unless_the_server_pings() {
-    if !require_python() || !require_file("nginx", NGINX, "apt-get install -y nginx") {
+    if !common::require_peer("python") || !common::require_peer("nginx") {
         return;
     }
     let quiet = EchoServer::start(&[]);
@@ -1121,7 +900,7 @@ fn nginx_read_timeout_cuts_an_idle_client_unless_the_server_pings() {
 
 #[test]
 fn app_pong_answers_text_and_json_pings() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--app-pong"]);
@@ -1131,7 +910,7 @@ fn app_pong_answers_text_and_json_pings() {
 
 #[test]
 fn broadcast_reaches_all_three_clients() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--broadcast"]);
@@ -1144,7 +923,7 @@ fn broadcast_reaches_all_three_clients() {
 
 #[test]
 fn broadcast_cuts_a_client_that_never_reads_without_holding_up_the_others() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--broadcast", "--broadcast-queue", "32"]);
@@ -1191,7 +970,7 @@ fn broadcast_cuts_a_client_that_never_reads_without_holding_up_the_others() {
 
 #[test]
 fn subprotocol_first_offered_that_we_accept_is_selected() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--subprotocol", "chat.v2", "--subprotocol", "chat.v1"]);
@@ -1234,7 +1013,7 @@ fn subprotocol_first_offered_that_we_accept_is_selected() {
 
 #[test]
 fn subprotocol_none_matching_is_rejected_with_400() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--subprotocol", "chat.v1"]);
@@ -1270,7 +1049,7 @@ fn subprotocol_none_matching_is_rejected_with_400() {
 
 #[test]
 fn tls_self_signed_pem_is_trusted_by_python_and_wsbeat_connect() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--tls-self-signed"]);
@@ -1327,7 +1106,7 @@ fn tls_self_signed_pem_is_trusted_by_python_and_wsbeat_connect() {
 
 #[test]
 fn tls_cert_and_key_files_serve_wss() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let pki = common::test_pki();
@@ -1376,7 +1155,7 @@ fn tls_cert_and_key_files_serve_wss() {
 
 #[test]
 fn tls_handshake_timeout_drops_a_silent_socket() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--tls-self-signed", "--handshake-timeout", "1s"]);
@@ -1393,7 +1172,7 @@ fn tls_handshake_timeout_drops_a_silent_socket() {
 
 #[test]
 fn close_after_n_closes_with_the_configured_code_and_reason() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--close-after", "2", "--close-code", "4001:bye now"]);
@@ -1421,7 +1200,7 @@ fn close_after_n_closes_with_the_configured_code_and_reason() {
 
 #[test]
 fn close_after_defaults_to_1000() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--close-after", "1"]);
@@ -1439,7 +1218,7 @@ fn close_after_defaults_to_1000() {
 
 #[test]
 fn drop_after_n_client_sees_1006() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--drop-after", "1"]);
@@ -1459,7 +1238,7 @@ fn drop_after_n_client_sees_1006() {
 
 #[test]
 fn close_after_and_drop_after_send_the_delayed_echo_first() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let close = EchoServer::start(&["--close-after", "1", "--delay", "300ms"]);
@@ -1482,7 +1261,7 @@ fn close_after_and_drop_after_send_the_delayed_echo_first() {
 
 #[test]
 fn delay_holds_each_echo_at_least_the_delay() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--delay", "700ms"]);
@@ -1506,7 +1285,7 @@ fn delay_holds_each_echo_at_least_the_delay() {
 
 #[test]
 fn delay_keeps_the_order_of_echoes() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--delay", "300ms"]);
@@ -1551,7 +1330,7 @@ fn delay_keeps_the_order_of_echoes() {
 
 #[test]
 fn no_pong_ignores_pings_but_still_echoes() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     // Control: without the fault the same client gets its pong.
@@ -1588,7 +1367,7 @@ fn no_pong_ignores_pings_but_still_echoes() {
 
 #[test]
 fn reject_503_refuses_every_upgrade_with_status_and_body() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--reject", "503"]);
@@ -1610,7 +1389,7 @@ fn reject_503_refuses_every_upgrade_with_status_and_body() {
 
 #[test]
 fn fragment_n_echoes_in_frames_of_n_bytes() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--fragment", "4"]);
@@ -1654,7 +1433,7 @@ fn fragment_n_echoes_in_frames_of_n_bytes() {
 
 #[test]
 fn fragment_n_may_split_multibyte_text_and_it_arrives_whole() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--fragment", "4"]);
@@ -1677,7 +1456,7 @@ fn fragment_n_may_split_multibyte_text_and_it_arrives_whole() {
 
 #[test]
 fn max_message_size_over_the_limit_closes_1009() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-message-size", "1KiB"]);
@@ -1700,7 +1479,7 @@ fn max_message_size_over_the_limit_closes_1009() {
 
 #[test]
 fn max_message_size_close_handshake_completes_and_is_logged_as_1009() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-message-size", "1KiB"]);
@@ -1734,7 +1513,7 @@ fn max_message_size_close_handshake_completes_and_is_logged_as_1009() {
 
 #[test]
 fn max_message_size_counts_the_reassembled_message() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-message-size", "1KiB"]);
@@ -1758,7 +1537,7 @@ fn max_message_size_counts_the_reassembled_message() {
 
 #[test]
 fn max_connections_2_third_gets_503_until_a_slot_frees() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-connections", "2"]);
@@ -1802,7 +1581,7 @@ fn max_connections_2_third_gets_503_until_a_slot_frees() {
 
 #[test]
 fn pending_handshakes_do_not_use_up_max_connections() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--max-connections", "2"]);
@@ -1819,7 +1598,7 @@ fn pending_handshakes_do_not_use_up_max_connections() {
 
 #[test]
 fn silent_tcp_client_is_dropped_after_handshake_timeout_while_others_are_served() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--handshake-timeout", "3s"]);
@@ -1854,7 +1633,7 @@ fn silent_tcp_client_is_dropped_after_handshake_timeout_while_others_are_served(
 
 #[test]
 fn slowloris_partial_request_is_dropped_after_handshake_timeout() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--handshake-timeout", "1s"]);
@@ -1872,7 +1651,7 @@ fn slowloris_partial_request_is_dropped_after_handshake_timeout() {
 
 #[test]
 fn idle_timeout_closes_a_quiet_client() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--idle-timeout", "1s"]);
@@ -1898,7 +1677,7 @@ fn idle_timeout_closes_a_quiet_client() {
 
 #[test]
 fn idle_timeout_is_not_reset_by_client_pings() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let server = EchoServer::start(&["--idle-timeout", "1s"]);
@@ -1919,7 +1698,7 @@ fn idle_timeout_is_not_reset_by_client_pings() {
 
 #[test]
 fn sigterm_closes_clients_with_1001_then_summary_and_exit_0() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&["--json"]);
@@ -1937,9 +1716,21 @@ fn sigterm_closes_clients_with_1001_then_summary_and_exit_0() {
             usize::from(serde_json::from_str::<Value>(l).is_ok_and(|v| v["type"] == "opened"));
         opened >= 2
     });
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     assert_going_away_then_exit_0(&mut server, &[&a, &b], "SIGTERM");
-    let events = server.proc.events();
+    let events = server.json_events();
+    let shutdown = of_type(&events, "shutdown");
+    assert_eq!(
+        shutdown.len(),
+        1,
+        "one shutdown event\n{}",
+        server.proc.dump()
+    );
+    assert_eq!(
+        shutdown[0]["connections"], 2,
+        "shutdown with both clients open: {}",
+        shutdown[0]
+    );
     let summary = events
         .iter()
         .find(|e| e["type"] == "summary")
@@ -1997,14 +1788,14 @@ fn sigterm_closes_clients_with_1001_then_summary_and_exit_0() {
 
 #[test]
 fn sigint_also_closes_clients_with_1001_and_exits_0() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&[]);
     let c = py("py_client.py", &["session", &server.url, "--wait", "12"]);
     c.wait_event("open", WAIT);
     server.log("`opened #…`", WAIT, |l| l.contains("opened #"));
-    server.proc.signal("INT");
+    server.proc.signal(libc::SIGINT);
     assert_going_away_then_exit_0(&mut server, &[&c], "SIGINT");
     assert!(
         server
@@ -2020,7 +1811,7 @@ fn sigint_also_closes_clients_with_1001_and_exits_0() {
 
 #[test]
 fn sigterm_with_a_deaf_client_still_exits_promptly() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&[]);
@@ -2030,7 +1821,7 @@ fn sigterm_with_a_deaf_client_still_exits_promptly() {
     silent.wait_event("connected", WAIT);
     server.log("`opened #…`", WAIT, |l| l.contains("opened #"));
     let t0 = Instant::now();
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     let status = server.proc.finish(Duration::from_secs(8));
     let took = t0.elapsed();
     assert!(
@@ -2052,7 +1843,7 @@ fn sigterm_with_a_deaf_client_still_exits_promptly() {
 
 #[test]
 fn sigterm_closes_two_hundred_clients_with_1001() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&[]);
@@ -2067,7 +1858,7 @@ fn sigterm_closes_two_hundred_clients_with_1001() {
         opened >= 200
     });
     let t0 = Instant::now();
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     let v = expect_ok(c, &server, Duration::from_secs(12));
     assert_eq!(v["closes"], json!({"1001 going away": 200}));
     let status = server.proc.finish(Duration::from_secs(5));
@@ -2121,7 +1912,7 @@ fn human_log_lines_name_peer_path_code_and_initiator() {
 
 #[test]
 fn json_verbose_events_for_open_messages_and_close() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
     let mut server = EchoServer::start(&["--json", "-v"]);
@@ -2142,9 +1933,9 @@ fn json_verbose_events_for_open_messages_and_close() {
         vec!["abc".to_string(), "<binary \"ff00\">".to_string()]
     );
     let closed = server.proc.wait_event("closed", WAIT);
-    server.proc.signal("TERM");
+    server.proc.signal(libc::SIGTERM);
     server.proc.finish(Duration::from_secs(5));
-    let events = server.proc.events();
+    let events = server.json_events();
     for e in &events {
         assert!(
             e["type"].is_string() && e["ts"].is_number(),
@@ -2192,6 +1983,64 @@ fn json_verbose_events_for_open_messages_and_close() {
 }
 
 #[test]
+fn json_rejected_events_for_a_refused_request_and_a_dropped_socket_then_shutdown() {
+    let mut server = EchoServer::start(&["--json", "--handshake-timeout", "1s"]);
+    let (status, resp) = raw_http(
+        &server.addr,
+        &format!(
+            "GET /page HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.addr
+        ),
+    );
+    assert_eq!(status, 426, "plain GET: {resp:?}");
+    let refused = server.proc.wait_event("rejected", WAIT);
+    assert_eq!(
+        (refused["status"].as_u64(), refused["path"].as_str()),
+        (Some(426), Some("/page")),
+        "rejected event for a plain GET: {refused}"
+    );
+    // A socket that never sends a byte is dropped at the handshake timeout: there was no
+    // request, so no path and no status.
+    let silent = TcpStream::connect(&server.addr).expect("connect");
+    let mut seen = 0;
+    let line = server
+        .proc
+        .wait_out("a second `rejected` event", WAIT, |l| {
+            seen += usize::from(l.contains("\"type\":\"rejected\""));
+            seen >= 2
+        });
+    let dropped: Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        dropped["status"].is_null() && dropped["path"].is_null(),
+        "rejected event for a silent socket: {dropped}"
+    );
+    assert!(
+        dropped["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--handshake-timeout")),
+        "the reason names the option: {dropped}"
+    );
+    drop(silent);
+    server.proc.signal(libc::SIGTERM);
+    let status = server.proc.finish(Duration::from_secs(5));
+    assert!(status.success(), "SIGTERM: expected exit 0, got {status}");
+    let events = server.json_events();
+    let shutdown = of_type(&events, "shutdown");
+    assert_eq!(shutdown.len(), 1, "{events:#?}");
+    assert_eq!(shutdown[0]["connections"], 0, "{events:#?}");
+    let summary = events.last().cloned().unwrap_or_default();
+    assert_eq!(summary["type"], "summary", "summary last: {events:#?}");
+    assert_eq!(
+        (
+            summary["rejected"].as_u64(),
+            summary["connections"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "summary: {summary}"
+    );
+}
+
+#[test]
 fn address_in_use_fails_without_a_listening_line() {
     let server = EchoServer::start(&[]);
     let mut cmd = common::wsbeat();
@@ -2217,16 +2066,16 @@ fn address_in_use_fails_without_a_listening_line() {
 
 #[test]
 fn ipv6_loopback_listen_and_echo() {
-    if !require_python() {
+    if !common::require_peer("python") {
         return;
     }
-    if TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("*** SKIPPING: no IPv6 loopback on this machine");
+    if let Err(e) = TcpListener::bind("[::1]:0") {
+        common::skip_without("IPv6 loopback", &format!("cannot bind [::1]:0: {e}"));
         return;
     }
     let mut cmd = common::wsbeat();
     cmd.args(["echo-server", "--listen", "[::1]:0"]);
-    let server = Proc::spawn("echo-server --listen [::1]:0", cmd);
+    let server = Proc::spawn("echo-server --listen [::1]:0", &mut cmd);
     let first_line = server.wait_out("`listening on ws://[::1]:PORT/`", START, |_| true);
     let url = first_line
         .strip_prefix("listening on ")

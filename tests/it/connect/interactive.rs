@@ -3,156 +3,35 @@
 //! peer reports what arrived. Every wait polls the pane with a deadline; nothing sleeps to
 //! synchronise.
 
-mod common;
+use std::time::Duration;
 
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
-
-use common::*;
+use crate::common::tmux::Tmux;
+use crate::common::*;
 
 const T: Duration = OBS_TIMEOUT;
 
-/// True when tmux can run; like `require_peer`, a missing tmux fails under CI=true.
+/// `wsbeat connect URL ARGS...` in a terminal (tmux): when wsbeat exits, the pane prints
+/// `EXIT=<code>` and the terminal settings, and stays open for inspection.
+fn start(url: &str, args: &[&str]) -> Tmux {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "env -i PATH=\"$PATH\" HOME=\"$HOME\" TERM=screen NO_COLOR=1 '{bin}' connect '{url}' {args}; \
+         echo EXIT=$?; stty -a; echo END-OF-RUN; exec sleep 120",
+        bin = env!("CARGO_BIN_EXE_wsbeat"),
+        args = quoted.join(" ")
+    );
+    Tmux::start(120, 40, T, &script)
+}
+
+/// Waits for wsbeat to exit and the terminal settings to be printed; checks the code.
 #[track_caller]
-fn require_tmux() -> bool {
-    let ok = Command::new("tmux")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("tmux is needed for the interactive tests; install it (apt-get install tmux)");
-    }
-    eprintln!("\n*** SKIPPING TEST: tmux is not installed (set CI=true to make this a failure)\n");
-    false
-}
-
-/// One tmux server of our own (its own socket), holding one pane that runs wsbeat and then
-/// prints `EXIT=<code>` and the terminal settings, and stays open for inspection.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(url: &str, args: &[&str]) -> Tmux {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let socket = format!(
-            "wsbeat-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-        let script = format!(
-            "env -i PATH=\"$PATH\" HOME=\"$HOME\" TERM=screen NO_COLOR=1 '{bin}' connect '{url}' {args}; \
-             echo EXIT=$?; stty -a; echo END-OF-RUN; exec sleep 120",
-            bin = env!("CARGO_BIN_EXE_wsbeat"),
-            args = quoted.join(" ")
-        );
-        let t = Tmux { socket };
-        t.tmux(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &script,
-        ]);
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Named keys (`Enter`, `C-d`, `Left`) as tmux spells them.
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    /// Text typed as it is, key by key.
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "0", "-l", text]);
-    }
-
-    fn line(&self, text: &str) {
-        self.type_text(text);
-        self.keys(&["Enter"]);
-    }
-
-    /// A paste in bracketed-paste markers, as a terminal sends it when the app asked for them.
-    fn paste(&self, text: &str) {
-        self.tmux(&["set-buffer", "--", text]);
-        self.tmux(&["paste-buffer", "-p", "-t", "0"]);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "0"])
-    }
-
-    /// Polls the pane until `pred` holds; returns the screen then.
-    #[track_caller]
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + T;
-        loop {
-            let screen = self.screen();
-            if pred(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("no {what} on screen within {T:?}; screen:\n{screen}");
-            }
-            thread::sleep(Duration::from_millis(30));
-        }
-    }
-
-    /// Waits for wsbeat to exit and the terminal settings to be printed; checks the code.
-    #[track_caller]
-    fn wait_exit(&self, code: i32) -> String {
-        let screen = self.wait_text("END-OF-RUN");
-        assert!(
-            screen.contains(&format!("EXIT={code}\n")),
-            "want exit {code}:\n{screen}"
-        );
-        screen
-    }
-
-    #[track_caller]
-    fn wait_text(&self, text: &str) -> String {
-        self.wait(&format!("{text:?}"), |s| s.contains(text))
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
+fn wait_exit(t: &Tmux, code: i32) -> String {
+    let screen = t.wait_text("END-OF-RUN");
+    assert!(
+        screen.contains(&format!("EXIT={code}\n")),
+        "want exit {code}:\n{screen}"
+    );
+    screen
 }
 
 /// The last non-empty row: the prompt and what is typed on it.
@@ -166,7 +45,7 @@ fn prompt_row(screen: &str) -> &str {
 }
 
 fn ready(url: &str, args: &[&str]) -> Tmux {
-    let t = Tmux::start(url, args);
+    let t = start(url, args);
     t.wait_text("/help for commands");
     t
 }
@@ -202,7 +81,7 @@ fn wait_messages(peer: &mut Peer, n: usize) -> Vec<serde_json::Value> {
 
 #[test]
 fn typed_lines_echo_ping_shows_rtt_history_recalls_and_ctrl_d_restores_the_terminal() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
@@ -219,7 +98,7 @@ fn typed_lines_echo_ping_shows_rtt_history_recalls_and_ctrl_d_restores_the_termi
     let got = wait_messages(&mut peer, 2);
     assert_eq!(got[1]["data"], "hello", "{}", peer.diagnostics());
     t.keys(&["C-d"]);
-    let screen = t.wait_exit(0);
+    let screen = wait_exit(&t, 0);
     assert!(
         screen.contains(
             r#"closed: code=1000 (Normal Closure) reason="" wasClean=true initiator=client"#
@@ -234,7 +113,7 @@ fn typed_lines_echo_ping_shows_rtt_history_recalls_and_ctrl_d_restores_the_termi
 
 #[test]
 fn binary_fragment_tab_completion_and_paste_arrive_as_sent() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
@@ -273,19 +152,19 @@ fn binary_fragment_tab_completion_and_paste_arrive_as_sent() {
     let got = wait_messages(&mut peer, 4);
     assert_eq!(got[3]["data"], "/slash");
     t.line("/quit");
-    let screen = t.wait_exit(0);
+    let screen = wait_exit(&t, 0);
     assert_terminal_restored(&screen);
 }
 
 #[test]
 fn close_with_code_and_reason_ends_with_that_close_event() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
     let t = ready(peer.url(), &[]);
     t.line("/close 4000 bye");
-    let screen = t.wait_exit(0);
+    let screen = wait_exit(&t, 0);
     assert!(
         screen.contains(
             r#"closed: code=4000 (application) reason="bye" wasClean=true initiator=client"#
@@ -300,14 +179,10 @@ fn close_with_code_and_reason_ends_with_that_close_event() {
 
 #[test]
 fn incoming_messages_leave_the_half_typed_line_and_cursor_intact() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
-    let mut cmd = Command::new("python3");
-    cmd.arg("-u")
-        .arg(peers_dir().join("resilience").join("server.py"))
-        .args(["--push-every", "0.2"]);
-    let mut peer = Peer::spawn("resilience", cmd);
+    let mut peer = Peer::resilience(&["--push-every", "0.2"]);
     let t = ready(peer.url(), &[]);
     t.type_text("hello world");
     t.keys(&["Left", "Left", "Left", "Left", "Left"]);
@@ -326,19 +201,19 @@ fn incoming_messages_leave_the_half_typed_line_and_cursor_intact() {
         peer.diagnostics()
     );
     t.keys(&["C-d"]);
-    t.wait_exit(0);
+    wait_exit(&t, 0);
 }
 
 #[test]
 fn ctrl_c_closes_with_1000_and_restores_the_terminal() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
     let t = ready(peer.url(), &[]);
     t.type_text("not sent");
     t.keys(&["C-c"]);
-    let screen = t.wait_exit(130);
+    let screen = wait_exit(&t, 130);
     assert!(screen.contains("closed: code=1000"), "{screen}");
     assert_terminal_restored(&screen);
     assert_eq!(peer.wait_event("closed", T)["code"], 1000);
@@ -347,7 +222,7 @@ fn ctrl_c_closes_with_1000_and_restores_the_terminal() {
 
 #[test]
 fn reconnect_and_status_commands() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&["--subprotocols", "chat"]);
@@ -364,12 +239,12 @@ fn reconnect_and_status_commands() {
     assert!(screen.contains("state: open"), "{screen}");
     assert_eq!(peer.events("connect").len(), 2);
     t.keys(&["C-d"]);
-    t.wait_exit(0);
+    wait_exit(&t, 0);
 }
 
 #[test]
 fn lines_typed_while_offline_are_sent_after_the_reconnect() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut first = Peer::resilience(&[]);
@@ -395,12 +270,12 @@ fn lines_typed_while_offline_are_sent_after_the_reconnect() {
     let screen = t.wait("the online prompt", |s| prompt_row(s) == ">");
     assert!(screen.contains("sending 1 buffered message(s)"), "{screen}");
     t.keys(&["C-d"]);
-    t.wait_exit(0);
+    wait_exit(&t, 0);
 }
 
 #[test]
 fn history_file_is_kept_across_sessions() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -411,34 +286,32 @@ fn history_file_is_kept_across_sessions() {
     t.line("remember me");
     t.wait_text("< remember me");
     t.keys(&["C-d"]);
-    t.wait_exit(0);
+    wait_exit(&t, 0);
     drop(t);
     let t = ready(peer.url(), &["--history", history]);
     t.keys(&["Up"]);
     t.wait("the recalled line", |s| prompt_row(s) == "> remember me");
     t.keys(&["C-u", "C-d"]);
-    t.wait_exit(0);
+    wait_exit(&t, 0);
 }
 
 #[test]
 fn sigterm_closes_and_restores_the_terminal() {
-    if !require_tmux() || !require_peer("python") {
+    if !require_peer("tmux") || !require_peer("python") {
         return;
     }
     let mut peer = Peer::python(&[]);
     let t = ready(peer.url(), &[]);
-    let shell = t.tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]);
     // The pane's shell runs `env -i ... wsbeat`, and env execs: its one child is wsbeat.
-    let shell = shell.trim();
+    let shell = t.pane_pid();
     let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
         .expect("read the pane shell's children from /proc");
     let pid = children.split_whitespace().next().unwrap_or("").to_string();
     assert!(!pid.is_empty(), "wsbeat's pid under the pane shell {shell}");
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     assert_eq!(comm.trim(), "wsbeat", "pid {pid} is not wsbeat");
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let screen = t.wait_exit(130);
+    signal(pid.parse().unwrap(), libc::SIGTERM);
+    let screen = wait_exit(&t, 130);
     assert!(screen.contains("closed: code=1000"), "{screen}");
     assert_terminal_restored(&screen);
     assert_eq!(peer.wait_event("closed", T)["code"], 1000);

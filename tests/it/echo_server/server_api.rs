@@ -1,38 +1,16 @@
 //! The embeddable server through its public API, against a raw-socket client that writes
 //! frames byte by byte, so every assertion is about what is on the wire. The subcommand and
-//! third-party clients are covered by tests/echo_server.rs.
+//! third-party clients are covered by the rest of the `echo_server` module.
 
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use wsbeat::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary};
-use wsbeat::ws::proto::close::Initiator;
+
+use crate::common::api::{Faults, Initiator, Server, ServerConfig, ServerEvent, ServerSummary};
+use crate::common::frames::{ACCEPT, Got, frame, parse_server_frame, upgrade_request};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A client frame, masked as RFC 6455 requires.
-fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [0x37, 0xFA, 0x21, 0x3D];
-    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    out
-}
-
-/// A server frame as read back: (fin, opcode, payload).
-type Got = (bool, u8, Vec<u8>);
 
 struct Client {
     tcp: TcpStream,
@@ -42,12 +20,7 @@ struct Client {
 impl Client {
     async fn open(server: &str) -> Client {
         let mut tcp = TcpStream::connect(server).await.unwrap();
-        tcp.write_all(
-            b"GET /smoke HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .await
-        .unwrap();
+        tcp.write_all(&upgrade_request("/smoke")).await.unwrap();
         let mut c = Client {
             tcp,
             buf: Vec::new(),
@@ -60,7 +33,10 @@ impl Client {
         };
         let head = String::from_utf8_lossy(&c.buf[..end]).into_owned();
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-        assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        assert!(
+            head.contains(&format!("Sec-WebSocket-Accept: {ACCEPT}")),
+            "{head}"
+        );
         c.buf.drain(..end);
         c
     }
@@ -82,28 +58,9 @@ impl Client {
     /// The next frame, or `None` at end of stream.
     async fn recv(&mut self) -> Option<Got> {
         loop {
-            if self.buf.len() >= 2 {
-                assert_eq!(self.buf[1] & 0x80, 0, "server frames must not be masked");
-                let (len, at) = match self.buf[1] & 0x7F {
-                    126 if self.buf.len() >= 4 => {
-                        (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
-                    }
-                    127 if self.buf.len() >= 10 => (
-                        u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize,
-                        10,
-                    ),
-                    126 | 127 => (usize::MAX, 0),
-                    n => (n as usize, 2),
-                };
-                if len != usize::MAX && self.buf.len() >= at + len {
-                    let got = (
-                        self.buf[0] & 0x80 != 0,
-                        self.buf[0] & 0x0F,
-                        self.buf[at..at + len].to_vec(),
-                    );
-                    self.buf.drain(..at + len);
-                    return Some(got);
-                }
+            if let Some((got, used)) = parse_server_frame(&self.buf) {
+                self.buf.drain(..used);
+                return Some(got);
             }
             if !self.fill().await {
                 return None;
@@ -380,12 +337,7 @@ async fn plain_http_gets_426_and_an_over_limit_upgrade_gets_503() {
 
     let _first = Client::open(&server.addr).await;
     let mut tcp = TcpStream::connect(&server.addr).await.unwrap();
-    tcp.write_all(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .unwrap();
+    tcp.write_all(&upgrade_request("/")).await.unwrap();
     let mut text = String::new();
     tcp.read_to_string(&mut text).await.unwrap();
     assert!(text.starts_with("HTTP/1.1 503 "), "{text}");

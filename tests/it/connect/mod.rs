@@ -1,12 +1,13 @@
 //! Contract tests for `wsbeat connect URL`, run against third-party servers
 //! (Python `websockets`, Node `ws`) from `tests/peers/`.
 
-mod common;
+mod interactive;
+mod resilience;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const T: Duration = OBS_TIMEOUT;
@@ -174,7 +175,7 @@ fn fragment_size_splits_text_into_frames() {
     let m = peer.wait_event("message", T);
     assert_eq!(m["data"], "0123456789", "{}", peer.diagnostics());
     assert_eq!(m["fragments"], 4, "3+3+3+1 bytes; {}", peer.diagnostics());
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let sent = of_type(&events, "sent");
     assert_eq!(sent.len(), 1, "{}", describe(&o));
     assert_eq!(sent[0]["fragments"], 4, "{}", describe(&o));
@@ -224,7 +225,7 @@ fn server_close_4001_json() {
     let peer = Peer::python(CLOSE_4001_BYE);
     let o = run(connect(peer.url()).args(["--json", "--send", "hi"]));
     assert_exit(&o, 7);
-    let c = closed_event(&parse_ndjson(&o));
+    let c = closed_event(&parse_ndjson(Schema::Connect, &o));
     assert_eq!(c["code"], 4001, "{c}");
     assert_eq!(c["reason"], "bye", "{c}");
     assert_eq!(c["wasClean"], true, "{c}");
@@ -309,7 +310,7 @@ fn empty_close_payload_is_1005() {
 
     let peer = Peer::python(&["--close-empty"]);
     let o = run(connect(peer.url()).args(["--json", "--send", "hi", "--wait", "5s"]));
-    let c = closed_event(&parse_ndjson(&o));
+    let c = closed_event(&parse_ndjson(Schema::Connect, &o));
     assert_eq!(c["code"], 1005, "{c}");
     assert_eq!(c["initiator"], "server", "{c}");
     assert_eq!(
@@ -326,7 +327,7 @@ fn raw_close_with_forbidden_1005_is_flagged() {
     // 0x03ed = 1005, which must never appear on the wire.
     let peer = Peer::python(&["--close-raw", "03ed"]);
     let o = run(connect(peer.url()).args(["--json", "--send", "hi", "--wait", "5s"]));
-    let c = closed_event(&parse_ndjson(&o));
+    let c = closed_event(&parse_ndjson(Schema::Connect, &o));
     assert_eq!(c["code"], 1005, "{c}\n{}", describe(&o));
     assert_eq!(c["code_valid"], false, "{c}\n{}", describe(&o));
 }
@@ -379,7 +380,7 @@ fn connection_refused_json_has_error_event() {
     let url = format!("ws://127.0.0.1:{}/", free_port());
     let o = run(connect(&url).arg("--json"));
     assert_exit(&o, 3);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     assert_eq!(of_type(&events, "error").len(), 1, "{}", describe(&o));
     assert!(of_type(&events, "opened").is_empty());
 }
@@ -392,7 +393,7 @@ fn subprotocol_negotiated() {
     let mut peer = Peer::python(&["--subprotocols", "chat"]);
     let o = run(connect(peer.url()).args(["--json", "-s", "x", "-s", "chat"]));
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let opened = of_type(&events, "opened");
     assert_eq!(opened.len(), 1, "{}", describe(&o));
     assert_eq!(opened[0]["subprotocol"], "chat", "{}", opened[0]);
@@ -413,7 +414,7 @@ fn subprotocol_negotiated_node() {
     let o =
         run(connect(peer.url()).args(["--json", "--subprotocol", "x", "--subprotocol", "chat"]));
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     assert_eq!(
         of_type(&events, "opened")[0]["subprotocol"],
         "chat",
@@ -470,7 +471,7 @@ fn headers_origin_and_auth_reach_server_but_secret_never_printed() {
             }
         }
         if json_mode {
-            parse_ndjson(&o);
+            parse_ndjson(Schema::Connect, &o);
         }
     }
 }
@@ -504,7 +505,7 @@ fn show_control_json_reports_ping_in_and_pong_out() {
     let o = run(connect(peer.url()).args(["--json", "-P", "--wait", "2s"]));
     assert_exit(&o, 0);
     peer.wait_event("pong", T);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let ping_in: Vec<_> = of_type(&events, "ping")
         .into_iter()
         .filter(|e| e["direction"] == "in")
@@ -559,7 +560,7 @@ fn wss_with_cacert_works() {
         .arg(&pki.ca)
         .args(["--json", "--send", "secure"]));
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let opened = of_type(&events, "opened");
     assert_eq!(opened.len(), 1, "{}", describe(&o));
     assert!(
@@ -593,6 +594,19 @@ fn wss_insecure_works_with_warning() {
         "-k should warn about being insecure\n{}",
         describe(&o)
     );
+    // With --json the warning is an event too.
+    let o = run(connect(peer.url()).args(["-k", "--json", "--send", "secure"]));
+    assert_exit(&o, 0);
+    let events = parse_ndjson(Schema::Connect, &o);
+    let warnings = of_type(&events, "warning");
+    assert_eq!(warnings.len(), 1, "{}", describe(&o));
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("insecure")),
+        "{}",
+        warnings[0]
+    );
 }
 
 // ------------------------------------------------------------------ --expect
@@ -608,7 +622,7 @@ fn expect_met_exits_0() {
 
     let o = run(connect(peer.url()).args(["--json", "--send", "hello world", "--expect", "wor.d"]));
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let ex = of_type(&events, "expect");
     assert_eq!(ex.len(), 1, "{}", describe(&o));
     assert_eq!(ex[0]["index"], 0);
@@ -652,7 +666,7 @@ fn json_schema_text_and_control() {
         "1s",
     ]));
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     assert!(!events.is_empty());
     for ty in ["opened", "sent", "received", "closed"] {
         assert!(
@@ -714,7 +728,7 @@ fn json_schema_binary() {
     let peer = Peer::python(&[]);
     let o = run_with_stdin(connect(peer.url()).args(["--json", "--binary"]), b"abc\n");
     assert_exit(&o, 0);
-    let events = parse_ndjson(&o);
+    let events = parse_ndjson(Schema::Connect, &o);
     let sent = of_type(&events, "sent");
     assert_eq!(sent.len(), 1, "{}", describe(&o));
     assert_eq!(sent[0]["kind"], "binary");
@@ -729,20 +743,19 @@ fn json_schema_binary() {
 #[test]
 fn schema_validator_rejects_bad_events() {
     // Guards the validator itself: it must be able to fail.
-    assert!(check_event(&json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 1, "text": "a", "fragments": 1})).is_ok());
+    let check = |v: Value| Schema::Connect.check(&v);
     assert!(
-        check_event(&json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 1, "text": "a"}))
-            .is_err()
+        check(json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 1, "text": "a", "fragments": 1}))
+            .is_ok()
     );
-    assert!(check_event(&json!({"ts": 0.1})).is_err());
-    assert!(check_event(&json!({"type": "closed", "ts": "0", "code": 1000})).is_err());
     assert!(
-        check_event(
-            &json!({"type": "closed", "ts": 1.0, "code": 1000, "name": "normal", "reason": "",
-        "wasClean": true, "initiator": "nobody", "code_valid": true})
-        )
-        .is_err()
+        check(json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 1, "text": "a"})).is_err()
     );
+    assert!(check(json!({"ts": 0.1})).is_err());
+    assert!(check(json!({"type": "closed", "ts": "0", "code": 1000})).is_err());
+    let closed = json!({"type": "closed", "ts": 1.0, "code": 1000, "name": "normal",
+        "reason": "", "wasClean": true, "initiator": "nobody", "code_valid": true});
+    assert!(check(closed).is_err());
 }
 
 // ------------------------------------------------------------------ bad input

@@ -1,15 +1,10 @@
 //! Contract tests for `wsbeat ping URL`, against real peers (Python `websockets`, Node `ws`)
 //! and the purpose-built misbehaving servers in `tests/peers/misbehaving.py`.
 
-mod common;
-
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const T: Duration = OBS_TIMEOUT;
@@ -20,104 +15,19 @@ fn ping(url: &str, args: &[&str]) -> Command {
     c
 }
 
-/// A misbehaving server (see the modes in tests/peers/misbehaving.py).
-fn misbehaving(args: &[&str]) -> Peer {
-    Peer::python_script("misbehaving", "misbehaving.py", args)
-}
-
 /// The one `summary` event of a `--json` run (always the last line).
 #[track_caller]
 fn summary(events: &[Value]) -> Value {
     let s = of_type(events, "summary");
     assert_eq!(s.len(), 1, "want exactly one summary, got {events:#?}");
     assert_eq!(events.last(), Some(s[0]), "the summary should come last");
-    check_summary(s[0]);
     s[0].clone()
 }
 
-/// The ping-specific event shapes (common::check_event knows the shared ones).
-#[track_caller]
-fn check_ping_event(v: &Value) {
-    let int = |f: &str| assert!(v[f].is_u64(), "{f} should be an integer in {v}");
-    let num = |f: &str| assert!(v[f].as_f64().is_some_and(|x| x >= 0.0), "{f} in {v}");
-    match v["type"].as_str().unwrap_or("") {
-        "pong" => {
-            int("seq");
-            int("len");
-            num("rtt");
-            assert_eq!(v["direction"], "in", "{v}");
-        }
-        "late" => {
-            int("seq");
-            int("len");
-            num("rtt");
-        }
-        "duplicate" => {
-            int("seq");
-            int("len");
-        }
-        "unsolicited" => int("len"),
-        "timeout" => int("seq"),
-        "other" => {
-            int("len");
-            assert!(v["kind"] == "text" || v["kind"] == "binary", "{v}");
-        }
-        "handshake" => {
-            int("seq");
-            int("status");
-            num("rtt");
-            for f in ["dns", "tcp", "upgrade", "total"] {
-                assert!(v["timings"][f].as_f64().is_some(), "timings.{f} in {v}");
-            }
-        }
-        "failed" => {
-            int("seq");
-            assert!(v["kind"].is_string() && v["message"].is_string(), "{v}");
-        }
-        _ => {}
-    }
-}
-
-#[track_caller]
-fn check_summary(s: &Value) {
-    for f in [
-        "sent",
-        "received",
-        "late",
-        "duplicate",
-        "unsolicited",
-        "other",
-    ] {
-        assert!(s[f].is_u64(), "summary.{f} should be an integer: {s}");
-    }
-    let loss = s["loss_percent"]
-        .as_f64()
-        .expect("loss_percent is a number");
-    assert!((0.0..=100.0).contains(&loss), "{s}");
-    assert!(s["elapsed"].as_f64().is_some(), "{s}");
-    assert!(s["url"].is_string() && s["mode"].is_string() && s["ended"].is_string());
-    if s["received"] == 0 {
-        assert!(s["rtt"].is_null(), "no replies, no rtt: {s}");
-    } else {
-        let r = &s["rtt"];
-        let get = |f: &str| r[f].as_f64().unwrap_or_else(|| panic!("rtt.{f} in {s}"));
-        let (min, avg, max) = (get("min"), get("avg"), get("max"));
-        assert!(min <= avg && avg <= max, "{s}");
-        for p in ["p50", "p90", "p99"] {
-            assert!((min..=max).contains(&get(p)), "{p} outside min..max: {s}");
-        }
-        assert!(get("mdev") >= 0.0);
-    }
-}
-
-/// Parse `--json` output and check every event against the schema.
+/// Parse `--json` output and check every event against ping's schema.
 #[track_caller]
 fn events_of(o: &Output) -> Vec<Value> {
-    let events = parse_ndjson(o);
-    for e in &events {
-        check_ping_event(e);
-    }
-    events
+    parse_ndjson(Schema::Ping, o)
 }
 
 fn seqs(events: &[Value], ty: &str) -> Vec<u64> {
@@ -276,6 +186,20 @@ fn tls_options_apply() {
     let o = run(&mut ping(peer.url(), &["-c", "1"]));
     assert_exit(&o, 4);
     assert!(!stdout_of(&o).contains("statistics"), "{}", describe(&o));
+    // -k: the probes go through, and --json says it was insecure.
+    let o = run(&mut ping(peer.url(), &["-c", "1", "-k", "--json"]));
+    assert_exit(&o, 0);
+    let events = events_of(&o);
+    let warnings = of_type(&events, "warning");
+    assert_eq!(warnings.len(), 1, "{events:#?}");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--insecure")),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(seqs(&events, "pong"), [1]);
 }
 
 // ------------------------------------------------------------------ misbehaving peers
@@ -285,7 +209,7 @@ fn a_server_that_never_answers_is_total_loss() {
     if !require_peer("python") {
         return;
     }
-    let mut peer = misbehaving(&["silent"]);
+    let mut peer = Peer::misbehaving(&["silent"]);
     let o = run(&mut ping(
         peer.url(),
         &["-c", "3", "-i", "100ms", "-W", "300ms", "--json"],
@@ -319,7 +243,7 @@ fn total_loss_in_human_output() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["silent"]);
+    let peer = Peer::misbehaving(&["silent"]);
     let o = run(&mut ping(
         peer.url(),
         &["-c", "2", "-i", "50ms", "-W", "100ms"],
@@ -342,7 +266,7 @@ fn late_pongs_are_late_not_replies_to_the_next_probe() {
     }
     // seq 1 is sent at 0 and expires at 300 ms; its pong arrives at 400 ms, while seq 2
     // (sent at 200 ms) is still waiting: it must be reported late for seq 1, not as seq 2's.
-    let peer = misbehaving(&["late", "--delay", "0.4"]);
+    let peer = Peer::misbehaving(&["late", "--delay", "0.4"]);
     let o = run(&mut ping(
         peer.url(),
         &["-c", "3", "-i", "200ms", "-W", "300ms", "--json"],
@@ -369,7 +293,7 @@ fn unsolicited_and_duplicate_pongs_are_counted_not_matched() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["unsolicited"]);
+    let peer = Peer::misbehaving(&["unsolicited"]);
     let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms", "--json"]));
     assert_exit(&o, 0);
     let events = events_of(&o);
@@ -381,7 +305,7 @@ fn unsolicited_and_duplicate_pongs_are_counted_not_matched() {
     );
     assert_eq!(of_type(&events, "unsolicited").len(), 3);
 
-    let peer = misbehaving(&["duplicate"]);
+    let peer = Peer::misbehaving(&["duplicate"]);
     let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms"]));
     assert_exit(&o, 0);
     let out = stdout_of(&o);
@@ -397,6 +321,12 @@ fn unsolicited_and_duplicate_pongs_are_counted_not_matched() {
         )),
         "{out}"
     );
+    let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms", "--json"]));
+    assert_exit(&o, 0);
+    let events = events_of(&o);
+    assert_eq!(seqs(&events, "pong"), [1, 2, 3]);
+    assert_eq!(seqs(&events, "duplicate"), [1, 2, 3], "{events:#?}");
+    assert_eq!(summary(&events)["duplicate"], 3);
 }
 
 #[test]
@@ -404,7 +334,7 @@ fn a_peer_closing_with_1011_mid_run_ends_it_with_exit_7() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&[
+    let peer = Peer::misbehaving(&[
         "close", "--after", "2", "--code", "1011", "--reason", "boom",
     ]);
     let o = run(&mut ping(peer.url(), &["-c", "5", "-i", "50ms"]));
@@ -434,7 +364,7 @@ fn a_peer_closing_with_1011_mid_run_ends_it_with_exit_7() {
     );
 
     // Even a clean 1000 from the peer ends the run before -c was reached: exit 6.
-    let peer = misbehaving(&["close", "--after", "1", "--code", "1000"]);
+    let peer = Peer::misbehaving(&["close", "--after", "1", "--code", "1000"]);
     let o = run(&mut ping(peer.url(), &["-c", "3", "-i", "20ms", "--json"]));
     assert_exit(&o, 6);
     let events = events_of(&o);
@@ -457,7 +387,7 @@ fn a_close_mid_flood_keeps_its_code_at_any_interval() {
         return;
     }
     // Probes racing the peer's Close must not turn a 1011 into a lost connection.
-    let peer = misbehaving(&["close", "--after", "20", "--code", "1011"]);
+    let peer = Peer::misbehaving(&["close", "--after", "20", "--code", "1011"]);
     for interval in ["0", "200us", "1ms"] {
         let o = run(&mut ping(
             peer.url(),
@@ -477,7 +407,7 @@ fn a_dropped_connection_is_an_abnormal_end_exit_6() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["drop", "--after", "1"]);
+    let peer = Peer::misbehaving(&["drop", "--after", "1"]);
     let o = run(&mut ping(peer.url(), &["-c", "5", "-i", "50ms", "--json"]));
     assert_exit(&o, 6);
     let events = events_of(&o);
@@ -501,7 +431,7 @@ fn text_mode_against_a_ping_pong_server() {
     if !require_peer("python") {
         return;
     }
-    let mut peer = misbehaving(&["text-pong"]);
+    let mut peer = Peer::misbehaving(&["text-pong"]);
     let o = run(&mut ping(
         peer.url(),
         &[
@@ -533,7 +463,7 @@ fn text_mode_replies_that_do_not_match_are_other_traffic() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["text-pong"]);
+    let peer = Peer::misbehaving(&["text-pong"]);
     let o = run(&mut ping(
         peer.url(),
         &[
@@ -557,7 +487,7 @@ fn text_mode_with_a_json_template_matches_replies_by_seq() {
     if !require_peer("python") {
         return;
     }
-    let mut peer = misbehaving(&["text-json"]);
+    let mut peer = Peer::misbehaving(&["text-json"]);
     let o = run(&mut ping(
         peer.url(),
         &[
@@ -603,7 +533,7 @@ fn text_mode_late_json_replies_go_to_their_own_probe() {
     }
     // Replies come 300 ms late, each naming its seq: with probes every 200 ms, a FIFO match
     // would pin seq 1's reply on seq 2; by seq it is seq 1's, late.
-    let peer = misbehaving(&["text-json", "--delay", "0.3"]);
+    let peer = Peer::misbehaving(&["text-json", "--delay", "0.3"]);
     let o = run(&mut ping(
         peer.url(),
         &[
@@ -770,7 +700,7 @@ fn max_loss_allows_the_loss_it_names() {
     if !require_peer("python") {
         return;
     }
-    let peer = misbehaving(&["silent"]);
+    let peer = Peer::misbehaving(&["silent"]);
     let o = run(&mut ping(
         peer.url(),
         &["-c", "1", "-W", "50ms", "--max-loss", "100"],
@@ -890,47 +820,11 @@ fn interrupt_after_second_pong(
     url: &str,
     args: &[&str],
 ) -> (std::process::ExitStatus, Vec<String>) {
-    let mut child = ping(url, args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wsbeat");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    while !lines.iter().any(|l: &String| l.contains("seq=2 ")) {
-        match rx.recv_timeout(T) {
-            Ok(l) => lines.push(l),
-            Err(e) => {
-                let _ = child.kill();
-                panic!("no pongs ({e:?}): {lines:?}");
-            }
-        }
-    }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-    let status = loop {
-        match rx.recv_timeout(T) {
-            Ok(l) => lines.push(l),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break child.wait().unwrap(),
-            Err(e) => {
-                let _ = child.kill();
-                panic!("no end after Ctrl-C ({e:?}): {lines:?}");
-            }
-        }
-    };
-    (status, lines)
+    let mut p = Proc::spawn("wsbeat ping", &mut ping(url, args));
+    p.wait_out("with the second pong", T, |l| l.contains("seq=2 "));
+    p.signal(libc::SIGINT);
+    let status = p.finish(T);
+    (status, p.out.snapshot())
 }
 
 #[test]

@@ -3,25 +3,36 @@
 //! (`tests/peers/soak/fault_server.py`) that dies, stops answering pings or closes with 1011.
 //! Every run writes its JSON report, and the assertions read it.
 
-mod common;
-
-use common::*;
+use crate::common::api::SerialHistogram;
+use crate::common::tmux::Tmux;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
-use wsbeat::stats::serial::SerialHistogram;
 
 const WAIT: Duration = Duration::from_secs(15);
+
+/// The JSON report in `file`, checked against the documented schema; `context` (what the run
+/// printed) goes into the failure message.
+#[track_caller]
+fn read_report(file: &Path, context: &str) -> Value {
+    let text =
+        std::fs::read_to_string(file).unwrap_or_else(|e| panic!("no JSON report ({e})\n{context}"));
+    let report: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the report is not JSON ({e})\n{text}\n{context}"));
+    if let Err(why) = check_soak_report(&report) {
+        panic!("the report breaks the schema: {why}\n{report:#}\n{context}");
+    }
+    report
+}
 
 fn soak_json(dir: &Path, name: &str, args: &[&str]) -> (Output, Value) {
     let file = dir.join(name);
     let mut cmd = wsbeat();
     cmd.arg("soak").args(args).arg("--json").arg(&file);
     let out = run(&mut cmd);
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("no JSON report ({e})\n{}", describe(&out)));
-    let report: Value = serde_json::from_str(&text).expect("the report is JSON");
+    let report = read_report(&file, &describe(&out));
     (out, report)
 }
 
@@ -40,14 +51,10 @@ fn n(v: &Value, path: &str) -> u64 {
         .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
 }
 
-fn fault_server(args: &[&str]) -> Peer {
-    Peer::python_script("python", "soak/fault_server.py", args)
-}
-
 /// Soaks the fault server with `args` (after its URL), kills it once it has echoed 100
 /// messages and restarts it on the same port; the run's output and JSON report.
 fn soak_across_a_restart(args: &[&str]) -> (Output, Value) {
-    let mut server = fault_server(&["--announce-after", "100"]);
+    let mut server = Peer::fault_server(&["--announce-after", "100"]);
     let port = server.port().to_string();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.json");
@@ -63,9 +70,9 @@ fn soak_across_a_restart(args: &[&str]) -> (Output, Value) {
         WAIT,
     );
     drop(server); // kill -9 and wait: the listening socket and every connection are gone
-    let _again = fault_server(&["--port", &port]);
+    let _again = Peer::fault_server(&["--port", &port]);
     let out = soak.join().unwrap();
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let r = read_report(&file, &describe(&out));
     (out, r)
 }
 
@@ -230,7 +237,7 @@ fn server_that_stops_answering_pings_gets_heartbeat_timeouts() {
     if !require_peer("python") {
         return;
     }
-    let server = fault_server(&["--no-pong"]);
+    let server = Peer::fault_server(&["--no-pong"]);
     let (out, r) = soak(&[
         server.url(),
         "-c",
@@ -261,7 +268,7 @@ fn server_closing_with_1011_is_counted_by_close_code() {
     if !require_peer("python") {
         return;
     }
-    let server = fault_server(&["--close-after", "3", "--close-code", "1011"]);
+    let server = Peer::fault_server(&["--close-after", "3", "--close-code", "1011"]);
     let (out, r) = soak(&[
         server.url(),
         "-c",
@@ -344,7 +351,7 @@ fn merge_adds_counts_and_merges_histograms() {
         .arg("--json")
         .arg(&merged_file));
     assert_exit(&out, 0);
-    let m: Value = serde_json::from_str(&std::fs::read_to_string(&merged_file).unwrap()).unwrap();
+    let m = read_report(&merged_file, &describe(&out));
     assert_eq!(n(&m, "runs"), 2);
     assert_eq!(n(&m, "connections.target"), 10);
     for key in [
@@ -397,14 +404,9 @@ fn nothing_listening_exits_3_with_errors_counted() {
 /// cursor shown.
 #[test]
 fn live_view_in_a_terminal_stops_on_q_and_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("tmux is needed for the live-view test in CI");
-        }
-        eprintln!("*** SKIPPING live view test: tmux is not installed");
+    if !require_peer("tmux") {
         return;
     }
-    let socket = format!("wsbeat-soak-test-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let done = dir.path().join("done");
     let script = format!(
@@ -416,113 +418,57 @@ fn live_view_in_a_terminal_stops_on_q_and_restores_the_terminal() {
         done.display(),
         done.display()
     );
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    };
-    let out = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let _kill = KillTmux(socket.clone());
-    let capture = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-    // Observe, not sleep: poll the screen until the view shows up.
     let deadline = Instant::now() + WAIT;
-    while !capture().contains("connections 5 / 5 open") {
-        assert!(
-            Instant::now() < deadline,
-            "the live view never showed:\n{}",
-            capture()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let t = Tmux::start(120, 30, WAIT, &script);
+    t.wait("the live view", |s| s.contains("connections 5 / 5 open"));
     assert_eq!(
-        String::from_utf8_lossy(&tmux(&["display", "-p", "#{alternate_on}"]).stdout).trim(),
+        t.display("#{alternate_on}"),
         "1",
         "the view uses the alternate screen"
     );
-    tmux(&["send-keys", "q"]);
-    while !done.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "soak did not stop on q:\n{}",
-            capture()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    t.keys(&["q"]);
+    poll_until(deadline.saturating_duration_since(Instant::now()), || {
+        done.exists().then_some(())
+    })
+    .unwrap_or_else(|| panic!("soak did not stop on q:\n{}", t.screen()));
     let status = std::fs::read_to_string(&done).unwrap();
     assert!(status.contains("exit=0"), "{status}");
     assert!(
         status.lines().any(|l| l == "icanon"),
         "raw mode left on: {status}"
     );
-    let screen = capture();
+    let screen = t.screen();
     assert!(screen.contains("(stopped early)"), "{screen}");
     assert!(screen.contains("loss         0"), "{screen}");
-    let flags = tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"]);
     assert_eq!(
-        String::from_utf8_lossy(&flags.stdout).trim(),
+        t.display("#{alternate_on} #{cursor_flag}"),
         "0 1",
         "alternate screen off, cursor on"
     );
 }
 
-struct KillTmux(String);
-
-impl Drop for KillTmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-    }
-}
-
 /// Ctrl-C (SIGINT, no terminal): the run drains, the report is still written, exit 130.
 #[test]
 fn ctrl_c_stops_early_prints_the_report_and_exits_130() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.json");
-    let mut child = wsbeat()
-        .args(["soak", "-c", "5", "-d", "20s", "--json"])
-        .arg(&file)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The first status line says the run is under way.
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert!(line.contains("open 5/5"), "{line}");
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
+    let mut p = Proc::spawn(
+        "wsbeat soak",
+        wsbeat()
+            .args(["soak", "-c", "5", "-d", "20s", "--json"])
+            .arg(&file),
     );
+    // The first status line says the run is under way.
+    let line = p.wait_err("(the first status line)", WAIT, |_| true);
+    assert!(line.contains("open 5/5"), "{line}");
+    p.signal(libc::SIGINT);
     let started = Instant::now();
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let status = child.wait().unwrap();
+    let status = p.finish(WAIT);
+    let out = p.out.snapshot().join("\n");
     assert!(started.elapsed() < WAIT, "the drain is bounded");
     assert_eq!(status.code(), Some(130), "{out}");
     assert!(out.contains("(stopped early)"), "{out}");
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let r = read_report(&file, &p.dump());
     assert_eq!(r["stopped_early"], true);
     assert_eq!(n(&r, "connections.open_at_end"), 5);
     assert_eq!(n(&r, "messages.missing"), 0);
@@ -662,7 +608,7 @@ fn max_reconnects_bounds_each_connection() {
     if !require_peer("python") {
         return;
     }
-    let server = fault_server(&["--close-after", "2", "--close-code", "1011"]);
+    let server = Peer::fault_server(&["--close-after", "2", "--close-code", "1011"]);
     let (out, r) = soak(&[
         server.url(),
         "-c",

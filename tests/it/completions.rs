@@ -1,8 +1,10 @@
 //! The scripts in completions/ are generated from the clap definition and committed; this test
-//! fails when they drift. Regenerate with `WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test completions`.
+//! fails when they drift. Regenerate with
+//! `WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test it completions`.
 
 use std::path::Path;
-use std::process::Command;
+
+use crate::common::{run, wsbeat};
 
 const SHELLS: [(&str, &str); 5] = [
     ("bash", "wsbeat.bash"),
@@ -18,10 +20,7 @@ fn committed_completions_match_the_cli() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
     let mut stale = Vec::new();
     for (shell, file) in SHELLS {
-        let out = Command::new(env!("CARGO_BIN_EXE_wsbeat"))
-            .args(["completions", shell])
-            .output()
-            .expect("running wsbeat completions");
+        let out = run(wsbeat().args(["completions", shell]));
         assert!(out.status.success(), "wsbeat completions {shell} failed");
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("connect"),
@@ -39,6 +38,6 @@ fn committed_completions_match_the_cli() {
     }
     assert!(
         stale.is_empty(),
-        "completions out of date: {stale:?}; run WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test completions and commit"
+        "completions out of date: {stale:?}; run WSBEAT_UPDATE_COMPLETIONS=1 cargo test --test it completions and commit"
     );
 }
