@@ -457,4 +457,6 @@ fn owned(p: Payload<'_>) -> Bytes {
 }
 
 #[cfg(test)]
+mod interop_tests;
+#[cfg(test)]
 mod tests;

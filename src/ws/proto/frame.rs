@@ -612,4 +612,6 @@ pub fn check_close(payload: &[u8]) -> CloseCheck {
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]
+mod differential_tests;
+#[cfg(test)]
 mod server_tests;
