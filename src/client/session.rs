@@ -168,7 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         conn: Connection<S>,
         hs: &Handshake,
     ) -> Self {
-        let now = Instant::now();
+        let now = now();
         Session {
             opener,
             state: State::Up(Box::new(conn)),
@@ -326,7 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
                 "cannot ping: not connected",
             ));
         };
-        let now = Instant::now();
+        let now = now();
         let (seq, payload) = match payload {
             Some(p) => {
                 if self.custom_pings.len() == CUSTOM_PINGS {
@@ -441,7 +441,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
     }
 
     async fn on_inbound(&mut self, out: &mut dyn EventSink, inbound: Incoming) -> Step {
-        let now = Instant::now();
+        let now = now();
         match inbound {
             Incoming::Message { kind, payload } => {
                 if let Some(hb) = &mut self.heartbeat {
@@ -543,7 +543,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         let Some(hb) = &mut self.heartbeat else {
             return Step::Nothing;
         };
-        let action = hb.poll(Instant::now());
+        let action = hb.poll(now());
         let State::Up(conn) = &mut self.state else {
             return Step::Nothing;
         };
@@ -636,7 +636,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         });
         self.state = State::Waiting {
             attempt,
-            at: Instant::now() + delay,
+            at: now() + delay,
         };
     }
 
@@ -693,7 +693,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
             }
         };
         self.stats.subprotocol = hs.subprotocol.clone();
-        self.stats.connected_at = Some(Instant::now());
+        self.stats.connected_at = Some(now());
         self.stats.reconnects += 1;
         out.emit(Event::Opened(hs));
         self.state = State::Up(Box::new(ws));
@@ -701,7 +701,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
             r.succeeded();
         }
         if let Some(cfg) = &self.cfg.heartbeat {
-            self.heartbeat = Some(Heartbeat::new(cfg.clone(), Instant::now()));
+            self.heartbeat = Some(Heartbeat::new(cfg.clone(), now()));
             self.heartbeat_seq = None;
         }
         out.emit(Event::Reconnected {
@@ -738,6 +738,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
     }
 }
 
+/// The clock the session's timers run on: tokio's, so that tests can pause it (under a real
+/// runtime it is the system's monotonic clock).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis() as u64)
 }
@@ -748,3 +754,6 @@ async fn sleep_opt(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;
