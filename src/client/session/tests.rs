@@ -280,3 +280,4 @@ async fn a_silent_peer_is_declared_dead_after_interval_plus_timeout() {
     );
     assert!(out.names().contains(&"heartbeat_timeout"));
 }
+
