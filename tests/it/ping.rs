@@ -424,6 +424,37 @@ fn a_dropped_connection_is_an_abnormal_end_exit_6() {
     assert_eq!(s["ended"], "closed");
 }
 
+/// A text reply over `--max-message-size` ends the run with 1009, reported as 1009.
+#[test]
+fn a_reply_over_max_message_size_is_closed_and_reported_as_1009() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = Peer::python(&[]);
+    let big = "x".repeat(100);
+    let o = run(&mut ping(
+        peer.url(),
+        &[
+            "--text",
+            &big,
+            "--max-message-size",
+            "50",
+            "-c",
+            "3",
+            "--json",
+        ],
+    ));
+    assert_exit(&o, 6);
+    let events = events_of(&o);
+    let closed = of_type(&events, "closed");
+    assert_eq!(closed.len(), 1, "{events:#?}");
+    assert_eq!(closed[0]["code"], 1009);
+    assert_eq!(closed[0]["initiator"], "client");
+    assert_eq!(of_type(&events, "error")[0]["kind"], "message_too_large");
+    assert_eq!(summary(&events)["ended"], "closed");
+    assert_eq!(peer.wait_event("closed", T)["code"], 1009);
+}
+
 // ------------------------------------------------------------------ application-level mode
 
 #[test]

@@ -297,6 +297,35 @@ fn server_closing_with_1011_is_counted_by_close_code() {
     assert!(n(&r, "messages.echoed") >= 5 * 3, "{r:#}");
 }
 
+/// Echoes over `--max-message-size` are closed with 1009 and counted as 1009, once per
+/// connection that saw one.
+#[test]
+fn echoes_over_max_message_size_are_counted_as_1009() {
+    let (out, r) = soak(&[
+        "-c",
+        "2",
+        "-d",
+        "2s",
+        "--size",
+        "100",
+        "--max-message-size",
+        "60",
+        "--message-rate",
+        "5",
+        "--backoff",
+        "50ms..100ms",
+        "--max-errors",
+        "100000",
+        "--max-loss",
+        "100000",
+    ]);
+    assert_exit(&out, 0);
+    let too_large = n(&r, "errors.message_too_large");
+    assert!(too_large >= 2, "{r:#}");
+    assert_eq!(n(&r, "close_codes.1009"), too_large, "{r:#}");
+    assert_eq!(n(&r, "messages.echoed"), 0, "{r:#}");
+}
+
 #[test]
 fn thresholds_fail_the_run_and_are_named() {
     let (out, r) = soak(&[

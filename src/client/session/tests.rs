@@ -280,4 +280,3 @@ async fn a_silent_peer_is_declared_dead_after_interval_plus_timeout() {
     );
     assert!(out.names().contains(&"heartbeat_timeout"));
 }
-

@@ -299,6 +299,34 @@ fn dropped_connection_is_1006_and_exits_6() {
     );
 }
 
+/// The one engine: a message over `--max-message-size` is closed with 1009 and reported as
+/// 1009 (the tungstenite data path reported 1006), and the peer sees our 1009.
+#[test]
+fn an_echo_over_max_message_size_is_closed_and_reported_as_1009() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = Peer::python(&[]);
+    let big = "x".repeat(100);
+    let o = run(connect(peer.url()).args([
+        "--send",
+        &big,
+        "--max-message-size",
+        "50",
+        "--wait",
+        "5s",
+        "--json",
+    ]));
+    assert_exit(&o, 6);
+    let events = parse_ndjson(Schema::Connect, &o);
+    let closed = closed_event(&events);
+    assert_eq!(closed["code"], 1009, "{events:#?}");
+    assert_eq!(closed["initiator"], "client");
+    assert_eq!(closed["wasClean"], true, "the peer answered our Close");
+    assert_eq!(of_type(&events, "error")[0]["kind"], "message_too_large");
+    assert_eq!(peer.wait_event("closed", T)["code"], 1009);
+}
+
 #[test]
 fn empty_close_payload_is_1005() {
     if !require_peer("python") {
