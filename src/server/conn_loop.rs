@@ -6,7 +6,7 @@
 
 use super::accept::{Io, Upgraded};
 use super::echo::Echo;
-use super::hub::Member;
+use super::broadcast::Member;
 use super::{ServerEvent, Shared};
 use crate::ws::connection::Connection;
 use crate::ws::proto::endpoint::{PingPolicy, State};

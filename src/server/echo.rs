@@ -5,8 +5,8 @@
 //! handshake, violations) is the engine's (`ws::proto::endpoint`).
 
 use super::accept::{Io, OpenSlot};
-use super::hub::{self, Member, Next};
-use super::{ServerEvent, Shared, app};
+use super::broadcast::{self, Member, Next};
+use super::{ServerEvent, Shared, app_pong};
 use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::ws::connection::Connection;
 use crate::ws::proto::DataKind;
@@ -26,7 +26,7 @@ const MAX_DEFERRED: usize = 4096;
 /// A reply held back by `--delay`, or a fault that must come after the replies before it.
 enum Deferred {
     Frame { wire: Vec<u8>, payload_len: usize },
-    Broadcast(hub::Frame),
+    Broadcast(broadcast::Frame),
     Close(CloseSpec),
     Drop,
 }
@@ -130,7 +130,7 @@ impl Echo {
             self.shared.emit(|| ServerEvent::Message { id, kind, len });
         }
         let pong = if app_pong && kind == DataKind::Text {
-            app::pong_for(payload)
+            app_pong::pong_for(payload)
         } else {
             None
         };
@@ -140,7 +140,7 @@ impl Echo {
             // Framed once for every member: the server's frames are the same for all.
             let mut wire = Vec::new();
             frame::write_message(&mut wire, kind, payload, fragment);
-            let frame = hub::Frame {
+            let frame = broadcast::Frame {
                 wire: Bytes::from(wire),
                 payload_len: payload.len(),
             };

@@ -12,10 +12,10 @@
 //! are kept per connection, and only until they are used.
 
 mod accept;
-mod app;
+mod app_pong;
 mod conn_loop;
 mod echo;
-mod hub;
+mod broadcast;
 pub mod tls;
 
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
@@ -175,7 +175,7 @@ pub struct ServerSummary {
 struct Shared {
     cfg: ServerConfig,
     heartbeat: Option<HeartbeatConfig>,
-    hub: Option<hub::Hub>,
+    hub: Option<broadcast::Hub>,
     next_id: AtomicU64,
     open: AtomicUsize,
     peak: AtomicUsize,
@@ -279,7 +279,7 @@ impl Server {
             timeout: cfg.ping_timeout.unwrap_or(interval),
             mode: HeartbeatMode::Ping,
         });
-        let hub = cfg.broadcast.then(|| hub::Hub::new(cfg.broadcast_queue));
+        let hub = cfg.broadcast.then(|| broadcast::Hub::new(cfg.broadcast_queue));
         Ok(Server {
             listener,
             local,
