@@ -5,8 +5,8 @@
 //! queue.
 
 use super::accept::{Io, Upgraded};
-use super::echo::Echo;
 use super::broadcast::Member;
+use super::echo::Echo;
 use super::{ServerEvent, Shared};
 use crate::ws::connection::Connection;
 use crate::ws::proto::endpoint::{PingPolicy, State};

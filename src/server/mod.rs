@@ -13,9 +13,9 @@
 
 mod accept;
 mod app_pong;
+mod broadcast;
 mod conn_loop;
 mod echo;
-mod broadcast;
 pub mod tls;
 
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
@@ -279,7 +279,9 @@ impl Server {
             timeout: cfg.ping_timeout.unwrap_or(interval),
             mode: HeartbeatMode::Ping,
         });
-        let hub = cfg.broadcast.then(|| broadcast::Hub::new(cfg.broadcast_queue));
+        let hub = cfg
+            .broadcast
+            .then(|| broadcast::Hub::new(cfg.broadcast_queue));
         Ok(Server {
             listener,
             local,
