@@ -1,10 +1,11 @@
 //! wsbeat: a WebSocket testing tool.
 //!
 //! A run moves through these types, one way:
-//! `Cli` (clap, `cli`) → a validated config (`config`) → `ConnectOptions` → `handshake::open`
-//! → `Conn` (send, receive, close) → `Event`s → a renderer (`render`: human or NDJSON)
-//! → an exit code from the table in the README (`core::error::ErrorKind::exit_code`).
-//! The core never prints; commands are thin and pick what to show. Ctrl-C, SIGTERM and SIGHUP
+//! `Cli` (clap, `cli`) → a validated config (`config`) → `ConnectOptions` → `ws::open::open`
+//! → `Connection` (the one engine, `ws`; driven by `client::Session`, ping, soak's workers or
+//! the echo server) → `Event`s → a renderer (`render`: human or NDJSON) → an exit code from
+//! the table in the README (`error::ErrorKind::exit_code`). The engine never prints; commands
+//! are thin and pick what to show. `docs/ARCHITECTURE.md` has the module map. Ctrl-C, SIGTERM and SIGHUP
 //! reach every command through one state machine (`signals`).
 
 pub mod cli;
