@@ -1,7 +1,7 @@
 //! The client's role: unmasked frames in, masked frames out.
 
-use super::*;
 use super::write::write_header_masked;
+use super::*;
 
 /// A server frame: never masked.
 fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
