@@ -9,6 +9,7 @@
 
 use crate::{Input, cuts};
 use wsbeat::ws::proto::DataKind;
+use wsbeat::ws::proto::close;
 use wsbeat::ws::proto::endpoint::{Endpoint, Event, PingPolicy, State};
 use wsbeat::ws::proto::frame::{
     self, CloseCheck, Decoder, Item, OP_PING, OP_PONG, Payload, Role, TOO_BIG, Violation,
@@ -175,59 +176,82 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     p
 }
 
+/// What the endpoint must do with a stream.
+#[derive(Debug)]
+struct Expected {
+    events: Vec<Got>,
+    /// The frames it writes back.
+    replies: Vec<Got>,
+    state: State,
+    /// The close code it reports and whether the close was clean, once known.
+    ending: Option<(u16, bool)>,
+}
+
 /// What the endpoint must do with the items of `reference` (decoded with data dropped from
-/// `close_at`, where the endpoint is told to close): the events it hands out, the frames it
-/// writes, and the state it ends in.
-fn model(
-    reference: &Decoded,
-    close_at: Option<usize>,
-    policy: PingPolicy,
-) -> (Vec<Got>, Vec<Got>, State) {
+/// `close_at`, where the endpoint is told to close).
+fn model(reference: &Decoded, close_at: Option<usize>, policy: PingPolicy) -> Expected {
     let our_close = Got::Close(close_payload(1000, "bye"));
-    let mut state = State::Open;
-    let mut events = Vec::new();
-    let mut replies = Vec::new();
+    let mut x = Expected {
+        events: Vec::new(),
+        replies: Vec::new(),
+        state: State::Open,
+        ending: None,
+    };
     for (g, at) in &reference.items {
-        if state == State::Open && close_at.is_some_and(|c| *at > c) {
-            replies.push(our_close.clone());
-            state = State::CloseSent;
+        if x.state == State::Open && close_at.is_some_and(|c| *at > c) {
+            x.replies.push(our_close.clone());
+            x.state = State::CloseSent;
         }
-        match (state, g) {
-            (State::Open, Got::Violation(v)) if *v == TOO_BIG => {
-                replies.push(Got::Close(close_payload(v.code, v.reason)));
-                state = State::CloseSent;
-            }
+        match (x.state, g) {
             (State::Open, Got::Violation(v)) => {
-                replies.push(Got::Close(close_payload(v.code, v.reason)));
-                state = State::Closing;
+                x.replies.push(Got::Close(close_payload(v.code, v.reason)));
+                x.ending = Some((v.code, false));
+                // Too big is no broken protocol: an ordinary closing handshake follows.
+                x.state = if *v == TOO_BIG {
+                    State::CloseSent
+                } else {
+                    State::Closing
+                };
             }
-            (State::Open, Got::Close(p)) => {
-                replies.push(match frame::check_close(p) {
-                    CloseCheck::Invalid(v) => Got::Close(close_payload(v.code, v.reason)),
-                    _ => Got::Close(p.clone()),
-                });
-                state = State::Closing;
+            (_, Got::Close(p)) => {
+                let check = frame::check_close(p);
+                let valid = !matches!(check, CloseCheck::Invalid(_));
+                if x.state == State::Open {
+                    x.replies.push(match check {
+                        CloseCheck::Invalid(v) => Got::Close(close_payload(v.code, v.reason)),
+                        _ => Got::Close(p.clone()),
+                    });
+                }
+                x.ending = match x.ending {
+                    // Our 1009 stays the story of a valid handshake.
+                    Some((ours, _)) if valid => Some((ours, true)),
+                    _ => Some((close::parse_close_payload(p).0, valid)),
+                };
+                x.state = State::Closing;
             }
             (State::Open, Got::Ping(p)) => {
                 if policy == PingPolicy::Reply {
-                    replies.push(Got::Pong(p.clone()));
+                    x.replies.push(Got::Pong(p.clone()));
                 }
-                events.push(g.clone());
+                x.events.push(g.clone());
             }
-            (State::Open, _) => events.push(g.clone()),
-            (_, Got::Violation(_) | Got::Close(_)) => state = State::Closing,
-            (_, Got::Pong(_)) => events.push(g.clone()),
+            (State::Open, _) => x.events.push(g.clone()),
+            (_, Got::Violation(_)) => {
+                x.ending = x.ending.or(Some((close::ABNORMAL, false)));
+                x.state = State::Closing;
+            }
+            (_, Got::Pong(_)) => x.events.push(g.clone()),
             _ => {}
         }
-        if state == State::Closing {
+        if x.state == State::Closing {
             break;
         }
     }
-    if state == State::Open && close_at.is_some() {
-        replies.push(our_close);
-        state = State::CloseSent;
+    if x.state == State::Open && close_at.is_some() {
+        x.replies.push(our_close);
+        x.state = State::CloseSent;
     }
-    (events, replies, state)
+    x
 }
 
 /// Feed `stream` to an endpoint in the pieces that end at `ends`, telling it to close at the
@@ -380,26 +404,30 @@ pub fn check(role: Role, data: &[u8]) {
         Some(c) => decode(role, max, stream, &[c, len], close_at),
         None => whole,
     };
-    let (want_events, want_replies, want_state) = model(&reference, close_at, policy);
+    let want = model(&reference, close_at, policy);
 
     let mut ep = Endpoint::new(role, max);
     ep.set_ping_policy(policy);
-    let (events, out) = drive(&mut ep, stream, &ends, close_at);
-    assert_eq!(events, want_events, "events");
-    assert_eq!(ep.state(), want_state, "state at the end");
-    assert_eq!(replies_as_read_by_peer(role, &out), want_replies, "replies");
-    if ep.state() >= State::Closing {
-        assert!(ep.ending().is_some(), "closing with no ending recorded");
-    }
+    let (events, mut out) = drive(&mut ep, stream, &ends, close_at);
+    assert_eq!(events, want.events, "events");
+    assert_eq!(ep.state(), want.state, "state at the end");
+    assert_eq!(replies_as_read_by_peer(role, &out), want.replies, "replies");
+    let ending = ep.ending().map(|e| (e.close.code, e.close.was_clean));
+    assert_eq!(ending, want.ending, "how the connection ended");
+
     ep.on_eof();
     assert_eq!(ep.state(), State::Closed);
     let ending = ep.ending().expect("an ending after EOF");
-    if !ending.close.code_valid {
+    if !ending.close.code_valid || !ending.close.was_clean {
         assert!(
             ending.error.is_some(),
-            "a forbidden close code without an error"
+            "an unclean or forbidden close without an error"
         );
     }
+    // Bytes that arrive with the EOF are not read.
+    let (mut late, mut pos, written) = (stream.to_vec(), 0, out.len());
+    assert!(ep.feed(&mut late, &mut pos, &mut out).is_none());
+    assert_eq!(out.len(), written, "frames written after EOF");
 }
 
 #[cfg(test)]
