@@ -30,8 +30,9 @@ fn essence(v: &Verdict) -> String {
     }
 }
 
-/// Input: a flags byte (subprotocols offered, raw or behind a valid 101 start), a count of
-/// piece sizes, the sizes, then the response.
+/// Input: a flags byte (mod 3 the subprotocols offered, bit 7 a valid status line and accept
+/// key first, bit 6 `Upgrade` and `Connection` too), a count of piece sizes (mod 16), the
+/// sizes, then the response (or the rest of it).
 pub fn check(data: &[u8]) {
     let mut input = Input(data);
     let flags = input.byte();

@@ -4,8 +4,8 @@
 //! one byte at a time. A socket may split a stream anywhere, so the items, their positions in
 //! the stream and the violation must not depend on the split. The endpoint is then fed in the
 //! chosen pieces and checked against a model built from the one-piece decoding: the events it
-//! hands out, the state it ends in, and what it writes back (pongs, Close), which a decoder of
-//! the other role must read without complaint.
+//! hands out, the state it ends in, the close it reports, and what it writes back (pongs,
+//! Close), which a decoder of the other role must read without complaint.
 
 use crate::{Input, cuts};
 use wsbeat::ws::proto::DataKind;
@@ -355,8 +355,9 @@ fn round_trip(role: Role, max: usize, items: &[(Got, usize)], fragment: Option<u
     assert_eq!(again, sent, "written and read back differently");
 }
 
-/// Input: a flags byte (message limit, ping policy, whether and where to close, fragment size
-/// for the round trip), a count of piece sizes, the sizes, then the stream.
+/// Input: a flags byte (bits 0-1 the message limit, 2 ignore pings, 3 close), with bit 3 a
+/// byte choosing the piece where we close, a fragment size for the round trip (0: none), a
+/// count of piece sizes (mod 16), the sizes, then the stream.
 pub fn check(role: Role, data: &[u8]) {
     let mut input = Input(data);
     let flags = input.byte();

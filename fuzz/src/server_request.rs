@@ -56,8 +56,8 @@ fn check_refusal(r: &Refusal) {
     assert_eq!(&bytes[head..], r.body.as_bytes());
 }
 
-/// Input: a policy byte (subprotocols, `--reject`), a count of piece sizes, the sizes, then
-/// the request.
+/// Input: a policy byte (mod 3 the subprotocols we accept, bit 7 `--reject`), with bit 7 a
+/// byte choosing the status, a count of piece sizes (mod 16), the sizes, then the request.
 pub fn check(data: &[u8]) {
     let mut input = Input(data);
     let flags = input.byte();

@@ -19,9 +19,9 @@ fn credential(s: &str, colon_allowed: bool) -> String {
         .collect()
 }
 
-/// Input: a flags byte (scheme, marker in user or password, `://` or a bare `:`), then the
-/// user, the password's text before and after the marker and the rest of the URL, separated
-/// by NUL bytes.
+/// Input: a flags byte (bits 0-2 the scheme, 3 the marker in the user rather than the
+/// password, 4 a bare `:` instead of `://`), then the user, the password's text before and
+/// after the marker and the rest of the URL, separated by NUL bytes.
 pub fn check(data: &[u8]) {
     let mut input = Input(data);
     let flags = input.byte();
