@@ -21,12 +21,13 @@ impl std::str::FromStr for Target {
 
     fn from_str(input: &str) -> Result<Self, Error> {
         let trimmed = input.trim();
-        let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
+        let at = scheme_end(trimmed).ok_or_else(|| {
             Error::usage(format!(
                 "'{}' is not a WebSocket URL; write ws://HOST[:PORT]/PATH or wss://…",
                 redact(trimmed)
             ))
         })?;
+        let (scheme, rest) = (&trimmed[..at], &trimmed[at + 3..]);
         let secure = match scheme.to_ascii_lowercase().as_str() {
             "ws" => false,
             "wss" => true,
@@ -154,21 +155,32 @@ impl Target {
     }
 }
 
-/// Hide `user:pass@` in anything echoed back from user input.
+/// Where the `://` after the scheme is. A `://` after anything but a scheme's characters
+/// (RFC 3986 3.1) belongs to the path or query (`?next=ws://…`); taking it for the scheme's
+/// would leave the credentials before it in plain sight.
+fn scheme_end(s: &str) -> Option<usize> {
+    let at = s.find("://")?;
+    s[..at]
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        .then_some(at)
+}
+
+/// Hide `user:pass@` in anything echoed back from user input. Without a scheme, where the
+/// authority ends is unknown: everything up to the last `@` goes.
 fn redact(s: &str) -> String {
-    let authority_end = s
-        .find("://")
-        .map(|i| i + 3)
-        .and_then(|start| s[start..].find(['/', '?', '#']).map(|e| start + e))
-        .unwrap_or(s.len());
-    match s[..authority_end].rfind('@') {
+    let (start, authority_end) = match scheme_end(s) {
         Some(at) => {
-            let start = s.find("://").map(|i| i + 3).unwrap_or(0);
-            if at < start {
-                return s.to_string();
-            }
-            format!("{}***@{}", &s[..start], &s[at + 1..])
+            let start = at + 3;
+            let end = s[start..]
+                .find(['/', '?', '#'])
+                .map_or(s.len(), |e| start + e);
+            (start, end)
         }
+        None => (0, s.len()),
+    };
+    match s[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***@{}", &s[..start], &s[start + at + 1..]),
         None => s.to_string(),
     }
 }
@@ -210,6 +222,30 @@ mod tests {
         assert!(!a.url().contains("s3cret"));
         let err = "http://user:s3cret@h/".parse::<Target>().unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn credentials_stay_hidden_when_a_later_scheme_separator_is_in_the_url() {
+        // Found by the fuzz target `target`: a `://` in the query was taken for the scheme's.
+        for url in [
+            "http://user:s3cret@h/?next=ws://x/",
+            "https://user:s3cret@h/?u=wss://x",
+            "ws:user:s3cret@h/?next=ws://x/",
+            "user:s3cret@h:1/ws://",
+        ] {
+            let err = url.parse::<Target>().unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                !msg.contains("s3cret") && !msg.contains("user"),
+                "{url}: {msg}"
+            );
+        }
+        let e = "http://user:s3cret@h/?next=ws://x/".parse::<Target>();
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .ends_with("write ws://***@h/?next=ws://x/")
+        );
     }
 
     #[test]

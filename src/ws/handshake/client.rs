@@ -185,13 +185,33 @@ async fn refusal<S: AsyncRead + Unpin>(io: &mut S, head: Head, mut buf: Vec<u8>)
     if body.len() > REFUSAL_BODY_LIMIT {
         text.push_str("\n[… cut at 1 KiB]");
     }
+    let mut err = refused(&head);
+    err.body = Some(text);
+    err
+}
+
+fn refused(head: &Head) -> Error {
     let mut err = Error::new(
         ErrorKind::Upgrade,
         format!("upgrade refused: HTTP/1.1 {} {}", head.status, head.reason),
     );
     err.status = Some(head.status);
-    err.body = Some(text);
     err
+}
+
+/// What `upgrade` makes of the bytes read so far, without the I/O: `Ok(None)` until the head
+/// is complete, then the accepted 101 and the length of its head, or the error (a refusal
+/// without its body, which `upgrade` would go on to read). For the fuzz targets in `fuzz/`.
+pub fn check_response(
+    buf: &[u8],
+    key: &str,
+    opts: &ConnectOptions,
+) -> Result<Option<(Accepted, usize)>, Error> {
+    match parse_head(buf)? {
+        None => Ok(None),
+        Some(head) if head.status != 101 => Err(refused(&head)),
+        Some(head) => Ok(Some((check_accepted(&head, key, opts)?, head.len))),
+    }
 }
 
 fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accepted, Error> {
@@ -328,10 +348,7 @@ mod tests {
     }
 
     fn check(buf: &[u8], key: &str, o: &ConnectOptions) -> Result<Option<usize>, Error> {
-        match parse_head(buf)? {
-            None => Ok(None),
-            Some(head) => check_accepted(&head, key, o).map(|_| Some(head.len)),
-        }
+        check_response(buf, key, o).map(|r| r.map(|(_, len)| len))
     }
 
     #[test]
@@ -356,6 +373,8 @@ mod tests {
         let len = check(&ok, key, &opts(&[])).unwrap().unwrap();
         assert_eq!(&ok[len..], b"\x81\x02hi", "bytes after the head are kept");
         assert_eq!(check(&ok[..20], key, &opts(&[])).unwrap(), None);
+        let refused = check(b"HTTP/1.1 403 Forbidden\r\n\r\n", key, &opts(&[]));
+        assert_eq!(refused.unwrap_err().status, Some(403));
         let bad_key = check(&ok, "b3RoZXIga2V5IDEyMzQ1Ng==", &opts(&[]));
         assert_eq!(bad_key.unwrap_err().kind(), ErrorKind::Upgrade);
         let e = check(&ok, key, &opts(&["chat"])).unwrap_err();
