@@ -457,6 +457,4 @@ fn owned(p: Payload<'_>) -> Bytes {
 }
 
 #[cfg(test)]
-mod interop_tests;
-#[cfg(test)]
 mod tests;

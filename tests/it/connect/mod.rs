@@ -812,3 +812,32 @@ fn close_reason_over_123_bytes_is_usage_error() {
     assert_exit(&o, 2);
     assert_one_error_line(&o);
 }
+
+/// SIGTERM stops a scripted connect the way Ctrl-C does: it closes with 1000, the peer sees
+/// that close, and the exit is 130 (one signal state machine for every command).
+#[test]
+fn sigterm_closes_with_1000_and_exits_130() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = Peer::python(&[]);
+    let mut p = Proc::spawn(
+        "wsbeat connect",
+        connect(peer.url()).args(["--json", "--send", "hi", "--wait", "30s"]),
+    );
+    p.wait_event("received", T);
+    p.signal(libc::SIGTERM);
+    let status = p.finish(T);
+    assert_eq!(status.code(), Some(130), "{}", p.dump());
+    let closed: Vec<Value> = p
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "closed")
+        .collect();
+    assert_eq!(closed.len(), 1, "{}", p.dump());
+    assert_eq!(
+        (&closed[0]["code"], &closed[0]["initiator"]),
+        (&json!(1000), &json!("client"))
+    );
+    assert_eq!(peer.wait_event("closed", T)["code"], 1000);
+}

@@ -4,11 +4,13 @@
 //! reading of RFC 6455; these check that two independent readings meet on the wire, with what
 //! each side reports about the close asserted on both sides.
 
-use super::*;
 use crate::error::ErrorKind;
 use crate::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary};
+use crate::ws::connection::Incoming;
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::open::ClientConnection;
+use crate::ws::proto::DataKind;
+use crate::ws::proto::close::CloseEvent;
 use crate::ws::proto::close::{CloseSpec, Initiator};
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
