@@ -6,9 +6,9 @@
 //! `screen` (raw mode guard, drawing), `view` (events → lines), `session` (the loop).
 
 pub mod commands;
+mod console;
 pub mod editor;
 pub mod screen;
-mod session;
 pub mod view;
 
 use crate::client::session::{NetOpener, Session};
@@ -88,7 +88,7 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
         conn,
         &hs,
     );
-    let ended = session::Session {
+    let ended = console::Console {
         cfg: &cfg,
         screen: &screen,
         editor: Editor::new(History::new(history, HISTORY_LIMIT)),

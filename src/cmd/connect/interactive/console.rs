@@ -1,4 +1,4 @@
-//! The interactive loop: keys from the terminal thread and steps from the link, one at a time,
+//! The interactive console: keys from the terminal thread and steps from the client session,
 //! so that the screen has a single writer.
 
 use super::commands::{self, COMMANDS, Command, Completion};
@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-pub struct Session<'a> {
+pub struct Console<'a> {
     pub cfg: &'a ConnectConfig,
     pub screen: &'a Mutex<Screen>,
     pub editor: Editor,
@@ -30,7 +30,7 @@ pub struct Session<'a> {
     pub started: Instant,
 }
 
-impl Session<'_> {
+impl Console<'_> {
     pub async fn run(
         mut self,
         link: &mut client::Session,
