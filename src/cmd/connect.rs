@@ -1,6 +1,7 @@
 //! `wsbeat connect` in scripted mode: --send messages, then stdin lines, out; messages in to
 //! stdout; a CloseEvent at the end; an exit code that says how it went. On a terminal the
-//! interactive session (`cmd::interactive`) takes over; both keep the connection through `link`.
+//! interactive console (`interactive`) takes over; both keep the connection through a
+//! `client::Session`.
 
 pub mod interactive;
 
