@@ -499,6 +499,6 @@ mod tests {
         let task = future_size(run);
         assert!(task <= 1024, "worker future is {task} B");
         let conn = std::mem::size_of::<Conn>();
-        assert!(conn <= 256, "Conn is {conn} B");
+        assert!(conn <= 240, "Conn is {conn} B");
     }
 }

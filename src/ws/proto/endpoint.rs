@@ -75,13 +75,20 @@ pub struct Endpoint {
     dec: Decoder,
     state: State,
     ping: PingPolicy,
-    /// The Close we sent first, for the report when no answer comes; boxed, being rare.
-    sent_close: Option<Box<(u16, String)>>,
+    /// Everything about the end, boxed because it is rare and holds strings: one pointer per
+    /// idle connection.
+    closing: Option<Box<Closing>>,
     /// After the last frame, wait for the peer to close the TCP connection (false: a fault
     /// that drops it at once).
     linger: bool,
-    /// Set once the end is known; boxed because it is rare and holds strings.
-    ending: Option<Box<Ending>>,
+}
+
+#[derive(Debug, Default)]
+struct Closing {
+    /// The Close we sent first, for the report when no answer comes.
+    sent: Option<(u16, String)>,
+    /// Set once the end is known.
+    ending: Option<Ending>,
 }
 
 impl Endpoint {
@@ -91,9 +98,8 @@ impl Endpoint {
             dec: Decoder::with_role(role, max_message_size),
             state: State::Open,
             ping: PingPolicy::Reply,
-            sent_close: None,
+            closing: None,
             linger: true,
-            ending: None,
         }
     }
 
@@ -124,12 +130,16 @@ impl Endpoint {
     }
 
     pub fn ending(&self) -> Option<&Ending> {
-        self.ending.as_deref()
+        self.closing.as_ref()?.ending.as_ref()
+    }
+
+    fn ending_mut(&mut self) -> Option<&mut Ending> {
+        self.closing.as_mut()?.ending.as_mut()
     }
 
     /// The ending, or one that says the connection was dropped when none was recorded.
     pub fn ending_or_dropped(&self) -> Ending {
-        self.ending.as_deref().cloned().unwrap_or_else(|| Ending {
+        self.ending().cloned().unwrap_or_else(|| Ending {
             close: CloseEvent::abnormal("connection dropped"),
             error: None,
         })
@@ -212,8 +222,7 @@ impl Endpoint {
                 format!("cannot send {what}: the closing handshake has begun"),
             )),
             State::Closing | State::Closed => Err(Error::new(
-                self.ending
-                    .as_ref()
+                self.ending()
                     .and_then(|e| e.error.as_ref().map(Error::kind))
                     .unwrap_or(ErrorKind::Abnormal),
                 format!("cannot send {what}: the connection is closed"),
@@ -271,7 +280,7 @@ impl Endpoint {
             return;
         }
         frame::write_close_as(self.role, out, code, reason);
-        self.sent_close = Some(Box::new((code, reason.to_string())));
+        self.closing.get_or_insert_with(Box::default).sent = Some((code, reason.to_string()));
         self.state = State::CloseSent;
         self.dec.discard_data();
     }
@@ -299,7 +308,7 @@ impl Endpoint {
             State::Open => {}
             // Our Close is out already: the violation only ends the wait for the answer.
             State::CloseSent => {
-                if self.ending.is_none() {
+                if self.ending().is_none() {
                     let mut close = CloseEvent::abnormal(v.reason);
                     close.initiator = self.us();
                     self.set_ending(close, Some(error));
@@ -326,7 +335,7 @@ impl Endpoint {
     }
 
     fn set_ending(&mut self, close: CloseEvent, error: Option<Error>) {
-        self.ending = Some(Box::new(Ending { close, error }));
+        self.closing.get_or_insert_with(Box::default).ending = Some(Ending { close, error });
     }
 
     /// The peer's Close: answer it when the peer started the handshake, and end.
@@ -383,7 +392,7 @@ impl Endpoint {
                     None,
                 );
             }
-            State::CloseSent => match &mut self.ending {
+            State::CloseSent => match self.ending_mut() {
                 // We closed because of a failure (1009): that code is the story; the answer
                 // makes it clean.
                 Some(e) => e.close.was_clean = true,
@@ -421,7 +430,11 @@ impl Endpoint {
     /// `CLOSE_TIMEOUT` ran out: whatever was still awaited will not come.
     pub fn on_timeout(&mut self) {
         if self.state == State::CloseSent {
-            let (code, reason) = self.sent_close.as_deref().cloned().unwrap_or_default();
+            let (code, reason) = self
+                .closing
+                .as_ref()
+                .and_then(|c| c.sent.clone())
+                .unwrap_or_default();
             self.end_abnormal(format!(
                 "sent Close {code} {reason:?}; no Close frame came back in time"
             ));
@@ -465,7 +478,7 @@ impl Endpoint {
         match self.state {
             State::Closed => return,
             State::Closing => {}
-            State::Open | State::CloseSent => match &mut self.ending {
+            State::Open | State::CloseSent => match self.ending_mut() {
                 Some(e) => {
                     e.close.was_clean = false;
                     e.error
@@ -486,7 +499,7 @@ impl Endpoint {
 
     /// Our half of the closing handshake never left (the socket failed while writing it).
     pub fn reply_not_sent(&mut self) {
-        if let Some(e) = &mut self.ending {
+        if let Some(e) = self.ending_mut() {
             e.close.was_clean = false;
         }
     }
