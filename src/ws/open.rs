@@ -44,10 +44,9 @@ pub async fn open(opts: &ConnectOptions) -> Result<(ClientConnection, Handshake)
     Ok((conn, handshake))
 }
 
-/// Open a WebSocket and hand over the bare stream, for a caller that speaks RFC 6455 itself
-/// (`core::lean`, soak's connections). Returns the stream, the bytes that came after the 101's
-/// head (the first frames, when the server was quick) and the handshake. No `Tap`: such a
-/// caller sees every frame, Close payloads included, and would pay for the scan for nothing.
+/// Open a WebSocket and hand over the bare stream: the bytes that came after the 101's head
+/// (the first frames, when the server was quick) and the handshake. For a caller that builds
+/// the `Connection` itself, where it decides what is boxed (soak's workers).
 pub async fn open_raw(opts: &ConnectOptions) -> Result<(MaybeTls, Vec<u8>, Handshake), Error> {
     let phase = std::sync::Mutex::new("DNS/TCP");
     match tokio::time::timeout(opts.connect_timeout, open_phases(opts, &phase)).await {

@@ -1,5 +1,5 @@
 //! RFC 6455 framing for both ends of a connection, written for many mostly idle connections:
-//! the echo server's (`server::conn`) and soak's client connections (`ws::connection`). The
+//! every subcommand's `ws::connection`, the echo server's and soak's thousands included. The
 //! `Role` decides the masking rule: a server reads masked frames and writes unmasked ones, a
 //! client the reverse (RFC 6455 5.1, 5.3); everything else is the same code.
 //!
