@@ -478,8 +478,3 @@ mod tests {
         assert!(e.to_string().contains(&first.local_addr().to_string()));
     }
 }
-
-/// tungstenite against our engine, both ways: here because it runs our server, which sits
-/// above the engine.
-#[cfg(test)]
-mod tungstenite_interop_tests;

@@ -7,6 +7,8 @@
 //!   `echo_server::server_api` drives the embeddable server (`wsbeat::server`) directly.
 //! * `ping`, `soak`: those subcommands.
 //! * `completions`: the committed shell completions match the CLI.
+//! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
+//!   its client against our server, our client against its server.
 //! * `common`: the harness (child processes, third-party peers and skips, throwaway PKI, the
 //!   NDJSON schema, raw frames).
 //!
@@ -19,3 +21,4 @@ mod connect;
 mod echo_server;
 mod ping;
 mod soak;
+mod tungstenite_interop;

@@ -1,17 +1,9 @@
 //! Our engine against tungstenite, an implementation written by other people, over real TCP on
-//! 127.0.0.1, both ways: tungstenite's client against our echo server (`crate::server`), and our
+//! 127.0.0.1, both ways: tungstenite's client against our echo server (`wsbeat::server`), and our
 //! client (`ws::open`) against tungstenite's server. The engine's own tests check it against our
 //! reading of RFC 6455; these check that two independent readings meet on the wire, with what
 //! each side reports about the close asserted on both sides.
 
-use crate::error::ErrorKind;
-use crate::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary};
-use crate::ws::connection::Incoming;
-use crate::ws::handshake::client::ConnectOptions;
-use crate::ws::open::ClientConnection;
-use crate::ws::proto::DataKind;
-use crate::ws::proto::close::CloseEvent;
-use crate::ws::proto::close::{CloseSpec, Initiator};
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,6 +16,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use wsbeat::error::ErrorKind;
+use wsbeat::server::{Faults, Server, ServerConfig, ServerEvent, ServerSummary};
+use wsbeat::ws::connection::Incoming;
+use wsbeat::ws::handshake::client::ConnectOptions;
+use wsbeat::ws::open::ClientConnection;
+use wsbeat::ws::proto::DataKind;
+use wsbeat::ws::proto::close::CloseEvent;
+use wsbeat::ws::proto::close::{CloseSpec, Initiator};
 
 /// Every wait is bounded: a peer that never answers fails the test instead of hanging it.
 const WAIT: Duration = Duration::from_secs(10);
@@ -492,7 +492,7 @@ async fn our_client(addr: SocketAddr, max_message_size: usize) -> ClientConnecti
         max_message_size,
         source: None,
     };
-    let (conn, handshake) = crate::ws::open::open(&opts).await.unwrap();
+    let (conn, handshake) = wsbeat::ws::open::open(&opts).await.unwrap();
     assert_eq!(handshake.status, 101);
     conn
 }
