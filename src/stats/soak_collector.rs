@@ -37,11 +37,11 @@ pub enum Ev {
         replay: bool,
     },
     Received,
+    /// An echo of ours; `rtt` is only read for intact ones.
     Echo {
         rtt: Duration,
         order: Echo,
     },
-    Corrupted,
     Missing(u64),
     Dropped(u64),
     Unsent(u64),
@@ -200,10 +200,6 @@ impl Stats {
                 self.messages.received += 1;
                 self.echo_order(rtt, order);
             }
-            Ev::Corrupted => {
-                self.messages.received += 1;
-                self.messages.corrupted += 1;
-            }
             Ev::Missing(n) => self.messages.missing += n,
             Ev::Dropped(n) => self.messages.dropped += n,
             Ev::Unsent(n) => self.messages.unsent += n,
@@ -226,8 +222,11 @@ impl Stats {
                 let s = self.second();
                 self.echo_recent.record(s, rtt);
             }
+            Echo::Corrupted { reordered } => {
+                self.messages.corrupted += 1;
+                self.messages.reordered += u64::from(reordered);
+            }
             Echo::Duplicate => self.messages.duplicated += 1,
-            Echo::Unknown => self.messages.corrupted += 1,
         }
     }
 
@@ -365,7 +364,11 @@ mod tests {
             rtt: Duration::from_millis(2),
             order: Echo::Duplicate,
         });
-        s.apply(Ev::Missing(2));
+        s.apply(Ev::Echo {
+            rtt: Duration::ZERO,
+            order: Echo::Corrupted { reordered: true },
+        });
+        s.apply(Ev::Missing(1));
         s.apply(Ev::HeldToEnd);
         s.apply(Ev::HeldToEnd);
         let r = s.report(vec![], false);
@@ -374,8 +377,9 @@ mod tests {
         assert_eq!(r.errors.get("close_code"), 1);
         assert_eq!(r.close_codes.get("1011"), 1);
         assert_eq!((r.messages.echoed, r.messages.duplicated), (1, 1));
+        assert_eq!((r.messages.corrupted, r.messages.reordered), (1, 1));
         assert_eq!(r.messages.lost(), 2);
-        assert_eq!(r.latency.echo.count, 1);
+        assert_eq!(r.latency.echo.count, 1, "a corrupted echo's time is not a latency");
         assert_eq!(r.latency.reconnect.count, 1);
         let snap = s.snapshot();
         assert_eq!(snap.recent_p50, snap.p50);

@@ -25,7 +25,9 @@ pub enum Decoded {
     /// Not one of ours at all (e.g. a heartbeat text, or a server's own message).
     Foreign,
     /// Looks like ours but the checksum does not match: header or filler changed on the way.
-    Corrupted,
+    /// The connection id and sequence number as read, when the header still decodes (they
+    /// may be the altered part).
+    Corrupted(Option<(u32, u64)>),
 }
 
 /// FNV-1a: a few instructions a byte and enough to notice a flipped bit; not a MAC.
@@ -82,14 +84,14 @@ pub fn decode(msg: &[u8]) -> Decoded {
     let mut raw = [0u8; RAW_LEN];
     match URL_SAFE_NO_PAD.decode_slice(&msg[1..HEADER_LEN], &mut raw) {
         Ok(RAW_LEN) => {}
-        _ => return Decoded::Corrupted,
+        _ => return Decoded::Corrupted(None),
     }
     let conn = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
     let seq = u64::from_be_bytes(raw[4..12].try_into().unwrap_or_default());
     let sent_us = u64::from_be_bytes(raw[12..20].try_into().unwrap_or_default());
     let sum = u32::from_be_bytes([raw[20], raw[21], raw[22], raw[23]]);
     if checksum(conn, seq, sent_us, &msg[HEADER_LEN..]) != sum {
-        return Decoded::Corrupted;
+        return Decoded::Corrupted(Some((conn, seq)));
     }
     Decoded::Ok(Header { conn, seq, sent_us })
 }
@@ -124,8 +126,15 @@ mod tests {
         for i in 1..buf.len() {
             let mut bad = buf.clone();
             bad[i] = if bad[i] == b'a' { b'b' } else { b'a' };
-            assert_eq!(decode(&bad), Decoded::Corrupted, "byte {i}");
+            assert!(matches!(decode(&bad), Decoded::Corrupted(_)), "byte {i}");
         }
+        let mut tail = buf.clone();
+        *tail.last_mut().unwrap() ^= 0x01;
+        assert_eq!(
+            decode(&tail),
+            Decoded::Corrupted(Some((3, 9))),
+            "a changed filler byte leaves the header readable"
+        );
         assert_eq!(decode(b"hello"), Decoded::Foreign);
         assert_eq!(decode(&[b'x'; 64]), Decoded::Foreign);
         assert_eq!(decode(&buf[..HEADER_LEN - 1]), Decoded::Foreign);

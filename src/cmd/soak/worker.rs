@@ -409,12 +409,25 @@ impl Worker {
                 };
                 match decoded {
                     Decoded::Ok(h) if h.conn == self.id => {
-                        let order = self.tracker.echoed(h.seq);
+                        let order = self.tracker.echoed(h.seq, true);
                         let rtt = Duration::from_micros(self.now_us().saturating_sub(h.sent_us));
                         self.ev(Ev::Echo { rtt, order });
                     }
+                    Decoded::Corrupted(Some((conn, seq))) if conn == self.id => {
+                        let order = self.tracker.echoed(seq, false);
+                        self.ev(Ev::Echo {
+                            rtt: Duration::ZERO,
+                            order,
+                        });
+                    }
                     // Another connection's message on ours is as wrong as a flipped bit.
-                    Decoded::Ok(_) | Decoded::Corrupted => self.ev(Ev::Corrupted),
+                    Decoded::Ok(_) | Decoded::Corrupted(_) => {
+                        let order = self.tracker.garbled();
+                        self.ev(Ev::Echo {
+                            rtt: Duration::ZERO,
+                            order,
+                        });
+                    }
                     Decoded::Foreign => {
                         self.ev(Ev::Received);
                         if let (Some(h), DataKind::Text) = (hb, kind)
