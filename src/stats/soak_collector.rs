@@ -379,7 +379,10 @@ mod tests {
         assert_eq!((r.messages.echoed, r.messages.duplicated), (1, 1));
         assert_eq!((r.messages.corrupted, r.messages.reordered), (1, 1));
         assert_eq!(r.messages.lost(), 2);
-        assert_eq!(r.latency.echo.count, 1, "a corrupted echo's time is not a latency");
+        assert_eq!(
+            r.latency.echo.count, 1,
+            "a corrupted echo's time is not a latency"
+        );
         assert_eq!(r.latency.reconnect.count, 1);
         let snap = s.snapshot();
         assert_eq!(snap.recent_p50, snap.p50);

@@ -164,7 +164,11 @@ mod tests {
         let s = sent(&mut t, 2);
         assert_eq!(t.garbled(), Echo::Corrupted { reordered: false });
         assert_eq!(t.echoed(99, false), Echo::Corrupted { reordered: false });
-        assert_eq!(t.garbled(), Echo::Duplicate, "nothing left it could stand for");
+        assert_eq!(
+            t.garbled(),
+            Echo::Duplicate,
+            "nothing left it could stand for"
+        );
         assert_eq!(t.echoed(s[1], true), Echo::Duplicate);
         assert_eq!(t.finish(), 0);
     }
@@ -251,7 +255,10 @@ mod tests {
             }
             got.missing = t.finish();
             assert_eq!(got, injected, "case {case}, {n} messages");
-            assert!(got.missing + got.corrupted <= n, "loss never exceeds what was sent");
+            assert!(
+                got.missing + got.corrupted <= n,
+                "loss never exceeds what was sent"
+            );
         }
     }
 }
