@@ -2,7 +2,7 @@
 //! run and for a merge of many.
 
 use crate::render::units;
-use crate::stats::soak_report::{Latency, Report};
+use crate::stats::soak_report::{Latency, PEAK_FROM_HWM, Report};
 use crate::stats::verdict::Verdict;
 use colored::Colorize;
 use std::fmt::Write;
@@ -172,13 +172,19 @@ pub fn render(r: &Report, color: bool) -> String {
         };
         let _ = writeln!(
             o,
-            "{}       {} (pid {}): {} at start, {} at end, peak {}",
+            "{}       {} (pid {}): {} at start, {} at end, peak {}{}",
             head("memory"),
             s.label,
             s.pid,
             units::bytes(first.value),
             units::bytes(last.value),
-            units::bytes(s.peak_bytes.unwrap_or(last.value))
+            units::bytes(s.peak_bytes.unwrap_or(last.value)),
+            // Only a high-water mark is exact; a sampled peak can miss a spike between samples.
+            if s.peak_from == PEAK_FROM_HWM {
+                ""
+            } else {
+                " (sampled once a second)"
+            }
         );
     }
     if !r.thresholds.is_empty() {

@@ -3,7 +3,8 @@
 //! and the end of the run turns it all into a `Report`.
 
 use super::soak_report::{
-    Connections, FORMAT, Heartbeats, Latencies, Latency, Messages, Report, RssSeries,
+    Connections, FORMAT, Heartbeats, Latencies, Latency, Messages, PEAK_FROM_HWM,
+    PEAK_FROM_SAMPLES, Report, RssSeries,
 };
 use super::soak_tracker::Echo;
 use crate::error::ErrorKind;
@@ -277,13 +278,26 @@ impl Stats {
         }
     }
 
-    pub fn report(&self, config: Vec<serde_json::Value>, stopped_early: bool) -> Report {
+    /// `own_peak` is our RSS high-water mark from the kernel, when it has one; without it
+    /// our peak is the highest sample, like the watched process's always is (another
+    /// process's high-water mark would count its life before the run).
+    pub fn report(
+        &self,
+        config: Vec<serde_json::Value>,
+        stopped_early: bool,
+        own_peak: Option<u64>,
+    ) -> Report {
         let mut conns = self.conns.clone();
         conns.peak_open = self.peak_open;
+        let (peak_bytes, peak_from) = match own_peak {
+            Some(p) => (Some(p), PEAK_FROM_HWM),
+            None => (self.rss_self.max(), PEAK_FROM_SAMPLES),
+        };
         let mut rss = vec![RssSeries {
             label: "wsbeat soak".into(),
             pid: std::process::id(),
-            peak_bytes: self.rss_self.max(),
+            peak_bytes,
+            peak_from: peak_from.into(),
             samples: self.rss_self.points().to_vec(),
         }];
         if let Some((pid, s)) = &self.rss_watch {
@@ -291,6 +305,7 @@ impl Stats {
                 label: "watched process".into(),
                 pid: *pid,
                 peak_bytes: s.max(),
+                peak_from: PEAK_FROM_SAMPLES.into(),
                 samples: s.points().to_vec(),
             });
         }
@@ -371,7 +386,8 @@ mod tests {
         s.apply(Ev::Missing(1));
         s.apply(Ev::HeldToEnd);
         s.apply(Ev::HeldToEnd);
-        let r = s.report(vec![], false);
+        s.sample_rss(Some(1000), Some((7, Some(500))));
+        let r = s.report(vec![], false, Some(4096));
         assert_eq!((r.connections.peak_open, r.connections.open_at_end), (2, 2));
         assert_eq!(r.connections.reconnects, 1);
         assert_eq!(r.errors.get("close_code"), 1);
@@ -384,6 +400,15 @@ mod tests {
             "a corrupted echo's time is not a latency"
         );
         assert_eq!(r.latency.reconnect.count, 1);
+        assert_eq!(
+            (r.rss[0].peak_bytes, r.rss[0].peak_from.as_str()),
+            (Some(4096), PEAK_FROM_HWM),
+            "our own peak is the kernel's high-water mark, not the highest sample"
+        );
+        assert_eq!(
+            (r.rss[1].peak_bytes, r.rss[1].peak_from.as_str()),
+            (Some(500), PEAK_FROM_SAMPLES)
+        );
         let snap = s.snapshot();
         assert_eq!(snap.recent_p50, snap.p50);
     }

@@ -161,9 +161,21 @@ pub struct RssSeries {
     pub label: String,
     pub pid: u32,
     pub peak_bytes: Option<u64>,
+    /// Where `peak_bytes` comes from: `VmHWM` (the kernel's high-water mark, exact; wsbeat
+    /// itself on Linux) or `samples` (the highest sample: a spike between two can be missed).
+    #[serde(default = "sampled")]
+    pub peak_from: String,
     /// Sampled once a second, thinned evenly on long runs.
     pub samples: Vec<Point>,
 }
+
+/// Reports written before `peak_from` existed took the peak from their samples.
+fn sampled() -> String {
+    PEAK_FROM_SAMPLES.into()
+}
+
+pub const PEAK_FROM_HWM: &str = "VmHWM";
+pub const PEAK_FROM_SAMPLES: &str = "samples";
 
 impl Report {
     pub fn read(path: &Path) -> Result<Report, String> {

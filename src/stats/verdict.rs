@@ -80,7 +80,7 @@ mod tests {
         stats.messages.missing = 2;
         stats.errors.add("refused", 3);
         stats.peak_open = 7;
-        let r = stats.report(vec![], false);
+        let r = stats.report(vec![], false, None);
         let t = Thresholds {
             max_loss: 1,
             max_p99: Some(Duration::from_millis(5)),

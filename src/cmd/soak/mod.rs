@@ -178,7 +178,11 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         s.stop().await;
     }
 
-    let mut report = lock(&stats).report(vec![config_json], stop != Stop::Time);
+    let mut report = lock(&stats).report(
+        vec![config_json],
+        stop != Stop::Time,
+        rss::own_peak_rss_bytes(),
+    );
     if report.connections.opened == 0 {
         let reason = report
             .errors

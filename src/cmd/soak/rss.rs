@@ -9,12 +9,21 @@ pub fn rss_bytes(pid: Option<u32>) -> Option<u64> {
         Some(p) => format!("/proc/{p}/status"),
         None => "/proc/self/status".to_string(),
     };
-    parse_vm_rss(&std::fs::read_to_string(path).ok()?)
+    parse_kb(&std::fs::read_to_string(path).ok()?, "VmRSS:")
 }
 
-fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let mut parts = line["VmRSS:".len()..].split_whitespace();
+/// Our own peak resident set size as the kernel kept it (`VmHWM`): exact, where the highest
+/// of the once-a-second samples misses any spike between two of them.
+pub fn own_peak_rss_bytes() -> Option<u64> {
+    parse_kb(
+        &std::fs::read_to_string("/proc/self/status").ok()?,
+        "VmHWM:",
+    )
+}
+
+fn parse_kb(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let mut parts = line[field.len()..].split_whitespace();
     let n: u64 = parts.next()?.parse().ok()?;
     match parts.next() {
         Some("kB") | None => Some(n * 1024),
@@ -114,10 +123,17 @@ mod tests {
 
     #[test]
     fn reads_vm_rss_in_bytes() {
-        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t  1234 kB\nThreads: 2\n";
-        assert_eq!(parse_vm_rss(status), Some(1234 * 1024));
-        assert_eq!(parse_vm_rss("Name: x\n"), None);
-        assert!(rss_bytes(None).is_some_and(|b| b > 0));
+        let status =
+            "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t  2000 kB\nVmRSS:\t  1234 kB\nThreads: 2\n";
+        assert_eq!(parse_kb(status, "VmRSS:"), Some(1234 * 1024));
+        assert_eq!(parse_kb(status, "VmHWM:"), Some(2000 * 1024));
+        assert_eq!(parse_kb("Name: x\n", "VmRSS:"), None);
+        let now = rss_bytes(None).unwrap();
+        assert!(now > 0);
+        assert!(
+            own_peak_rss_bytes().is_some_and(|p| p >= now),
+            "the high-water mark is never below the current RSS"
+        );
         assert_eq!(rss_bytes(Some(u32::MAX)), None);
     }
 

@@ -719,10 +719,17 @@ pub fn check_soak_report(r: &Value) -> Result<(), String> {
                 ("label", J::Str),
                 ("pid", J::Int),
                 ("peak_bytes", J::IntOrNull),
+                ("peak_from", J::Str),
                 ("samples", J::ObjArr),
             ],
         )
         .map_err(at("rss"))?;
+        if !["VmHWM", "samples"].contains(&s["peak_from"].as_str().unwrap()) {
+            return Err(format!(
+                "rss: peak_from {} is neither VmHWM nor samples",
+                s["peak_from"]
+            ));
+        }
         for p in s["samples"].as_array().unwrap() {
             need(p, &[("t", J::Num), ("value", J::Int)]).map_err(at("rss.samples"))?;
         }
@@ -908,7 +915,7 @@ fn soak_report_check_accepts_a_report_and_rejects_broken_ones() {
             "reconnect": latency},
         "errors": {"refused": 3}, "close_codes": {"1011": 4},
         "rss": [{"label": "wsbeat soak", "pid": 1234, "peak_bytes": 16646144,
-            "samples": [{"t": 0.0, "value": 15167488}]}],
+            "peak_from": "VmHWM", "samples": [{"t": 0.0, "value": 15167488}]}],
         "thresholds": [{"name": "max-loss", "limit": 0.0, "value": 0.0, "ok": true}]
     });
     assert_eq!(check_soak_report(&report), Ok(()));
