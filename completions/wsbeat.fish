@@ -95,6 +95,11 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l drop-after
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l delay -d 'Send every reply this much later' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l reject -d 'Refuse every upgrade with this HTTP status and a short body' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l fragment -d 'Send replies in frames of at most N payload bytes (continuation frames)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l drop-every -d 'Do not echo every Nth message of a connection (counted in the summary)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l duplicate-every -d 'Echo every Nth message of a connection twice' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l reorder-every -d 'Hold back every Nth message of a connection and echo it after the next one' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l corrupt-every -d 'Change a byte of every Nth echo of a connection (its last ASCII byte becomes another letter, so text stays valid UTF-8)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l fault-seed -d 'With the --*-every faults: hit random messages, each with probability 1/N, from this seed (mixed with the connection\'s number) instead of every Nth' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"

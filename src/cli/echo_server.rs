@@ -86,6 +86,23 @@ pub struct EchoServerArgs {
     /// Send replies in frames of at most N payload bytes (continuation frames)
     #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]
     pub fragment: Option<usize>,
+    /// Do not echo every Nth message of a connection (counted in the summary)
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]
+    pub drop_every: Option<usize>,
+    /// Echo every Nth message of a connection twice
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]
+    pub duplicate_every: Option<usize>,
+    /// Hold back every Nth message of a connection and echo it after the next one
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]
+    pub reorder_every: Option<usize>,
+    /// Change a byte of every Nth echo of a connection (its last ASCII byte becomes another
+    /// letter, so text stays valid UTF-8)
+    #[arg(long, value_name = "N", value_parser = parse::positive, help_heading = "Faults")]
+    pub corrupt_every: Option<usize>,
+    /// With the --*-every faults: hit random messages, each with probability 1/N, from this
+    /// seed (mixed with the connection's number) instead of every Nth
+    #[arg(long, value_name = "S", help_heading = "Faults")]
+    pub fault_seed: Option<u64>,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -5,7 +5,7 @@ use super::output;
 use crate::cli::echo_server::EchoServerArgs;
 use crate::error::Error;
 use crate::render::OutputConfig;
-use crate::server::{Faults, ServerConfig, tls};
+use crate::server::{Faults, MessageFaults, ServerConfig, tls};
 use std::path::PathBuf;
 
 pub struct EchoServerConfig {
@@ -48,6 +48,13 @@ pub fn lower(args: &EchoServerArgs) -> Result<EchoServerConfig, Error> {
             no_pong: args.no_pong,
             reject: args.reject,
             fragment: args.fragment,
+            messages: MessageFaults {
+                drop_every: args.drop_every.map(|n| n as u64),
+                duplicate_every: args.duplicate_every.map(|n| n as u64),
+                reorder_every: args.reorder_every.map(|n| n as u64),
+                corrupt_every: args.corrupt_every.map(|n| n as u64),
+                seed: args.fault_seed,
+            },
         },
         log_messages: output.verbose,
         ..ServerConfig::default()

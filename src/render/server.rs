@@ -5,7 +5,7 @@
 use super::human::palette;
 use super::ndjson::{self, secs};
 use super::{OutputConfig, units};
-use crate::server::{ServerEvent, ServerSummary, tls};
+use crate::server::{Injected, ServerEvent, ServerSummary, tls};
 use crate::ws::proto::close::CloseEvent;
 use serde_json::{Map, Value, json};
 use std::io::{self, Write};
@@ -232,6 +232,13 @@ fn summary_line(s: &ServerSummary) -> String {
             s.events_dropped
         ));
     }
+    let i = &s.injected;
+    if *i != Injected::default() {
+        line.push_str(&format!(
+            "; injected: dropped {}, duplicated {}, reordered {}, corrupted {}",
+            i.dropped, i.duplicated, i.reordered, i.corrupted
+        ));
+    }
     line
 }
 
@@ -297,6 +304,12 @@ fn to_json(event: &ServerEvent) -> (&'static str, Value) {
                 "bytes_out": s.bytes_out,
                 "rejected": s.rejected,
                 "events_dropped": s.events_dropped,
+                "injected": {
+                    "dropped": s.injected.dropped,
+                    "duplicated": s.injected.duplicated,
+                    "reordered": s.injected.reordered,
+                    "corrupted": s.injected.corrupted,
+                },
             }),
         ),
     }
@@ -462,6 +475,12 @@ mod tests {
                 bytes_out: 20,
                 rejected: 1,
                 events_dropped: 0,
+                injected: Injected {
+                    dropped: 4,
+                    duplicated: 3,
+                    reordered: 2,
+                    corrupted: 1,
+                },
             }),
         ];
         let mut lines: Vec<String> = events
@@ -485,7 +504,7 @@ mod tests {
             r#"rejected {"peer":"127.0.0.1:5555","path":null,"status":null,"reason":"handshake timeout"}"#,
             r#"shutdown {"connections":2}"#,
             r#"warning {"message":"careful"}"#,
-            r#"summary {"connections":1,"peak_connections":1,"messages_in":3,"messages_out":2,"bytes_in":30,"bytes_out":20,"rejected":1,"events_dropped":0}"#,
+            r#"summary {"connections":1,"peak_connections":1,"messages_in":3,"messages_out":2,"bytes_in":30,"bytes_out":20,"rejected":1,"events_dropped":0,"injected":{"dropped":4,"duplicated":3,"reordered":2,"corrupted":1}}"#,
             r#"listening {"url":"wss://127.0.0.1:9001/"}"#,
             r#"listening {"url":"wss://127.0.0.1:9001/","tls_cert":"/tmp/c.pem","sha256":"ab:cd"}"#,
         ];

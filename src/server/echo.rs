@@ -1,12 +1,13 @@
 //! What the echo server does with a connection's messages, above the engine: echo (or
 //! broadcast, or answer an application ping), the faults it injects on purpose (`--delay`,
-//! `--close-after`, `--drop-after`, `--fragment`), its heartbeat and idle timeout, shutdown,
+//! `--close-after`, `--drop-after`, `--fragment`, and the message faults of
+//! `message_faults`), its heartbeat and idle timeout, shutdown,
 //! and the report when the connection ends. RFC 6455 itself (ping replies, the closing
 //! handshake, violations) is the engine's (`ws::proto::endpoint`).
 
 use super::accept::{Io, OpenSlot};
 use super::broadcast::{self, Member, Next};
-use super::{ServerEvent, Shared, app_pong};
+use super::{ServerEvent, Shared, app_pong, message_faults};
 use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::ws::connection::Connection;
 use crate::ws::proto::DataKind;
@@ -57,12 +58,16 @@ pub(super) struct Echo {
     pub(super) timer_at: Option<Instant>,
     pub(super) resume_on_drain: bool,
     counts: Counts,
+    /// Only with message faults configured.
+    faults: Option<Box<message_faults::State>>,
     _slot: OpenSlot,
 }
 
 impl Echo {
     pub(super) fn new(id: u64, peer: SocketAddr, shared: Arc<Shared>, slot: OpenSlot) -> Self {
         let now = Instant::now();
+        let m = shared.cfg.faults.messages;
+        let faults = m.any().then(|| Box::new(message_faults::State::new(m, id)));
         Echo {
             id,
             peer,
@@ -80,6 +85,7 @@ impl Echo {
             timer_at: None,
             resume_on_drain: false,
             counts: Counts::default(),
+            faults,
             _slot: slot,
         }
     }
@@ -148,6 +154,12 @@ impl Echo {
                 self.defer(Deferred::Broadcast(frame));
             } else {
                 hub.broadcast(&frame);
+            }
+        } else if let Some(faults) = &mut self.faults {
+            for echo in faults.on_message(kind, payload) {
+                for _ in 0..echo.copies {
+                    self.reply(ep, echo.kind, &echo.payload, out);
+                }
             }
         } else {
             self.reply(ep, kind, payload, out);
@@ -340,6 +352,13 @@ impl Echo {
     /// The connection is over: add to the totals and report.
     pub(super) fn finish(&mut self, close: CloseEvent) {
         let s = &self.shared;
+        if let Some(f) = &mut self.faults {
+            f.finish();
+            s.injected
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add(&f.injected);
+        }
         s.messages_in
             .fetch_add(self.counts.messages_in, Ordering::AcqRel);
         s.messages_out

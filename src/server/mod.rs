@@ -16,7 +16,10 @@ mod app_pong;
 mod broadcast;
 mod conn_loop;
 mod echo;
+mod message_faults;
 pub mod tls;
+
+pub use message_faults::{Injected, MessageFaults};
 
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::error::{Error, ErrorKind};
@@ -82,6 +85,8 @@ pub struct Faults {
     pub reject: Option<u16>,
     /// Send replies in frames of at most this many payload bytes.
     pub fragment: Option<usize>,
+    /// Drop, duplicate, swap or corrupt echoes.
+    pub messages: MessageFaults,
 }
 
 impl Default for ServerConfig {
@@ -169,6 +174,8 @@ pub struct ServerSummary {
     pub rejected: u64,
     /// Events that did not fit in the channel.
     pub events_dropped: u64,
+    /// What the message faults did, over all connections.
+    pub injected: Injected,
 }
 
 /// State shared by the accept loop and every connection task.
@@ -186,6 +193,8 @@ struct Shared {
     bytes_out: AtomicU64,
     rejected: AtomicU64,
     events_dropped: AtomicU64,
+    /// Added to once per connection, at its end.
+    injected: std::sync::Mutex<Injected>,
     /// Connection tasks alive, and a wake-up for when the last one ends.
     tasks: AtomicUsize,
     all_done: Notify,
@@ -224,6 +233,7 @@ impl Shared {
             bytes_out: get(&self.bytes_out),
             rejected: get(&self.rejected),
             events_dropped: get(&self.events_dropped),
+            injected: *self.injected.lock().unwrap_or_else(|p| p.into_inner()),
         }
     }
 }
@@ -299,6 +309,7 @@ impl Server {
                 bytes_out: AtomicU64::new(0),
                 rejected: AtomicU64::new(0),
                 events_dropped: AtomicU64::new(0),
+                injected: std::sync::Mutex::new(Injected::default()),
                 tasks: AtomicUsize::new(0),
                 all_done: Notify::new(),
                 stopping: AtomicBool::new(false),

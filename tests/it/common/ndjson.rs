@@ -554,19 +554,32 @@ fn echo_server_event(ty: &str, v: &Value) -> Result<(), String> {
             ],
         ),
         "shutdown" => need(v, &[("connections", J::Int)]),
-        "summary" => need(
-            v,
-            &[
-                ("connections", J::Int),
-                ("peak_connections", J::Int),
-                ("messages_in", J::Int),
-                ("messages_out", J::Int),
-                ("bytes_in", J::Int),
-                ("bytes_out", J::Int),
-                ("rejected", J::Int),
-                ("events_dropped", J::Int),
-            ],
-        ),
+        "summary" => {
+            need(
+                v,
+                &[
+                    ("connections", J::Int),
+                    ("peak_connections", J::Int),
+                    ("messages_in", J::Int),
+                    ("messages_out", J::Int),
+                    ("bytes_in", J::Int),
+                    ("bytes_out", J::Int),
+                    ("rejected", J::Int),
+                    ("events_dropped", J::Int),
+                    ("injected", J::IntMap),
+                ],
+            )?;
+            need(
+                &v["injected"],
+                &[
+                    ("dropped", J::Int),
+                    ("duplicated", J::Int),
+                    ("reordered", J::Int),
+                    ("corrupted", J::Int),
+                ],
+            )
+            .map_err(|e| format!("injected: {e}"))
+        }
         other => unreachable!("{other} is in Schema::EchoServer.types() without a rule"),
     }
 }
@@ -829,7 +842,8 @@ fn samples(schema: Schema) -> Vec<Value> {
             warning,
             json!({"type": "summary", "ts": 3.1, "connections": 2, "peak_connections": 2,
                 "messages_in": 1, "messages_out": 1, "bytes_in": 3, "bytes_out": 3, "rejected": 0,
-                "events_dropped": 0}),
+                "events_dropped": 0,
+                "injected": {"dropped": 0, "duplicated": 0, "reordered": 0, "corrupted": 0}}),
         ],
     }
 }
