@@ -661,3 +661,149 @@ fn max_reconnects_bounds_each_connection() {
     );
     assert_contains(&stderr_of(&out), "max-loss", &out);
 }
+
+// ------------------------------------------------------------------ exact accounting
+
+/// Soaks `wsbeat echo-server --json FAULTS` with two connections for 2 s at 50 messages a
+/// second each, then stops the server; the soak report and the server's `injected` counts.
+/// The soak's drain and close end every connection before the server is stopped, so
+/// nothing is in flight when either side counts.
+fn soak_a_faulty_echo_server(faults: &[&str]) -> (Value, Value) {
+    let mut cmd = wsbeat();
+    cmd.args(["echo-server", "--listen", "127.0.0.1:0", "--json"])
+        .args(faults);
+    let mut server = Proc::spawn(&format!("echo-server {}", faults.join(" ")), &mut cmd);
+    let url = server.wait_event("listening", WAIT)["url"]
+        .as_str()
+        .expect("listening.url")
+        .to_string();
+    // A loss threshold would make the run exit 1; the counts are what is checked here.
+    let (out, report) = soak(&[
+        &url,
+        "-c",
+        "2",
+        "-d",
+        "2s",
+        "--message-rate",
+        "50",
+        "--max-loss",
+        "1000000",
+    ]);
+    assert_exit(&out, 0);
+    let mut closed = 0;
+    server.wait_out("both soak connections closed", WAIT, |l| {
+        closed += usize::from(l.contains("\"type\":\"closed\""));
+        closed >= 2
+    });
+    server.signal(libc::SIGTERM);
+    server.finish(WAIT);
+    let summary = server.wait_event("summary", WAIT);
+    (report, summary["injected"].clone())
+}
+
+/// The soak's counts equal what the server injected, and every message sent is accounted
+/// for exactly once.
+#[track_caller]
+fn assert_counts_match(faults: &[&str], report: &Value, injected: &Value) {
+    let ctx = || format!("{faults:?}\ninjected {injected}\n{report:#}");
+    let m = &report["messages"];
+    for (soak, server) in [
+        ("missing", "dropped"),
+        ("duplicated", "duplicated"),
+        ("reordered", "reordered"),
+        ("corrupted", "corrupted"),
+    ] {
+        assert_eq!(n(m, soak), n(injected, server), "{soak}: {}", ctx());
+    }
+    assert_eq!(
+        (n(m, "replayed"), n(m, "dropped"), n(m, "unsent")),
+        (0, 0, 0),
+        "one connection each, never lost: {}",
+        ctx()
+    );
+    assert_eq!(
+        n(m, "echoed") + n(m, "corrupted") + n(m, "missing"),
+        n(m, "sent"),
+        "each message sent is echoed, corrupted or missing, once: {}",
+        ctx()
+    );
+    assert!(
+        n(m, "sent") >= 150,
+        "the run sent what it should: {}",
+        ctx()
+    );
+}
+
+/// One fault at a time: each must have hit, and nothing else may show.
+#[track_caller]
+fn check_one_fault(flag: &str, every: &str, counted_as: &str) {
+    let faults = [flag, every];
+    let (report, injected) = soak_a_faulty_echo_server(&faults);
+    assert_counts_match(&faults, &report, &injected);
+    assert!(
+        n(&injected, counted_as) > 0,
+        "{flag} hit nothing: {injected}"
+    );
+    for other in ["dropped", "duplicated", "reordered", "corrupted"] {
+        if other != counted_as {
+            assert_eq!(n(&injected, other), 0, "{flag}: {injected}");
+        }
+    }
+}
+
+#[test]
+fn each_dropped_echo_is_one_missing_and_reorders_nothing() {
+    check_one_fault("--drop-every", "7", "dropped");
+}
+
+#[test]
+fn each_duplicated_echo_is_one_duplicate() {
+    check_one_fault("--duplicate-every", "5", "duplicated");
+}
+
+#[test]
+fn each_swap_of_neighbours_is_one_reordered() {
+    check_one_fault("--reorder-every", "6", "reordered");
+}
+
+#[test]
+fn each_corrupted_echo_is_corrupted_and_not_also_missing() {
+    check_one_fault("--corrupt-every", "4", "corrupted");
+}
+
+#[test]
+fn corrupted_and_duplicated_echoes_never_count_a_loss_twice() {
+    let faults = ["--corrupt-every", "1", "--duplicate-every", "1"];
+    let (report, injected) = soak_a_faulty_echo_server(&faults);
+    assert_counts_match(&faults, &report, &injected);
+    let m = &report["messages"];
+    assert_eq!(n(m, "corrupted"), n(m, "sent"), "{report:#}");
+    assert_eq!(n(m, "duplicated"), n(m, "sent"), "{report:#}");
+    assert_eq!(n(m, "missing"), 0, "{report:#}");
+}
+
+#[test]
+fn random_seeded_faults_are_counted_exactly() {
+    let faults = [
+        "--drop-every",
+        "9",
+        "--duplicate-every",
+        "8",
+        "--reorder-every",
+        "7",
+        "--corrupt-every",
+        "6",
+        "--fault-seed",
+        "1234",
+    ];
+    let (report, injected) = soak_a_faulty_echo_server(&faults);
+    assert_counts_match(&faults, &report, &injected);
+    for kind in ["dropped", "duplicated", "reordered", "corrupted"] {
+        assert!(n(&injected, kind) > 0, "{kind}: {injected}");
+    }
+    let m = &report["messages"];
+    assert!(
+        n(m, "missing") + n(m, "corrupted") <= n(m, "sent"),
+        "{report:#}"
+    );
+}
