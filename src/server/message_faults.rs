@@ -83,7 +83,7 @@ impl State {
         let Some(every) = every else { return false };
         match &mut self.rng {
             Some(rng) => rng.u64(0..every) == 0,
-            None => self.n.is_multiple_of(every),
+            None => self.n % every == 0,
         }
     }
 
