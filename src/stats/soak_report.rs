@@ -62,11 +62,14 @@ pub struct Messages {
     pub echoed: u64,
     /// Messages sent again after a reconnect (buffered while down, or unanswered when lost).
     pub replayed: u64,
-    /// Sent, never echoed.
+    /// Sent, never answered (neither intact nor corrupted).
     pub missing: u64,
+    /// Copies after a message's first answer (and damaged echoes when nothing was awaited).
     pub duplicated: u64,
+    /// Answers that arrived after an answer to a later-sent message.
     pub reordered: u64,
-    /// Echoes whose header or body did not match what was sent.
+    /// Messages whose answer did not match what was sent (header or body); each counted
+    /// once, and never also as missing.
     pub corrupted: u64,
     /// Overflowed the per-connection buffer while the connection was down.
     pub dropped: u64,

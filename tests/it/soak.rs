@@ -745,8 +745,15 @@ fn check_one_fault(flag: &str, every: &str, counted_as: &str) {
         "{flag} hit nothing: {injected}"
     );
     for other in ["dropped", "duplicated", "reordered", "corrupted"] {
+        // A connection whose last message was held for a swap never gets it echoed: at most
+        // one drop per connection (and the soak's `missing` matched it above).
+        let allowed = if counted_as == "reordered" && other == "dropped" {
+            2
+        } else {
+            0
+        };
         if other != counted_as {
-            assert_eq!(n(&injected, other), 0, "{flag}: {injected}");
+            assert!(n(&injected, other) <= allowed, "{flag}: {injected}");
         }
     }
 }
