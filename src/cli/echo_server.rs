@@ -5,6 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
+// The message faults act on echoes; a broadcast server has none, and a seed alone does nothing.
+#[command(group(
+    clap::ArgGroup::new("message_faults")
+        .multiple(true)
+        .args(["drop_every", "duplicate_every", "reorder_every", "corrupt_every"])
+        .conflicts_with("broadcast")
+))]
 pub struct EchoServerArgs {
     /// Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port).
     /// A non-loopback address is served only when given here, with a warning
@@ -101,7 +108,12 @@ pub struct EchoServerArgs {
     pub corrupt_every: Option<usize>,
     /// With the --*-every faults: hit random messages, each with probability 1/N, from this
     /// seed (mixed with the connection's number) instead of every Nth
-    #[arg(long, value_name = "S", help_heading = "Faults")]
+    #[arg(
+        long,
+        value_name = "S",
+        requires = "message_faults",
+        help_heading = "Faults"
+    )]
     pub fault_seed: Option<u64>,
 
     #[command(flatten)]
@@ -146,5 +158,27 @@ mod tests {
         );
         assert!(listen_addr("example.com:80").is_err());
         assert!(listen_addr("127.0.0.1:70000").is_err());
+    }
+
+    #[test]
+    fn message_faults_combine_but_need_echoes_and_a_seed_needs_a_fault() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(["wsbeat", "echo-server"].iter().chain(args))
+        };
+        assert!(
+            parse(&[
+                "--drop-every",
+                "3",
+                "--corrupt-every",
+                "2",
+                "--fault-seed",
+                "7"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["--fault-seed", "7"]).is_err());
+        assert!(parse(&["--reorder-every", "2", "--broadcast"]).is_err());
+        assert!(parse(&["--duplicate-every", "0"]).is_err());
     }
 }
