@@ -159,6 +159,22 @@ mod tests {
     }
 
     #[test]
+    fn every_echo_corrupted_and_sent_three_times_is_never_loss_twice() {
+        let mut t = Tracker::new(100);
+        let (mut corrupted, mut duplicated) = (0, 0);
+        for seq in sent(&mut t, 60) {
+            for _ in 0..3 {
+                match t.echoed(seq, false) {
+                    Echo::Corrupted { reordered: false } => corrupted += 1,
+                    Echo::Duplicate => duplicated += 1,
+                    other => panic!("seq {seq}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!((corrupted, duplicated, t.finish()), (60, 120, 0));
+    }
+
+    #[test]
     fn a_garbled_echo_stands_for_the_oldest_awaited_and_never_adds_loss() {
         let mut t = Tracker::new(10);
         let s = sent(&mut t, 2);
