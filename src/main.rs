@@ -11,7 +11,12 @@ fn main() -> ExitCode {
     match wsbeat::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("wsbeat: error: {err:#}");
+            // Messages may quote peer bytes; escaping here too keeps any one that slipped
+            // through from driving the terminal.
+            eprintln!(
+                "wsbeat: error: {}",
+                wsbeat::error::escape_controls(&format!("{err:#}"), false)
+            );
             let kind = err
                 .downcast_ref::<Error>()
                 .map_or(ErrorKind::Usage, Error::kind);
