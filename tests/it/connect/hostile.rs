@@ -7,6 +7,7 @@ use std::net::TcpListener;
 use std::thread;
 
 use super::connect;
+use crate::common::tmux::Tmux;
 use crate::common::*;
 
 /// Answers one connection with `reply` after the request head, then closes.
@@ -102,4 +103,35 @@ fn tls_answer_to_ws_suggests_wss() {
     assert_no_raw_controls(&o);
     let wss = url.replacen("ws://", "wss://", 1);
     assert_contains(&stderr_of(&o), &format!("Try {wss}"), &o);
+}
+
+/// Received text on a terminal: the echo of a retitling sequence shows as escapes, and the
+/// pane keeps its title. (In a pipe the bytes stay exact; `--json` carries them escaped.)
+#[test]
+fn received_text_on_a_terminal_is_escaped() {
+    if !require_peer("tmux") {
+        return;
+    }
+    let mut cmd = wsbeat();
+    cmd.args(["echo-server", "--listen", "127.0.0.1:0"]);
+    let server = Proc::spawn("echo-server", &mut cmd);
+    let first = server.wait_out("`listening on URL`", OBS_TIMEOUT, |_| true);
+    let url = first
+        .strip_prefix("listening on ")
+        .unwrap_or(&first)
+        .to_string();
+    let script = format!(
+        "env -i PATH=\"$PATH\" HOME=\"$HOME\" TERM=screen NO_COLOR=1 '{bin}' connect '{url}' \
+         --send \"$(printf 'A\\033]0;pwned\\007B\\033[2JC')\" --wait 1s </dev/null; \
+         echo EXIT=$?; echo END-OF-RUN; exec sleep 120",
+        bin = env!("CARGO_BIN_EXE_wsbeat"),
+    );
+    let t = Tmux::start(120, 20, OBS_TIMEOUT, &script);
+    let screen = t.wait_text("END-OF-RUN");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains(r"A\x1b]0;pwned\x07B\x1b[2JC"),
+        "the echo should show escaped:\n{screen}"
+    );
+    assert_ne!(t.display("#{pane_title}"), "pwned", "{screen}");
 }
