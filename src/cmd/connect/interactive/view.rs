@@ -78,7 +78,10 @@ impl View {
                     for (k, v) in &h.headers {
                         line.push_str(&format!(
                             "\n{}",
-                            palette::dim(&format!("  < {k}: {}", redact_header(k, v)))
+                            palette::dim(&format!(
+                                "  < {k}: {}",
+                                crate::error::escape_controls(redact_header(k, v), false)
+                            ))
                         ));
                     }
                 }
