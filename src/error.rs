@@ -87,6 +87,10 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// wsbeat itself failed: a panic, which is a bug. Rust exits a panicking process with 101, so
+/// one code means it whether the panic ended the process or a task that was caught.
+pub const EXIT_BUG: u8 = 101;
+
 /// An error that knows its kind. The message is one line and says what to do where we can tell.
 #[derive(Debug, Clone)]
 pub struct Error {
