@@ -182,7 +182,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to run, counted from the start of the ramp-up')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to run, counted from the start of the ramp-up')
             [CompletionResult]::new('--message-rate', '--message-rate', [CompletionResultType]::ParameterName, 'Messages per second on each connection (0: idle connections that only heartbeat)')
-            [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Message size in bytes, header included (at least 33: the sequence header)')
+            [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Message size in bytes, header included (at least 33: the sequence header; at most 64MiB)')
             [CompletionResult]::new('--fragment-size', '--fragment-size', [CompletionResultType]::ParameterName, 'Split each message into frames of at most this many payload bytes')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'What the connections do: echo (match every echo), send (server does not echo), idle')
             [CompletionResult]::new('--source-addrs', '--source-addrs', [CompletionResultType]::ParameterName, 'Local addresses to connect from, round robin: a range 127.0.0.1-127.0.0.8 or a list a,b,c (one source address has ~28k ephemeral ports)')

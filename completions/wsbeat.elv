@@ -175,7 +175,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand -d 'How long to run, counted from the start of the ramp-up'
             cand --duration 'How long to run, counted from the start of the ramp-up'
             cand --message-rate 'Messages per second on each connection (0: idle connections that only heartbeat)'
-            cand --size 'Message size in bytes, header included (at least 33: the sequence header)'
+            cand --size 'Message size in bytes, header included (at least 33: the sequence header; at most 64MiB)'
             cand --fragment-size 'Split each message into frames of at most this many payload bytes'
             cand --mode 'What the connections do: echo (match every echo), send (server does not echo), idle'
             cand --source-addrs 'Local addresses to connect from, round robin: a range 127.0.0.1-127.0.0.8 or a list a,b,c (one source address has ~28k ephemeral ports)'

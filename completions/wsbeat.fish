@@ -154,7 +154,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s c -l connections 
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-rate -d 'Open at most this many new connections per second while ramping up (default: as fast as the server accepts)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s d -l duration -d 'How long to run, counted from the start of the ramp-up' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l message-rate -d 'Messages per second on each connection (0: idle connections that only heartbeat)' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l size -d 'Message size in bytes, header included (at least 33: the sequence header)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l size -d 'Message size in bytes, header included (at least 33: the sequence header; at most 64MiB)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l fragment-size -d 'Split each message into frames of at most this many payload bytes' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l mode -d 'What the connections do: echo (match every echo), send (server does not echo), idle' -r -f -a "echo\t'Send numbered messages and match every echo (loss, duplicates, reordering, latency)'
 send\t'Only send (for servers that do not echo); replies are counted, not matched'

@@ -87,6 +87,10 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// wsbeat itself failed: a panic, which is a bug. Rust exits a panicking process with 101, so
+/// one code means it whether the panic ended the process or a task that was caught.
+pub const EXIT_BUG: u8 = 101;
+
 /// An error that knows its kind. The message is one line and says what to do where we can tell.
 #[derive(Debug, Clone)]
 pub struct Error {
@@ -131,6 +135,33 @@ impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Peer text as it may be shown to a person: control characters (C0, DEL, C1) and the bidi
+/// overrides become escapes such as `\x1b` and `\u{202e}`, so a server cannot retitle, clear or
+/// reorder the terminal (ESC]0;…BEL, ESC[2J) through an error page or a header. It lives here,
+/// not in `render`, because error messages that quote peer bytes are built in every layer.
+/// `keep_lines` keeps `\n` and `\t`, for multi-line text such as a response body.
+pub fn escape_controls(s: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && !(keep_lines && (c == '\n' || c == '\t')))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +177,22 @@ mod tests {
         assert_eq!(ErrorKind::Abnormal.exit_code(), 6);
         assert_eq!(ErrorKind::CloseCode.exit_code(), 7);
         assert_eq!(ErrorKind::Interrupted.exit_code(), 130);
+    }
+
+    #[test]
+    fn escapes_what_would_drive_the_terminal() {
+        let hostile = "a\x1b]0;pwned\x07b\x1b[2Jc\u{9b}d\u{202e}e\r\n\tf";
+        let line = escape_controls(hostile, false);
+        assert_eq!(
+            line,
+            "a\\x1b]0;pwned\\x07b\\x1b[2Jc\\x9bd\\u{202e}e\\r\\n\\tf"
+        );
+        let body = escape_controls(hostile, true);
+        assert!(body.ends_with("e\\r\n\tf"), "{body}");
+        assert!(!body.contains(['\x1b', '\x07', '\u{9b}', '\u{202e}']));
+        assert!(matches!(
+            escape_controls("plain – text", false),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -11,7 +11,12 @@ fn main() -> ExitCode {
     match wsbeat::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("wsbeat: error: {err:#}");
+            // Messages may quote peer bytes; escaping here too keeps any one that slipped
+            // through from driving the terminal.
+            eprintln!(
+                "wsbeat: error: {}",
+                wsbeat::error::escape_controls(&format!("{err:#}"), false)
+            );
             let kind = err
                 .downcast_ref::<Error>()
                 .map_or(ErrorKind::Usage, Error::kind);
@@ -35,11 +40,21 @@ fn clap_error(e: clap::Error) -> ExitCode {
         };
     }
     let rendered = e.render().to_string();
-    let first = rendered
-        .lines()
+    let mut lines = rendered.lines();
+    let mut first = lines
         .next()
         .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
+        .trim_start_matches("error: ")
+        .to_string();
+    // clap names the missing arguments on the indented lines below its first; without them
+    // the line says something is missing but not what.
+    if e.kind() == K::MissingRequiredArgument {
+        let missing: Vec<&str> = lines
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        first = format!("{} {}", first.trim_end(), missing.join(", "));
+    }
     eprintln!("wsbeat: error: {first} (see 'wsbeat --help')");
     ExitCode::from(ErrorKind::Usage.exit_code())
 }

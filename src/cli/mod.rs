@@ -54,7 +54,7 @@ pub struct HandshakeArgs {
     #[arg(long, value_name = "ORIGIN")]
     pub origin: Option<String>,
     /// Offer this subprotocol (repeatable, in order of preference); the chosen one is reported
-    #[arg(short = 's', long = "subprotocol", value_name = "NAME")]
+    #[arg(short = 's', long = "subprotocol", value_name = "NAME", value_parser = parse::subprotocol)]
     pub subprotocols: Vec<String>,
     /// HTTP Basic credentials; never printed
     #[arg(long, value_name = "USER:PASS", value_parser = parse::credentials, hide_env_values = true)]

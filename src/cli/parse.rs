@@ -44,17 +44,42 @@ pub fn size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("'{s}' is too large"))
 }
 
+/// An RFC 7230 token: what header names and subprotocol names are made of.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// `-s/--subprotocol`: sent in Sec-WebSocket-Protocol, which is a list of tokens, so a space
+/// or a comma would silently offer something else (and the server's refusal would be exit 5).
+pub fn subprotocol(s: &str) -> Result<String, String> {
+    if is_token(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a valid subprotocol name: letters, digits and !#$%&'*+-.^_`|~ only (an RFC 7230 token)"
+        ))
+    }
+}
+
+/// `--watch-pid`: 0 is not a process (kill(0) means the whole process group).
+pub fn pid(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a process id; write a positive number"
+        )),
+    }
+}
+
 /// `-H "Name: value"`, as curl spells it.
 pub fn header(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
         .split_once(':')
         .ok_or_else(|| format!("header '{s}' has no colon; write -H \"Name: value\""))?;
     let name = name.trim();
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    {
+    if !is_token(name) {
         return Err(format!(
             "'{name}' is not a valid header name; write -H \"Name: value\""
         ));
@@ -133,6 +158,25 @@ mod tests {
         assert_eq!(credentials("u:p:q").unwrap(), ("u".into(), "p:q".into()));
         let e = credentials("s3cret").unwrap_err();
         assert!(!e.contains("s3cret"));
+    }
+
+    #[test]
+    fn subprotocols_are_tokens() {
+        assert_eq!(subprotocol("graphql-ws").unwrap(), "graphql-ws");
+        let e = subprotocol("two words").unwrap_err();
+        assert!(
+            e.contains("\"two words\" is not a valid subprotocol"),
+            "{e}"
+        );
+        assert!(subprotocol("a,b").is_err());
+        assert!(subprotocol("").is_err());
+    }
+
+    #[test]
+    fn pids() {
+        assert_eq!(pid("42").unwrap(), 42);
+        assert!(pid("0").unwrap_err().contains("not a process id"));
+        assert!(pid("-1").is_err());
     }
 
     #[test]

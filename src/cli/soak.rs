@@ -42,8 +42,8 @@ pub struct SoakArgs {
     /// Messages per second on each connection (0: idle connections that only heartbeat)
     #[arg(long, value_name = "PER_SEC", default_value = "1", value_parser = rate, help_heading = "Shape of the run")]
     pub message_rate: f64,
-    /// Message size in bytes, header included (at least 33: the sequence header)
-    #[arg(long, value_name = "BYTES", default_value = "64", value_parser = parse::size, help_heading = "Shape of the run")]
+    /// Message size in bytes, header included (at least 33: the sequence header; at most 64MiB)
+    #[arg(long, value_name = "BYTES", default_value = "64", value_parser = message_size, help_heading = "Shape of the run")]
     pub size: usize,
     /// Send binary messages instead of text
     #[arg(long, help_heading = "Shape of the run")]
@@ -112,7 +112,7 @@ pub struct SoakArgs {
     #[arg(long, value_name = "FILE", num_args = 1.., help_heading = "Reports")]
     pub merge: Vec<PathBuf>,
     /// Also sample this process's RSS (e.g. the server's) once a second
-    #[arg(long, value_name = "PID", help_heading = "Reports")]
+    #[arg(long, value_name = "PID", value_parser = parse::pid, help_heading = "Reports")]
     pub watch_pid: Option<u32>,
     /// Write the whole report as JSON to FILE ('-': stdout; the human summary then goes to stderr)
     #[arg(long, value_name = "FILE", help_heading = "Reports")]
@@ -203,12 +203,21 @@ pub fn source_addrs(s: &str) -> Result<SourceAddrs, String> {
     Ok(SourceAddrs(out))
 }
 
+/// The smallest non-zero rate: its period (1000 s) is longer than any sensible run, and a
+/// much smaller one would overflow the period's `Duration` (1e-20 did, with a panic).
+pub const MIN_RATE: f64 = 0.001;
+/// Above this the period rounds to nothing useful and the run is surely a typo.
+pub const MAX_RATE: f64 = 1e6;
+
 /// A rate per second; 0 allowed (idle), fractions allowed (0.1 = one every 10 s).
 pub fn rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(r) if (0.0..=1e6).contains(&r) => Ok(r),
+        Ok(r) if r == 0.0 || (MIN_RATE..=MAX_RATE).contains(&r) => Ok(r),
+        Ok(r) if r > 0.0 && r < MIN_RATE => Err(format!(
+            "'{s}' is below the smallest rate, {MIN_RATE} per second (one every 1000 s); use 0 for none"
+        )),
         _ => Err(format!(
-            "'{s}' is not a rate; write a number of messages per second such as 1, 0.5 or 0"
+            "'{s}' is not a rate; write a number per second from {MIN_RATE} to {MAX_RATE}, such as 1, 0.5 or 0"
         )),
     }
 }
@@ -216,7 +225,21 @@ pub fn rate(s: &str) -> Result<f64, String> {
 pub fn positive_rate(s: &str) -> Result<f64, String> {
     match rate(s) {
         Ok(r) if r > 0.0 => Ok(r),
-        _ => Err(format!("'{s}' is not a positive rate per second")),
+        Ok(_) => Err(format!("'{s}' is not a positive rate per second")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every connection builds messages of this size, and an echo larger than the default
+/// `--max-message-size` would be refused anyway; 99999999999 used to abort on allocation.
+pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
+
+pub fn message_size(s: &str) -> Result<usize, String> {
+    match parse::size(s)? {
+        n if n > MAX_MESSAGE_SIZE => Err(format!(
+            "--size '{s}' is larger than the largest soak message, 64MiB"
+        )),
+        n => Ok(n),
     }
 }
 
@@ -244,5 +267,96 @@ mod tests {
         assert!(rate("-1").is_err());
         assert!(rate("NaN").is_err());
         assert!(positive_rate("0").is_err());
+        assert!(rate("inf").is_err());
+        let tiny = rate("1e-20").unwrap_err();
+        assert!(tiny.contains("smallest rate"), "{tiny}");
+        assert!(positive_rate("1e-19").is_err());
+        assert_eq!(rate("0.001").unwrap(), MIN_RATE);
+        assert!(rate("1000001").is_err());
+    }
+
+    #[test]
+    fn message_sizes_are_bounded() {
+        assert_eq!(message_size("64MiB").unwrap(), MAX_MESSAGE_SIZE);
+        let e = message_size("99999999999").unwrap_err();
+        assert!(e.contains("64MiB"), "{e}");
+        assert!(message_size("64MiB1").is_err());
+    }
+
+    /// Whatever the input, the numeric parsers answer with a value or an error, never a panic,
+    /// and what they accept lies within their documented bounds. Seeded, so a failure repeats.
+    #[test]
+    fn numeric_parsers_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(0x5eed_0011);
+        let pieces = [
+            "0",
+            "1",
+            "9",
+            ".",
+            "e",
+            "-",
+            "+",
+            "1e-20",
+            "1e308",
+            "99999999999",
+            "inf",
+            "NaN",
+            "ms",
+            "s",
+            "m",
+            "h",
+            "KiB",
+            "MiB",
+            "GiB",
+            "g",
+            " ",
+            "..",
+            "\u{0}",
+            "é",
+        ];
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for _ in 0..rng.usize(0..6) {
+                if rng.bool() {
+                    s.push_str(pieces[rng.usize(..pieces.len())]);
+                } else {
+                    s.push(rng.char(..));
+                }
+            }
+            if let Ok(r) = rate(&s) {
+                assert!(
+                    r == 0.0 || (MIN_RATE..=MAX_RATE).contains(&r),
+                    "{s:?} -> {r}"
+                );
+                // What the config does with an accepted rate must not panic either.
+                if r > 0.0 {
+                    let _ = std::time::Duration::from_secs_f64(1.0 / r);
+                }
+                accepted += 1;
+            }
+            if let Ok(r) = positive_rate(&s) {
+                assert!(r >= MIN_RATE, "{s:?} -> {r}");
+            }
+            if let Ok(n) = message_size(&s) {
+                assert!(n <= MAX_MESSAGE_SIZE, "{s:?} -> {n}");
+                accepted += 1;
+            }
+            if parse::size(&s).is_ok() {
+                accepted += 1;
+            }
+            if let Ok(d) = parse::duration(&s) {
+                // Adding a run's duration to now is what every deadline does.
+                let _ = std::time::Instant::now().checked_add(d);
+                accepted += 1;
+            }
+            let _ = parse::wait(&s);
+            let _ = parse::positive(&s);
+            let _ = parse::pid(&s);
+        }
+        assert!(
+            accepted > 100,
+            "the generator must reach the accepting paths too"
+        );
     }
 }

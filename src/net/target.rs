@@ -80,6 +80,13 @@ impl std::str::FromStr for Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
+        // `ws://:80/` parses with an empty host, which would only fail later as a DNS error.
+        if host.is_empty() {
+            return Err(Error::usage(format!(
+                "'{}' has no host; write {scheme}://HOST[:PORT]/PATH",
+                redact(trimmed)
+            )));
+        }
         // `http::Uri` reports an out-of-range port as no port at all; read it ourselves.
         let port_text = match hostport.rsplit_once(']') {
             Some((_, after)) => after.strip_prefix(':'),
@@ -256,6 +263,10 @@ mod tests {
         assert!(e.to_string().contains("wss://h/"), "{e}");
         assert!("localhost:9001".parse::<Target>().is_err());
         assert!("ws://".parse::<Target>().is_err());
+        let e = "ws://:80/".parse::<Target>().unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Usage);
+        assert!(e.to_string().contains("has no host"), "{e}");
+        assert!("ws://user@:80/".parse::<Target>().is_err());
         assert!("ftp://h".parse::<Target>().is_err());
         assert!("ws://h:99999/".parse::<Target>().is_err());
     }

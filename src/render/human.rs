@@ -2,6 +2,7 @@
 //! pipes carry only messages.
 
 use super::{BinaryFormat, ClientView, OutputConfig, Render, units};
+use crate::error::escape_controls;
 use crate::event::Event;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;
@@ -12,6 +13,7 @@ use std::time::Duration;
 pub struct Human {
     verbose: bool,
     view: ClientView,
+    stdout_tty: bool,
 }
 
 impl Human {
@@ -20,6 +22,7 @@ impl Human {
         Human {
             verbose: output.verbose,
             view,
+            stdout_tty: std::io::IsTerminal::is_terminal(&io::stdout()),
         }
     }
 }
@@ -88,13 +91,16 @@ impl Render for Human {
                     h.url,
                     h.peer,
                     h.status,
-                    h.reason
+                    escape_controls(&h.reason, false)
                 );
                 if let Some(p) = &h.subprotocol {
                     line.push_str(&format!(" subprotocol={p}"));
                 }
                 if !h.extensions.is_empty() {
-                    line.push_str(&format!(" extensions={}", h.extensions.join(",")));
+                    line.push_str(&format!(
+                        " extensions={}",
+                        escape_controls(&h.extensions.join(","), false)
+                    ));
                 }
                 stderr_line(&line)?;
                 let t = &h.timings;
@@ -112,7 +118,11 @@ impl Render for Human {
                 if self.verbose {
                     for (k, v) in &h.headers {
                         stderr_line(
-                            &palette::dim(&format!("  < {k}: {}", redact_header(k, v))).to_string(),
+                            &palette::dim(&format!(
+                                "  < {k}: {}",
+                                escape_controls(redact_header(k, v), false)
+                            ))
+                            .to_string(),
                         )?;
                     }
                 }
@@ -143,6 +153,13 @@ impl Render for Human {
             Event::Received { kind, payload } => {
                 let mut out = io::stdout().lock();
                 match (kind, self.view.binary_format) {
+                    // A pipe gets the bytes as received; a terminal gets them with control
+                    // characters escaped, or a message could retitle or clear it.
+                    (DataKind::Text, _) if self.stdout_tty => {
+                        let text = String::from_utf8_lossy(payload);
+                        out.write_all(escape_controls(&text, true).as_bytes())?;
+                        out.write_all(b"\n")?;
+                    }
                     (DataKind::Text, _) => {
                         out.write_all(payload)?;
                         out.write_all(b"\n")?;
@@ -197,11 +214,11 @@ impl Render for Human {
                 stderr_line(&format!(
                     "{} {}",
                     palette::bad("wsbeat: error:"),
-                    e.message()
+                    escape_controls(e.message(), false)
                 ))?;
                 if let Some(body) = e.body.as_deref().filter(|b| !b.is_empty()) {
                     stderr_line(&palette::dim("response body:").to_string())?;
-                    stderr_line(body.trim_end())?;
+                    stderr_line(&escape_controls(body.trim_end(), true))?;
                 }
             }
             Event::Warning(w) => {

@@ -213,7 +213,10 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
 /// Status and errors also go to stderr, so a person watching a JSON run sees them.
 pub fn mirror_to_stderr(event: &Event) {
     match event {
-        Event::Error(e) => eprintln!("wsbeat: error: {}", e.message()),
+        Event::Error(e) => eprintln!(
+            "wsbeat: error: {}",
+            crate::error::escape_controls(e.message(), false)
+        ),
         Event::Warning(w) => eprintln!("wsbeat: warning: {w}"),
         Event::HeartbeatTimeout { waited } => eprintln!(
             "wsbeat: error: heartbeat timeout after {}: no answer from the peer",

@@ -286,7 +286,10 @@ impl PingRender for Human {
             PingEvent::Core(Event::Error(e)) => {
                 stderr_line(&format!("{} {}", palette::bad("wsbeat: error:"), e.message()))?;
                 match e.body.as_deref().filter(|b| !b.is_empty()) {
-                    Some(body) => stderr_line(&format!("response body: {}", body.trim_end())),
+                    Some(body) => stderr_line(&format!(
+                        "response body: {}",
+                        crate::error::escape_controls(body.trim_end(), true)
+                    )),
                     None => Ok(()),
                 }
             }

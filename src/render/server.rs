@@ -134,6 +134,7 @@ fn close_label(close: &CloseEvent) -> colored::ColoredString {
 }
 
 fn human_line(event: &ServerEvent) -> String {
+    use crate::error::escape_controls;
     match event {
         ServerEvent::Opened {
             id,
@@ -141,9 +142,14 @@ fn human_line(event: &ServerEvent) -> String {
             path,
             subprotocol,
         } => {
-            let mut line = format!("{} #{id} {peer} path={path}", palette::info("opened"));
+            // The path is the client's bytes; it may carry what would drive our terminal.
+            let mut line = format!(
+                "{} #{id} {peer} path={}",
+                palette::info("opened"),
+                escape_controls(path, false)
+            );
             if let Some(p) = subprotocol {
-                line.push_str(&format!(" subprotocol={p}"));
+                line.push_str(&format!(" subprotocol={}", escape_controls(p, false)));
             }
             line
         }
@@ -195,10 +201,11 @@ fn human_line(event: &ServerEvent) -> String {
                 Some(s) => format!("{} {peer}", palette::warn(&format!("rejected {s}"))),
                 None => format!("{} {peer}", palette::warn("dropped")),
             };
+            // Both may quote the client's request.
             if let Some(p) = path {
-                line.push_str(&format!(" path={p}"));
+                line.push_str(&format!(" path={}", escape_controls(p, false)));
             }
-            line.push_str(&format!(": {reason}"));
+            line.push_str(&format!(": {}", escape_controls(reason, false)));
             line
         }
         ServerEvent::ShuttingDown { connections } => format!(
@@ -364,6 +371,21 @@ mod tests {
         assert_eq!(
             closed,
             "closed #3 code=1000 (Normal Closure) reason=\"\" wasClean=true initiator=client duration=1.20 s messages=4/4"
+        );
+    }
+
+    #[test]
+    fn client_bytes_in_human_lines_are_escaped() {
+        let line = human_line(&ServerEvent::Rejected {
+            peer: peer(),
+            path: Some("/\u{9b}2J".into()),
+            status: Some(400),
+            reason: "bad header '\x1b]0;x\x07'".into(),
+        });
+        assert!(!line.contains(['\x1b', '\x07', '\u{9b}']), "{line:?}");
+        assert!(
+            line.ends_with(r"path=/\x9b2J: bad header '\x1b]0;x\x07'"),
+            "{line:?}"
         );
     }
 

@@ -268,10 +268,14 @@ impl Server {
                 std::io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
                 _ => "",
             };
-            Error::new(
-                ErrorKind::Io,
-                format!("cannot listen on {}: {e}{hint}", cfg.listen),
-            )
+            // These three are fixed by another --listen, like a bad flag value (exit 2); the
+            // Io kind said "the connection ended abnormally" (exit 6) about no connection.
+            let kind = if hint.is_empty() {
+                ErrorKind::Io
+            } else {
+                ErrorKind::Usage
+            };
+            Error::new(kind, format!("cannot listen on {}: {e}{hint}", cfg.listen))
         };
         let socket = if cfg.listen.is_ipv4() {
             TcpSocket::new_v4()
@@ -476,7 +480,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_taken_port_is_an_io_error_that_names_the_address() {
+    async fn a_taken_port_is_a_usage_error_that_names_the_address() {
         let first = Server::bind(ServerConfig::default()).await.unwrap();
         let e = Server::bind(ServerConfig {
             listen: first.local_addr(),
@@ -485,7 +489,7 @@ mod tests {
         .await
         .err()
         .expect("port is taken");
-        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(e.kind(), ErrorKind::Usage);
         assert!(e.to_string().contains(&first.local_addr().to_string()));
     }
 }

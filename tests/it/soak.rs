@@ -42,6 +42,28 @@ fn soak(args: &[&str]) -> (Output, Value) {
     soak_json(dir.path(), "r.json", args)
 }
 
+/// Values that once panicked (a tiny rate's period overflowed a Duration, a huge --size
+/// aborted on allocation) or were silently accepted are one usage line and exit 2.
+#[test]
+fn bad_values_are_one_line_and_exit_2() {
+    for (args, want) in [
+        (&["--message-rate", "1e-20"][..], "smallest rate"),
+        (&["--connect-rate", "1e-19"][..], "smallest rate"),
+        (&["--size", "99999999999"][..], "64MiB"),
+        (&["--watch-pid", "0"][..], "not a process id"),
+    ] {
+        let o = run(wsbeat()
+            .arg("soak")
+            .args(args)
+            .args(["-c", "1", "-d", "1s", "--no-live"]));
+        assert_exit(&o, 2);
+        let err = stderr_of(&o);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {}", describe(&o));
+        assert_contains(&err, want, &o);
+        assert!(!err.contains("panicked"), "{args:?}: {}", describe(&o));
+    }
+}
+
 fn n(v: &Value, path: &str) -> u64 {
     let mut cur = v;
     for key in path.split('.') {

@@ -4,7 +4,8 @@
 //!
 //! Exit codes: 0 ok; 1 a threshold broke (named on stderr); 2 usage; 3 no connection ever
 //! opened; 130 the run was interrupted by Ctrl-C (the report is still printed; `q` in the live
-//! view is a normal early stop and exits by the thresholds).
+//! view is a normal early stop and exits by the thresholds); 101 a worker panicked (a bug: the
+//! report is incomplete, so the run must not pass).
 
 mod embedded;
 pub mod rss;
@@ -149,9 +150,13 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         + worker::DRAIN
         + crate::ws::proto::endpoint::CLOSE_TIMEOUT
         + Duration::from_secs(2);
+    let mut crashed = 0u64;
     loop {
         tokio::select! {
-            next = workers.join_next() => if next.is_none() { break },
+            next = workers.join_next() => match next {
+                None => break,
+                Some(ended) => crashed += u64::from(panicked(&ended)),
+            },
             _ = tokio::time::sleep_until(drain_deadline.into()) => {
                 workers.abort_all();
                 break;
@@ -170,7 +175,9 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    while workers.join_next().await.is_some() {}
+    while let Some(ended) = workers.join_next().await {
+        crashed += u64::from(panicked(&ended));
+    }
     let _ = collector.await;
     sampler.abort();
     drop(view);
@@ -195,7 +202,19 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(ErrorKind::Connect.exit_code()));
     }
     let code = finish_report(&cfg, &mut report, stop == Stop::Interrupt)?;
+    if crashed > 0 {
+        // A panicked worker's connection stopped counting: the report looks fine and is not.
+        eprintln!(
+            "wsbeat: error: {crashed} connection task(s) panicked, so the report is incomplete; this is a bug in wsbeat, please report it with the panic message above"
+        );
+        return Ok(ExitCode::from(crate::error::EXIT_BUG));
+    }
     Ok(code)
+}
+
+/// Whether a worker ended in a panic (a worker aborted at the drain deadline did not).
+fn panicked(ended: &Result<(), tokio::task::JoinError>) -> bool {
+    ended.as_ref().is_err_and(|e| e.is_panic())
 }
 
 /// One set of options per source address, built once and shared by every connection from it:
@@ -337,4 +356,26 @@ fn config_json(cfg: &SoakConfig, url: &str, embedded: bool) -> serde_json::Value
         );
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panicked;
+
+    #[tokio::test]
+    async fn a_panicked_worker_is_told_from_an_aborted_or_finished_one() {
+        let mut set = tokio::task::JoinSet::new();
+        set.spawn(async { panic!("worker bug (expected by this test)") });
+        let ended = set.join_next().await.unwrap();
+        assert!(panicked(&ended));
+        set.spawn(std::future::pending::<()>());
+        set.abort_all();
+        let ended = set.join_next().await.unwrap();
+        assert!(
+            !panicked(&ended),
+            "aborted at the drain deadline is not a crash"
+        );
+        set.spawn(async {});
+        assert!(!panicked(&set.join_next().await.unwrap()));
+    }
 }

@@ -5,7 +5,7 @@
 //! checked to the letter (status, accept key, Upgrade, subprotocol, extensions), and the bytes
 //! read past it are handed on to the connection.
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, escape_controls};
 use crate::net::target::Target;
 use base64::Engine;
 use rustls::ClientConfig;
@@ -88,7 +88,7 @@ pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
                 ),
             ));
         }
-        match parse_head(&buf)? {
+        match parse_head(&buf, &opts.target)? {
             None => continue,
             Some(head) if head.status != 101 => {
                 return Err(refusal(io, head, buf).await);
@@ -128,18 +128,31 @@ impl Head {
 }
 
 /// `Ok(None)` until the head is complete.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, Error> {
+fn parse_head(buf: &[u8], target: &Target) -> Result<Option<Head>, Error> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => {
+            let start = String::from_utf8_lossy(&buf[..buf.len().min(80)]);
+            // A TLS record (alert 0x15 or handshake 0x16, version 3.x) is a TLS server
+            // answering our plain HTTP: the URL wants wss://.
+            let hint = if !target.secure && matches!(buf, [0x15 | 0x16, 0x03, ..]) {
+                let mut tls = target.clone();
+                tls.secure = true;
+                format!(
+                    "; it looks like TLS: is this a wss:// port? Try {}",
+                    tls.url()
+                )
+            } else {
+                String::new()
+            };
             return Err(Error::new(
                 ErrorKind::Upgrade,
                 format!(
-                    "the server's upgrade response is not HTTP ({e}): {}",
-                    String::from_utf8_lossy(&buf[..buf.len().min(80)])
+                    "the server's upgrade response is not HTTP ({e}): {}{hint}",
+                    escape_controls(&start, false)
                 ),
             ));
         }
@@ -191,10 +204,21 @@ async fn refusal<S: AsyncRead + Unpin>(io: &mut S, head: Head, mut buf: Vec<u8>)
 }
 
 fn refused(head: &Head) -> Error {
-    let mut err = Error::new(
-        ErrorKind::Upgrade,
-        format!("upgrade refused: HTTP/1.1 {} {}", head.status, head.reason),
+    let mut message = format!(
+        "upgrade refused: HTTP/1.1 {} {}",
+        head.status,
+        escape_controls(&head.reason, false)
     );
+    // A redirect says where the endpoint went; WebSocket clients do not follow it.
+    if (300..400).contains(&head.status)
+        && let Some(location) = head.header("location")
+    {
+        message.push_str(&format!(
+            " (Location: {}; WebSocket clients do not follow redirects)",
+            escape_controls(location, false)
+        ));
+    }
+    let mut err = Error::new(ErrorKind::Upgrade, message);
     err.status = Some(head.status);
     err
 }
@@ -207,7 +231,7 @@ pub fn check_response(
     key: &str,
     opts: &ConnectOptions,
 ) -> Result<Option<(Accepted, usize)>, Error> {
-    match parse_head(buf)? {
+    match parse_head(buf, &opts.target)? {
         None => Ok(None),
         Some(head) if head.status != 101 => Err(refused(&head)),
         Some(head) => Ok(Some((check_accepted(&head, key, opts)?, head.len))),
@@ -244,7 +268,7 @@ fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accep
             ErrorKind::Upgrade,
             format!(
                 "the server enabled extension(s) we did not offer: {}",
-                extensions.join(", ")
+                escape_controls(&extensions.join(", "), false)
             ),
         ));
     }
@@ -253,7 +277,10 @@ fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accep
         Some(p) if !opts.subprotocols.contains(p) => {
             return Err(Error::new(
                 ErrorKind::Subprotocol,
-                format!("the server chose subprotocol '{p}', which we did not offer"),
+                format!(
+                    "the server chose subprotocol '{}', which we did not offer",
+                    escape_controls(p, false)
+                ),
             ));
         }
         None if !opts.subprotocols.is_empty() => {

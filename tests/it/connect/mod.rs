@@ -1,6 +1,7 @@
 //! Contract tests for `wsbeat connect URL`, run against third-party servers
 //! (Python `websockets`, Node `ws`) from `tests/peers/`.
 
+mod hostile;
 mod interactive;
 mod resilience;
 
@@ -811,6 +812,36 @@ fn close_reason_over_123_bytes_is_usage_error() {
         .arg(format!("1000:{}", "r".repeat(124))));
     assert_exit(&o, 2);
     assert_one_error_line(&o);
+}
+
+#[test]
+fn missing_arguments_are_named() {
+    let o = run(wsbeat().arg("connect"));
+    assert_exit(&o, 2);
+    assert_one_error_line(&o);
+    assert_contains(&stderr_of(&o), "were not provided: <URL>", &o);
+    let url = format!("ws://127.0.0.1:{}/", free_port());
+    let o = run(connect(&url).args(["--cert", "c.pem"]));
+    assert_exit(&o, 2);
+    assert_one_error_line(&o);
+    assert_contains(&stderr_of(&o), "--key <FILE>", &o);
+}
+
+#[test]
+fn empty_host_is_usage_error() {
+    let o = run(&mut connect("ws://:80/"));
+    assert_exit(&o, 2);
+    assert_one_error_line(&o);
+    assert_contains(&stderr_of(&o), "has no host", &o);
+}
+
+#[test]
+fn subprotocol_must_be_a_token() {
+    let url = format!("ws://127.0.0.1:{}/", free_port());
+    let o = run(connect(&url).args(["-s", "two words"]));
+    assert_exit(&o, 2);
+    assert_one_error_line(&o);
+    assert_contains(&stderr_of(&o), "not a valid subprotocol name", &o);
 }
 
 /// SIGTERM stops a scripted connect the way Ctrl-C does: it closes with 1000, the peer sees

@@ -78,7 +78,10 @@ impl View {
                     for (k, v) in &h.headers {
                         line.push_str(&format!(
                             "\n{}",
-                            palette::dim(&format!("  < {k}: {}", redact_header(k, v)))
+                            palette::dim(&format!(
+                                "  < {k}: {}",
+                                crate::error::escape_controls(redact_header(k, v), false)
+                            ))
                         ));
                     }
                 }
@@ -150,7 +153,7 @@ impl View {
                     line.push_str(&format!(
                         "\n{}\n{}",
                         palette::dim("response body:"),
-                        body.trim_end()
+                        crate::error::escape_controls(body.trim_end(), true)
                     ));
                 }
                 line
@@ -166,7 +169,8 @@ fn message(marker: &str, kind: DataKind, payload: &[u8], base64: bool, tail: &st
     match kind {
         DataKind::Text => {
             let text = String::from_utf8_lossy(payload);
-            let body = text.replace('\n', "\n  ");
+            // The session owns a terminal: a peer's ESC or BEL must not reach it raw.
+            let body = crate::error::escape_controls(&text, true).replace('\n', "\n  ");
             format!("{marker} {body}{tail}")
         }
         DataKind::Binary if base64 => format!(
@@ -216,6 +220,18 @@ mod tests {
             got.starts_with("< binary, 2 bytes\n  00000000  ff 00"),
             "{got}"
         );
+    }
+
+    #[test]
+    fn received_text_is_escaped_for_the_terminal() {
+        let got = view()
+            .format(&Event::Received {
+                kind: DataKind::Text,
+                payload: Bytes::from_static(b"a\x1b]0;x\x07b\nc"),
+            })
+            .unwrap();
+        assert!(!got.contains(['\x1b', '\x07']), "{got:?}");
+        assert!(got.contains("a\\x1b]0;x\\x07b\n  c"), "{got:?}");
     }
 
     #[test]
