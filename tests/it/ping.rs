@@ -898,3 +898,25 @@ fn ctrl_c_with_a_count_prints_the_summary_so_far_and_exits_130() {
         "the summary is of the run so far: {stats}"
     );
 }
+
+/// A malformed -H or --auth is refused without echoing its value: clap quotes bad values
+/// (issue 11, section 4).
+#[test]
+fn malformed_credential_flags_are_refused_without_their_values() {
+    for args in [
+        ["-H", "Authorization Bearer SECRETtok"],
+        ["-H", "SECRETtok"],
+        ["--header", "Cookie SECRETtok: x"],
+        ["--auth", "SECRETtok"],
+    ] {
+        let o = run(&mut ping("ws://127.0.0.1:9/", &args));
+        assert_exit(&o, 2);
+        let err = stderr_of(&o);
+        assert!(
+            err.starts_with("wsbeat: error: "),
+            "{args:?}\n{}",
+            describe(&o)
+        );
+        assert!(!err.contains("SECRETtok"), "{args:?}\n{}", describe(&o));
+    }
+}
