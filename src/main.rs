@@ -39,6 +39,10 @@ fn clap_error(e: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
+    if let Some(line) = secret_value_error(&e) {
+        eprintln!("wsbeat: error: {line} (see 'wsbeat --help')");
+        return ExitCode::from(ErrorKind::Usage.exit_code());
+    }
     let rendered = e.render().to_string();
     let mut lines = rendered.lines();
     let mut first = lines
@@ -57,4 +61,22 @@ fn clap_error(e: clap::Error) -> ExitCode {
     }
     eprintln!("wsbeat: error: {first} (see 'wsbeat --help')");
     ExitCode::from(ErrorKind::Usage.exit_code())
+}
+
+/// A bad value of a flag that carries credentials, without the value: clap's own line quotes
+/// it (`invalid value 'Authorization Bearer TOKEN' for '--header …'`). Our parser's message
+/// says what is wrong and never holds the secret.
+fn secret_value_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind as K};
+    if e.kind() != K::ValueValidation {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    if !["--header ", "--auth "].iter().any(|f| arg.starts_with(f)) {
+        return None;
+    }
+    let why = std::error::Error::source(e).map_or_else(String::new, |s| format!(": {s}"));
+    Some(format!("invalid value for '{arg}'{why}"))
 }

@@ -75,14 +75,21 @@ pub fn pid(s: &str) -> Result<u32, String> {
 
 /// `-H "Name: value"`, as curl spells it.
 pub fn header(s: &str) -> Result<(String, String), String> {
-    let (name, value) = s
-        .split_once(':')
-        .ok_or_else(|| format!("header '{s}' has no colon; write -H \"Name: value\""))?;
+    // A malformed header is often a credential (`Authorization Bearer TOKEN`): errors name at
+    // most its first word, and only when it is a valid name with more text after it (a lone
+    // word may be the token itself).
+    let (name, value) = s.split_once(':').ok_or_else(|| match first_word(s) {
+        Some(word) => format!("header '{word}' has no colon; write -H \"Name: value\""),
+        None => "a header without ':'; write -H \"Name: value\"".to_string(),
+    })?;
     let name = name.trim();
     if !is_token(name) {
-        return Err(format!(
-            "'{name}' is not a valid header name; write -H \"Name: value\""
-        ));
+        return Err(match first_word(name) {
+            Some(word) => {
+                format!("header '{word} …' has a space in its name; write -H \"Name: value\"")
+            }
+            None => "a header name before ':' is not valid; write -H \"Name: value\"".to_string(),
+        });
     }
     let value = value.trim();
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
@@ -91,6 +98,12 @@ pub fn header(s: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((name.to_string(), value.to_string()))
+}
+
+/// The text before the first space when it looks like a header name and something follows.
+fn first_word(s: &str) -> Option<&str> {
+    let (word, rest) = s.trim().split_once(char::is_whitespace)?;
+    (is_token(word) && !rest.trim().is_empty()).then_some(word)
 }
 
 /// `--auth USER:PASS`.
@@ -151,6 +164,24 @@ mod tests {
         assert_eq!(header("X-Empty:").unwrap(), ("X-Empty".into(), "".into()));
         assert!(header("NoColon").is_err());
         assert!(header("Bad Name: v").is_err());
+    }
+
+    #[test]
+    fn a_malformed_header_names_at_most_its_first_word() {
+        assert_eq!(
+            header("Authorization Bearer s3cret").unwrap_err(),
+            "header 'Authorization' has no colon; write -H \"Name: value\""
+        );
+        for bad in [
+            "s3cret",
+            "Bearer=s3cret",
+            "Authorization Bearer s3cret: x",
+            "Authorization/s3cret: x",
+            "  s3cret  ",
+        ] {
+            let e = header(bad).unwrap_err();
+            assert!(!e.contains("s3cret"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

@@ -25,7 +25,8 @@ const MAX_CONNECTIONS: usize = 1_000_000;
 const EMBEDDED_STAND_IN: &str = "ws://127.0.0.1/";
 
 pub struct SoakConfig {
-    /// As given, for the report; `None`: soak the embedded echo server.
+    /// Without its credentials: the header line, errors and the report all show it.
+    /// `None`: soak the embedded echo server.
     pub url: Option<String>,
     /// The handshake (and TLS) of every connection. With the embedded server its target is a
     /// stand-in, replaced once the server listens.
@@ -131,7 +132,8 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
     });
     let stderr_tty = std::io::stderr().is_terminal();
     Ok(SoakConfig {
-        url: args.url.clone(),
+        // The parsed target's form, not the input: `user:pass@` must reach no output.
+        url: args.url.as_ref().map(|_| conn.target.url()),
         conn,
         merge: args.merge.clone(),
         run: RunShape {
@@ -244,6 +246,13 @@ mod tests {
         let c = soak(&["--message-rate", "0", "--no-reconnect", "--heartbeat", "0s"]).unwrap();
         assert_eq!(c.run.message_period, None);
         assert!(c.reconnect.is_none() && c.heartbeat.is_none());
+    }
+
+    #[test]
+    fn the_url_shown_has_no_credentials_but_they_are_kept_for_the_handshake() {
+        let c = soak(&["ws://user:s3cret@127.0.0.1:9001/p"]).unwrap();
+        assert_eq!(c.url.as_deref(), Some("ws://127.0.0.1:9001/p"));
+        assert_eq!(c.conn.auth, Some(("user".into(), "s3cret".into())));
     }
 
     #[test]

@@ -34,13 +34,13 @@ impl std::str::FromStr for Target {
             "http" => {
                 return Err(Error::usage(format!(
                     "http:// is not a WebSocket URL; write ws://{}",
-                    redact(rest)
+                    &redact(trimmed)[at + 3..]
                 )));
             }
             "https" => {
                 return Err(Error::usage(format!(
                     "https:// is not a WebSocket URL; write wss://{}",
-                    redact(rest)
+                    &redact(trimmed)[at + 3..]
                 )));
             }
             other => {
@@ -49,19 +49,30 @@ impl std::str::FromStr for Target {
                 )));
             }
         };
-        // Split credentials off by hand: `http::Uri` keeps them in the authority.
+        // Split credentials off by hand: `http::Uri` keeps them in the authority. The
+        // authority ends at the first '/', '?' or '#' (RFC 3986 3.2).
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(authority_end);
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((info, hp)) => {
+                // Split before decoding: an encoded ':' (%3A) belongs to the user.
                 let (user, pass) = info.split_once(':').unwrap_or((info, ""));
-                (Some((user.to_string(), pass.to_string())), hp)
+                (Some((percent_decode(user), percent_decode(pass))), hp)
             }
             None => (None, authority),
         };
+        // An '@' after the authority: most likely a user or password with an unencoded '/',
+        // '?' or '#', which then sits in the host or port (even past an '@' in the user).
+        // Errors about them must not quote them.
+        let mistyped = tail.contains('@');
+        let encode_hint = if mistyped {
+            " (a '/', '?' or '#' in a user or password must be percent-encoded: %2F, %3F, %23)"
+        } else {
+            ""
+        };
         if hostport.is_empty() {
             return Err(Error::usage(format!(
-                "'{}' has no host; write {scheme}://HOST[:PORT]/PATH",
+                "'{}' has no host; write {scheme}://HOST[:PORT]/PATH{encode_hint}",
                 redact(trimmed)
             )));
         }
@@ -69,13 +80,13 @@ impl std::str::FromStr for Target {
         let tail = tail.split('#').next().unwrap_or("");
         let uri: Uri = format!("http://{hostport}{tail}").parse().map_err(|e| {
             Error::usage(format!(
-                "'{}' is not a valid URL ({e}); write {scheme}://HOST[:PORT]/PATH",
+                "'{}' is not a valid URL ({e}); write {scheme}://HOST[:PORT]/PATH{encode_hint}",
                 redact(trimmed)
             ))
         })?;
-        let host = uri
-            .host()
-            .ok_or_else(|| Error::usage(format!("'{}' has no host", redact(trimmed))))?;
+        let host = uri.host().ok_or_else(|| {
+            Error::usage(format!("'{}' has no host{encode_hint}", redact(trimmed)))
+        })?;
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -94,8 +105,13 @@ impl std::str::FromStr for Target {
         };
         let port = match port_text {
             Some(p) => p.parse::<u16>().map_err(|_| {
+                let quoted = if mistyped {
+                    String::new()
+                } else {
+                    format!(" '{p}'")
+                };
                 Error::usage(format!(
-                    "'{}': port '{p}' is not a number from 1 to 65535",
+                    "'{}': port{quoted} is not a number from 1 to 65535{encode_hint}",
                     redact(trimmed)
                 ))
             })?,
@@ -173,23 +189,41 @@ fn scheme_end(s: &str) -> Option<usize> {
         .then_some(at)
 }
 
-/// Hide `user:pass@` in anything echoed back from user input. Without a scheme, where the
-/// authority ends is unknown: everything up to the last `@` goes.
+/// Hide `user:pass@` in anything echoed back from user input. The parser's userinfo ends at
+/// the authority's last '@'; an '@' after the authority most likely ends credentials written
+/// with an unencoded '/', '?' or '#' (`ws://u:pa/ss@h/`), which landed in the host or port.
+/// So everything from the scheme's `://` (or the start, without one) to the last '@' goes:
+/// it covers both, at the price of hiding a little more when an '@' is in the path.
 fn redact(s: &str) -> String {
-    let (start, authority_end) = match scheme_end(s) {
-        Some(at) => {
-            let start = at + 3;
-            let end = s[start..]
-                .find(['/', '?', '#'])
-                .map_or(s.len(), |e| start + e);
-            (start, end)
-        }
-        None => (0, s.len()),
-    };
-    match s[start..authority_end].rfind('@') {
-        Some(at) => format!("{}***@{}", &s[..start], &s[start + at + 1..]),
+    let start = scheme_end(s).map_or(0, |at| at + 3);
+    let rest = &s[start..];
+    match rest.rfind('@') {
+        Some(at) => format!("{}***@{}", &s[..start], &rest[at + 1..]),
         None => s.to_string(),
     }
+}
+
+/// RFC 3986 2.1 percent-decoding of the userinfo, as browsers and Python's `websockets` do
+/// before building Basic auth: `p%40ss` is the password `p@ss`. A '%' not followed by two
+/// hex digits stays as written; bytes that are not UTF-8 become U+FFFD.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let Some(hi) = b.get(i + 1).copied().and_then(hex)
+            && let Some(lo) = b.get(i + 2).copied().and_then(hex)
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -253,6 +287,50 @@ mod tests {
                 .to_string()
                 .ends_with("write ws://***@h/?next=ws://x/")
         );
+    }
+
+    #[test]
+    fn a_password_with_an_unencoded_delimiter_is_never_quoted() {
+        // The authority ends at the first '/', '?' or '#': the password's start lands in the
+        // port (RFC 3986 3.2), and the port error used to quote it.
+        for url in [
+            "ws://user:s3cret/x@h/",
+            "ws://user:s3cret?x@h/",
+            "ws://user:s3cret#x@h/",
+            "wss://user:s3cret/x@h:9001/p",
+            "ws://user:/s3cret@:1/",
+            "http://user:s3cret/x@h/",
+            // Found by the fuzz target: an '@' in the user hid the later one.
+            "ws://u@use:/xs3crethost/@",
+            "ws://u@h:s3cret/x@h/",
+        ] {
+            let e = url.parse::<Target>().unwrap_err().to_string();
+            assert!(!e.contains("s3cret"), "{url}: {e}");
+        }
+        let e = "ws://user:s3cret/x@h/".parse::<Target>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "'ws://***@h/': port is not a number from 1 to 65535 (a '/', '?' or '#' in a \
+             user or password must be percent-encoded: %2F, %3F, %23)"
+        );
+        // Without a mistyped password the bad port is still quoted.
+        let e = "ws://h:99999/".parse::<Target>().unwrap_err();
+        assert!(e.to_string().contains("port '99999'"), "{e}");
+    }
+
+    #[test]
+    fn credentials_are_percent_decoded_as_rfc_3986_says() {
+        let a = t("ws://us%65r:p%40ss@h/");
+        assert_eq!(a.userinfo, Some(("user".into(), "p@ss".into())));
+        // Split before decoding: an encoded ':' is part of the user.
+        let b = t("ws://a%3Ab:c%2F%3F%23d@h/");
+        assert_eq!(b.userinfo, Some(("a:b".into(), "c/?#d".into())));
+        // Not a valid escape: kept as written, like Python's unquote.
+        let c = t("ws://u:100%25%zz%4@h/");
+        assert_eq!(c.userinfo, Some(("u".into(), "100%%zz%4".into())));
+        let d = t("ws://u:%C3%A9%FF@h/");
+        assert_eq!(d.userinfo, Some(("u".into(), "\u{e9}\u{fffd}".into())));
+        assert_eq!(a.url(), "ws://h/");
     }
 
     #[test]

@@ -898,3 +898,96 @@ fn ctrl_c_with_a_count_prints_the_summary_so_far_and_exits_130() {
         "the summary is of the run so far: {stats}"
     );
 }
+
+/// A malformed -H or --auth is refused without echoing its value: clap quotes bad values
+/// (issue 11, section 4).
+#[test]
+fn malformed_credential_flags_are_refused_without_their_values() {
+    for args in [
+        ["-H", "Authorization Bearer SECRETtok"],
+        ["-H", "SECRETtok"],
+        ["--header", "Cookie SECRETtok: x"],
+        ["--auth", "SECRETtok"],
+    ] {
+        let o = run(&mut ping("ws://127.0.0.1:9/", &args));
+        assert_exit(&o, 2);
+        let err = stderr_of(&o);
+        assert!(
+            err.starts_with("wsbeat: error: "),
+            "{args:?}\n{}",
+            describe(&o)
+        );
+        assert!(!err.contains("SECRETtok"), "{args:?}\n{}", describe(&o));
+    }
+}
+
+/// The `n`th (from 1) `connect` event the peer logged.
+fn nth_connect(peer: &mut Peer, n: usize) -> Value {
+    let mut k = 0;
+    let seen = peer.observations_until(
+        |v| {
+            k += usize::from(v["event"] == "connect");
+            k == n
+        },
+        T,
+    );
+    seen.into_iter()
+        .filter(|v| v["event"] == "connect")
+        .nth(n - 1)
+        .unwrap()
+}
+
+/// Percent-encoded credentials in the URL are decoded before Basic auth (RFC 3986 2.1, as
+/// Python `websockets` does), and neither they nor -H Authorization/Cookie values are printed,
+/// verbose or JSON (issue 11, section 4).
+#[test]
+fn credentials_are_decoded_for_basic_auth_and_never_printed() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = Peer::python(&[]);
+    let url = format!("ws://us%65r:p%40SECRETpw@127.0.0.1:{}/", peer.port());
+    for json in [false, true] {
+        let mut cmd = ping(&url, &["-c", "1", "-v", "-H", "Cookie: c=SECRETck"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let o = run(&mut cmd);
+        assert_exit(&o, 0);
+        let c = nth_connect(&mut peer, if json { 2 } else { 1 });
+        // base64("user:p@SECRETpw")
+        let basic = "dXNlcjpwQFNFQ1JFVHB3";
+        assert_eq!(
+            c["headers"]["authorization"],
+            format!("Basic {basic}"),
+            "{c}"
+        );
+        assert_eq!(c["headers"]["cookie"], "c=SECRETck", "{c}");
+        for needle in ["SECRET", basic, "p%40"] {
+            for (stream, text) in [("stdout", stdout_of(&o)), ("stderr", stderr_of(&o))] {
+                assert!(
+                    !text.contains(needle),
+                    "{needle:?} on {stream} (json={json})\n{}",
+                    describe(&o)
+                );
+            }
+        }
+    }
+
+    // A bearer token given with -H, through the JSON events of a verbose run.
+    let o = run(&mut ping(
+        peer.url(),
+        &[
+            "-c",
+            "1",
+            "-v",
+            "--json",
+            "-H",
+            "Authorization: Bearer SECRETtok",
+        ],
+    ));
+    assert_exit(&o, 0);
+    let c = nth_connect(&mut peer, 3);
+    assert_eq!(c["headers"]["authorization"], "Bearer SECRETtok", "{c}");
+    assert!(!stdout_of(&o).contains("SECRETtok") && !stderr_of(&o).contains("SECRETtok"));
+}

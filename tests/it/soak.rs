@@ -836,3 +836,73 @@ fn random_seeded_faults_are_counted_exactly() {
         "{report:#}"
     );
 }
+
+/// Fails naming the stream if any of `secrets` is in the run's output or its report.
+#[track_caller]
+fn assert_nothing_leaks(out: &Output, report_file: &Path, secrets: &[&str]) {
+    let report = std::fs::read_to_string(report_file).unwrap();
+    for s in secrets {
+        for (place, text) in [
+            ("stdout", stdout_of(out)),
+            ("stderr", stderr_of(out)),
+            ("the JSON report", report.clone()),
+        ] {
+            assert!(
+                !text.contains(s),
+                "{s:?} leaked in {place}\n{report}\n{}",
+                describe(out)
+            );
+        }
+    }
+}
+
+/// `user:pass@` in the URL and a Cookie given with -H reach the server, and neither the
+/// header line, the errors nor the JSON report show them (issue 11, section 4).
+#[test]
+fn credentials_reach_the_server_and_no_output() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = Peer::python(&[]);
+    let url = format!("ws://user:SECRETpw@127.0.0.1:{}/", peer.port());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    let (out, r) = soak_json(
+        dir.path(),
+        "r.json",
+        &[
+            &url,
+            "-c",
+            "2",
+            "-d",
+            "1s",
+            "-H",
+            "Cookie: session=SECRETck",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        r["config"][0]["url"],
+        format!("ws://127.0.0.1:{}/", peer.port())
+    );
+    let connect = peer.wait_event("connect", WAIT);
+    // base64("user:SECRETpw")
+    let basic = "dXNlcjpTRUNSRVRwdw==";
+    assert_eq!(
+        connect["headers"]["authorization"],
+        format!("Basic {basic}"),
+        "{connect}"
+    );
+    assert_eq!(
+        connect["headers"]["cookie"], "session=SECRETck",
+        "{connect}"
+    );
+    assert_nothing_leaks(&out, &file, &["SECRETpw", "SECRETck", basic]);
+
+    // The error when nothing can be opened names the URL too.
+    let url = format!("ws://user:SECRETpw@127.0.0.1:{}/", free_port());
+    let (out, _) = soak_json(dir.path(), "r.json", &[&url, "-c", "2", "-d", "1s"]);
+    assert_exit(&out, 3);
+    assert_contains(&stderr_of(&out), "no connection to ws://127.0.0.1:", &out);
+    assert_nothing_leaks(&out, &file, &["SECRETpw", basic]);
+}
