@@ -37,6 +37,12 @@ const SCRATCH_KEEP: usize = 256 * 1024;
 /// Reads (or items answered internally) in one poll before giving other tasks a turn: a peer
 /// that floods pings must not starve the runtime.
 const IO_BUDGET: usize = 16;
+/// Output the socket has not taken beyond which `recv` stops reading: a peer that sends pings
+/// and never reads our pongs would otherwise grow the queue without limit (RFC 6455 5.5.3
+/// lets us answer only some pings; not reading pushes the flood back into its own socket).
+/// One read's pongs can still be added past it, so the queue stays under this plus a few
+/// times `READ_CHUNK`.
+pub const MAX_QUEUED: usize = 256 * 1024;
 
 struct Scratch {
     input: Vec<u8>,
@@ -320,10 +326,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 continue;
             }
             // Output first: a pong or a Close that the socket had no room for. When it still
-            // has none, the waker is registered for writing and reading goes on.
+            // has none, the waker is registered for writing and reading goes on, up to a point.
             if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
                 self.ep.on_io_error(&e);
                 continue;
+            }
+            if self.queued() >= MAX_QUEUED {
+                // The peer does not read what we owe it: stop reading until it does (the
+                // write above registered the waker).
+                return Poll::Pending;
             }
             // Bytes left over from an earlier read (or the upgrade) come before new ones.
             if (self.pending_pos as usize) < self.pending.len() {

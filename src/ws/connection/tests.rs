@@ -326,3 +326,42 @@ fn an_idle_connection_stays_small() {
     let size = std::mem::size_of::<Connection<MaybeTls>>();
     assert!(size <= 240, "Connection is {size} B");
 }
+
+/// A peer that floods pings and never reads our pongs: the client stops reading once
+/// `MAX_QUEUED` bytes of pongs wait, so its memory stays bounded and the flood backs up into
+/// the peer's own socket. The paused clock turns "no more progress" into a timeout that fires
+/// only when every task is blocked.
+#[tokio::test(start_paused = true)]
+async fn a_ping_flood_from_a_peer_that_never_reads_is_bounded() {
+    let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+    let mut conn = Connection::new(ours, Role::Client, Vec::new(), 1 << 20);
+    const PINGS: usize = 200_000;
+    let flood = tokio::spawn(async move {
+        let ping = server_frame(true, OP_PING, b"0123456789");
+        for _ in 0..PINGS {
+            if theirs.write_all(&ping).await.is_err() {
+                return false;
+            }
+        }
+        // Every ping written: the client kept reading to the end.
+        true
+    });
+    let mut pings = 0;
+    while let Ok(item) = tokio::time::timeout(Duration::from_secs(5), conn.recv()).await {
+        match item {
+            Incoming::Ping(_) => pings += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(pings > 0 && pings < PINGS, "{pings} pings read");
+    assert!(
+        conn.queued() < MAX_QUEUED + 4 * READ_CHUNK,
+        "{} bytes queued",
+        conn.queued()
+    );
+    assert!(
+        !flood.is_finished(),
+        "the flood should be stuck in its own socket"
+    );
+    flood.abort();
+}
