@@ -16,8 +16,20 @@ const MESSAGES: usize = 20_000;
 
 #[test]
 fn sigterm_exits_within_grace_while_nobody_reads_the_log() {
+    // NDJSON: the per-message events fill stdout.
+    stop_with_full_pipe(&["--json", "-v"], libc::SIGTERM);
+}
+
+#[test]
+fn ctrl_c_exits_within_grace_while_nobody_reads_the_log() {
+    // Human: the per-message lines fill stderr.
+    stop_with_full_pipe(&["-v"], libc::SIGINT);
+}
+
+fn stop_with_full_pipe(args: &[&str], sig: libc::c_int) {
     let mut child = common::wsbeat()
-        .args(["echo-server", "--listen", "127.0.0.1:0", "--json", "-v"])
+        .args(["echo-server", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -30,9 +42,15 @@ fn sigterm_exits_within_grace_while_nobody_reads_the_log() {
     stdout
         .read_line(&mut first)
         .expect("read the listening line");
-    let v: serde_json::Value = serde_json::from_str(&first).expect("listening line is JSON");
-    let addr = v["url"]
-        .as_str()
+    let url = match first.strip_prefix("listening on ") {
+        Some(url) => url.trim_end().to_string(),
+        None => {
+            let v: serde_json::Value =
+                serde_json::from_str(&first).expect("listening line is JSON");
+            v["url"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let addr = Some(url.as_str())
         .and_then(|u| u.strip_prefix("ws://"))
         .and_then(|u| u.strip_suffix('/'))
         .unwrap_or_else(|| panic!("listening line without ws url: {first}"))
@@ -42,7 +60,7 @@ fn sigterm_exits_within_grace_while_nobody_reads_the_log() {
     flood(&addr);
 
     let asked = Instant::now();
-    common::signal(child.id(), libc::SIGTERM);
+    common::signal(child.id(), sig);
     // The server's own bounds: the grace, its 0.5 s margin for last writes, 0.5 s for the
     // summary and 0.5 s for the log; one second more for a loaded machine.
     let bound = GRACE + Duration::from_millis(2_500);
@@ -50,7 +68,7 @@ fn sigterm_exits_within_grace_while_nobody_reads_the_log() {
     else {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("echo-server ignored SIGTERM with its log pipe full (killed it)");
+        panic!("echo-server {args:?} ignored signal {sig} with its log pipe full (killed it)");
     };
     let took = asked.elapsed();
     assert!(took <= bound, "exit took {took:?}, over {bound:?}");
