@@ -8,11 +8,13 @@ use crate::render::server::ServerLog;
 use crate::server::{Server, ServerConfig};
 use crate::signals;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Events waiting for the renderer; beyond this they are dropped and counted.
 const EVENT_QUEUE: usize = 16 * 1024;
+/// How long a stop waits for the log to be written out after the server has finished.
+const RENDER_WAIT: Duration = Duration::from_millis(500);
 
 pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
@@ -36,9 +38,15 @@ pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
     }
     out.listening(&server.url(), cfg.self_signed.as_ref());
 
-    let renderer = std::thread::Builder::new()
+    let (rendered, renderer_done) = tokio::sync::oneshot::channel::<()>();
+    // Never joined: a reader that stopped reading leaves this thread blocked in `write`, and
+    // the process must still exit when asked to.
+    std::thread::Builder::new()
         .name("echo-server-log".into())
-        .spawn(move || out.consume(rx))?;
+        .spawn(move || {
+            out.consume(rx);
+            let _ = rendered.send(());
+        })?;
     let mut graceful = signals::subscribe();
     let mut immediate = signals::subscribe();
     tokio::select! {
@@ -51,7 +59,9 @@ pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
             graceful.recv().await;
         }) => {}
     }
-    // The renderer stops after the summary, the server's last event.
-    let _ = tokio::task::spawn_blocking(move || renderer.join()).await;
+    // The renderer stops after the summary, the server's last event. If it is stuck on a
+    // full pipe, the lines it has not written are lost (the queue already counted what it
+    // refused); waiting longer would only turn a stop request into a hang.
+    let _ = tokio::time::timeout(RENDER_WAIT, renderer_done).await;
     Ok(ExitCode::SUCCESS)
 }

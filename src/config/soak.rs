@@ -86,6 +86,17 @@ fn kind_str<S: serde::Serializer>(k: &DataKind, s: S) -> Result<S::Ok, S::Error>
     s.serialize_str(k.as_str())
 }
 
+/// Opens (creating, not truncating) the `--json` file now: a run of half an hour that cannot
+/// write its report at the end has been wasted.
+fn writable(path: &str) -> Result<PathBuf, Error> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| Error::usage(format!("cannot write --json {path}: {e}")))?;
+    Ok(PathBuf::from(path))
+}
+
 pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
     // Parse the URL and read the TLS files now, so that a typo fails before the run.
     let conn = match &args.url {
@@ -126,10 +137,11 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         return Err(Error::usage("--duration must be longer than 0"));
     }
     let heartbeat = heartbeat(args)?;
-    let json = args.json.as_deref().map(|j| match j {
-        "-" => JsonOut::Stdout,
-        path => JsonOut::File(PathBuf::from(path)),
-    });
+    let json = match args.json.as_deref() {
+        None => None,
+        Some("-") => Some(JsonOut::Stdout),
+        Some(path) => Some(JsonOut::File(writable(path)?)),
+    };
     let stderr_tty = std::io::stderr().is_terminal();
     Ok(SoakConfig {
         // The parsed target's form, not the input: `user:pass@` must reach no output.
@@ -232,6 +244,26 @@ mod tests {
             unreachable!("parsed a soak command")
         };
         lower(&a)
+    }
+
+    #[test]
+    fn an_unwritable_json_file_is_refused_before_the_run() {
+        use crate::error::ErrorKind;
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir").join("r.json");
+        let Err(e) = soak(&["--json", missing.to_str().unwrap()]) else {
+            panic!("a --json path in a missing folder was accepted");
+        };
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        assert!(
+            e.message().starts_with("cannot write --json "),
+            "{}",
+            e.message()
+        );
+        let fine = dir.path().join("r.json");
+        let c = soak(&["--json", fine.to_str().unwrap()]).unwrap();
+        assert!(matches!(c.json, Some(JsonOut::File(ref p)) if *p == fine));
+        assert!(fine.exists(), "created at config time");
     }
 
     #[test]

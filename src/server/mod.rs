@@ -395,7 +395,12 @@ impl Server {
         }
         let summary = shared.summary();
         if let Some(tx) = &shared.cfg.events {
-            let _ = tx.send(ServerEvent::Summary(summary.clone())).await;
+            // A renderer stuck on a full pipe never makes room; the stop must not wait on it.
+            let _ = tokio::time::timeout(
+                Duration::from_millis(500),
+                tx.send(ServerEvent::Summary(summary.clone())),
+            )
+            .await;
         }
         summary
     }

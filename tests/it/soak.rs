@@ -906,3 +906,31 @@ fn credentials_reach_the_server_and_no_output() {
     assert_contains(&stderr_of(&out), "no connection to ws://127.0.0.1:", &out);
     assert_nothing_leaks(&out, &file, &["SECRETpw", basic]);
 }
+
+/// A `--json` path that cannot be written is refused before any connection, not after a run
+/// of half an hour.
+#[test]
+fn unwritable_json_path_exits_2_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    for bad in [
+        dir.path().join("missing").join("r.json"),
+        file.join("r.json"),
+    ] {
+        let out = run(wsbeat()
+            .args(["soak", &url, "-c", "1", "-d", "1s", "--json"])
+            .arg(&bad));
+        assert_exit(&out, 2);
+        assert_contains(&stderr_of(&out), "cannot write --json", &out);
+        assert_eq!(stderr_of(&out).lines().count(), 1, "{}", describe(&out));
+    }
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "soak connected although its report could not be written"
+    );
+}

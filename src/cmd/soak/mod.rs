@@ -22,6 +22,7 @@ use crate::stats::soak_report::{self as report, Report};
 use crate::stats::verdict;
 use crate::ws::handshake::client::ConnectOptions;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -290,18 +291,57 @@ fn print_report(cfg: &SoakConfig, report: &Report) -> anyhow::Result<()> {
             print_stdout(&(json + "\n"))?;
         }
         Some(JsonOut::File(path)) => {
-            let json = serde_json::to_string_pretty(report)?;
-            std::fs::write(path, json + "\n").map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    format!("cannot write --json {}: {e}", path.display()),
-                )
-            })?;
+            let json = serde_json::to_string_pretty(report)? + "\n";
+            let written = write_json(path, &json, &std::env::temp_dir());
+            // The human report first: a failed file must not cost the other copy too.
             print_stdout(&text)?;
+            if let Some(failure) = written.failure(path) {
+                return Err(Error::new(ErrorKind::Io, failure).into());
+            }
         }
         None => print_stdout(&text)?,
     }
     Ok(())
+}
+
+/// Where the JSON report went.
+#[derive(Debug)]
+enum Written {
+    Asked,
+    /// The asked path failed (the error); the report is in this file instead.
+    Fallback(std::io::Error, PathBuf),
+    /// Neither file could be written; the report went to stderr.
+    Stderr(std::io::Error),
+}
+
+impl Written {
+    fn failure(&self, path: &Path) -> Option<String> {
+        let path = path.display();
+        match self {
+            Written::Asked => None,
+            Written::Fallback(e, to) => Some(format!(
+                "cannot write --json {path}: {e}; the report is in {} instead",
+                to.display()
+            )),
+            Written::Stderr(e) => Some(format!(
+                "cannot write --json {path}: {e}; the report is on stderr above instead"
+            )),
+        }
+    }
+}
+
+/// The path was checked before the run, but a long run leaves time for a disk to fill or a
+/// folder to go; the report is then kept in `fallback_dir`, or on stderr as a last resort.
+fn write_json(path: &Path, json: &str, fallback_dir: &Path) -> Written {
+    let Err(e) = std::fs::write(path, json) else {
+        return Written::Asked;
+    };
+    let fallback = fallback_dir.join(format!("wsbeat-soak-report-{}.json", std::process::id()));
+    if std::fs::write(&fallback, json).is_ok() {
+        return Written::Fallback(e, fallback);
+    }
+    eprint!("{json}");
+    Written::Stderr(e)
 }
 
 /// The report on stdout in one write; a reader that went away (`| head`) is not an error.
@@ -360,7 +400,31 @@ fn config_json(cfg: &SoakConfig, url: &str, embedded: bool) -> serde_json::Value
 
 #[cfg(test)]
 mod tests {
-    use super::panicked;
+    use super::{Written, panicked, write_json};
+
+    #[test]
+    fn a_report_that_cannot_be_written_goes_to_the_fallback_and_says_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        // A path under a regular file can never be created.
+        let asked = file.join("r.json");
+        let written = write_json(&asked, "{\"x\":1}\n", dir.path());
+        let Written::Fallback(_, to) = &written else {
+            panic!("expected the fallback, got {written:?}");
+        };
+        assert_eq!(std::fs::read_to_string(to).unwrap(), "{\"x\":1}\n");
+        let line = written.failure(&asked).unwrap();
+        assert!(line.contains(&asked.display().to_string()), "{line}");
+        assert!(line.contains(&to.display().to_string()), "{line}");
+
+        let ok = dir.path().join("ok.json");
+        assert!(matches!(
+            write_json(&ok, "{}\n", dir.path()),
+            Written::Asked
+        ));
+        assert_eq!(std::fs::read_to_string(&ok).unwrap(), "{}\n");
+    }
 
     #[tokio::test]
     async fn a_panicked_worker_is_told_from_an_aborted_or_finished_one() {

@@ -466,7 +466,7 @@ impl Drop for Proc {
 
 /// Waits for the child to exit; `None` when the deadline passed first.
 /// (std has no wait-with-timeout; the child is polled at a short interval.)
-fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+pub fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {

@@ -10,6 +10,7 @@
 //! `npm ci --prefix tests/peers`, `/usr/sbin/nginx` and `/usr/bin/chromium` (apt).
 
 mod server_api;
+mod shutdown;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
