@@ -300,6 +300,26 @@ fn dropped_connection_is_1006_and_exits_6() {
     );
 }
 
+/// A browser reports a dropped connection as 1006; `--expect-close 1006` asserts exactly that
+/// and passes, while a clean close does not satisfy it.
+#[test]
+fn expect_close_1006_passes_when_the_server_drops_the_connection() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&["--drop-after", "1"]);
+    let o =
+        run(connect(peer.url()).args(["--send", "hi", "--wait", "5s", "--expect-close", "1006"]));
+    assert_exit(&o, 0);
+    assert_contains(&stderr_of(&o), "code=1006", &o);
+
+    let peer = Peer::python(&["--close-after", "1", "--close-code", "1000"]);
+    let o =
+        run(connect(peer.url()).args(["--send", "hi", "--wait", "5s", "--expect-close", "1006"]));
+    assert_exit(&o, 1);
+    assert_contains(&stderr_of(&o), "--expect-close 1006", &o);
+}
+
 /// The one engine: a message over `--max-message-size` is closed with 1009 and reported as
 /// 1009 (the tungstenite data path reported 1006), and the peer sees our 1009.
 #[test]
