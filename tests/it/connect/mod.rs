@@ -381,6 +381,25 @@ fn raw_close_with_forbidden_1005_is_flagged() {
     assert_eq!(c["code_valid"], false, "{c}\n{}", describe(&o));
 }
 
+/// Code 1000 is fine; only the reason (0xc3 alone) breaks RFC 6455, and every line says so.
+#[test]
+fn a_close_reason_that_is_not_utf8_is_named_as_the_close_reason() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&["--close-raw", "03e8c3"]);
+    let o = run(connect(peer.url()).args(["--color=never", "--send", "hi", "--wait", "5s"]));
+    assert_exit(&o, 6);
+    let err = stderr_of(&o);
+    assert_contains(&err, "Close reason that is not valid UTF-8", &o);
+    assert_contains(&err, "(Close reason not valid UTF-8)", &o);
+    assert!(
+        !err.contains("code forbidden") && !err.contains("text message"),
+        "the code and text messages are not to blame\n{}",
+        describe(&o)
+    );
+}
+
 // ------------------------------------------------------------------ handshake
 
 #[test]
