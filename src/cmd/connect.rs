@@ -14,7 +14,7 @@ use crate::signals::{self, Stop};
 use crate::stdin::{self, StdinItem};
 use crate::ws::open::{self, ClientConnection, Handshake};
 use crate::ws::proto::DataKind;
-use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
+use crate::ws::proto::close::{ABNORMAL, CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -135,11 +135,28 @@ pub fn exit_code(
     if ending.interrupted {
         return ExitCode::from(ErrorKind::Interrupted.exit_code());
     }
-    if let Some(e) = &ending.error {
+    // A dropped connection has no Close frame, so nobody initiated it: `--expect-close 1006`
+    // asks that the peer drop it, and the Abnormal error that reports the drop is then the
+    // expected outcome. Our own aborts (heartbeat, a failed write of our Close) carry our side
+    // as initiator and still fail.
+    let want_initiator = match cfg.expect_close {
+        Some(ABNORMAL) => Initiator::None,
+        _ => Initiator::Server,
+    };
+    let expected_drop = cfg.expect_close == Some(ABNORMAL)
+        && close.code == ABNORMAL
+        && close.initiator == Initiator::None
+        && ending
+            .error
+            .as_ref()
+            .is_none_or(|e| e.kind() == ErrorKind::Abnormal);
+    if let Some(e) = &ending.error
+        && !expected_drop
+    {
         return ExitCode::from(e.kind().exit_code());
     }
     if let Some(want) = cfg.expect_close {
-        if close.code != want || close.initiator != Initiator::Server {
+        if close.code != want || close.initiator != want_initiator {
             out.emit(Event::Error(Error::new(
                 ErrorKind::Check,
                 format!(

@@ -5,7 +5,7 @@ use super::{BinaryFormat, ClientView, OutputConfig, Render, units};
 use crate::error::escape_controls;
 use crate::event::Event;
 use crate::ws::proto::DataKind;
-use crate::ws::proto::close::CloseEvent;
+use crate::ws::proto::close::{CloseEvent, is_sendable};
 use base64::Engine;
 use std::io::{self, Write};
 use std::time::Duration;
@@ -67,10 +67,14 @@ pub fn close_line(c: &CloseEvent) -> String {
         c.initiator.as_str()
     );
     if !c.code_valid {
-        line.push_str(&format!(
-            " {}",
-            palette::bad("(code forbidden on the wire by RFC 6455)")
-        ));
+        // A code that may be sent can only have been made invalid by its reason: blaming the
+        // code would send the user after the wrong byte.
+        let why = if is_sendable(c.code) {
+            "(Close reason not valid UTF-8)"
+        } else {
+            "(code forbidden on the wire by RFC 6455)"
+        };
+        line.push_str(&format!(" {}", palette::bad(why)));
     }
     line
 }
@@ -302,5 +306,34 @@ pub fn redact_header<'a>(name: &str, value: &'a str) -> &'a str {
     match name.to_ascii_lowercase().as_str() {
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie" => "[redacted]",
         _ => value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::proto::close::{Initiator, parse_close_payload};
+
+    fn closed(payload: &[u8]) -> String {
+        let (code, reason, code_valid) = parse_close_payload(payload);
+        close_line(&CloseEvent {
+            code,
+            reason,
+            was_clean: false,
+            initiator: Initiator::Server,
+            code_valid,
+        })
+    }
+
+    #[test]
+    fn a_bad_close_reason_is_named_as_the_reason_not_the_code() {
+        let line = closed(b"\x03\xe8ok\xc3");
+        assert!(line.contains("(Close reason not valid UTF-8)"), "{line}");
+        assert!(!line.contains("code forbidden"), "{line}");
+        let line = closed(b"\x03\xed");
+        assert!(
+            line.contains("(code forbidden on the wire by RFC 6455)"),
+            "{line}"
+        );
     }
 }

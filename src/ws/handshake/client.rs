@@ -255,6 +255,20 @@ fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accep
             "the server's 101 response lacks 'Upgrade: websocket'",
         ));
     }
+    // RFC 6455 4.1: the client must fail without it. A token list, since proxies send e.g.
+    // "keep-alive, Upgrade"; several Connection lines count together.
+    let connection_upgrade = head
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "connection")
+        .flat_map(|(_, v)| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if !connection_upgrade {
+        return Err(Error::new(
+            ErrorKind::Upgrade,
+            "the server's 101 response lacks 'Connection: Upgrade'",
+        ));
+    }
     let extensions: Vec<String> = head
         .headers
         .iter()
@@ -418,6 +432,30 @@ mod tests {
             check(&ext, key, &opts(&[])).unwrap_err().kind(),
             ErrorKind::Upgrade
         );
+    }
+
+    #[test]
+    fn a_101_without_connection_upgrade_is_refused() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let accept = derive_accept_key(key.as_bytes());
+        let without = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        let e = check(without.as_bytes(), key, &opts(&[])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Upgrade);
+        assert!(e.to_string().contains("'Connection: Upgrade'"), "{e}");
+        let other = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: close\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        assert!(check(other.as_bytes(), key, &opts(&[])).is_err());
+        // A token list with other tokens, in any case, is fine.
+        let listed = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Connection: keep-alive, UPGRADE\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        assert!(check(listed.as_bytes(), key, &opts(&[])).unwrap().is_some());
     }
 
     #[tokio::test]

@@ -25,8 +25,9 @@ impl Initiator {
 }
 
 /// `code` follows the browser: 1005 when the Close frame had no code, 1006 when there was no
-/// Close frame at all. `code_valid` is false when the peer put a code on the wire that RFC 6455
-/// forbids there; we still report the code it sent.
+/// Close frame at all. `code_valid` is false when the peer's Close frame broke RFC 6455: a code
+/// forbidden on the wire, a 1-byte payload, or a reason that is not UTF-8; we still report the
+/// code it sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseEvent {
     pub code: u16,

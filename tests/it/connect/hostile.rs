@@ -135,3 +135,43 @@ fn received_text_on_a_terminal_is_escaped() {
     );
     assert_ne!(t.display("#{pane_title}"), "pwned", "{screen}");
 }
+
+/// RFC 6455 4.1: a 101 with the right Accept key but no `Connection: Upgrade` is not an
+/// upgrade the client may accept.
+#[test]
+fn a_101_without_connection_upgrade_exits_5() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+            }
+        }
+        let head = String::from_utf8_lossy(&req).to_string();
+        let key = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("sec-websocket-key")
+                    .then(|| v.trim().to_string())
+            })
+            .expect("the request carries a key");
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let reply = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        let _ = s.write_all(reply.as_bytes());
+        // Hold the connection so the client's verdict comes from the head, not a reset.
+        let _ = s.read(&mut buf);
+    });
+    let o = run(&mut connect(&url));
+    server.join().unwrap();
+    assert_exit(&o, 5);
+    assert_contains(&stderr_of(&o), "lacks 'Connection: Upgrade'", &o);
+}

@@ -300,6 +300,26 @@ fn dropped_connection_is_1006_and_exits_6() {
     );
 }
 
+/// A browser reports a dropped connection as 1006; `--expect-close 1006` asserts exactly that
+/// and passes, while a clean close does not satisfy it.
+#[test]
+fn expect_close_1006_passes_when_the_server_drops_the_connection() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&["--drop-after", "1"]);
+    let o =
+        run(connect(peer.url()).args(["--send", "hi", "--wait", "5s", "--expect-close", "1006"]));
+    assert_exit(&o, 0);
+    assert_contains(&stderr_of(&o), "code=1006", &o);
+
+    let peer = Peer::python(&["--close-after", "1", "--close-code", "1000"]);
+    let o =
+        run(connect(peer.url()).args(["--send", "hi", "--wait", "5s", "--expect-close", "1006"]));
+    assert_exit(&o, 1);
+    assert_contains(&stderr_of(&o), "--expect-close 1006", &o);
+}
+
 /// The one engine: a message over `--max-message-size` is closed with 1009 and reported as
 /// 1009 (the tungstenite data path reported 1006), and the peer sees our 1009.
 #[test]
@@ -359,6 +379,25 @@ fn raw_close_with_forbidden_1005_is_flagged() {
     let c = closed_event(&parse_ndjson(Schema::Connect, &o));
     assert_eq!(c["code"], 1005, "{c}\n{}", describe(&o));
     assert_eq!(c["code_valid"], false, "{c}\n{}", describe(&o));
+}
+
+/// Code 1000 is fine; only the reason (0xc3 alone) breaks RFC 6455, and every line says so.
+#[test]
+fn a_close_reason_that_is_not_utf8_is_named_as_the_close_reason() {
+    if !require_peer("python") {
+        return;
+    }
+    let peer = Peer::python(&["--close-raw", "03e8c3"]);
+    let o = run(connect(peer.url()).args(["--color=never", "--send", "hi", "--wait", "5s"]));
+    assert_exit(&o, 6);
+    let err = stderr_of(&o);
+    assert_contains(&err, "Close reason that is not valid UTF-8", &o);
+    assert_contains(&err, "(Close reason not valid UTF-8)", &o);
+    assert!(
+        !err.contains("code forbidden") && !err.contains("text message"),
+        "the code and text messages are not to blame\n{}",
+        describe(&o)
+    );
 }
 
 // ------------------------------------------------------------------ handshake

@@ -122,8 +122,16 @@ impl View {
                 };
                 palette::control(&line).to_string()
             }
-            Event::Pong { len, seq, rtt, .. } => {
+            Event::Pong {
+                outbound,
+                len,
+                seq,
+                rtt,
+            } => {
                 let line = match (seq, rtt) {
+                    // Our answer to the peer's ping: shown with it, as the ping is.
+                    _ if *outbound && control => format!("> pong ({len} bytes)"),
+                    _ if *outbound => return None,
                     (Some(s), Some(rtt)) => {
                         format!("< pong seq={s} rtt={}", units::duration(*rtt))
                     }
@@ -252,5 +260,26 @@ mod tests {
             rtt: Some(Duration::from_micros(300)),
         };
         assert_eq!(v.format(&pong).unwrap(), "< pong seq=1 rtt=0.300 ms");
+    }
+
+    #[test]
+    fn our_pong_is_shown_as_outgoing() {
+        let mut v = view();
+        let ours = Event::Pong {
+            outbound: true,
+            len: 4,
+            seq: None,
+            rtt: None,
+        };
+        assert!(v.format(&ours).is_none(), "control frames are opt-in");
+        v.show_control = true;
+        assert_eq!(v.format(&ours).unwrap(), "> pong (4 bytes)");
+        let theirs = Event::Pong {
+            outbound: false,
+            len: 4,
+            seq: None,
+            rtt: None,
+        };
+        assert_eq!(v.format(&theirs).unwrap(), "< pong (4 bytes), unsolicited");
     }
 }
