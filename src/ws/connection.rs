@@ -177,12 +177,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.write_all().await
     }
 
-    /// An unsolicited Pong (a heartbeat in the other direction).
-    pub async fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.ep.send_pong(&mut self.out, payload)?;
-        self.write_all().await
-    }
-
     /// Start the closing handshake. `recv` goes on until it reports `Closed`.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
         self.ep.close(&mut self.out, code, reason);

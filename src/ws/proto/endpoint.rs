@@ -124,11 +124,6 @@ impl Endpoint {
         self.state >= State::Closing
     }
 
-    /// True while a frame or a fragmented message is half received.
-    pub fn is_mid_frame(&self) -> bool {
-        self.dec.is_mid_frame()
-    }
-
     pub fn ending(&self) -> Option<&Ending> {
         self.closing.as_ref()?.ending.as_ref()
     }
@@ -249,10 +244,6 @@ impl Endpoint {
 
     pub fn send_ping(&mut self, out: &mut Vec<u8>, payload: &[u8]) -> Result<(), Error> {
         self.send_control(out, OP_PING, payload, "a ping")
-    }
-
-    pub fn send_pong(&mut self, out: &mut Vec<u8>, payload: &[u8]) -> Result<(), Error> {
-        self.send_control(out, OP_PONG, payload, "a pong")
     }
 
     fn send_control(
@@ -414,17 +405,20 @@ impl Endpoint {
 
     /// The peer ended the TCP connection. After a complete handshake this is the normal end.
     pub fn on_eof(&mut self) {
-        let why = match self.state {
-            State::CloseSent => {
-                "the peer dropped the connection instead of answering our Close frame"
-            }
-            _ => "connection closed without a Close frame",
-        };
-        self.end_abnormal(why.to_string());
+        if self.state == State::CloseSent {
+            let why = "the peer dropped the connection instead of answering our Close frame";
+            self.end_abnormal(why.to_string(), why.to_string());
+        } else {
+            self.end_abnormal(
+                "connection closed without a Close frame".to_string(),
+                "the connection was closed without a closing handshake".to_string(),
+            );
+        }
     }
 
     pub fn on_io_error(&mut self, e: &std::io::Error) {
-        self.end_abnormal(format!("connection error: {e}"));
+        let why = format!("connection error: {e}");
+        self.end_abnormal(why.clone(), why);
     }
 
     /// `CLOSE_TIMEOUT` ran out: whatever was still awaited will not come.
@@ -435,9 +429,8 @@ impl Endpoint {
                 .as_ref()
                 .and_then(|c| c.sent.clone())
                 .unwrap_or_default();
-            self.end_abnormal(format!(
-                "sent Close {code} {reason:?}; no Close frame came back in time"
-            ));
+            let why = format!("sent Close {code} {reason:?}; no Close frame came back in time");
+            self.end_abnormal(why.clone(), why);
         }
         self.state = State::Closed;
     }
@@ -473,8 +466,9 @@ impl Endpoint {
     }
 
     /// The connection is gone: a clean end when the handshake was complete, else a 1006 (or
-    /// the failure already recorded, no longer clean).
-    fn end_abnormal(&mut self, why: String) {
+    /// the failure already recorded, no longer clean). `why` is the close's reason, `error`
+    /// the message of the error that goes with it.
+    fn end_abnormal(&mut self, why: String, error: String) {
         match self.state {
             State::Closed => return,
             State::Closing => {}
@@ -482,14 +476,14 @@ impl Endpoint {
                 Some(e) => {
                     e.close.was_clean = false;
                     e.error
-                        .get_or_insert_with(|| Error::new(ErrorKind::Abnormal, why));
+                        .get_or_insert_with(|| Error::new(ErrorKind::Abnormal, error));
                 }
                 None => {
-                    let mut close = CloseEvent::abnormal(why.clone());
+                    let mut close = CloseEvent::abnormal(why);
                     if self.state == State::CloseSent {
                         close.initiator = self.us();
                     }
-                    let error = Error::new(ErrorKind::Abnormal, lost_message(&why));
+                    let error = Error::new(ErrorKind::Abnormal, error);
                     self.set_ending(close, Some(error));
                 }
             },
@@ -502,15 +496,6 @@ impl Endpoint {
         if let Some(e) = self.ending_mut() {
             e.close.was_clean = false;
         }
-    }
-}
-
-fn lost_message(why: &str) -> String {
-    match why {
-        "connection closed without a Close frame" => {
-            "the connection was closed without a closing handshake".to_string()
-        }
-        other => other.to_string(),
     }
 }
 
