@@ -95,20 +95,25 @@ pub const EXIT_BUG: u8 = 101;
 #[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
-    message: String,
+    /// Boxed (no capacity word): soak keeps an error in each connection's task, whose size
+    /// is budgeted to the byte (`cmd/soak/worker.rs`).
+    message: Box<str>,
     /// HTTP status of a refused upgrade.
     pub status: Option<u16>,
     /// The start of a refused upgrade's response body: users need it to see why.
     pub body: Option<String>,
+    /// The `Location` of a refused upgrade (a redirect), for `-L` to follow.
+    pub location: Option<Box<str>>,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
-            message: message.into(),
+            message: message.into().into_boxed_str(),
             status: None,
             body: None,
+            location: None,
         }
     }
 

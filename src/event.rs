@@ -5,12 +5,16 @@ use crate::error::Error;
 use crate::ws::open::Handshake;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;
+use crate::ws::redirect::Redirect;
 use bytes::Bytes;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    Opened(Handshake),
+    /// `-L` followed a redirect of the upgrade; the `Opened` of the last hop follows.
+    Redirected(Redirect),
+    /// Boxed: the handshake is by far the largest event, and the rest are many.
+    Opened(Box<Handshake>),
     Sent {
         kind: DataKind,
         payload: Bytes,

@@ -65,6 +65,44 @@ pub struct HandshakeArgs {
     /// Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse::size)]
     pub max_message_size: usize,
+
+    /// Go through this proxy: http:// (CONNECT), https://, socks5:// (DNS here) or socks5h://
+    /// (DNS at the proxy); '' for none. Overrides http_proxy, https_proxy, all_proxy. soak: repeat
+    /// to spread connections over several, round robin
+    #[arg(
+        short = 'x',
+        long,
+        value_name = "URL",
+        help_heading = "Reaching the server"
+    )]
+    pub proxy: Vec<String>,
+    /// Credentials for the proxy; never printed
+    #[arg(long, value_name = "USER:PASS", value_parser = parse::credentials, help_heading = "Reaching the server")]
+    pub proxy_user: Option<(String, String)>,
+    /// Hosts that go direct, comma-separated: names (and their subdomains), IPs, CIDR ranges, or *;
+    /// replaces no_proxy/NO_PROXY
+    #[arg(long, value_name = "LIST", help_heading = "Reaching the server")]
+    pub noproxy: Option<String>,
+    /// Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host
+    #[arg(short = 'L', long, help_heading = "Reaching the server")]
+    pub location: bool,
+    /// With -L: follow at most this many redirects
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        help_heading = "Reaching the server"
+    )]
+    pub max_redirs: u32,
+    /// Connect to this Unix socket; the URL still gives Host and path (or write ws+unix:///SOCK:/PATH)
+    #[arg(long, value_name = "PATH", help_heading = "Reaching the server")]
+    pub unix_socket: Option<PathBuf>,
+    /// Use ADDR for HOST:PORT instead of DNS, like curl (repeatable; ADDR may be a list: A,B)
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = crate::net::resolve::parse_resolve, help_heading = "Reaching the server")]
+    pub resolve: Vec<crate::net::resolve::Resolve>,
+    /// Connect to HOST2:PORT2 whenever the URL says HOST1:PORT1, like curl (repeatable; parts may be empty)
+    #[arg(long, value_name = "HOST1:PORT1:HOST2:PORT2", value_parser = crate::net::resolve::parse_connect_to, help_heading = "Reaching the server")]
+    pub connect_to: Vec<crate::net::resolve::ConnectTo>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -82,6 +120,9 @@ pub struct TlsArgs {
     /// Do not verify the server's certificate (prints a warning)
     #[arg(short = 'k', long)]
     pub insecure: bool,
+    /// Send this name in SNI and verify the certificate against it instead of the URL's host
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -111,7 +111,7 @@ pub fn credentials(s: &str) -> Result<(String, String), String> {
     // Never echo the input back: it holds a password.
     let (user, pass) = s
         .split_once(':')
-        .ok_or_else(|| "--auth takes USER:PASS (the password is never printed)".to_string())?;
+        .ok_or_else(|| "takes USER:PASS (the password is never printed)".to_string())?;
     Ok((user.to_string(), pass.to_string()))
 }
 

@@ -95,6 +95,13 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
 
 /// The first connection: a failure here ends the run with its own exit code (3, 4, 5), even
 /// with `--reconnect`, which is about keeping a connection that once worked.
+/// The SSLKEYLOGFILE warning, when this run does TLS at all.
+pub fn key_log_warning(conn: &crate::ws::handshake::client::ConnectOptions) -> Option<String> {
+    conn.tls
+        .as_ref()
+        .and_then(|_| crate::net::tls::key_log_warning())
+}
+
 pub async fn open_first(
     cfg: &ConnectConfig,
     out: &mut Output,
@@ -105,6 +112,9 @@ pub async fn open_first(
             "--insecure: the server's certificate is NOT verified; anyone on the path can read and change this connection".into(),
         ));
     }
+    if let Some(w) = key_log_warning(&cfg.conn) {
+        out.emit(Event::Warning(w));
+    }
     let mut stop = signals::subscribe();
     let opened = tokio::select! {
         r = open::open(&cfg.conn) => r,
@@ -113,7 +123,10 @@ pub async fn open_first(
     };
     match opened {
         Ok((ws, hs)) => {
-            out.emit(Event::Opened(hs.clone()));
+            for r in &hs.redirects {
+                out.emit(Event::Redirected(r.clone()));
+            }
+            out.emit(Event::Opened(Box::new(hs.clone())));
             Ok((ws, hs))
         }
         Err(e) => {

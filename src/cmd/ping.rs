@@ -74,6 +74,9 @@ pub async fn run(cfg: PingConfig) -> ExitCode {
             "--insecure: the server's certificate is NOT verified".into(),
         )));
     }
+    if let Some(w) = crate::cmd::connect::key_log_warning(&cfg.conn) {
+        out.emit(PingEvent::Core(Event::Warning(w)));
+    }
     let mut sigint = signals::subscribe();
     let outcome = match &cfg.probe {
         Probe::Connect => connect_only::run(&cfg, &mut out, &mut sigint).await,

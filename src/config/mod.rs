@@ -11,6 +11,9 @@ pub use connect::ConnectConfig;
 
 use crate::cli::{ColorChoice, HandshakeArgs, OutputArgs, TlsArgs};
 use crate::error::Error;
+use crate::net::proxy::ProxyChoice;
+use crate::net::resolve::Overrides;
+use crate::net::route::Reach;
 use crate::net::target::Target;
 use crate::net::tls::{self, TlsOptions};
 use crate::render::OutputConfig;
@@ -43,14 +46,73 @@ pub fn connect_options(
     handshake: &HandshakeArgs,
     tls_args: &TlsArgs,
 ) -> Result<ConnectOptions, Error> {
-    let target: Target = url.parse()?;
-    if !target.secure && (tls_args.cacert.is_some() || tls_args.cert.is_some()) {
+    if handshake.proxy.len() > 1 {
+        return Err(Error::usage(
+            "--proxy given more than once; only soak spreads connections over several proxies",
+        ));
+    }
+    build_options(
+        url,
+        handshake,
+        tls_args,
+        handshake.proxy.first().map(String::as_str),
+    )
+}
+
+/// soak: one set of options per `--proxy` (round robin over connections), or one.
+pub fn connect_options_per_proxy(
+    url: &str,
+    handshake: &HandshakeArgs,
+    tls_args: &TlsArgs,
+) -> Result<Vec<ConnectOptions>, Error> {
+    if handshake.proxy.is_empty() {
+        return Ok(vec![build_options(url, handshake, tls_args, None)?]);
+    }
+    handshake
+        .proxy
+        .iter()
+        .map(|p| build_options(url, handshake, tls_args, Some(p)))
+        .collect()
+}
+
+fn build_options(
+    url: &str,
+    handshake: &HandshakeArgs,
+    tls_args: &TlsArgs,
+    proxy: Option<&str>,
+) -> Result<ConnectOptions, Error> {
+    let (target, unix_socket) = match unix_url(url)? {
+        Some((target, path)) => {
+            if handshake.unix_socket.is_some() {
+                return Err(Error::usage(
+                    "a ws+unix:// URL names its socket already; drop --unix-socket",
+                ));
+            }
+            (target, Some(path))
+        }
+        None => (url.parse::<Target>()?, handshake.unix_socket.clone()),
+    };
+    if unix_socket.is_some() && proxy.is_some_and(|p| !p.trim().is_empty()) {
+        return Err(Error::usage(
+            "--proxy and a Unix socket do not go together: the socket is the whole way",
+        ));
+    }
+    let proxy = ProxyChoice::new(
+        proxy,
+        handshake.proxy_user.as_ref(),
+        handshake.noproxy.as_deref(),
+        |k| std::env::var(k).ok(),
+    )?;
+    let follow = handshake.location.then_some(handshake.max_redirs);
+    // ws:// may still need TLS: a redirect to wss://, or an https:// proxy.
+    let needs_tls = target.secure || follow.is_some() || proxy.any_https();
+    if !needs_tls && (tls_args.cacert.is_some() || tls_args.cert.is_some()) {
         return Err(Error::usage(format!(
             "--cacert/--cert apply to wss:// only; {} is plain ws://",
             target.url()
         )));
     }
-    let tls = if target.secure {
+    let tls = if needs_tls {
         Some(tls::client_config(&TlsOptions {
             cacert: tls_args.cacert.clone(),
             cert: tls_args.cert.clone(),
@@ -71,5 +133,65 @@ pub fn connect_options(
         tls,
         max_message_size: handshake.max_message_size,
         source: None,
+        reach: Reach {
+            proxy,
+            unix_socket,
+            overrides: Overrides {
+                resolve: handshake.resolve.clone(),
+                connect_to: handshake.connect_to.clone(),
+            },
+            tls_server_name: tls_args.tls_server_name.clone(),
+        },
+        follow,
     })
+}
+
+/// `ws+unix:///path/to.sock:/ws/path` (also `wss+unix://`): the socket's path up to the first
+/// ':', then the resource (`/` when none). Host is `localhost`, as Node's `ws` sends.
+fn unix_url(url: &str) -> Result<Option<(Target, std::path::PathBuf)>, Error> {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    let (scheme, rest) = if lower.starts_with("ws+unix://") {
+        ("ws", &url[10..])
+    } else if lower.starts_with("wss+unix://") {
+        ("wss", &url[11..])
+    } else {
+        return Ok(None);
+    };
+    let (path, resource) = rest.split_once(':').unwrap_or((rest, "/"));
+    if path.is_empty() {
+        return Err(Error::usage(format!(
+            "'{url}' names no socket; write {scheme}+unix:///path/to.sock:/ws/path"
+        )));
+    }
+    let resource = if resource.starts_with('/') {
+        resource.to_string()
+    } else {
+        format!("/{resource}")
+    };
+    let target = format!("{scheme}://localhost{resource}").parse()?;
+    Ok(Some((target, path.into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_urls_name_the_socket_then_the_path() {
+        let (t, p) = unix_url("ws+unix:///tmp/a.sock:/chat?x=1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (t.url().as_str(), p.to_str()),
+            ("ws://localhost/chat?x=1", Some("/tmp/a.sock"))
+        );
+        let (t, p) = unix_url("WSS+UNIX:///run/s").unwrap().unwrap();
+        assert_eq!(
+            (t.url().as_str(), p.to_str()),
+            ("wss://localhost/", Some("/run/s"))
+        );
+        assert!(unix_url("ws+unix://:/x").is_err());
+        assert!(unix_url("ws://h/").unwrap().is_none());
+    }
 }

@@ -1,7 +1,7 @@
 //! `wsbeat soak`: the shape of the run, heartbeats, reconnects, reports and thresholds, and the
 //! handshake every connection makes, lowered before any connection is opened.
 
-use super::{connect_options, use_color};
+use super::{connect_options, connect_options_per_proxy, use_color};
 use crate::cli::TlsArgs;
 use crate::cli::soak::{SoakArgs, SoakMode};
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
@@ -31,6 +31,8 @@ pub struct SoakConfig {
     /// The handshake (and TLS) of every connection. With the embedded server its target is a
     /// stand-in, replaced once the server listens.
     pub conn: ConnectOptions,
+    /// `--proxy` repeated: connection N goes through `proxies[N % len]`; empty: as `conn` says.
+    pub proxies: Vec<crate::net::proxy::ProxyChoice>,
     /// `--merge`: add up these reports instead of running.
     pub merge: Vec<PathBuf>,
     pub run: RunShape,
@@ -99,8 +101,15 @@ fn writable(path: &str) -> Result<PathBuf, Error> {
 
 pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
     // Parse the URL and read the TLS files now, so that a typo fails before the run.
+    let mut proxies = Vec::new();
     let conn = match &args.url {
-        Some(url) => connect_options(url, &args.handshake, &args.tls)?,
+        Some(url) => {
+            let mut each = connect_options_per_proxy(url, &args.handshake, &args.tls)?;
+            if each.len() > 1 {
+                proxies = each.iter().map(|o| o.reach.proxy.clone()).collect();
+            }
+            each.swap_remove(0)
+        }
         None => {
             // The embedded server is plain ws://, so TLS files would apply to nothing (and
             // --merge opens no connection at all).
@@ -114,6 +123,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
                 cert: None,
                 key: None,
                 insecure: false,
+                tls_server_name: None,
             };
             connect_options(EMBEDDED_STAND_IN, &args.handshake, &plain)?
         }
@@ -147,6 +157,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         // The parsed target's form, not the input: `user:pass@` must reach no output.
         url: args.url.as_ref().map(|_| conn.target.url()),
         conn,
+        proxies,
         merge: args.merge.clone(),
         run: RunShape {
             connections: args.connections,

@@ -13,29 +13,17 @@ pub struct Dialed {
     pub tcp: Duration,
 }
 
-/// Resolve `host` (skipped for IP literals) and connect to the first address that answers.
-/// `source` binds the local side first, so that one machine can open more connections than
-/// one source address has ephemeral ports.
-pub async fn dial(host: &str, port: u16, source: Option<IpAddr>) -> Result<Dialed, Error> {
+/// Resolve `host` (skipped for IP literals and for names `--resolve` answers: `pinned`) and
+/// connect to the first address that answers. `source` binds the local side first, so that
+/// one machine can open more connections than one source address has ephemeral ports.
+pub async fn dial(
+    host: &str,
+    port: u16,
+    source: Option<IpAddr>,
+    pinned: Option<&[IpAddr]>,
+) -> Result<Dialed, Error> {
     let start = Instant::now();
-    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Dns,
-                    format!("could not resolve host '{host}': {e}"),
-                )
-            })?
-            .collect(),
-    };
-    if addrs.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Dns,
-            format!("host '{host}' resolved to no addresses"),
-        ));
-    }
+    let addrs = resolve(host, port, pinned).await?;
     let dns = start.elapsed();
     let tcp_start = Instant::now();
     let mut last_err = None;
@@ -56,6 +44,36 @@ pub async fn dial(host: &str, port: u16, source: Option<IpAddr>) -> Result<Diale
     }
     let (addr, e) = last_err.expect("at least one address was tried");
     Err(classify(addr, e))
+}
+
+/// The addresses of `host`: an IP literal as it is, `pinned` when given, else DNS.
+pub async fn resolve(
+    host: &str,
+    port: u16,
+    pinned: Option<&[IpAddr]>,
+) -> Result<Vec<SocketAddr>, Error> {
+    if let Some(ips) = pinned {
+        return Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
+    }
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Dns,
+                    format!("could not resolve host '{host}': {e}"),
+                )
+            })?
+            .collect(),
+    };
+    if addrs.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Dns,
+            format!("host '{host}' resolved to no addresses"),
+        ));
+    }
+    Ok(addrs)
 }
 
 async fn connect_one(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {

@@ -194,7 +194,7 @@ fn scheme_end(s: &str) -> Option<usize> {
 /// with an unencoded '/', '?' or '#' (`ws://u:pa/ss@h/`), which landed in the host or port.
 /// So everything from the scheme's `://` (or the start, without one) to the last '@' goes:
 /// it covers both, at the price of hiding a little more when an '@' is in the path.
-fn redact(s: &str) -> String {
+pub(crate) fn redact(s: &str) -> String {
     let start = scheme_end(s).map_or(0, |at| at + 3);
     let rest = &s[start..];
     match rest.rfind('@') {
@@ -206,7 +206,7 @@ fn redact(s: &str) -> String {
 /// RFC 3986 2.1 percent-decoding of the userinfo, as browsers and Python's `websockets` do
 /// before building Basic auth: `p%40ss` is the password `p@ss`. A '%' not followed by two
 /// hex digits stays as written; bytes that are not UTF-8 become U+FFFD.
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

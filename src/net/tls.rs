@@ -59,7 +59,29 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
         _ => return Err(Error::usage("--cert and --key go together; give both")),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if key_log_file().is_some() {
+        config.key_log = Arc::new(rustls::KeyLogFile::new());
+    }
     Ok(Arc::new(config))
+}
+
+/// `SSLKEYLOGFILE`, as browsers and curl read it: TLS secrets are appended there (NSS key log
+/// format) so that Wireshark can decrypt a capture. Whoever runs us asked for it, but anyone
+/// who reads the file can read the traffic: the commands warn while it is set.
+pub fn key_log_file() -> Option<PathBuf> {
+    std::env::var_os("SSLKEYLOGFILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The warning line for `key_log_file`.
+pub fn key_log_warning() -> Option<String> {
+    key_log_file().map(|p| {
+        format!(
+            "SSLKEYLOGFILE: TLS secrets are written to {}; anyone who reads it can decrypt this traffic",
+            p.display()
+        )
+    })
 }
 
 pub fn load_certs(path: &Path, flag: &str) -> Result<Vec<CertificateDer<'static>>, Error> {

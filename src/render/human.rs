@@ -106,13 +106,16 @@ impl Render for Human {
                         escape_controls(&h.extensions.join(","), false)
                     ));
                 }
+                line.push_str(&via(h));
                 stderr_line(&line)?;
                 let t = &h.timings;
                 stderr_line(
                     &palette::dim(&format!(
-                        "  dns {}  tcp {}  tls {}  upgrade {}  total {}",
+                        "  dns {}  tcp {}{}  tls {}  upgrade {}  total {}",
                         units::duration(t.dns),
                         units::duration(t.tcp),
+                        t.proxy
+                            .map_or(String::new(), |d| format!("  proxy {}", units::duration(d))),
                         t.tls.map_or("-".to_string(), units::duration),
                         units::duration(t.upgrade),
                         units::duration(t.total)
@@ -243,6 +246,13 @@ impl Render for Human {
     }
 }
 
+/// ` via PROXY` when the connection went through one (never its credentials).
+pub fn via(h: &crate::ws::open::Handshake) -> String {
+    h.proxy
+        .as_ref()
+        .map_or(String::new(), |p| format!(" via proxy {p}"))
+}
+
 pub fn heartbeat_line(seq: Option<u64>, rtt: Option<Duration>) -> String {
     let seq = seq.map_or(String::new(), |s| format!(" seq={s}"));
     match rtt {
@@ -255,6 +265,18 @@ pub fn heartbeat_line(seq: Option<u64>, rtt: Option<Duration>) -> String {
 /// with the interactive view. `None` for events that are not about the link.
 pub fn link_line(event: &Event) -> Option<String> {
     Some(match event {
+        Event::Redirected(r) => palette::info(&format!(
+            "redirect {}: {} -> {}{}",
+            r.status,
+            r.from,
+            r.to,
+            if r.credentials_dropped {
+                " (credentials not sent: another scheme, host or port)"
+            } else {
+                ""
+            }
+        ))
+        .to_string(),
         Event::Reconnecting {
             attempt,
             max,

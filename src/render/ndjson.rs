@@ -77,6 +77,7 @@ pub fn timings(t: &Timings) -> Value {
     json!({
         "dns": secs(t.dns),
         "tcp": secs(t.tcp),
+        "proxy": t.proxy.map(secs),
         "tls": t.tls.map(secs),
         "upgrade": secs(t.upgrade),
         "total": secs(t.total),
@@ -109,11 +110,21 @@ fn payload_fields(obj: &mut Map<String, Value>, kind: DataKind, payload: &[u8]) 
 
 pub fn to_json(ts: Duration, event: &Event) -> Value {
     let (ty, fields) = match event {
+        Event::Redirected(r) => (
+            "redirect",
+            json!({
+                "status": r.status,
+                "from": r.from,
+                "to": r.to,
+                "credentials_dropped": r.credentials_dropped,
+            }),
+        ),
         Event::Opened(h) => (
             "opened",
             json!({
                 "url": h.url,
                 "peer": h.peer.to_string(),
+                "proxy": h.proxy,
                 "status": h.status,
                 "headers": h.headers.iter().map(|(k, v)| {
                     (k.clone(), json!(super::human::redact_header(k, v)))
@@ -268,6 +279,8 @@ pub(crate) mod tests {
         crate::ws::open::Handshake {
             url: "ws://127.0.0.1:9001/".into(),
             peer: "127.0.0.1:9001".parse().unwrap(),
+            proxy: None,
+            redirects: Vec::new(),
             status: 101,
             reason: "Switching Protocols".into(),
             headers: vec![
@@ -279,6 +292,7 @@ pub(crate) mod tests {
             timings: crate::ws::open::Timings {
                 dns: Duration::from_millis(1),
                 tcp: Duration::from_millis(2),
+                proxy: None,
                 tls: tls.then(|| Duration::from_millis(3)),
                 upgrade: Duration::from_millis(4),
                 total: Duration::from_millis(10),
@@ -294,7 +308,13 @@ pub(crate) mod tests {
         refused.status = Some(403);
         refused.body = Some("go away".into());
         let events = vec![
-            Event::Opened(sample_handshake(false)),
+            Event::Redirected(crate::ws::redirect::Redirect {
+                status: 301,
+                from: "ws://127.0.0.1:9000/".into(),
+                to: "ws://127.0.0.1:9001/".into(),
+                credentials_dropped: true,
+            }),
+            Event::Opened(Box::new(sample_handshake(false))),
             Event::Sent {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"hi"),
@@ -366,7 +386,8 @@ pub(crate) mod tests {
             .map(|e| serde_json::to_string(&to_json(Duration::from_millis(1250), e)).unwrap())
             .collect();
         let want = [
-            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"tls":null,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"redirect","ts":1.25,"status":301,"from":"ws://127.0.0.1:9000/","to":"ws://127.0.0.1:9001/","credentials_dropped":true}"#,
+            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","proxy":null,"status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":null,"upgrade":0.004,"total":0.01}}"#,
             r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2}"#,
             r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI="}"#,
             r#"{"type":"ping","ts":1.25,"direction":"out","len":16,"seq":1}"#,

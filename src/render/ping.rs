@@ -169,9 +169,11 @@ fn stderr_line(line: &str) -> io::Result<()> {
 
 pub fn timings_line(t: &Timings) -> String {
     format!(
-        "dns {} tcp {} tls {} upgrade {}",
+        "dns {} tcp {}{} tls {} upgrade {}",
         units::duration(t.dns),
         units::duration(t.tcp),
+        t.proxy
+            .map_or(String::new(), |d| format!(" proxy {}", units::duration(d))),
         t.tls.map_or("-".to_string(), units::duration),
         units::duration(t.upgrade)
     )
@@ -265,6 +267,7 @@ impl PingRender for Human {
                 if let Some(p) = &h.subprotocol {
                     line.push_str(&format!(", subprotocol {p}"));
                 }
+                line.push_str(&super::human::via(h));
                 stdout_line(&line)?;
                 if self.view.verbose {
                     for (k, v) in &h.headers {
@@ -296,6 +299,10 @@ impl PingRender for Human {
             PingEvent::Core(Event::Warning(w)) => {
                 stderr_line(&format!("{} {w}", palette::warn("wsbeat: warning:")))
             }
+            PingEvent::Core(e @ Event::Redirected(_)) => match super::human::link_line(e) {
+                Some(line) => stdout_line(&line),
+                None => Ok(()),
+            },
             PingEvent::Core(_) => Ok(()),
             PingEvent::Reply { seq, size, rtt } => stdout_line(&format!(
                 "{word} from {}: seq={seq} size={size} time={}",
@@ -499,9 +506,9 @@ mod tests {
         h.record(Duration::from_millis(1));
         h.record(Duration::from_millis(3));
         let events = vec![
-            PingEvent::Core(Event::Opened(
+            PingEvent::Core(Event::Opened(Box::new(
                 crate::render::ndjson::tests::sample_handshake(true),
-            )),
+            ))),
             PingEvent::Reply {
                 seq: 1,
                 size: 16,
@@ -548,14 +555,14 @@ mod tests {
             .map(|e| serde_json::to_string(&to_json(Duration::from_millis(1250), e)).unwrap())
             .collect();
         let want = [
-            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"tls":0.003,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","proxy":null,"status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":0.003,"upgrade":0.004,"total":0.01}}"#,
             r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.0005}"#,
             r#"{"type":"late","ts":1.25,"seq":2,"len":16,"rtt":3.0}"#,
             r#"{"type":"duplicate","ts":1.25,"seq":1,"len":16}"#,
             r#"{"type":"unsolicited","ts":1.25,"len":9}"#,
             r#"{"type":"timeout","ts":1.25,"seq":4}"#,
             r#"{"type":"other","ts":1.25,"kind":"text","len":3}"#,
-            r#"{"type":"handshake","ts":1.25,"seq":5,"peer":"127.0.0.1:9001","status":101,"rtt":0.01,"timings":{"dns":0.001,"tcp":0.002,"tls":null,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"handshake","ts":1.25,"seq":5,"peer":"127.0.0.1:9001","status":101,"rtt":0.01,"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":null,"upgrade":0.004,"total":0.01}}"#,
             r#"{"type":"failed","ts":1.25,"seq":6,"kind":"refused","message":"connection refused"}"#,
             r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"gone","wasClean":false,"initiator":"none","code_valid":true}"#,
             r#"{"type":"summary","ts":1.25,"url":"ws://x/","mode":"text","sent":4,"received":2,"loss_percent":50.0,"late":1,"duplicate":1,"unsolicited":1,"other":1,"rtt":{"min":0.001,"avg":0.002,"max":0.003,"mdev":0.001,"p50":0.001000447,"p90":0.003,"p99":0.003},"elapsed":3.5,"ended":"interrupted"}"#,

@@ -11,7 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The byte stream: plain TCP or TLS.
-pub(super) type Io = crate::net::stream::MaybeTls<tokio_rustls::server::TlsStream<TcpStream>>;
+pub(super) type Io =
+    crate::net::stream::MaybeTls<tokio_rustls::server::TlsStream<TcpStream>, TcpStream>;
 
 /// Holds one of the `max_connections` places while a WebSocket is open.
 pub(super) struct OpenSlot(Arc<Shared>);

@@ -6,3 +6,4 @@ pub mod connection;
 pub mod handshake;
 pub mod open;
 pub mod proto;
+pub mod redirect;

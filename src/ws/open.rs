@@ -1,14 +1,15 @@
-//! Opening a client connection: DNS, TCP, TLS and the HTTP upgrade, each phase timed, then the
-//! one `Connection` type over the stream.
+//! Opening a client connection: the first hop (DNS and TCP, a proxy's tunnel, or a Unix
+//! socket: `net::route`), TLS and the HTTP upgrade, each phase timed, redirects followed with
+//! `-L`, then the one `Connection` type over the stream.
 
 use crate::error::{Error, ErrorKind};
-use crate::net::dial::{Dialed, dial};
+use crate::net::route::{Peer, Reached, reach};
 use crate::net::stream::MaybeTls;
 use crate::ws::connection::Connection;
 use crate::ws::handshake::client::{self, ConnectOptions};
 use crate::ws::proto::frame::Role;
+use crate::ws::redirect::{self, Redirect};
 use rustls::pki_types::ServerName;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// A client's connection: over TCP, or TLS over TCP.
@@ -18,9 +19,13 @@ pub type ClientConnection = Connection<MaybeTls>;
 pub struct Timings {
     pub dns: Duration,
     pub tcp: Duration,
+    /// The proxy's handshake (CONNECT or SOCKS, TLS to an https:// proxy included); `None`
+    /// without a proxy.
+    pub proxy: Option<Duration>,
     /// `None` for ws://.
     pub tls: Option<Duration>,
     pub upgrade: Duration,
+    /// From the start to the 101, every redirect included.
     pub total: Duration,
 }
 
@@ -28,7 +33,12 @@ pub struct Timings {
 #[derive(Debug, Clone)]
 pub struct Handshake {
     pub url: String,
-    pub peer: SocketAddr,
+    /// The server, or the proxy we went through.
+    pub peer: Peer,
+    /// The proxy's URL, without credentials.
+    pub proxy: Option<String>,
+    /// The redirects followed before this (`-L`), in order.
+    pub redirects: Vec<Redirect>,
     pub status: u16,
     pub reason: String,
     pub headers: Vec<(String, String)>,
@@ -49,7 +59,7 @@ pub async fn open(opts: &ConnectOptions) -> Result<(ClientConnection, Handshake)
 /// the `Connection` itself, where it decides what is boxed (soak's workers).
 pub async fn open_raw(opts: &ConnectOptions) -> Result<(MaybeTls, Vec<u8>, Handshake), Error> {
     let phase = std::sync::Mutex::new("DNS/TCP");
-    match tokio::time::timeout(opts.connect_timeout, open_phases(opts, &phase)).await {
+    match tokio::time::timeout(opts.connect_timeout, follow(opts, &phase)).await {
         Ok(res) => res,
         Err(_) => Err(timed_out(opts, &phase)),
     }
@@ -67,7 +77,55 @@ fn timed_out(opts: &ConnectOptions, phase: &std::sync::Mutex<&'static str>) -> E
     )
 }
 
-/// DNS, TCP, TLS and the upgrade.
+/// Open, and with `-L` open again where each redirect points.
+async fn follow(
+    opts: &ConnectOptions,
+    phase: &std::sync::Mutex<&'static str>,
+) -> Result<(MaybeTls, Vec<u8>, Handshake), Error> {
+    let start = Instant::now();
+    let mut redirects = Vec::new();
+    let mut hop: Option<ConnectOptions> = None;
+    loop {
+        let current = hop.as_ref().unwrap_or(opts);
+        let err = match open_phases(current, phase).await {
+            Ok((io, leftover, mut handshake)) => {
+                handshake.redirects = redirects;
+                handshake.timings.total = start.elapsed();
+                return Ok((io, leftover, handshake));
+            }
+            Err(e) => e,
+        };
+        let (Some(max), Some(status), Some(location)) = (opts.follow, err.status, &err.location)
+        else {
+            return Err(err);
+        };
+        if !redirect::is_followed(status) {
+            return Err(err);
+        }
+        if redirects.len() as u32 >= max {
+            return Err(Error::new(
+                ErrorKind::Upgrade,
+                format!(
+                    "too many redirects: {} followed (--max-redirs {max}); the last pointed to {}",
+                    redirects.len(),
+                    crate::error::escape_controls(location, false)
+                ),
+            ));
+        }
+        let to = redirect::next_target(&current.target, location)?;
+        let from = current.target.url();
+        let (next, credentials_dropped) = redirect::options_for(opts, to);
+        redirects.push(Redirect {
+            status,
+            from,
+            to: next.target.url(),
+            credentials_dropped,
+        });
+        hop = Some(next);
+    }
+}
+
+/// The first hop, TLS and the upgrade, for one URL.
 async fn open_phases(
     opts: &ConnectOptions,
     phase: &std::sync::Mutex<&'static str>,
@@ -78,31 +136,46 @@ async fn open_phases(
             *g = p;
         }
     };
-    let Dialed {
-        stream,
+    set_phase("DNS/TCP");
+    let Reached {
+        socket,
         peer,
         dns,
         tcp,
-    } = dial(&opts.target.host, opts.target.port, opts.source).await?;
+        proxy,
+    } = reach(
+        &opts.reach,
+        &opts.target,
+        opts.source,
+        opts.tls.as_ref(),
+        &set_phase,
+    )
+    .await?;
 
-    let (stream, tls) = match &opts.tls {
-        Some(config) if opts.target.secure => {
-            set_phase("TLS");
-            let tls_start = Instant::now();
-            let name = ServerName::try_from(opts.target.host.clone()).map_err(|e| {
-                Error::usage(format!(
-                    "'{}' is not a valid TLS server name: {e}",
-                    opts.target.host
-                ))
-            })?;
-            let connector = tokio_rustls::TlsConnector::from(config.clone());
-            let tls = connector
-                .connect(name, stream)
-                .await
-                .map_err(|e| crate::net::tls::describe_handshake_error(&opts.target.host, &e))?;
-            (MaybeTls::Tls(Box::new(tls)), Some(tls_start.elapsed()))
-        }
-        _ => (MaybeTls::Plain(stream), None),
+    let (stream, tls) = if opts.target.secure {
+        let config = opts.tls.as_ref().ok_or_else(|| {
+            Error::usage(format!(
+                "{} needs TLS, which was not set up",
+                opts.target.url()
+            ))
+        })?;
+        set_phase("TLS");
+        let tls_start = Instant::now();
+        let host = opts
+            .reach
+            .tls_server_name
+            .as_deref()
+            .unwrap_or(&opts.target.host);
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| Error::usage(format!("'{host}' is not a valid TLS server name: {e}")))?;
+        let connector = tokio_rustls::TlsConnector::from(config.clone());
+        let tls = connector
+            .connect(name, socket)
+            .await
+            .map_err(|e| crate::net::tls::describe_handshake_error(host, &e))?;
+        (MaybeTls::Tls(Box::new(tls)), Some(tls_start.elapsed()))
+    } else {
+        (MaybeTls::Plain(socket), None)
     };
 
     set_phase("the HTTP upgrade");
@@ -110,9 +183,15 @@ async fn open_phases(
     let mut io = stream;
     let (accepted, leftover) = client::upgrade(&mut io, opts).await?;
     let upgrade = upgrade_start.elapsed();
+    let (proxy, proxy_time) = match proxy {
+        Some((url, took)) => (Some(url), Some(took)),
+        None => (None, None),
+    };
     let handshake = Handshake {
         url: opts.target.url(),
         peer,
+        proxy,
+        redirects: Vec::new(),
         status: accepted.status,
         reason: accepted.reason,
         headers: accepted.headers,
@@ -121,6 +200,7 @@ async fn open_phases(
         timings: Timings {
             dns,
             tcp,
+            proxy: proxy_time,
             tls,
             upgrade,
             total: start.elapsed(),

@@ -482,6 +482,8 @@ async fn echo(mut ws: Tung) -> Vec<Message> {
 
 async fn our_client(addr: SocketAddr, max_message_size: usize) -> ClientConnection {
     let opts = ConnectOptions {
+        reach: Default::default(),
+        follow: None,
         target: format!("ws://{addr}/interop").parse().unwrap(),
         headers: Vec::new(),
         origin: None,

@@ -259,7 +259,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         self.stats.subprotocol = hs.subprotocol.clone();
         self.stats.connected_at = Some(now());
         self.stats.reconnects += 1;
-        out.emit(Event::Opened(hs));
+        for r in &hs.redirects {
+            out.emit(Event::Redirected(r.clone()));
+        }
+        out.emit(Event::Opened(Box::new(hs)));
         self.state = State::Up(Box::new(ws));
         if let Some(r) = &mut self.reconnector {
             r.succeeded();

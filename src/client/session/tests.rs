@@ -51,6 +51,8 @@ fn handshake() -> Handshake {
     Handshake {
         url: "ws://fake.test/".into(),
         peer: "127.0.0.1:9".parse().unwrap(),
+        proxy: None,
+        redirects: Vec::new(),
         status: 101,
         reason: "Switching Protocols".into(),
         headers: Vec::new(),
@@ -119,6 +121,8 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
             tls: None,
             max_message_size: 1 << 20,
             source: None,
+            reach: Default::default(),
+            follow: None,
         },
         preamble: vec![(DataKind::Text, Bytes::from_static(b"auth"))],
         fragment_size: None,

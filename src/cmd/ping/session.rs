@@ -34,7 +34,10 @@ pub(super) async fn run(
         _ = sleep_until(deadline) => Err(Error::new(ErrorKind::ConnectTimeout, "-w/--deadline ran out while connecting")),
     };
     let (mut conn, hs) = opened?;
-    out.emit(PingEvent::Core(Event::Opened(hs)));
+    for r in &hs.redirects {
+        out.emit(PingEvent::Core(Event::Redirected(r.clone())));
+    }
+    out.emit(PingEvent::Core(Event::Opened(Box::new(hs))));
     let mut run = Run {
         cfg,
         tracker: PingTracker::new(match cfg.probe {

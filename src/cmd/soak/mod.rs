@@ -71,6 +71,9 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     if let Some(w) = rss::port_warning(cfg.run.connections as u64, cfg.run.source_addrs.len()) {
         eprintln!("wsbeat: warning: {w}");
     }
+    if let Some(w) = crate::cmd::connect::key_log_warning(&cfg.conn) {
+        eprintln!("wsbeat: warning: {w}");
+    }
     let (server, url) = match &cfg.url {
         Some(u) => (None, u.clone()),
         None => {
@@ -83,7 +86,7 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     if server.is_some() {
         conn.target = url.parse()?;
     }
-    let opts = options_per_source(conn, &cfg.run.source_addrs);
+    let opts = options_per_source(conn, &cfg.run.source_addrs, &cfg.proxies);
     let config_json = config_json(&cfg, &url, embedded_server);
 
     let start = Instant::now();
@@ -218,20 +221,37 @@ fn panicked(ended: &Result<(), tokio::task::JoinError>) -> bool {
     ended.as_ref().is_err_and(|e| e.is_panic())
 }
 
-/// One set of options per source address, built once and shared by every connection from it:
-/// cloning `ConnectOptions` per connection would cost RSS that soak cannot spare.
-fn options_per_source(base: ConnectOptions, sources: &[IpAddr]) -> Vec<Arc<ConnectOptions>> {
-    if sources.is_empty() {
-        return vec![Arc::new(base)];
-    }
-    sources
-        .iter()
-        .map(|ip| {
+/// One set of options per source address and proxy, built once and shared by every
+/// connection that uses them: cloning `ConnectOptions` per connection would cost RSS that soak
+/// cannot spare. Connection N takes set N mod len, so consecutive connections go round robin
+/// over the proxies and, for each proxy, over the sources.
+fn options_per_source(
+    base: ConnectOptions,
+    sources: &[IpAddr],
+    proxies: &[crate::net::proxy::ProxyChoice],
+) -> Vec<Arc<ConnectOptions>> {
+    let sources: Vec<Option<IpAddr>> = if sources.is_empty() {
+        vec![None]
+    } else {
+        sources.iter().copied().map(Some).collect()
+    };
+    let proxies: Vec<Option<&crate::net::proxy::ProxyChoice>> = if proxies.is_empty() {
+        vec![None]
+    } else {
+        proxies.iter().map(Some).collect()
+    };
+    let mut all = Vec::with_capacity(sources.len() * proxies.len());
+    for source in &sources {
+        for proxy in &proxies {
             let mut o = base.clone();
-            o.source = Some(*ip);
-            Arc::new(o)
-        })
-        .collect()
+            o.source = *source;
+            if let Some(p) = proxy {
+                o.reach.proxy = (*p).clone();
+            }
+            all.push(Arc::new(o));
+        }
+    }
+    all
 }
 
 /// The live view and its key reader; `None` (plain status lines) when the terminal refuses.

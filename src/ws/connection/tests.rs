@@ -12,7 +12,7 @@ async fn pair(leftover: Vec<u8>) -> (Connection<MaybeTls>, TcpStream) {
     let addr = listener.local_addr().unwrap();
     let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
     let conn = Connection::new(
-        MaybeTls::Plain(client.unwrap()),
+        MaybeTls::Plain(client.unwrap().into()),
         Role::Client,
         leftover,
         1 << 20,
@@ -236,7 +236,7 @@ async fn a_message_over_the_limit_is_closed_with_1009_and_reported_as_1009() {
     let addr = listener.local_addr().unwrap();
     let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
     let mut conn: Connection<MaybeTls> = Connection::new(
-        MaybeTls::Plain(client.unwrap()),
+        MaybeTls::Plain(client.unwrap().into()),
         Role::Client,
         Vec::new(),
         10,

@@ -33,6 +33,10 @@ pub struct ConnectOptions {
     pub tls: Option<Arc<ClientConfig>>,
     pub max_message_size: usize,
     pub source: Option<IpAddr>,
+    /// Proxies, Unix socket, address overrides, TLS name: how the server is reached.
+    pub reach: crate::net::route::Reach,
+    /// `-L`: follow this many redirects at most; `None` shows the Location and stops.
+    pub follow: Option<u32>,
 }
 
 /// How much of a refused upgrade's body we show: enough to read an error page's message.
@@ -209,17 +213,19 @@ fn refused(head: &Head) -> Error {
         head.status,
         escape_controls(&head.reason, false)
     );
-    // A redirect says where the endpoint went; WebSocket clients do not follow it.
-    if (300..400).contains(&head.status)
-        && let Some(location) = head.header("location")
-    {
+    // A redirect says where the endpoint went; `-L` follows it (ws/open.rs).
+    let location = head
+        .header("location")
+        .filter(|_| (300..400).contains(&head.status));
+    if let Some(location) = location {
         message.push_str(&format!(
-            " (Location: {}; WebSocket clients do not follow redirects)",
+            " (Location: {}; follow it with -L)",
             escape_controls(location, false)
         ));
     }
     let mut err = Error::new(ErrorKind::Upgrade, message);
     err.status = Some(head.status);
+    err.location = location.map(Into::into);
     err
 }
 
@@ -374,6 +380,8 @@ mod tests {
             tls: None,
             max_message_size: 1 << 20,
             source: None,
+            reach: Default::default(),
+            follow: None,
         }
     }
 

@@ -70,6 +70,7 @@ impl View {
                 if let Some(p) = &h.subprotocol {
                     line.push_str(&format!(" subprotocol={p}"));
                 }
+                line.push_str(&crate::render::human::via(h));
                 let t = &h.timings;
                 line.push_str(
                     &palette::dim(&format!(" in {}", units::duration(t.total))).to_string(),
