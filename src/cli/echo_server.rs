@@ -13,10 +13,11 @@ use std::time::Duration;
         .conflicts_with("broadcast")
 ))]
 pub struct EchoServerArgs {
-    /// Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port).
-    /// A non-loopback address is served only when given here, with a warning
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001", value_parser = listen_addr)]
-    pub listen: SocketAddr,
+    /// Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port), or
+    /// unix:PATH for a Unix socket (removed on exit). A non-loopback address is served only when
+    /// given here, with a warning
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001", value_parser = listen)]
+    pub listen: Listen,
 
     /// Ping every client after this long without a message from it; see --ping-timeout
     #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Heartbeat")]
@@ -120,6 +121,21 @@ pub struct EchoServerArgs {
     pub output: OutputArgs,
 }
 
+/// `--listen`: a TCP address, or `unix:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(SocketAddr),
+    Unix(std::path::PathBuf),
+}
+
+pub fn listen(s: &str) -> Result<Listen, String> {
+    match s.trim().strip_prefix("unix:") {
+        Some("") => Err("'unix:' names no socket; write unix:/path/to.sock".into()),
+        Some(path) => Ok(Listen::Unix(path.into())),
+        None => listen_addr(s).map(Listen::Tcp),
+    }
+}
+
 /// `127.0.0.1:9001`, `[::1]:0`, `0.0.0.0:80`, `localhost:9001`, or a port alone.
 pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
     let t = s.trim();
@@ -157,6 +173,11 @@ mod tests {
             "0.0.0.0:9001".parse().unwrap()
         );
         assert!(listen_addr("example.com:80").is_err());
+        assert_eq!(
+            listen("unix:/tmp/s").unwrap(),
+            Listen::Unix("/tmp/s".into())
+        );
+        assert!(listen("unix:").is_err());
         assert!(listen_addr("127.0.0.1:70000").is_err());
     }
 

@@ -20,14 +20,15 @@ pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
     let listen = cfg.server.listen;
+    let unix = cfg.server.unix.is_some();
     let server = Server::bind(ServerConfig {
         events: Some(tx),
-        ..cfg.server
+        ..cfg.server.clone()
     })
     .await?;
     let mut out = ServerLog::new(cfg.output, start);
 
-    if !listen.ip().is_loopback() {
+    if !unix && !listen.ip().is_loopback() {
         out.warning(&format!(
             "listening on {listen}: other machines can reach this server"
         ));
@@ -35,6 +36,9 @@ pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
     if let Some((path, sha256)) = &cfg.self_signed {
         // On stderr before the URL on stdout, so whoever waits for the URL can read this too.
         out.self_signed(path, sha256, server.local_addr().port());
+    }
+    if let (Some(path), Some(mode)) = (&cfg.server.unix, server.unix_mode()) {
+        out.unix_socket(path, mode);
     }
     out.listening(&server.url(), cfg.self_signed.as_ref());
 

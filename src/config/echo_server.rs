@@ -3,6 +3,7 @@
 
 use super::output;
 use crate::cli::echo_server::EchoServerArgs;
+use crate::cli::echo_server::Listen;
 use crate::error::Error;
 use crate::render::OutputConfig;
 use crate::server::{Faults, MessageFaults, ServerConfig, tls};
@@ -28,7 +29,14 @@ pub fn lower(args: &EchoServerArgs) -> Result<EchoServerConfig, Error> {
     };
     let output = output(&args.output);
     let server = ServerConfig {
-        listen: args.listen,
+        listen: match &args.listen {
+            Listen::Tcp(a) => *a,
+            Listen::Unix(_) => ServerConfig::default().listen,
+        },
+        unix: match &args.listen {
+            Listen::Unix(p) => Some(p.clone()),
+            Listen::Tcp(_) => None,
+        },
         tls,
         subprotocols: args.subprotocols.clone(),
         max_connections: args.max_connections,

@@ -106,6 +106,15 @@ impl ServerLog {
             .write_all(format!("{line}\n").as_bytes());
     }
 
+    /// `--listen unix:PATH`: who may connect (the file's mode) and that it goes away.
+    pub fn unix_socket(&mut self, path: &Path, mode: u32) {
+        self.human(&format!(
+            "{} socket {} has mode {mode:03o} (from the umask): connecting needs write permission; removed on exit",
+            palette::info("unix:"),
+            path.display()
+        ));
+    }
+
     pub fn warning(&mut self, message: &str) {
         if self.output.json {
             self.json("warning", ndjson::warning(message));

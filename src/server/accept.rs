@@ -3,16 +3,15 @@
 
 use super::Shared;
 use super::conn_loop::ConnLoop;
+use crate::net::stream::Socket;
 use crate::ws::handshake::server as http;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The byte stream: plain TCP or TLS.
-pub(super) type Io =
-    crate::net::stream::MaybeTls<tokio_rustls::server::TlsStream<TcpStream>, TcpStream>;
+pub(super) type Io = crate::net::stream::MaybeTls<tokio_rustls::server::TlsStream<Socket>>;
 
 /// Holds one of the `max_connections` places while a WebSocket is open.
 pub(super) struct OpenSlot(Arc<Shared>);
@@ -32,14 +31,16 @@ pub(super) struct Upgraded {
     pub slot: OpenSlot,
 }
 
-pub(super) async fn serve(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+pub(super) async fn serve(tcp: Socket, peer: SocketAddr, shared: Arc<Shared>) {
     // Created before the check, so a shutdown that starts in between is still seen.
     let shutdown = shared.shutdown.notified();
     tokio::pin!(shutdown);
     if shared.stopping.load(Ordering::SeqCst) {
         return;
     }
-    let _ = tcp.set_nodelay(true);
+    if let Socket::Tcp(s) = &tcp {
+        let _ = s.set_nodelay(true);
+    }
     let limit = shared.cfg.handshake_timeout;
     let upgraded = tokio::select! {
         biased;
@@ -63,7 +64,7 @@ pub(super) async fn serve(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
     }
 }
 
-async fn handshake(tcp: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -> Option<Upgraded> {
+async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Option<Upgraded> {
     let mut io = match &shared.cfg.tls {
         Some(tls) => match tokio_rustls::TlsAcceptor::from(tls.clone())
             .accept(tcp)

@@ -23,6 +23,7 @@ pub use message_faults::{Injected, MessageFaults};
 
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::error::{Error, ErrorKind};
+use crate::net::stream::Socket;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;
 use crate::ws::proto::close::CloseSpec;
@@ -32,12 +33,38 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpSocket};
+
+mod unix_listener;
+
+/// Where connections come from.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(unix_listener::UnixSocketFile),
+}
+
+impl Listener {
+    /// A Unix peer has no address: it is reported as `0.0.0.0:0`.
+    async fn accept(&self) -> std::io::Result<(Socket, SocketAddr)> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(s, a)| (Socket::Tcp(s), a)),
+            Listener::Unix(u) => u.accept().await.map(|s| {
+                (
+                    Socket::Unix(Box::new(s)),
+                    SocketAddr::from(([0, 0, 0, 0], 0)),
+                )
+            }),
+        }
+    }
+}
 use tokio::sync::{Notify, mpsc};
 
 /// Everything the server does, with the defaults of a plain echo server on a free port.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Serve on this Unix socket instead of `listen`; the file is removed when the server
+    /// ends (however it ends: the listener's drop does it).
+    pub unix: Option<std::path::PathBuf>,
     /// Serve wss:// with this configuration (`--tls-cert/--tls-key` or `--tls-self-signed`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Accepted subprotocols; when not empty, an upgrade that offers none of them gets 400.
@@ -93,6 +120,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            unix: None,
             tls: None,
             subprotocols: Vec::new(),
             max_connections: 10_000,
@@ -250,7 +278,7 @@ impl Drop for TaskGuard {
 }
 
 pub struct Server {
-    listener: TcpListener,
+    listener: Listener,
     local: SocketAddr,
     shared: Arc<Shared>,
 }
@@ -277,17 +305,26 @@ impl Server {
             };
             Error::new(kind, format!("cannot listen on {}: {e}{hint}", cfg.listen))
         };
-        let socket = if cfg.listen.is_ipv4() {
-            TcpSocket::new_v4()
-        } else {
-            TcpSocket::new_v6()
-        }
-        .map_err(cannot)?;
-        socket.set_reuseaddr(true).map_err(cannot)?;
-        socket.bind(cfg.listen).map_err(cannot)?;
-        // A deep backlog: thousands of clients may connect at once.
-        let listener = socket.listen(4096).map_err(cannot)?;
-        let local = listener.local_addr().map_err(cannot)?;
+        let (listener, local) = match &cfg.unix {
+            Some(path) => (
+                Listener::Unix(unix_listener::UnixSocketFile::bind(path)?),
+                cfg.listen,
+            ),
+            None => {
+                let socket = if cfg.listen.is_ipv4() {
+                    TcpSocket::new_v4()
+                } else {
+                    TcpSocket::new_v6()
+                }
+                .map_err(cannot)?;
+                socket.set_reuseaddr(true).map_err(cannot)?;
+                socket.bind(cfg.listen).map_err(cannot)?;
+                // A deep backlog: thousands of clients may connect at once.
+                let listener = socket.listen(4096).map_err(cannot)?;
+                let local = listener.local_addr().map_err(cannot)?;
+                (Listener::Tcp(listener), local)
+            }
+        };
         let heartbeat = cfg.ping_interval.map(|interval| HeartbeatConfig {
             interval,
             timeout: cfg.ping_timeout.unwrap_or(interval),
@@ -326,14 +363,26 @@ impl Server {
         self.local
     }
 
-    /// `ws://127.0.0.1:PORT/` or `wss://…`; IPv6 addresses in brackets.
+    /// `ws://127.0.0.1:PORT/` or `wss://…`; IPv6 addresses in brackets; on a Unix socket
+    /// `ws+unix:///path/to.sock:/`, which `wsbeat connect` takes as it is.
     pub fn url(&self) -> String {
         let scheme = if self.shared.cfg.tls.is_some() {
             "wss"
         } else {
             "ws"
         };
-        format!("{scheme}://{}/", self.local)
+        match &self.listener {
+            Listener::Unix(u) => format!("{scheme}+unix://{}:/", u.path().display()),
+            Listener::Tcp(_) => format!("{scheme}://{}/", self.local),
+        }
+    }
+
+    /// The socket file's permission bits, on a Unix socket.
+    pub fn unix_mode(&self) -> Option<u32> {
+        match &self.listener {
+            Listener::Unix(u) => u.mode(),
+            Listener::Tcp(_) => None,
+        }
     }
 
     /// Serve until `shutdown` completes; then send every client 1001 "going away", give them
