@@ -20,5 +20,6 @@ mod completions;
 mod connect;
 mod echo_server;
 mod ping;
+mod reach;
 mod soak;
 mod tungstenite_interop;

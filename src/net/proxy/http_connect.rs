@@ -107,8 +107,10 @@ fn check(head: &[u8], proxy: &Proxy, authority: &str) -> Result<(), Error> {
             .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
     };
     let hint = match status {
-        407 => {
+        // tinyproxy answers wrong credentials with 401, not 407.
+        401 | 407 => {
             let realm = header("proxy-authenticate")
+                .or_else(|| header("www-authenticate"))
                 .and_then(|v| realm(&v))
                 .map(|r| format!(" (realm \"{}\")", escape_controls(&r, false)))
                 .unwrap_or_default();

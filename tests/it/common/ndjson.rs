@@ -47,6 +47,7 @@ impl Schema {
     pub fn types(self) -> &'static [&'static str] {
         match self {
             Schema::Connect => &[
+                "redirect",
                 "opened",
                 "sent",
                 "received",
@@ -65,6 +66,7 @@ impl Schema {
                 "buffer_drop",
             ],
             Schema::Ping => &[
+                "redirect",
                 "opened",
                 "pong",
                 "late",
@@ -110,6 +112,15 @@ impl Schema {
             (_, "warning") => need(v, &[("message", J::Str)]),
             (_, "error") => error(v),
             (Schema::Connect | Schema::Ping, "opened") => opened(v),
+            (Schema::Connect | Schema::Ping, "redirect") => need(
+                v,
+                &[
+                    ("status", J::Int),
+                    ("from", J::Str),
+                    ("to", J::Str),
+                    ("credentials_dropped", J::Bool),
+                ],
+            ),
             (Schema::Connect | Schema::Ping, "closed") => closed(v),
             (Schema::Connect, _) => connect_event(ty, v),
             (Schema::Ping, _) => ping_event(ty, v),
@@ -282,12 +293,13 @@ fn timings(t: &Value, url: &str) -> Result<(), String> {
         &[
             ("dns", J::Num),
             ("tcp", J::Num),
+            ("proxy", J::NumOrNull),
             ("tls", J::NumOrNull),
             ("upgrade", J::Num),
             ("total", J::Num),
         ],
     )
-    .and_then(|()| non_negative(t, &["dns", "tcp", "tls", "upgrade", "total"]))
+    .and_then(|()| non_negative(t, &["dns", "tcp", "proxy", "tls", "upgrade", "total"]))
     .map_err(|e| format!("timings: {e}"))?;
     if url.starts_with("ws://") && !t["tls"].is_null() {
         return Err("timings.tls should be null for ws://".into());
@@ -302,6 +314,7 @@ fn opened(v: &Value) -> Result<(), String> {
         &[
             ("url", J::Str),
             ("peer", J::Str),
+            ("proxy", J::StrOrNull),
             ("status", J::Int),
             ("headers", J::StrMap),
             ("subprotocol", J::StrOrNull),
@@ -769,9 +782,13 @@ pub fn check_soak_report(r: &Value) -> Result<(), String> {
 fn samples(schema: Schema) -> Vec<Value> {
     use serde_json::json;
     let opened = json!({"type": "opened", "ts": 0.002, "url": "ws://127.0.0.1:9001/",
-        "peer": "127.0.0.1:9001", "status": 101, "headers": {"upgrade": "websocket"},
-        "subprotocol": null, "extensions": [],
-        "timings": {"dns": 0.0, "tcp": 0.001, "tls": null, "upgrade": 0.001, "total": 0.002}});
+        "peer": "127.0.0.1:9001", "proxy": null, "status": 101,
+        "headers": {"upgrade": "websocket"}, "subprotocol": null, "extensions": [],
+        "timings": {"dns": 0.0, "tcp": 0.001, "proxy": null, "tls": null, "upgrade": 0.001,
+            "total": 0.002}});
+    let redirect = json!({"type": "redirect", "ts": 0.001, "status": 301,
+        "from": "ws://127.0.0.1:9000/", "to": "ws://127.0.0.1:9001/",
+        "credentials_dropped": false});
     let closed = json!({"type": "closed", "ts": 1.0, "code": 1000, "name": "Normal Closure",
         "reason": "", "wasClean": true, "initiator": "client", "code_valid": true});
     let error = json!({"type": "error", "ts": 0.1, "kind": "http_status",
@@ -779,6 +796,7 @@ fn samples(schema: Schema) -> Vec<Value> {
     let warning = json!({"type": "warning", "ts": 0.0, "message": "--insecure"});
     match schema {
         Schema::Connect => vec![
+            redirect.clone(),
             opened,
             json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 5, "text": "hello",
                 "fragments": 1}),
@@ -802,6 +820,7 @@ fn samples(schema: Schema) -> Vec<Value> {
                 "why": "gave up"}),
         ],
         Schema::Ping => vec![
+            redirect,
             opened,
             json!({"type": "pong", "ts": 0.1, "direction": "in", "len": 16, "seq": 1,
                 "rtt": 0.0004}),
@@ -811,7 +830,7 @@ fn samples(schema: Schema) -> Vec<Value> {
             json!({"type": "timeout", "ts": 0.3, "seq": 1}),
             json!({"type": "other", "ts": 0.1, "kind": "text", "len": 5}),
             json!({"type": "handshake", "ts": 0.01, "seq": 1, "peer": "127.0.0.1:9001",
-                "status": 101, "rtt": 0.002, "timings": {"dns": 0.0, "tcp": 0.001, "tls": null,
+                "status": 101, "rtt": 0.002, "timings": {"dns": 0.0, "tcp": 0.001, "proxy": null, "tls": null,
                 "upgrade": 0.001, "total": 0.002}}),
             json!({"type": "failed", "ts": 0.01, "seq": 1, "kind": "refused",
                 "message": "refused"}),

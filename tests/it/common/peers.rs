@@ -108,10 +108,12 @@ fn peer_missing(name: &str) -> Option<String> {
         }
         "nginx" => file(NGINX, "nginx"),
         "chromium" => file(CHROMIUM, "chromium"),
+        "tinyproxy" => file("/usr/bin/tinyproxy", "tinyproxy"),
+        "microsocks" => file("/usr/bin/microsocks", "microsocks"),
         "tmux" => (!command_ok(Command::new("tmux").arg("-V")))
             .then(|| "tmux is not installed; run `apt-get install -y tmux`".into()),
         other => panic!(
-            "unknown peer {other:?} (want python, websocket-client, node, nginx, chromium or tmux)"
+            "unknown peer {other:?} (want python, websocket-client, node, nginx, chromium, tinyproxy, microsocks or tmux)"
         ),
     }
 }

@@ -14,6 +14,11 @@ pub struct TestPki {
 
 /// Generates `ca.pem`, `cert.pem` (server, signed by the CA) and `key.pem`.
 pub fn test_pki() -> TestPki {
+    test_pki_for(&["127.0.0.1", "localhost"])
+}
+
+/// Like [`test_pki`], with a server certificate for these names (the first is its CN).
+pub fn test_pki_for(names: &[&str]) -> TestPki {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,
@@ -36,10 +41,8 @@ pub fn test_pki() -> TestPki {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let mut params =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, names[0]);
     params.use_authority_key_identifier_extension = true;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
