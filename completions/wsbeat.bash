@@ -87,7 +87,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__connect)
-            opts="-H -s -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --send --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
+            opts="-H -s -x -L -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --send --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -125,6 +125,38 @@ _wsbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -x)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noproxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-redirs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unix-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cacert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -134,6 +166,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-server-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -433,7 +469,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__ping)
-            opts="-H -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --json --color --verbose --subprotocol --help --version"
+            opts="-H -x -L -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --json --color --verbose --subprotocol --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -463,6 +499,38 @@ _wsbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -x)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noproxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-redirs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unix-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cacert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -472,6 +540,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-server-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -555,7 +627,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__soak)
-            opts="-H -s -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
+            opts="-H -s -x -L -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -593,6 +665,38 @@ _wsbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -x)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noproxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-redirs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unix-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cacert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -602,6 +706,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-server-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

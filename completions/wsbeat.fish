@@ -38,9 +38,17 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s s -l subprotoc
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s x -l proxy -d 'Go through this proxy: http:// (CONNECT), https://, socks5:// (DNS here) or socks5h:// (DNS at the proxy); \'\' for none. Overrides http_proxy, https_proxy, all_proxy. soak: repeat to spread connections over several, round robin' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l proxy-user -d 'Credentials for the proxy; never printed' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l noproxy -d 'Hosts that go direct, comma-separated: names (and their subdomains), IPs, CIDR ranges, or *; replaces no_proxy/NO_PROXY' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-redirs -d 'With -L: follow at most this many redirects' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l unix-socket -d 'Connect to this Unix socket; the URL still gives Host and path (or write ws+unix:///SOCK:/PATH)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l resolve -d 'Use ADDR for HOST:PORT instead of DNS, like curl (repeatable; ADDR may be a list: A,B)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l connect-to -d 'Connect to HOST2:PORT2 whenever the URL says HOST1:PORT1, like curl (repeatable; parts may be empty)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l key -d 'Private key for --cert (PEM)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l tls-server-name -d 'Send this name in SNI and verify the certificate against it instead of the URL\'s host' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send -d 'Send this message first, before stdin (repeatable)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send-file -d 'Send this file as one binary message (after --send, before stdin)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l fragment-size -d 'Split every outgoing message into frames of N payload bytes (continuation frames)' -r
@@ -66,6 +74,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l history -d 'Ke
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s L -l location -d 'Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary -d 'Send --send messages and stdin lines as binary messages instead of text'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l echo -d 'Send every received data message back with its type kept'
@@ -78,7 +87,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l json -d 'Print
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s v -l verbose -d 'Say more: sent messages, response headers'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s V -l version -d 'Print version'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l listen -d 'Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port). A non-loopback address is served only when given here, with a warning' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l listen -d 'Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port), or unix:PATH for a Unix socket (removed on exit). A non-loopback address is served only when given here, with a warning' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-interval -d 'Ping every client after this long without a message from it; see --ping-timeout' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-timeout -d 'Terminate a client whose pong has not come back after this long [default: the interval]' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue -d 'Messages a client may have waiting in broadcast mode; a client over it is closed with 1008 "slow consumer"' -r
@@ -116,9 +125,17 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l origin -d 'Origin
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s x -l proxy -d 'Go through this proxy: http:// (CONNECT), https://, socks5:// (DNS here) or socks5h:// (DNS at the proxy); \'\' for none. Overrides http_proxy, https_proxy, all_proxy. soak: repeat to spread connections over several, round robin' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l proxy-user -d 'Credentials for the proxy; never printed' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l noproxy -d 'Hosts that go direct, comma-separated: names (and their subdomains), IPs, CIDR ranges, or *; replaces no_proxy/NO_PROXY' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-redirs -d 'With -L: follow at most this many redirects' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l unix-socket -d 'Connect to this Unix socket; the URL still gives Host and path (or write ws+unix:///SOCK:/PATH)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l resolve -d 'Use ADDR for HOST:PORT instead of DNS, like curl (repeatable; ADDR may be a list: A,B)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-to -d 'Connect to HOST2:PORT2 whenever the URL says HOST1:PORT1, like curl (repeatable; parts may be empty)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l key -d 'Private key for --cert (PEM)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l tls-server-name -d 'Send this name in SNI and verify the certificate against it instead of the URL\'s host' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s c -l count -d 'Stop after N probes (default: until Ctrl-C or --deadline)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s i -l interval -d 'Time between probes; sub-millisecond works (250us). 0: the next probe as soon as the last one is answered or timed out' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s W -l timeout -d 'How long to wait for each reply; a reply after this is reported as late and counts as lost' -r
@@ -134,6 +151,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l color -d 'When to
 always\t''
 never\t''"
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s L -l location -d 'Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-only -d 'Each probe opens a new connection, completes the handshake and closes with 1000; reports DNS/TCP/TLS/upgrade timings'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s q -l quiet -d 'Print only the summary (and errors)'
@@ -147,9 +165,17 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s s -l subprotocol 
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s x -l proxy -d 'Go through this proxy: http:// (CONNECT), https://, socks5:// (DNS here) or socks5h:// (DNS at the proxy); \'\' for none. Overrides http_proxy, https_proxy, all_proxy. soak: repeat to spread connections over several, round robin' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l proxy-user -d 'Credentials for the proxy; never printed' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l noproxy -d 'Hosts that go direct, comma-separated: names (and their subdomains), IPs, CIDR ranges, or *; replaces no_proxy/NO_PROXY' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-redirs -d 'With -L: follow at most this many redirects' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l unix-socket -d 'Connect to this Unix socket; the URL still gives Host and path (or write ws+unix:///SOCK:/PATH)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l resolve -d 'Use ADDR for HOST:PORT instead of DNS, like curl (repeatable; ADDR may be a list: A,B)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-to -d 'Connect to HOST2:PORT2 whenever the URL says HOST1:PORT1, like curl (repeatable; parts may be empty)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l key -d 'Private key for --cert (PEM)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l tls-server-name -d 'Send this name in SNI and verify the certificate against it instead of the URL\'s host' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s c -l connections -d 'Connections to hold open' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-rate -d 'Open at most this many new connections per second while ramping up (default: as fast as the server accepts)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s d -l duration -d 'How long to run, counted from the start of the ramp-up' -r
@@ -177,6 +203,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-loss -d 'Exit
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-p99 -d 'Exit 1 when the p99 message round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-errors -d 'Exit 1 when more errors than this were counted (all kinds)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l min-connections -d 'Exit 1 when fewer than N connections were open at the same time at the peak' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s L -l location -d 'Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l binary -d 'Send binary messages instead of text'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l reconnect -d 'Reconnect lost connections (the default in soak)'
