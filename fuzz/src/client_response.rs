@@ -64,6 +64,8 @@ pub fn check(data: &[u8]) {
         tls: None,
         max_message_size: 1 << 20,
         source: None,
+        reach: Default::default(),
+        follow: None,
     };
     let whole = check_response(&buf, KEY, &opts);
     match &whole {

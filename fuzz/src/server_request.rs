@@ -112,6 +112,8 @@ pub fn check(data: &[u8]) {
                 tls: None,
                 max_message_size: 1 << 20,
                 source: None,
+                reach: Default::default(),
+                follow: None,
             };
             let key = key_of(&buf[..consumed]);
             match check_response(&response, &key, &opts) {
