@@ -257,3 +257,126 @@ fn only_soak_takes_several_proxies_and_spreads_its_connections_over_them() {
         assert_eq!(seen, Some(2), "{}", p.proc.dump());
     }
 }
+
+/// TLS in front of tinyproxy: an https:// proxy as far as a client can tell. Serves `n`
+/// connections, then ends.
+fn tls_front(pki: &TestPki, backend: u16, n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pki.cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&pki.key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let mut tunnels = Vec::new();
+            for _ in 0..n {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tunnels.push(tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut back = tokio::net::TcpStream::connect(("127.0.0.1", backend))
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut back).await;
+                }));
+            }
+            for t in tunnels {
+                let _ = t.await;
+            }
+        });
+    });
+    (port, thread)
+}
+
+#[test]
+fn an_https_proxy_gets_tls_of_its_own_verified_with_cacert() {
+    if !require_peer("tinyproxy") {
+        return;
+    }
+    let pki = test_pki();
+    let proxy = Tinyproxy::start("");
+    let (port, front) = tls_front(&pki, proxy.port, 2);
+    let https = format!("https://127.0.0.1:{port}");
+    let (_server, url) = echo_server(&[]);
+    let o = go(
+        &url,
+        &[
+            "--send",
+            "in tls",
+            "--expect",
+            "^in tls$",
+            "--json",
+            "-x",
+            &https,
+            "--cacert",
+            path(&pki.ca),
+        ],
+    );
+    assert_exit(&o, 0);
+    let v = opened(&o);
+    assert_eq!(v["proxy"], https);
+    // ws:// to the server: no TLS of the target's own, the proxy's is in the proxy phase.
+    assert!(v["timings"]["tls"].is_null(), "{v}");
+    assert!(v["timings"]["proxy"].as_f64().unwrap() > 0.0, "{v}");
+    // Without the CA the proxy's certificate is refused, and the error says it was the proxy.
+    let o = go(&url, &["-x", &https]);
+    assert_exit(&o, 4);
+    assert_contains(&stderr_of(&o), &format!("proxy {https}: TLS: "), &o);
+    front.join().unwrap();
+}
+
+#[test]
+fn ping_goes_through_the_proxy_and_follows_redirects_too() {
+    if !require_peer("microsocks") || !require_peer("python") {
+        return;
+    }
+    let proxy = Microsocks::start(&[]);
+    let socks = format!("socks5h://127.0.0.1:{}", proxy.port);
+    let (_server, url) = echo_server(&[]);
+    let route = format!("/ping=308:{url}");
+    let peer = Peer::python_script("redirector", "redirector.py", &[&route]);
+    let mut cmd = wsbeat();
+    cmd.args([
+        "ping",
+        "-c",
+        "1",
+        "--json",
+        "-x",
+        &socks,
+        "-L",
+        &peer.url_with("ping"),
+    ]);
+    let o = run(&mut cmd);
+    assert_exit(&o, 0);
+    let events = parse_ndjson(Schema::Ping, &o);
+    assert_eq!(of_type(&events, "redirect")[0]["to"], url);
+    let opened = of_type(&events, "opened")[0];
+    assert_eq!(
+        (&opened["url"], &opened["proxy"]),
+        (&serde_json::json!(url), &serde_json::json!(socks))
+    );
+    assert_eq!(of_type(&events, "pong").len(), 1, "{}", describe(&o));
+}
