@@ -12,7 +12,7 @@ use crate::ws::redirect::{self, Redirect};
 use rustls::pki_types::ServerName;
 use std::time::{Duration, Instant};
 
-/// A client's connection: over TCP, or TLS over TCP.
+/// A client's connection: over a `Socket` (TCP, a Unix socket, a proxy's tunnel), or TLS over it.
 pub type ClientConnection = Connection<MaybeTls>;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
