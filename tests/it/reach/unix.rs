@@ -97,3 +97,43 @@ fn python_websockets_unix_serve_sees_our_host_and_path() {
         assert_eq!(got, [want, "echo me"], "{}", describe(&o));
     }
 }
+
+#[test]
+fn a_stale_socket_file_is_replaced_and_any_other_file_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join("stale.sock");
+    // Bound and dropped: the file stays, nobody answers on it (a killed server's leftover).
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let mut cmd = wsbeat();
+    cmd.args(["echo-server", "--listen"])
+        .arg(format!("unix:{}", stale.display()));
+    let mut server = Proc::spawn("echo-server", &mut cmd);
+    server.wait_out("`listening on URL`", T, |l| l.starts_with("listening on "));
+    let o = go(&format!("ws+unix://{}:/", stale.display()), &[]);
+    assert_exit(&o, 0);
+    server.signal(libc::SIGTERM);
+    assert!(server.finish(T).success());
+    assert!(!stale.exists());
+
+    let plain = dir.path().join("notes.txt");
+    std::fs::write(&plain, "keep me").unwrap();
+    let mut cmd = wsbeat();
+    cmd.args(["echo-server", "--listen"])
+        .arg(format!("unix:{}", plain.display()));
+    let o = run(&mut cmd);
+    assert_exit(&o, 2);
+    assert_contains(&stderr_of(&o), "a file that is not a socket", &o);
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), "keep me");
+
+    // A hangup removes the file too.
+    let mut cmd = wsbeat();
+    cmd.args(["echo-server", "--listen"])
+        .arg(format!("unix:{}", stale.display()));
+    let mut server = Proc::spawn("echo-server", &mut cmd);
+    server.wait_out("`listening on URL`", T, |l| l.starts_with("listening on "));
+    assert!(stale.exists());
+    server.signal(libc::SIGHUP);
+    server.finish(T);
+    assert!(!stale.exists());
+}
