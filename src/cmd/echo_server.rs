@@ -27,6 +27,10 @@ pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
     })
     .await?;
     let mut out = ServerLog::new(cfg.output, start);
+    // Before the URL is printed: whoever read it may signal at once, and a signal before the
+    // handlers exist would kill the process without its goodbye (or its socket file's removal).
+    let mut graceful = signals::subscribe();
+    let mut immediate = signals::subscribe();
 
     if !unix && !listen.ip().is_loopback() {
         out.warning(&format!(
@@ -51,8 +55,6 @@ pub async fn run(cfg: EchoServerConfig) -> anyhow::Result<ExitCode> {
             out.consume(rx);
             let _ = rendered.send(());
         })?;
-    let mut graceful = signals::subscribe();
-    let mut immediate = signals::subscribe();
     tokio::select! {
         // A hangup is both at once: do not start a goodbye nobody waits for.
         biased;
