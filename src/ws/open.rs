@@ -97,10 +97,10 @@ async fn follow(
         };
         let (Some(max), Some(status), Some(location)) = (opts.follow, err.status, &err.location)
         else {
-            return Err(err);
+            return Err(after(err, &redirects));
         };
         if !redirect::is_followed(status) {
-            return Err(err);
+            return Err(after(err, &redirects));
         }
         if redirects.len() as u32 >= max {
             return Err(Error::new(
@@ -123,6 +123,27 @@ async fn follow(
         });
         hop = Some(next);
     }
+}
+
+/// A failure after redirects says where it was sent from: the URL on the command line is
+/// not the one that failed.
+fn after(err: Error, redirects: &[Redirect]) -> Error {
+    let Some(last) = redirects.last() else {
+        return err;
+    };
+    let mut e = Error::new(
+        err.kind(),
+        format!(
+            "{} (after {} redirect(s), the last from {})",
+            err.message(),
+            redirects.len(),
+            last.from
+        ),
+    );
+    e.status = err.status;
+    e.body = err.body;
+    e.location = err.location;
+    e
 }
 
 /// The first hop, TLS and the upgrade, for one URL.

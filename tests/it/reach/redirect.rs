@@ -122,3 +122,23 @@ fn credentials_go_to_the_first_host_only() {
         }
     }
 }
+
+#[test]
+fn a_failure_after_a_redirect_says_where_it_was_sent_from() {
+    if !require_peer("python") {
+        return;
+    }
+    let closed = format!("ws://127.0.0.1:{}/", free_port());
+    let route = format!("/gone=302:{closed}");
+    let peer = redirector(&[&route]);
+    let o = go(&peer.url_with("gone"), &["-L"]);
+    assert_exit(&o, 3);
+    assert_contains(
+        &stderr_of(&o),
+        &format!(
+            "(after 1 redirect(s), the last from {})",
+            peer.url_with("gone")
+        ),
+        &o,
+    );
+}
