@@ -57,7 +57,9 @@ fn python_module(module: &str, package: &str) -> Option<String> {
     (!command_ok(Command::new("python3").args(["-c", &format!("import {module}")]))).then(|| {
         format!(
             "python3 module `{module}` is missing; \
-             run `python3 -m pip install -r tests/peers/requirements.txt` ({package})"
+             install tests/peers/requirements.txt ({package}) into a virtual environment put \
+             first on PATH, as .ci/run does: `python3 -m venv .ci/venv && .ci/venv/bin/pip \
+             install -r tests/peers/requirements.txt && export PATH=$PWD/.ci/venv/bin:$PATH`"
         )
     })
 }
