@@ -7,7 +7,7 @@
 
 use super::accept::{Io, OpenSlot};
 use super::broadcast::{self, Member, Next};
-use super::{ServerEvent, Shared, app_pong, message_faults};
+use super::{ServerEvent, Shared, app_pong, budget, message_faults};
 use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::ws::connection::Connection;
 use crate::ws::proto::DataKind;
@@ -20,6 +20,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+/// "Try Again Later": the server is short of room for this client's output.
+const TRY_AGAIN_LATER: u16 = 1013;
 
 /// Stop reading while this many delayed replies wait (`--delay`).
 const MAX_DEFERRED: usize = 4096;
@@ -174,8 +177,18 @@ impl Echo {
         }
     }
 
-    /// A data message to this client: now, or after `--delay`.
+    /// A data message to this client: now, or after `--delay`; or, when it would take the
+    /// server's output over `--max-buffered` and this client holds the most, a 1013.
     fn reply(&mut self, ep: &mut Endpoint, kind: DataKind, payload: &[u8], out: &mut Vec<u8>) {
+        if !ep.is_open() {
+            return;
+        }
+        // A frame header is at most 14 bytes.
+        let wire_len = payload.len() + 14;
+        if self.shared.budget.admit(self.id, out.len(), wire_len) == budget::Verdict::CloseSelf {
+            self.over_budget(ep, out);
+            return;
+        }
         let fragment = self.shared.cfg.faults.fragment;
         if self.shared.cfg.faults.delay.is_some() {
             let mut wire = Vec::new();
@@ -224,6 +237,11 @@ impl Echo {
                 "dropped the TCP connection without a Close frame (--drop-after)",
             ),
         }
+    }
+
+    /// This client's output would take the server over `--max-buffered`: 1013 instead.
+    pub(super) fn over_budget(&mut self, ep: &mut Endpoint, out: &mut Vec<u8>) {
+        self.start_close(ep, TRY_AGAIN_LATER, "over --max-buffered", out);
     }
 
     /// Send Close and wait for the client's (a server-initiated closing handshake).

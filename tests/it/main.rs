@@ -19,6 +19,7 @@ mod common;
 mod completions;
 mod connect;
 mod echo_server;
+mod hostile;
 mod ping;
 mod soak;
 mod tungstenite_interop;

@@ -1,0 +1,123 @@
+//! Clients that never read, against `echo-server`: what waits for them is bounded in bytes,
+//! per client in broadcast mode and over all clients (`--max-buffered`), and the clients that
+//! read are served throughout.
+
+use std::io::Write;
+use std::thread;
+
+use super::*;
+use crate::common::frames;
+
+/// One client that never reads and 200 broadcasts of 512 KiB (100 MiB to each client): the
+/// deaf client's queue is cut at `--broadcast-queue-bytes` (4 MiB by default) and it is closed
+/// with 1008 "slow consumer", while the sender and another reader get every message. Counted
+/// in frames alone (256 of them), the deaf queue held all 100 MiB.
+#[test]
+fn a_deaf_broadcast_client_is_cut_in_bytes_and_the_others_get_everything() {
+    const COUNT: usize = 200;
+    const SIZE: usize = 512 * 1024;
+    let (server, addr) = echo_server(&["--broadcast"]);
+    let deaf = raw_client(&addr);
+    small_receive_buffer(&deaf);
+    let mut reader = raw_client(&addr);
+    let reading = thread::spawn(move || {
+        (0..COUNT)
+            .map(|_| read_server_frame(&mut reader).2.len())
+            .filter(|&n| n == SIZE)
+            .count()
+    });
+    let mut sender = raw_client(&addr);
+    let message = frames::frame(true, 0x2, &vec![7u8; SIZE]);
+    // At most 4 in flight: the sender reads its own copies as it goes.
+    let mut back = 0;
+    for i in 0..COUNT {
+        if i >= 4 {
+            assert_eq!(read_server_frame(&mut sender).2.len(), SIZE);
+            back += 1;
+        }
+        sender.write_all(&message).unwrap();
+    }
+    while back < COUNT {
+        assert_eq!(read_server_frame(&mut sender).2.len(), SIZE);
+        back += 1;
+    }
+    assert_eq!(
+        reading.join().unwrap(),
+        COUNT,
+        "the other reader got every message"
+    );
+    let deaf_peer = deaf.local_addr().unwrap().to_string();
+    let line = server.wait_out("`closed` for the deaf client", WAIT, |l| {
+        l.contains("\"closed\"") && l.contains(&format!("\"{deaf_peer}\""))
+    });
+    let closed: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let reason = closed["reason"].as_str().unwrap_or_default();
+    assert!(
+        closed["code"] == 1008 || reason.contains("Close 1008 \"slow consumer\""),
+        "the deaf client should be closed with 1008 \"slow consumer\": {closed}"
+    );
+    let peak = vm_hwm(server.pid());
+    assert!(
+        peak < 48 * MIB,
+        "echo-server peaked at {} MiB while a deaf client was sent 100 MiB",
+        peak / MIB
+    );
+    drop(deaf);
+}
+
+/// 20 clients that each send 8 MiB and never read the echo (160 MiB of output, over a
+/// `--max-buffered` of 16 MiB): those that would take the server over the budget are closed
+/// with 1013 "over --max-buffered" instead of being echoed, and a client that reads still gets
+/// its echo. The server's peak was 145 MiB without the budget and is about 65 MiB with it: the
+/// budget itself, plus each 8 MiB message reassembled before it is refused (bounded by
+/// `--max-message-size` per connection) and what the allocator keeps of those.
+#[test]
+fn greedy_clients_over_max_buffered_are_closed_and_a_polite_one_is_served() {
+    const GREEDY: usize = 20;
+    const SIZE: usize = 8 << 20;
+    let (server, addr) = echo_server(&["--max-buffered", "16MiB"]);
+    let message = frames::frame(true, 0x2, &vec![0u8; SIZE]);
+    let greedy: Vec<_> = (0..GREEDY)
+        .map(|_| {
+            let mut s = raw_client(&addr);
+            small_receive_buffer(&s);
+            s.write_all(&message).unwrap();
+            s
+        })
+        .collect();
+    let mut polite = raw_client(&addr);
+    polite
+        .write_all(&frames::frame(true, 0x1, b"hello"))
+        .unwrap();
+    assert_eq!(
+        read_server_frame(&mut polite),
+        (true, 0x1, b"hello".to_vec()),
+        "the polite client's echo"
+    );
+    let refused = poll_until(WAIT, || {
+        let n = server
+            .events()
+            .iter()
+            .filter(|e| {
+                e["type"] == "closed"
+                    && e["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("--max-buffered"))
+            })
+            .count();
+        (n >= GREEDY - 4).then_some(n)
+    });
+    assert!(
+        refused.is_some(),
+        "at least {} greedy clients should be closed over --max-buffered\n{}",
+        GREEDY - 4,
+        server.dump()
+    );
+    let peak = vm_hwm(server.pid());
+    assert!(
+        peak < 96 * MIB,
+        "echo-server peaked at {} MiB with --max-buffered 16MiB",
+        peak / MIB
+    );
+    drop(greedy);
+}
