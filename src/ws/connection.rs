@@ -485,5 +485,8 @@ fn owned(p: Payload<'_>) -> Bytes {
     }
 }
 
+mod send_stream;
+pub use send_stream::{STREAM_CHUNK, Source, Streamed};
+
 #[cfg(test)]
 mod tests;

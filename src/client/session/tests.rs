@@ -121,6 +121,7 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
             source: None,
         },
         preamble: vec![(DataKind::Text, Bytes::from_static(b"auth"))],
+        send_file: None,
         fragment_size: None,
         heartbeat: None,
         reconnect,

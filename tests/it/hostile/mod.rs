@@ -3,10 +3,13 @@
 //!
 //! * `server_memory`: clients that never read, against `echo-server` (broadcast queues in
 //!   bytes, the `--max-buffered` budget).
+//! * `send_file`: `connect --send-file` streams from disk; a source that cannot be sized has a
+//!   limit.
 //!
 //! Peak memory is the kernel's high-water mark of the process (`VmHWM`), read while it still
 //! runs: it only grows, so a reading taken after the peak happened is the peak.
 
+mod send_file;
 mod server_memory;
 
 use std::io::{Read, Write};
