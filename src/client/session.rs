@@ -408,6 +408,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         }
     }
 
+    /// Drop the connection without a Close and end the session: a send cut short (by
+    /// `--timeout` or Ctrl-C, while the peer took nothing) left half a frame on the wire, and
+    /// no frame can follow that.
+    pub fn abort(&mut self, why: &str) {
+        self.user_closing = true;
+        self.manual_reconnect = false;
+        if let State::Up(conn) = &mut self.state {
+            conn.endpoint_mut().abort(why);
+        }
+    }
+
     /// `/reconnect`: close this connection with 1000 and open a new one right away.
     pub async fn reconnect(&mut self) -> Result<(), Error> {
         match &mut self.state {

@@ -5,12 +5,16 @@
 //!   bytes, the `--max-buffered` budget).
 //! * `send_file`: `connect --send-file` streams from disk; a source that cannot be sized has a
 //!   limit.
+//! * `servers`: a misbehaving server against `connect`, `ping` and `soak`: ping floods, a
+//!   server that never reads, endless headers, a 2 GiB frame header, data after Close, a Close
+//!   never answered.
 //!
 //! Peak memory is the kernel's high-water mark of the process (`VmHWM`), read while it still
 //! runs: it only grows, so a reading taken after the peak happened is the peak.
 
 mod send_file;
 mod server_memory;
+mod servers;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
