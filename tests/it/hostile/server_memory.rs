@@ -121,3 +121,46 @@ fn greedy_clients_over_max_buffered_are_closed_and_a_polite_one_is_served() {
     );
     drop(greedy);
 }
+
+/// The other way to make room: a client holding more than the one asking is the one closed.
+/// A 20 MiB echo waits for a client that reads nothing (at least 14 MiB of it in the server,
+/// whatever the kernel takes); a 12 MiB echo for a second one would go over 24 MiB, so the
+/// first is dropped (a frame of it was half sent, so no Close can follow) and the second is
+/// queued.
+#[test]
+fn the_client_holding_the_most_makes_room_for_a_smaller_one() {
+    let (server, addr) = echo_server(&["--max-buffered", "24MiB", "-v"]);
+    let mut first = raw_client(&addr);
+    small_receive_buffer(&first);
+    first
+        .write_all(&frames::frame(true, 0x2, &vec![0u8; 20 << 20]))
+        .unwrap();
+    let first_peer = first.local_addr().unwrap().to_string();
+    // The echo is queued in the same step that logs the message.
+    server.wait_event("message", WAIT);
+    let mut second = raw_client(&addr);
+    small_receive_buffer(&second);
+    second
+        .write_all(&frames::frame(true, 0x2, &vec![0u8; 12 << 20]))
+        .unwrap();
+    let line = server.wait_out("`closed` for the first client", WAIT, |l| {
+        l.contains("\"closed\"") && l.contains(&format!("\"{first_peer}\""))
+    });
+    assert!(
+        line.contains("over --max-buffered"),
+        "{line}\n{}",
+        server.dump()
+    );
+    let mut polite = raw_client(&addr);
+    polite.write_all(&frames::frame(true, 0x1, b"hi")).unwrap();
+    assert_eq!(read_server_frame(&mut polite), (true, 0x1, b"hi".to_vec()));
+    let second_closed = server
+        .events()
+        .into_iter()
+        .any(|e| e["type"] == "closed" && e["peer"] == second.local_addr().unwrap().to_string());
+    assert!(
+        !second_closed,
+        "the second client was served\n{}",
+        server.dump()
+    );
+}
