@@ -199,8 +199,9 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         let (ws, echo) = (&mut self.ws, &mut self.echo);
         let (held, heavy) = (&mut self.held, &mut self.heavy);
         for _ in 0..IO_BUDGET {
-            if *held != ws.queued() {
-                echo.shared.budget.update(held, ws.queued());
+            let holding = ws.queued() + echo.deferred_bytes;
+            if *held != holding {
+                echo.shared.budget.update(held, holding);
             }
             match ws.endpoint().state() {
                 State::Closed => return Poll::Ready(IoStep::Finished),
@@ -223,8 +224,9 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
                 ws.endpoint_mut().on_io_error(&e);
                 continue;
             }
-            if *held != ws.queued() {
-                echo.shared.budget.update(held, ws.queued());
+            let holding = ws.queued() + echo.deferred_bytes;
+            if *held != holding {
+                echo.shared.budget.update(held, holding);
             }
             if echo.resume_on_drain && ws.queued() < HIGH_WATER {
                 echo.resume_on_drain = false;

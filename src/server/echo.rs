@@ -35,6 +35,16 @@ enum Deferred {
     Drop,
 }
 
+impl Deferred {
+    fn wire_len(&self) -> usize {
+        match self {
+            Deferred::Frame { wire, .. } => wire.len(),
+            Deferred::Broadcast(f) => f.wire.len(),
+            Deferred::Close(_) | Deferred::Drop => 0,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Counts {
     messages_in: u64,
@@ -55,6 +65,8 @@ pub(super) struct Echo {
     /// `now` is from an earlier read; refreshed on first use.
     pub(super) clock_stale: bool,
     deferred: VecDeque<(Instant, Deferred)>,
+    /// Wire bytes held in `deferred`: output too, counted in `--max-buffered`.
+    pub(super) deferred_bytes: usize,
     /// Set on shutdown: nothing may last past it.
     hard_deadline: Option<Instant>,
     /// When the connection's one timer is set to fire.
@@ -84,6 +96,7 @@ impl Echo {
             now,
             clock_stale: false,
             deferred: VecDeque::new(),
+            deferred_bytes: 0,
             hard_deadline: None,
             timer_at: None,
             resume_on_drain: false,
@@ -185,7 +198,8 @@ impl Echo {
         }
         // A frame header is at most 14 bytes.
         let wire_len = payload.len() + 14;
-        if self.shared.budget.admit(self.id, out.len(), wire_len) == budget::Verdict::CloseSelf {
+        let own = out.len() + self.deferred_bytes;
+        if self.shared.budget.admit(self.id, own, wire_len) == budget::Verdict::CloseSelf {
             self.over_budget(ep, out);
             return;
         }
@@ -214,6 +228,7 @@ impl Echo {
 
     fn defer(&mut self, action: Deferred) {
         let delay = self.shared.cfg.faults.delay.unwrap_or_default();
+        self.deferred_bytes += action.wire_len();
         self.deferred.push_back((self.now + delay, action));
     }
 
@@ -248,6 +263,7 @@ impl Echo {
     fn start_close(&mut self, ep: &mut Endpoint, code: u16, reason: &str, out: &mut Vec<u8>) {
         ep.close(out, code, reason);
         self.deferred = VecDeque::new();
+        self.deferred_bytes = 0;
     }
 
     /// The next thing due. While closing, the engine keeps its own `CLOSE_TIMEOUT`; only a
@@ -292,6 +308,7 @@ impl Echo {
             && *at <= now
         {
             let (_, action) = self.deferred.pop_front().expect("front exists");
+            self.deferred_bytes -= action.wire_len();
             self.execute(ep, action, out);
         }
         if self.deferred.is_empty() && self.deferred.capacity() > 0 {
