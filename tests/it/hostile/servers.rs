@@ -319,3 +319,50 @@ fn an_unanswered_close_ends_within_the_close_timeout() {
         );
     }
 }
+
+/// A server that reads nothing while soak sends 64 MB/s at it: the socket fills, and the run
+/// still ends on time (duration, 2 s drain, 3 s close timeout) in bounded memory (soak's own
+/// report gives its `VmHWM`). How the unanswered messages are counted is soak's accounting,
+/// checked in `soak`.
+#[test]
+fn soak_against_a_server_that_never_reads_ends_on_time() {
+    let (url, _pid, _peak) = misbehaving(Misbehaviour::NeverRead, 1);
+    let started = Instant::now();
+    let o = run(wsbeat().args([
+        "soak",
+        &url,
+        "-c",
+        "1",
+        "-d",
+        "3s",
+        "--size",
+        "65536",
+        "--message-rate",
+        "1000",
+        "--no-reconnect",
+        "--no-live",
+        "--json",
+        "-",
+    ]));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(12),
+        "took {took:?}\n{}",
+        describe(&o)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("the JSON report");
+    assert!(
+        report["messages"]["sent"].as_u64().unwrap() > 0,
+        "{}",
+        describe(&o)
+    );
+    assert_eq!(report["messages"]["received"], 0, "{}", describe(&o));
+    let peak = report["rss"][0]["peak_bytes"].as_u64().unwrap();
+    assert_eq!(report["rss"][0]["peak_from"], "VmHWM");
+    assert!(
+        peak < 48 * MIB,
+        "soak peaked at {} MiB\n{}",
+        peak / MIB,
+        describe(&o)
+    );
+}
