@@ -262,6 +262,26 @@ fn endless_headers_are_cut_at_16_kib_with_exit_5() {
     }
 }
 
+/// soak counts the failed upgrade as an error by kind; with no connection opened at all the
+/// run exits 3.
+#[test]
+fn soak_against_endless_headers_counts_the_error_and_exits_3() {
+    let (url, _pid, _peak) = misbehaving(Misbehaviour::EndlessHeaders, 1);
+    let o = run(wsbeat().args([
+        "soak",
+        &url,
+        "-c",
+        "1",
+        "-d",
+        "1s",
+        "--no-reconnect",
+        "--no-live",
+    ]));
+    assert_exit(&o, 3);
+    one_error_line(&o, "could be opened (1× http_status)");
+    assert_contains(&stdout_of(&o), "errors       http_status 1", &o);
+}
+
 #[test]
 fn a_2_gib_frame_header_is_1009_without_allocating() {
     for args in [
