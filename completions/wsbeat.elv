@@ -89,7 +89,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --subprotocol 'Accept this subprotocol (repeatable); the first one the client offers that is accepted is chosen, and an upgrade that offers none of them gets 400'
             cand --max-connections 'Refuse upgrades beyond this many open connections with 503'
             cand --max-message-size 'Largest message accepted (e.g. 64KiB); a larger one is answered with Close 1009'
-            cand --max-buffered 'Output waiting for clients that do not read, over all connections; beyond it, the client holding the most is closed with 1013 "try again later"'
+            cand --max-buffered 'What the server holds for all clients together (output waiting for clients that do not read, messages still arriving); beyond it, the client holding the most is closed with 1013 "try again later"'
             cand --handshake-timeout 'Drop a socket that has not completed TLS and the upgrade within this long'
             cand --idle-timeout 'Close a client that sent no message for this long with 1001 "idle timeout" (pings and pongs do not count) [default: off]'
             cand --tls-cert 'Serve wss:// with this certificate chain (PEM), with --tls-key'

@@ -56,8 +56,9 @@ pub struct EchoServerArgs {
     /// Largest message accepted (e.g. 64KiB); a larger one is answered with Close 1009
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse::size, help_heading = "Limits")]
     pub max_message_size: usize,
-    /// Output waiting for clients that do not read, over all connections; beyond it, the
-    /// client holding the most is closed with 1013 "try again later"
+    /// What the server holds for all clients together (output waiting for clients that do not
+    /// read, messages still arriving); beyond it, the client holding the most is closed with
+    /// 1013 "try again later"
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse::size, help_heading = "Limits")]
     pub max_buffered: usize,
     /// Drop a socket that has not completed TLS and the upgrade within this long

@@ -7,6 +7,10 @@
 //! "try again later" instead of echoing (its Close frame is small and goes behind what it
 //! holds); when it is another one, that one is woken and drops what it holds (`Verdict`).
 //!
+//! A message still arriving counts too (what was received of it): while the total is over,
+//! a connection about to read more of one compares itself with the holders the same way, so
+//! that many half-sent big messages cannot add up either.
+//!
 //! Only connections over `HIGH_WATER` (they have stopped reading and wait for their client)
 //! are candidates; they register here with their waker, so the registry is small and the
 //! per-message path touches one atomic only when what a connection holds changed.

@@ -6,6 +6,7 @@
 
 use super::accept::{Io, Upgraded};
 use super::broadcast::Member;
+use super::budget::Verdict;
 use super::echo::Echo;
 use super::{ServerEvent, Shared};
 use crate::ws::connection::Connection;
@@ -199,9 +200,9 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         let (ws, echo) = (&mut self.ws, &mut self.echo);
         let (held, heavy) = (&mut self.held, &mut self.heavy);
         for _ in 0..IO_BUDGET {
-            let holding = ws.queued() + echo.deferred_bytes;
-            if *held != holding {
-                echo.shared.budget.update(held, holding);
+            let now = holding(ws, echo);
+            if *held != now {
+                echo.shared.budget.update(held, now);
             }
             match ws.endpoint().state() {
                 State::Closed => return Poll::Ready(IoStep::Finished),
@@ -224,9 +225,9 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
                 ws.endpoint_mut().on_io_error(&e);
                 continue;
             }
-            let holding = ws.queued() + echo.deferred_bytes;
-            if *held != holding {
-                echo.shared.budget.update(held, holding);
+            let now = holding(ws, echo);
+            if *held != now {
+                echo.shared.budget.update(held, now);
             }
             if echo.resume_on_drain && ws.queued() < HIGH_WATER {
                 echo.resume_on_drain = false;
@@ -245,6 +246,18 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
             if !echo.can_read() {
                 return Poll::Pending;
             }
+            // More of a message still arriving while the server is over --max-buffered: the
+            // biggest holder makes room, and when that is this client, it gets 1013 and what
+            // it sent of the message is dropped.
+            let budget = &echo.shared.budget;
+            if ws.endpoint().is_open()
+                && ws.endpoint().held_input() > 0
+                && budget.total() > budget.limit()
+                && budget.admit(echo.id, *held, 0) == Verdict::CloseSelf
+            {
+                ws.queue(|ep, out| echo.over_budget(ep, out));
+                continue;
+            }
             echo.clock_stale = true;
             match ready!(ws.poll_process(cx, |ep, ev, out| echo.on_event(ep, ev, out))) {
                 Ok(true) => {}
@@ -256,6 +269,12 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
+
+/// What a connection holds for the `--max-buffered` budget: output waiting for the client
+/// (queued or held back by `--delay`) and the part of a message still arriving.
+fn holding(ws: &Connection<Io>, echo: &Echo) -> usize {
+    ws.queued() + echo.deferred_bytes + ws.endpoint().held_input()
 }
 
 impl Future for ConnLoop<'_, '_> {

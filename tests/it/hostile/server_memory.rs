@@ -173,3 +173,48 @@ fn the_client_holding_the_most_makes_room_for_a_smaller_one() {
         server.dump()
     );
 }
+
+/// Messages still arriving count too: 20 clients each send 4 MiB of a 32 MiB message and stop
+/// (80 MiB held for them, over a 16 MiB budget). Once the total is over, a client whose message
+/// is still arriving and that holds more than any client waiting for output gets 1013 and what
+/// it sent is dropped.
+#[test]
+fn half_sent_messages_count_against_max_buffered() {
+    const CLIENTS: usize = 20;
+    let (server, addr) = echo_server(&["--max-buffered", "16MiB"]);
+    let whole = frames::frame(true, 0x2, &vec![0u8; 32 << 20]);
+    // The header (14 bytes with its mask) and the first 4 MiB of the payload.
+    let part = &whole[..14 + (4 << 20)];
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let mut s = raw_client(&addr);
+            s.write_all(part).unwrap();
+            s
+        })
+        .collect();
+    let refused = poll_until(WAIT, || {
+        let n = server
+            .events()
+            .iter()
+            .filter(|e| {
+                e["type"] == "closed"
+                    && e["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("--max-buffered"))
+            })
+            .count();
+        (n >= CLIENTS - 5).then_some(n)
+    });
+    assert!(
+        refused.is_some(),
+        "clients holding half-sent messages over --max-buffered should be closed\n{}",
+        server.dump()
+    );
+    let peak = vm_hwm(server.pid());
+    assert!(
+        peak < 64 * MIB,
+        "echo-server peaked at {} MiB holding half-sent messages",
+        peak / MIB
+    );
+    drop(clients);
+}
