@@ -24,7 +24,15 @@ use std::task::Waker;
 pub struct Budget {
     limit: usize,
     total: AtomicUsize,
-    heavy: Mutex<HashMap<u64, Heavy>>,
+    heavy: Mutex<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    candidates: HashMap<u64, Heavy>,
+    /// What the connections told to make room still hold: about to be freed, so not counted
+    /// again (a burst of small replies must not close every candidate in turn).
+    releasing: usize,
 }
 
 #[derive(Debug)]
@@ -48,7 +56,7 @@ impl Budget {
         Budget {
             limit,
             total: AtomicUsize::new(0),
-            heavy: Mutex::new(HashMap::new()),
+            heavy: Mutex::new(Registry::default()),
         }
     }
 
@@ -77,13 +85,21 @@ impl Budget {
             return Verdict::Queue;
         }
         let mut heavy = lock(&self.heavy);
-        let victim = heavy
+        let Registry {
+            candidates,
+            releasing,
+        } = &mut *heavy;
+        if self.total().saturating_sub(*releasing).saturating_add(len) <= self.limit {
+            return Verdict::Queue;
+        }
+        let victim = candidates
             .iter_mut()
             .filter(|(other, h)| **other != id && !h.evicted)
             .max_by_key(|(_, h)| h.held);
         match victim {
             Some((_, h)) if h.held > own.saturating_add(len) => {
                 h.evicted = true;
+                *releasing += h.held;
                 h.waker.wake_by_ref();
                 Verdict::Queue
             }
@@ -94,12 +110,14 @@ impl Budget {
     /// Connection `id` waits for its client with `held` bytes queued: a candidate.
     pub fn register(&self, id: u64, held: usize, waker: &Waker) {
         let mut heavy = lock(&self.heavy);
-        let h = heavy.entry(id).or_insert_with(|| Heavy {
+        let h = heavy.candidates.entry(id).or_insert_with(|| Heavy {
             held,
             waker: waker.clone(),
             evicted: false,
         });
-        h.held = held;
+        if !h.evicted {
+            h.held = held;
+        }
         if !h.waker.will_wake(waker) {
             h.waker = waker.clone();
         }
@@ -107,18 +125,23 @@ impl Budget {
 
     /// No longer a candidate. True when it was chosen to make room meanwhile.
     pub fn unregister(&self, id: u64) -> bool {
-        lock(&self.heavy).remove(&id).is_some_and(|h| h.evicted)
+        let mut heavy = lock(&self.heavy);
+        match heavy.candidates.remove(&id) {
+            Some(h) if h.evicted => {
+                heavy.releasing -= h.held;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// True (once) when connection `id` was chosen to make room.
     pub fn take_evicted(&self, id: u64) -> bool {
-        let mut heavy = lock(&self.heavy);
-        if heavy.get(&id).is_some_and(|h| h.evicted) {
-            heavy.remove(&id);
-            true
-        } else {
-            false
-        }
+        let evicted = lock(&self.heavy)
+            .candidates
+            .get(&id)
+            .is_some_and(|h| h.evicted);
+        evicted && self.unregister(id)
     }
 }
 
@@ -173,6 +196,25 @@ mod tests {
         // The asker holds the most: it is the one to close.
         assert_eq!(b.admit(3, 0, 900), Verdict::CloseSelf);
         assert!(!b.unregister(2));
+    }
+
+    #[test]
+    fn a_burst_of_small_replies_closes_one_candidate_not_all() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let b = Budget::new(1000);
+        let mut held = [0usize; 3];
+        for (i, h) in held.iter_mut().enumerate() {
+            b.update(h, 330);
+            b.register(i as u64, 330, &waker);
+        }
+        // 990 held: every 20-byte reply is over, but the first one's room is enough for all.
+        for _ in 0..10 {
+            assert_eq!(b.admit(9, 0, 20), Verdict::Queue);
+        }
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "one candidate told");
+        let told = (0..3).filter(|&i| b.take_evicted(i)).count();
+        assert_eq!(told, 1);
     }
 
     #[test]
