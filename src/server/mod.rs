@@ -9,7 +9,9 @@
 //!
 //! Memory: an idle connection holds no read or write buffer. Reads go into a per-worker-thread
 //! scratch buffer; only bytes of a frame split across reads, or output the socket did not take,
-//! are kept per connection, and only until they are used.
+//! are kept per connection, and only until they are used. What clients can make the server
+//! hold is bounded per client (`conn_loop::HIGH_WATER`, the broadcast queues) and over all of
+//! them (`budget`, `--max-buffered`).
 
 mod accept;
 mod app_pong;
