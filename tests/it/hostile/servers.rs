@@ -319,9 +319,11 @@ fn data_after_close_is_dropped() {
 /// Our Close is never answered: the run ends within the close timeout (3 s), and says so.
 #[test]
 fn an_unanswered_close_ends_within_the_close_timeout() {
-    for args in [
-        vec!["connect", "URL", "--wait", "0s"],
-        vec!["ping", "URL", "-c", "1", "-W", "100ms"],
+    // connect: the unanswered Close is the failure (6); ping: the lost probe is (1), the
+    // unanswered Close a warning.
+    for (args, code) in [
+        (vec!["connect", "URL", "--wait", "0s"], 6),
+        (vec!["ping", "URL", "-c", "1", "-W", "100ms"], 1),
     ] {
         let (url, _pid, _peak) = misbehaving(Misbehaviour::NeverAnswerClose, 1);
         let started = Instant::now();
@@ -337,6 +339,8 @@ fn an_unanswered_close_ends_within_the_close_timeout() {
             "{args:?}\n{}",
             describe(&o)
         );
+        assert_exit(&o, code);
+        assert_eq!(error_lines(&o).len(), 1, "{args:?}\n{}", describe(&o));
     }
 }
 
