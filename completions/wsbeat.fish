@@ -91,9 +91,11 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l listen -d 
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-interval -d 'Ping every client after this long without a message from it; see --ping-timeout' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-timeout -d 'Terminate a client whose pong has not come back after this long [default: the interval]' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue -d 'Messages a client may have waiting in broadcast mode; a client over it is closed with 1008 "slow consumer"' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue-bytes -d 'Bytes a client may have waiting in broadcast mode (one message always fits); a client over it is closed with 1008 "slow consumer"' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s s -l subprotocol -d 'Accept this subprotocol (repeatable); the first one the client offers that is accepted is chosen, and an upgrade that offers none of them gets 400' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-connections -d 'Refuse upgrades beyond this many open connections with 503' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-message-size -d 'Largest message accepted (e.g. 64KiB); a larger one is answered with Close 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-buffered -d 'What the server holds for all clients together (output waiting for clients that do not read, messages still arriving); beyond it, the client holding the most is closed with 1013 "try again later"' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l handshake-timeout -d 'Drop a socket that has not completed TLS and the upgrade within this long' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l idle-timeout -d 'Close a client that sent no message for this long with 1001 "idle timeout" (pings and pongs do not count) [default: off]' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l tls-cert -d 'Serve wss:// with this certificate chain (PEM), with --tls-key' -r -F

@@ -20,6 +20,12 @@ pub enum Event {
         payload: Bytes,
         fragments: usize,
     },
+    /// `--send-file`: a binary message streamed from disk, its payload never in memory whole.
+    SentFile {
+        path: String,
+        len: u64,
+        fragments: usize,
+    },
     Received {
         kind: DataKind,
         payload: Bytes,

@@ -37,6 +37,10 @@ pub struct EchoServerArgs {
     /// 1008 "slow consumer"
     #[arg(long, value_name = "N", default_value = "256", value_parser = parse::positive, requires = "broadcast", help_heading = "Broadcast")]
     pub broadcast_queue: usize,
+    /// Bytes a client may have waiting in broadcast mode (one message always fits); a client
+    /// over it is closed with 1008 "slow consumer"
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse::size, requires = "broadcast", help_heading = "Broadcast")]
+    pub broadcast_queue_bytes: usize,
 
     /// Accept this subprotocol (repeatable); the first one the client offers that is accepted
     /// is chosen, and an upgrade that offers none of them gets 400
@@ -53,6 +57,11 @@ pub struct EchoServerArgs {
     /// Largest message accepted (e.g. 64KiB); a larger one is answered with Close 1009
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse::size, help_heading = "Limits")]
     pub max_message_size: usize,
+    /// What the server holds for all clients together (output waiting for clients that do not
+    /// read, messages still arriving); beyond it, the client holding the most is closed with
+    /// 1013 "try again later"
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse::size, help_heading = "Limits")]
+    pub max_buffered: usize,
     /// Drop a socket that has not completed TLS and the upgrade within this long
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse::duration, help_heading = "Limits")]
     pub handshake_timeout: Duration,

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::{Event, EventSink};
 use crate::net::stream::MaybeTls;
 use crate::ws::connection::Connection;
-use crate::ws::connection::Incoming;
+use crate::ws::connection::{Incoming, Source};
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::open::{self, Handshake};
 use crate::ws::proto::DataKind;
@@ -28,6 +28,7 @@ use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -47,6 +48,8 @@ pub struct SessionConfig {
     pub conn: ConnectOptions,
     /// Sent first on every connection, the first and each one after a reconnect.
     pub preamble: Vec<(DataKind, Bytes)>,
+    /// Streamed after the preamble, on every connection too (`--send-file`).
+    pub send_file: Option<PathBuf>,
     pub fragment_size: Option<usize>,
     pub heartbeat: Option<HeartbeatConfig>,
     /// `None`: a lost connection ends the session.
@@ -227,6 +230,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
             self.send_now(out, kind, payload, self.cfg.fragment_size)
                 .await?;
         }
+        if let Some(path) = self.cfg.send_file.clone() {
+            self.send_file(out, &path).await?;
+        }
+        Ok(())
+    }
+
+    /// `--send-file` and `/file`: one binary message streamed from disk
+    /// (`Connection::send_stream`); a file that cannot be sized (a pipe) up to
+    /// `--max-message-size`. Never buffered whole, so not while reconnecting either.
+    pub async fn send_file(&mut self, out: &mut dyn EventSink, path: &Path) -> Result<(), Error> {
+        let State::Up(conn) = &mut self.state else {
+            return Err(Error::new(
+                ErrorKind::Abnormal,
+                "cannot send a file while not connected (it is streamed, never buffered)",
+            ));
+        };
+        let name = format!("--send-file {}", path.display());
+        let cannot = |e: std::io::Error| Error::usage(format!("cannot read {name}: {e}"));
+        let mut file = tokio::fs::File::open(path).await.map_err(cannot)?;
+        let meta = file.metadata().await.map_err(cannot)?;
+        let src = Source {
+            reader: &mut file,
+            size: meta.is_file().then_some(meta.len()),
+            name: &name,
+        };
+        let limit = self.cfg.conn.max_message_size as u64;
+        let sent = conn
+            .send_stream(DataKind::Binary, src, self.cfg.fragment_size, limit)
+            .await?;
+        self.stats.sent_messages += 1;
+        self.stats.sent_bytes += sent.len;
+        out.emit(Event::SentFile {
+            path: path.display().to_string(),
+            len: sent.len,
+            fragments: sent.frames,
+        });
         Ok(())
     }
 
@@ -366,6 +405,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
                 Ok(())
             }
             State::Ended => Ok(()),
+        }
+    }
+
+    /// Drop the connection without a Close and end the session: a send cut short (by
+    /// `--timeout` or Ctrl-C, while the peer took nothing) left half a frame on the wire, and
+    /// no frame can follow that.
+    pub fn abort(&mut self, why: &str) {
+        self.user_closing = true;
+        self.manual_reconnect = false;
+        if let State::Up(conn) = &mut self.state {
+            conn.endpoint_mut().abort(why);
         }
     }
 

@@ -236,11 +236,16 @@ async fn session(
     // The close we will send when the script is done; errors found on our side change it.
     let mut close_with: Option<CloseSpec> = None;
 
-    if let Err(e) = link.send_preamble(out).await
-        && !keeps_going
-    {
-        ending.error = Some(e.clone());
-        out.emit(Event::Error(e));
+    match send_bounded(link, out, Sending::Preamble, deadline, &mut stop).await {
+        Err(Cut::Interrupted) => ending.interrupted = true,
+        Err(Cut::Failed(e)) if !keeps_going => {
+            ending.error = Some(e.clone());
+            out.emit(Event::Error(e));
+        }
+        Err(Cut::TimedOut(e)) => {
+            ending.error = Some(e);
+        }
+        _ => {}
     }
 
     loop {
@@ -280,11 +285,10 @@ async fn session(
                             }
                         }
                     }
-                    if cfg.echo && !closing
-                        && let Err(e) = link.send(out, outgoing(cfg, kind, payload)).await
-                    {
-                        out.emit(Event::Error(e.clone()));
-                        ending.error.get_or_insert(e);
+                    if cfg.echo && !closing {
+                        let echo = Sending::Message(outgoing(cfg, kind, payload));
+                        let sent = send_bounded(link, out, echo, deadline, &mut stop).await;
+                        ending.record(out, sent);
                     }
                 }
                 Step::Reconnected => {
@@ -314,10 +318,9 @@ async fn session(
                         }
                         _ => Bytes::from(line),
                     };
-                    if let Err(e) = link.send(out, outgoing(cfg, cfg.line_kind, payload)).await {
-                        out.emit(Event::Error(e.clone()));
-                        ending.error.get_or_insert(e);
-                    }
+                    let line = Sending::Message(outgoing(cfg, cfg.line_kind, payload));
+                    let sent = send_bounded(link, out, line, deadline, &mut stop).await;
+                    ending.record(out, sent);
                 }
                 Some(StdinItem::Failed(msg)) => {
                     let e = Error::new(ErrorKind::Io, format!("cannot read stdin: {msg}"));
@@ -354,6 +357,74 @@ async fn session(
             }
         }
     }
+}
+
+enum Sending {
+    /// `--send` and `--send-file`.
+    Preamble,
+    Message(Outgoing),
+}
+
+/// Why a send did not complete.
+enum Cut {
+    Failed(Error),
+    /// `--timeout` ran out while the peer took nothing: the connection was dropped.
+    TimedOut(Error),
+    /// Ctrl-C while the peer took nothing: the connection was dropped.
+    Interrupted,
+}
+
+impl Ending {
+    fn record(&mut self, out: &mut Output, sent: Result<(), Cut>) {
+        match sent {
+            Ok(()) => {}
+            Err(Cut::Failed(e)) => {
+                out.emit(Event::Error(e.clone()));
+                self.error.get_or_insert(e);
+            }
+            Err(Cut::TimedOut(e)) => {
+                self.error.get_or_insert(e);
+            }
+            Err(Cut::Interrupted) => self.interrupted = true,
+        }
+    }
+}
+
+/// A send waits for the peer to take the bytes; one that does not read would hold it forever
+/// (a big `--send-file`, a long line). `--timeout` and Ctrl-C still end it: half a frame may be
+/// on the wire then, which no Close can follow, so the connection is dropped, its reason
+/// saying why (reported once, as the end of the connection).
+async fn send_bounded(
+    link: &mut Session,
+    out: &mut Output,
+    what: Sending,
+    deadline: Option<Instant>,
+    stop: &mut signals::Shutdown,
+) -> Result<(), Cut> {
+    let cut = {
+        let send = async {
+            match what {
+                Sending::Preamble => link.send_preamble(out).await,
+                Sending::Message(m) => link.send(out, m).await,
+            }
+        };
+        tokio::select! {
+            // A send that completes wins over a deadline that passed meanwhile.
+            biased;
+            r = send => return r.map_err(Cut::Failed),
+            _ = sleep_opt(deadline) => Cut::TimedOut(Error::new(
+                ErrorKind::Timeout,
+                "--timeout ran out while sending: the peer did not take what was sent, so the connection was dropped",
+            )),
+            _ = stop.recv() => Cut::Interrupted,
+        }
+    };
+    match &cut {
+        Cut::TimedOut(e) => link.abort(e.message()),
+        Cut::Interrupted => link.abort("interrupted while sending; the connection was dropped"),
+        Cut::Failed(_) => {}
+    }
+    Err(cut)
 }
 
 fn outgoing(cfg: &ConnectConfig, kind: DataKind, payload: Bytes) -> Outgoing {

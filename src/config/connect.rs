@@ -21,8 +21,10 @@ use std::time::Duration;
 pub struct ConnectConfig {
     pub conn: ConnectOptions,
     pub insecure: bool,
-    /// `--send` messages and `--send-file`, in order, sent before stdin.
+    /// `--send` messages, in order, sent before `--send-file` and stdin.
     pub preamble: Vec<(DataKind, Bytes)>,
+    /// `--send-file`: streamed from disk when it is sent, never read whole.
+    pub send_file: Option<PathBuf>,
     pub line_kind: DataKind,
     pub fragment_size: Option<usize>,
     pub echo: bool,
@@ -53,6 +55,7 @@ impl ConnectConfig {
         SessionConfig {
             conn: self.conn.clone(),
             preamble: self.preamble.clone(),
+            send_file: self.send_file.clone(),
             fragment_size: self.fragment_size,
             heartbeat: self.heartbeat.clone(),
             reconnect: self.reconnect,
@@ -76,16 +79,20 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     } else {
         DataKind::Text
     };
-    let mut preamble: Vec<(DataKind, Bytes)> = args
+    let preamble: Vec<(DataKind, Bytes)> = args
         .send
         .iter()
         .map(|m| (line_kind, Bytes::from(m.clone())))
         .collect();
     if let Some(path) = &args.send_file {
-        let data = std::fs::read(path).map_err(|e| {
+        // Checked now so that a missing file is a usage error before any connection; read
+        // only while it is sent. A pipe is not opened twice (its writer would see EPIPE).
+        let cannot = |e: std::io::Error| {
             Error::usage(format!("cannot read --send-file {}: {e}", path.display()))
-        })?;
-        preamble.push((DataKind::Binary, Bytes::from(data)));
+        };
+        if std::fs::metadata(path).map_err(cannot)?.is_file() {
+            std::fs::File::open(path).map_err(cannot)?;
+        }
     }
     let expect = args
         .expect
@@ -135,6 +142,7 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
         conn,
         insecure: args.tls.insecure,
         preamble,
+        send_file: args.send_file.clone(),
         line_kind,
         fragment_size: args.fragment_size,
         echo: args.echo,

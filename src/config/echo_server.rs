@@ -48,6 +48,8 @@ pub fn lower(args: &EchoServerArgs) -> Result<EchoServerConfig, Error> {
         app_pong: args.app_pong,
         broadcast: args.broadcast,
         broadcast_queue: args.broadcast_queue,
+        broadcast_queue_bytes: args.broadcast_queue_bytes,
+        max_buffered: args.max_buffered,
         faults: Faults {
             close_after: args.close_after.map(|n| n as u64),
             close_with: args.close_code.clone(),

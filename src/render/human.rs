@@ -157,6 +157,24 @@ impl Render for Human {
                     ))?;
                 }
             }
+            Event::SentFile {
+                path,
+                len,
+                fragments,
+            } => {
+                if self.verbose {
+                    let frames = if *fragments > 1 {
+                        format!(", {fragments} frames")
+                    } else {
+                        String::new()
+                    };
+                    stderr_line(&format!(
+                        "{} binary ({len} bytes{frames}): streamed from {}",
+                        palette::dim(">"),
+                        escape_controls(path, false)
+                    ))?;
+                }
+            }
             Event::Received { kind, payload } => {
                 let mut out = io::stdout().lock();
                 match (kind, self.view.binary_format) {

@@ -144,6 +144,14 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             m.insert("fragments".into(), json!(fragments));
             ("sent", Value::Object(m))
         }
+        Event::SentFile {
+            path,
+            len,
+            fragments,
+        } => (
+            "sent",
+            json!({"kind": "binary", "len": len, "file": path, "fragments": fragments}),
+        ),
         Event::Received { kind, payload } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);

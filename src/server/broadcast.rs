@@ -1,7 +1,8 @@
 //! `--broadcast`: every message goes to every connected client. Each client has its own
-//! bounded queue of encoded frames (shared, not copied, between clients); a client whose queue
-//! is full is marked slow and closed with 1008 by its own task, so memory never grows with a
-//! client that does not read.
+//! queue of encoded frames (shared, not copied, between clients), bounded in frames and in
+//! bytes; a client whose queue is full is marked slow and closed with 1008 by its own task, so
+//! memory never grows with a client that does not read. A count alone did not bound it: 256
+//! frames of 8 MiB are 2 GiB.
 
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -15,9 +16,17 @@ pub struct Frame {
     pub payload_len: usize,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub frames: usize,
+    /// Wire bytes; an empty queue still takes one frame, however big, so that a message up to
+    /// the size limit reaches clients that keep up.
+    pub bytes: usize,
+}
+
 #[derive(Debug)]
 pub struct Hub {
-    queue_limit: usize,
+    limits: Limits,
     members: Mutex<HashMap<u64, Arc<Member>>>,
 }
 
@@ -29,6 +38,8 @@ pub struct Member {
 #[derive(Debug, Default)]
 struct Queue {
     frames: VecDeque<Frame>,
+    /// Wire bytes of `frames`.
+    bytes: usize,
     slow: bool,
     /// The member's task, woken on a new frame and when the member is found slow.
     waker: Option<Waker>,
@@ -43,9 +54,12 @@ pub enum Next {
 }
 
 impl Hub {
-    pub fn new(queue_limit: usize) -> Self {
+    pub fn new(limits: Limits) -> Self {
         Hub {
-            queue_limit: queue_limit.max(1),
+            limits: Limits {
+                frames: limits.frames.max(1),
+                bytes: limits.bytes,
+            },
             members: Mutex::new(HashMap::new()),
         }
     }
@@ -62,22 +76,27 @@ impl Hub {
 
     pub fn broadcast(&self, frame: &Frame) {
         for member in lock(&self.members).values() {
-            member.push(frame.clone(), self.queue_limit);
+            member.push(frame.clone(), self.limits);
         }
     }
 }
 
 impl Member {
-    fn push(&self, frame: Frame, limit: usize) {
+    fn push(&self, frame: Frame, limits: Limits) {
         let waker = {
             let mut q = lock(&self.queue);
             if q.slow {
                 return;
             }
-            if q.frames.len() >= limit {
+            let len = frame.wire.len();
+            if q.frames.len() >= limits.frames
+                || (!q.frames.is_empty() && q.bytes + len > limits.bytes)
+            {
                 q.slow = true;
                 q.frames = VecDeque::new();
+                q.bytes = 0;
             } else {
+                q.bytes += len;
                 q.frames.push_back(frame);
             }
             q.waker.take()
@@ -114,7 +133,10 @@ impl Member {
             return Next::Slow;
         }
         match q.frames.pop_front() {
-            Some(f) => Next::Frame(f),
+            Some(f) => {
+                q.bytes -= f.wire.len();
+                Next::Frame(f)
+            }
             None => {
                 if q.frames.capacity() > 0 {
                     q.frames = VecDeque::new();
@@ -133,6 +155,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    fn hub(frames: usize) -> Hub {
+        Hub::new(Limits {
+            frames,
+            bytes: usize::MAX,
+        })
+    }
+
     fn frame(n: u8) -> Frame {
         Frame {
             wire: Bytes::from(vec![0x82, 1, n]),
@@ -142,7 +171,7 @@ mod tests {
 
     #[test]
     fn everyone_gets_every_frame_in_order() {
-        let hub = Hub::new(8);
+        let hub = hub(8);
         let a = hub.join(1);
         let b = hub.join(2);
         hub.broadcast(&frame(1));
@@ -170,7 +199,7 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
-        let hub = Hub::new(8);
+        let hub = hub(8);
         let m = hub.join(1);
         assert!(!m.poll_ready(&mut cx, true));
         hub.broadcast(&frame(1));
@@ -185,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_client_that_falls_behind_is_marked_slow_and_its_queue_freed() {
-        let hub = Hub::new(2);
+        let hub = hub(2);
         let slow = hub.join(1);
         let fast = hub.join(2);
         for i in 0..5 {
@@ -195,5 +224,38 @@ mod tests {
         assert!(matches!(slow.pop(), Next::Slow));
         assert_eq!(lock(&slow.queue).frames.capacity(), 0);
         assert!(matches!(fast.pop(), Next::Empty));
+    }
+
+    #[test]
+    fn the_byte_bound_counts_wire_bytes_and_always_lets_one_frame_in() {
+        let big = |n: u8| Frame {
+            wire: Bytes::from(vec![n; 1000]),
+            payload_len: 996,
+        };
+        let hub = Hub::new(Limits {
+            frames: 100,
+            bytes: 2500,
+        });
+        let slow = hub.join(1);
+        let fast = hub.join(2);
+        // One frame over the whole bound still goes to an empty queue.
+        let huge = Frame {
+            wire: Bytes::from(vec![0; 10_000]),
+            payload_len: 9_990,
+        };
+        hub.broadcast(&huge);
+        assert!(matches!(fast.pop(), Next::Frame(f) if f.wire.len() == 10_000));
+        assert!(matches!(slow.pop(), Next::Frame(_)));
+        for i in 0..2 {
+            hub.broadcast(&big(i));
+        }
+        assert!(matches!(fast.pop(), Next::Frame(_)));
+        assert!(matches!(fast.pop(), Next::Frame(_)));
+        // 2000 bytes wait for `slow`; a third 1000 would make 3000 > 2500.
+        hub.broadcast(&big(2));
+        assert!(matches!(fast.pop(), Next::Frame(_)));
+        assert!(matches!(slow.pop(), Next::Slow));
+        assert_eq!(lock(&slow.queue).bytes, 0);
+        assert_eq!(lock(&fast.queue).bytes, 0);
     }
 }

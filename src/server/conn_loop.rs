@@ -6,6 +6,7 @@
 
 use super::accept::{Io, Upgraded};
 use super::broadcast::Member;
+use super::budget::Verdict;
 use super::echo::Echo;
 use super::{ServerEvent, Shared};
 use crate::ws::connection::Connection;
@@ -36,6 +37,10 @@ pub(super) struct ConnLoop<'a, 'n> {
     ws: Connection<Io>,
     echo: Echo,
     member: Option<Arc<Member>>,
+    /// What this connection has added to the server's `--max-buffered` total.
+    held: usize,
+    /// Registered with the budget as a candidate to make room (it waits for its client).
+    heavy: bool,
     /// The connection's one timer, allocated only while a deadline exists. It is moved
     /// earlier when needed, never later: when it fires early, `on_timer` finds nothing due
     /// and it is set again, which keeps timer work off the per-message path.
@@ -77,6 +82,8 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
             ws,
             echo: Echo::new(id, peer, shared, up.slot),
             member,
+            held: 0,
+            heavy: false,
             timer: None,
             shutdown,
             shutdown_waker: None,
@@ -90,6 +97,11 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
             hub.leave(self.echo.id);
         }
         self.timer = None;
+        let budget = &self.echo.shared.budget;
+        if self.heavy {
+            budget.unregister(self.echo.id);
+        }
+        budget.update(&mut self.held, 0);
         let ending = self.ws.endpoint().ending_or_dropped();
         self.echo.finish(ending.close);
     }
@@ -98,6 +110,11 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         for _ in 0..IO_BUDGET {
             if self.ws.endpoint().state() == State::Closed {
                 return Poll::Ready(());
+            }
+            if self.heavy && self.echo.shared.budget.take_evicted(self.echo.id) {
+                self.heavy = false;
+                self.make_room();
+                continue;
             }
             if !self.shutdown_seen {
                 let mut begun = self.echo.shared.stopping.load(Ordering::Acquire);
@@ -156,9 +173,37 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         Poll::Pending
     }
 
+    /// Chosen to make room under `--max-buffered`: drop what waits for the client, then send
+    /// 1013 if no frame was cut, else drop the connection (a Close could not follow a cut
+    /// frame, and the client reads nothing anyway).
+    fn make_room(&mut self) {
+        let queued = self.ws.queued();
+        let whole = self.ws.drop_unsent();
+        self.echo.shared.budget.update(&mut self.held, 0);
+        if !self.ws.endpoint().is_open() {
+            self.ws
+                .endpoint_mut()
+                .abort("over --max-buffered while closing");
+        } else if whole {
+            let echo = &mut self.echo;
+            self.ws.queue(|ep, out| echo.over_budget(ep, out));
+        } else {
+            let limit = self.echo.shared.budget.limit();
+            self.ws.endpoint_mut().abort(format!(
+                "dropped with {queued} bytes the client did not read: the server's output \
+                 was over --max-buffered {limit}"
+            ));
+        }
+    }
+
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<IoStep> {
         let (ws, echo) = (&mut self.ws, &mut self.echo);
+        let (held, heavy) = (&mut self.held, &mut self.heavy);
         for _ in 0..IO_BUDGET {
+            let now = holding(ws, echo);
+            if *held != now {
+                echo.shared.budget.update(held, now);
+            }
             match ws.endpoint().state() {
                 State::Closed => return Poll::Ready(IoStep::Finished),
                 // The engine sends what is queued, closes the TCP connection and bounds it.
@@ -180,12 +225,38 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
                 ws.endpoint_mut().on_io_error(&e);
                 continue;
             }
+            let now = holding(ws, echo);
+            if *held != now {
+                echo.shared.budget.update(held, now);
+            }
             if echo.resume_on_drain && ws.queued() < HIGH_WATER {
                 echo.resume_on_drain = false;
                 return Poll::Ready(IoStep::Resume);
             }
-            if ws.queued() >= HIGH_WATER || !echo.can_read() {
+            if ws.queued() >= HIGH_WATER {
+                // Waiting for the client: a candidate to make room under --max-buffered.
+                echo.shared.budget.register(echo.id, *held, cx.waker());
+                *heavy = true;
                 return Poll::Pending;
+            }
+            if *heavy {
+                *heavy = false;
+                echo.shared.budget.unregister(echo.id);
+            }
+            if !echo.can_read() {
+                return Poll::Pending;
+            }
+            // More of a message still arriving while the server is over --max-buffered: the
+            // biggest holder makes room, and when that is this client, it gets 1013 and what
+            // it sent of the message is dropped.
+            let budget = &echo.shared.budget;
+            if ws.endpoint().is_open()
+                && ws.endpoint().held_input() > 0
+                && budget.total() > budget.limit()
+                && budget.admit(echo.id, *held, 0) == Verdict::CloseSelf
+            {
+                ws.queue(|ep, out| echo.over_budget(ep, out));
+                continue;
             }
             echo.clock_stale = true;
             match ready!(ws.poll_process(cx, |ep, ev, out| echo.on_event(ep, ev, out))) {
@@ -198,6 +269,12 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
+
+/// What a connection holds for the `--max-buffered` budget: output waiting for the client
+/// (queued or held back by `--delay`) and the part of a message still arriving.
+fn holding(ws: &Connection<Io>, echo: &Echo) -> usize {
+    ws.queued() + echo.deferred_bytes + ws.endpoint().held_input()
 }
 
 impl Future for ConnLoop<'_, '_> {

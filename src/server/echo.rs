@@ -7,7 +7,7 @@
 
 use super::accept::{Io, OpenSlot};
 use super::broadcast::{self, Member, Next};
-use super::{ServerEvent, Shared, app_pong, message_faults};
+use super::{ServerEvent, Shared, app_pong, budget, message_faults};
 use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::ws::connection::Connection;
 use crate::ws::proto::DataKind;
@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+/// "Try Again Later": the server is short of room for this client's output.
+const TRY_AGAIN_LATER: u16 = 1013;
+
 /// Stop reading while this many delayed replies wait (`--delay`).
 const MAX_DEFERRED: usize = 4096;
 
@@ -30,6 +33,16 @@ enum Deferred {
     Broadcast(broadcast::Frame),
     Close(CloseSpec),
     Drop,
+}
+
+impl Deferred {
+    fn wire_len(&self) -> usize {
+        match self {
+            Deferred::Frame { wire, .. } => wire.len(),
+            Deferred::Broadcast(f) => f.wire.len(),
+            Deferred::Close(_) | Deferred::Drop => 0,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -52,6 +65,8 @@ pub(super) struct Echo {
     /// `now` is from an earlier read; refreshed on first use.
     pub(super) clock_stale: bool,
     deferred: VecDeque<(Instant, Deferred)>,
+    /// Wire bytes held in `deferred`: output too, counted in `--max-buffered`.
+    pub(super) deferred_bytes: usize,
     /// Set on shutdown: nothing may last past it.
     hard_deadline: Option<Instant>,
     /// When the connection's one timer is set to fire.
@@ -81,6 +96,7 @@ impl Echo {
             now,
             clock_stale: false,
             deferred: VecDeque::new(),
+            deferred_bytes: 0,
             hard_deadline: None,
             timer_at: None,
             resume_on_drain: false,
@@ -174,8 +190,19 @@ impl Echo {
         }
     }
 
-    /// A data message to this client: now, or after `--delay`.
+    /// A data message to this client: now, or after `--delay`; or, when it would take the
+    /// server's output over `--max-buffered` and this client holds the most, a 1013.
     fn reply(&mut self, ep: &mut Endpoint, kind: DataKind, payload: &[u8], out: &mut Vec<u8>) {
+        if !ep.is_open() {
+            return;
+        }
+        // A frame header is at most 14 bytes.
+        let wire_len = payload.len() + 14;
+        let own = out.len() + self.deferred_bytes;
+        if self.shared.budget.admit(self.id, own, wire_len) == budget::Verdict::CloseSelf {
+            self.over_budget(ep, out);
+            return;
+        }
         let fragment = self.shared.cfg.faults.fragment;
         if self.shared.cfg.faults.delay.is_some() {
             let mut wire = Vec::new();
@@ -201,6 +228,7 @@ impl Echo {
 
     fn defer(&mut self, action: Deferred) {
         let delay = self.shared.cfg.faults.delay.unwrap_or_default();
+        self.deferred_bytes += action.wire_len();
         self.deferred.push_back((self.now + delay, action));
     }
 
@@ -226,10 +254,16 @@ impl Echo {
         }
     }
 
+    /// This client's output would take the server over `--max-buffered`: 1013 instead.
+    pub(super) fn over_budget(&mut self, ep: &mut Endpoint, out: &mut Vec<u8>) {
+        self.start_close(ep, TRY_AGAIN_LATER, "over --max-buffered", out);
+    }
+
     /// Send Close and wait for the client's (a server-initiated closing handshake).
     fn start_close(&mut self, ep: &mut Endpoint, code: u16, reason: &str, out: &mut Vec<u8>) {
         ep.close(out, code, reason);
         self.deferred = VecDeque::new();
+        self.deferred_bytes = 0;
     }
 
     /// The next thing due. While closing, the engine keeps its own `CLOSE_TIMEOUT`; only a
@@ -274,6 +308,7 @@ impl Echo {
             && *at <= now
         {
             let (_, action) = self.deferred.pop_front().expect("front exists");
+            self.deferred_bytes -= action.wire_len();
             self.execute(ep, action, out);
         }
         if self.deferred.is_empty() && self.deferred.capacity() > 0 {

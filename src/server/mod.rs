@@ -9,11 +9,14 @@
 //!
 //! Memory: an idle connection holds no read or write buffer. Reads go into a per-worker-thread
 //! scratch buffer; only bytes of a frame split across reads, or output the socket did not take,
-//! are kept per connection, and only until they are used.
+//! are kept per connection, and only until they are used. What clients can make the server
+//! hold is bounded per client (`conn_loop::HIGH_WATER`, the broadcast queues) and over all of
+//! them (`budget`, `--max-buffered`).
 
 mod accept;
 mod app_pong;
 mod broadcast;
+mod budget;
 mod conn_loop;
 mod echo;
 mod message_faults;
@@ -87,6 +90,12 @@ pub struct ServerConfig {
     pub broadcast: bool,
     /// Frames a client may have waiting in broadcast mode; beyond it, it is closed with 1008.
     pub broadcast_queue: usize,
+    /// Bytes a client may have waiting in broadcast mode (one frame always fits); beyond it,
+    /// it is closed with 1008.
+    pub broadcast_queue_bytes: usize,
+    /// Output waiting for clients, over all connections; beyond it, the client holding the
+    /// most is closed with 1013 (see `budget`).
+    pub max_buffered: usize,
     pub faults: Faults,
     /// On shutdown, how long clients get to answer our 1001 before they are cut.
     pub shutdown_grace: Duration,
@@ -132,6 +141,8 @@ impl Default for ServerConfig {
             app_pong: false,
             broadcast: false,
             broadcast_queue: 256,
+            broadcast_queue_bytes: 4 << 20,
+            max_buffered: 256 << 20,
             faults: Faults::default(),
             shutdown_grace: Duration::from_secs(2),
             events: None,
@@ -211,6 +222,7 @@ struct Shared {
     cfg: ServerConfig,
     heartbeat: Option<HeartbeatConfig>,
     hub: Option<broadcast::Hub>,
+    budget: budget::Budget,
     next_id: AtomicU64,
     open: AtomicUsize,
     peak: AtomicUsize,
@@ -330,9 +342,13 @@ impl Server {
             timeout: cfg.ping_timeout.unwrap_or(interval),
             mode: HeartbeatMode::Ping,
         });
-        let hub = cfg
-            .broadcast
-            .then(|| broadcast::Hub::new(cfg.broadcast_queue));
+        let hub = cfg.broadcast.then(|| {
+            broadcast::Hub::new(broadcast::Limits {
+                frames: cfg.broadcast_queue,
+                bytes: cfg.broadcast_queue_bytes,
+            })
+        });
+        let budget = budget::Budget::new(cfg.max_buffered);
         Ok(Server {
             listener,
             local,
@@ -340,6 +356,7 @@ impl Server {
                 cfg,
                 heartbeat,
                 hub,
+                budget,
                 next_id: AtomicU64::new(1),
                 open: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
@@ -475,9 +492,14 @@ fn validate(cfg: &ServerConfig) -> Result<(), Error> {
             "--reject {status}: use an HTTP status from 200 to 599"
         )));
     }
-    if cfg.max_connections == 0 || cfg.broadcast_queue == 0 {
+    if cfg.max_connections == 0
+        || cfg.broadcast_queue == 0
+        || cfg.broadcast_queue_bytes == 0
+        || cfg.max_buffered == 0
+    {
         return Err(Error::usage(
-            "--max-connections and --broadcast-queue must be at least 1",
+            "--max-connections, --broadcast-queue, --broadcast-queue-bytes and --max-buffered \
+             must be at least 1",
         ));
     }
     if let Some(p) = cfg.subprotocols.iter().find(|p| !is_token(p)) {

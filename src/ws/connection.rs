@@ -86,6 +86,8 @@ pub struct Connection<S> {
     /// Output the socket has not taken yet; empty (unallocated) most of the time.
     out: Vec<u8>,
     out_pos: usize,
+    /// `out` begins inside a frame whose start the socket took already.
+    out_mid_frame: bool,
     /// Written but not flushed (TLS holds records until flushed).
     need_flush: bool,
     /// A server has shut its side down (it closes the TCP connection first).
@@ -104,6 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             pending_pos: 0,
             out: Vec::new(),
             out_pos: 0,
+            out_mid_frame: false,
             need_flush: false,
             shut: false,
             deadline: None,
@@ -126,6 +129,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Bytes queued for the socket that it has not taken yet.
     pub fn queued(&self) -> usize {
         self.out.len() - self.out_pos
+    }
+
+    /// Give up on what is queued (a client that reads nothing holds too much of the server's
+    /// memory). True when no frame was cut: the stream is whole and a Close may follow;
+    /// false when the socket took part of a frame, so that only dropping the connection is
+    /// left.
+    pub fn drop_unsent(&mut self) -> bool {
+        let whole = self.out_pos == 0 && !self.out_mid_frame;
+        self.out = Vec::new();
+        self.out_pos = 0;
+        self.out_mid_frame = false;
+        whole
     }
 
     /// Write frames into the output queue (sent by the next poll).
@@ -220,6 +235,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if !self.out.is_empty() {
             self.out = Vec::new();
             self.out_pos = 0;
+            self.out_mid_frame = false;
         }
         if self.need_flush {
             ready!(Pin::new(&mut self.io).poll_flush(cx))?;
@@ -433,7 +449,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             }
             if at < output.len() {
-                this.out.extend_from_slice(&output[at..]);
+                if output.len() - at > SCRATCH_KEEP {
+                    // A big echo the socket did not take: the scratch buffer becomes the
+                    // queue rather than being copied into it (one copy of it, not two).
+                    this.out = std::mem::take(output);
+                    this.out_pos = at;
+                } else {
+                    this.out.extend_from_slice(&output[at..]);
+                    this.out_mid_frame = at > 0;
+                }
             }
             if output.capacity() > SCRATCH_KEEP {
                 *output = Vec::new();
@@ -460,6 +484,9 @@ fn owned(p: Payload<'_>) -> Bytes {
         Payload::Owned(v) => Bytes::from(v),
     }
 }
+
+mod send_stream;
+pub use send_stream::{STREAM_CHUNK, Source, Streamed};
 
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,9 @@
 //!   `echo_server::server_api` drives the embeddable server (`wsbeat::server`) directly.
 //! * `ping`, `soak`: those subcommands.
 //! * `completions`: the committed shell completions match the CLI.
+//! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
+//!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one
+//!   line, bounded memory.
 //! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
 //!   its client against our server, our client against its server.
 //! * `common`: the harness (child processes, third-party peers and skips, throwaway PKI, the
@@ -19,6 +22,7 @@ mod common;
 mod completions;
 mod connect;
 mod echo_server;
+mod hostile;
 mod ping;
 mod reach;
 mod soak;

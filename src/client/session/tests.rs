@@ -125,6 +125,7 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
             follow: None,
         },
         preamble: vec![(DataKind::Text, Bytes::from_static(b"auth"))],
+        send_file: None,
         fragment_size: None,
         heartbeat: None,
         reconnect,

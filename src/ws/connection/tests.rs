@@ -365,3 +365,63 @@ async fn a_ping_flood_from_a_peer_that_never_reads_is_bounded() {
     );
     flood.abort();
 }
+
+/// A streamed message arrives byte for byte, masked right across chunks and frames, whether
+/// its size is known (frames of announced length) or not (a frame per chunk, FIN on an empty
+/// last one when the source ends on a frame boundary).
+#[tokio::test]
+async fn a_streamed_message_arrives_whole_in_any_framing() {
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    for (size, fragment, frames) in [
+        (Some(200_000), None, 1),
+        (Some(200_000), Some(70_000), 3),
+        (None, None, 4),
+        (None, Some(1000), 201),
+    ] {
+        let (mut conn, mut s) = pair(Vec::new()).await;
+        let mut reader = &payload[..];
+        let src = Source {
+            reader: &mut reader,
+            size,
+            name: "test",
+        };
+        let (sent, seen) = tokio::join!(
+            conn.send_stream(DataKind::Binary, src, fragment, 1 << 20),
+            server_reads(&mut s, 1)
+        );
+        let what = format!("size {size:?}, fragments {fragment:?}");
+        assert_eq!(
+            sent.unwrap(),
+            Streamed {
+                len: 200_000,
+                frames
+            },
+            "{what}"
+        );
+        assert!(seen == [Seen::Binary(payload.clone())], "{what}");
+    }
+}
+
+/// A source that cannot be sized stops at the limit: the message is abandoned with Close 1009
+/// between its fragments, and the error is the user's (exit 2).
+#[tokio::test]
+async fn an_unsized_source_over_the_limit_is_abandoned_with_1009() {
+    let (mut conn, mut s) = pair(Vec::new()).await;
+    let mut zeros = tokio::io::repeat(0);
+    let src = Source {
+        reader: &mut zeros,
+        size: None,
+        name: "--send-file /dev/zero",
+    };
+    let (sent, seen) = tokio::join!(
+        conn.send_stream(DataKind::Binary, src, None, 300_000),
+        server_reads(&mut s, 1)
+    );
+    let e = sent.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    assert!(e.message().contains("more than 300000 bytes"), "{e}");
+    let Seen::Close(p) = &seen[0] else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(p[..2], 1009u16.to_be_bytes());
+}

@@ -115,6 +115,11 @@ impl Endpoint {
         self.state
     }
 
+    /// Bytes held for a message still arriving (see `Decoder::held`).
+    pub fn held_input(&self) -> usize {
+        self.dec.held()
+    }
+
     pub fn is_open(&self) -> bool {
         self.state == State::Open
     }

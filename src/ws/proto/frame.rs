@@ -208,6 +208,12 @@ impl Decoder {
         (self.msg.capacity(), self.ctrl.capacity())
     }
 
+    /// Bytes received of what is still arriving: a message's payload so far, a control frame
+    /// split across reads (a server's `--max-buffered` counts them).
+    pub fn held(&self) -> usize {
+        self.msg.len() + self.ctrl.len()
+    }
+
     /// True while a message or a frame is half received (the connection is not idle).
     pub fn is_mid_frame(&self) -> bool {
         self.frame.is_some() || self.hdr_len > 0 || self.msg_kind.is_some()

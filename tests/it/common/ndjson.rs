@@ -354,7 +354,12 @@ fn error(v: &Value) -> Result<(), String> {
 fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
     match ty {
         "sent" => {
-            payload(v)?;
+            // `--send-file` is streamed from disk: its path stands in for the payload.
+            if v.get("file").is_some() {
+                need(v, &[("kind", KINDS), ("len", J::Int), ("file", J::Str)])?;
+            } else {
+                payload(v)?;
+            }
             need(v, &[("fragments", J::Int)])?;
             if v["fragments"].as_u64().unwrap_or(0) < 1 {
                 return Err("fragments should be >= 1".into());

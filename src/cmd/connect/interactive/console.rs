@@ -14,7 +14,6 @@ use crate::render::units;
 use crate::signals::{self, Stop};
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
-use bytes::Bytes;
 use crossterm::event::{Event as TermEvent, KeyEventKind};
 use std::path::Path;
 use std::sync::Mutex;
@@ -197,13 +196,7 @@ impl Console<'_> {
                 link.send(out, msg(DataKind::Text, payload, Some(size)))
                     .await
             }
-            Command::File(path) => match std::fs::read(&path) {
-                Ok(data) => {
-                    link.send(out, msg(DataKind::Binary, Bytes::from(data), fragment_size))
-                        .await
-                }
-                Err(e) => return self.error(&format!("/file {}: {e}", path.display())),
-            },
+            Command::File(path) => link.send_file(out, &path).await,
             Command::Ping(payload) => link.ping(out, payload).await,
             Command::Close(spec) => link.close(out, &spec).await,
             Command::Quit => link.close(out, &CloseSpec::default()).await,

@@ -3,6 +3,7 @@
 //! printed above the prompt.
 
 use super::screen::Screen;
+use crate::error::escape_controls;
 use crate::event::Event;
 use crate::render::human::{close_line, heartbeat_line, link_line, palette, redact_header};
 use crate::render::{Render, units};
@@ -104,6 +105,22 @@ impl View {
                     payload,
                     self.base64,
                     &frames,
+                )
+            }
+            Event::SentFile {
+                path,
+                len,
+                fragments,
+            } => {
+                let frames = if *fragments > 1 {
+                    format!(", {fragments} frames")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} binary ({len} bytes{frames}) streamed from {}",
+                    palette::info(">"),
+                    escape_controls(path, false)
                 )
             }
             Event::Received { kind, payload } => message(

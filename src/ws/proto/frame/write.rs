@@ -36,6 +36,20 @@ pub(super) fn write_header_masked(
     }
 }
 
+/// The header of a data frame whose payload the caller writes after it, in pieces (a file
+/// streamed from disk); each piece is masked with the returned key at its offset (`unmask`).
+pub fn write_streamed_header(
+    role: Role,
+    out: &mut Vec<u8>,
+    fin: bool,
+    opcode: u8,
+    len: usize,
+) -> Option<[u8; 4]> {
+    let mask = role.next_mask();
+    write_header_masked(out, fin, opcode, len, mask);
+    mask
+}
+
 /// One whole frame: header, then the payload (masked in place in `out` for a client).
 fn write_frame(out: &mut Vec<u8>, role: Role, fin: bool, opcode: u8, payload: &[u8]) {
     let mask = role.next_mask();
