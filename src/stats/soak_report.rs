@@ -35,6 +35,10 @@ pub struct Report {
     /// Filled in when thresholds were checked.
     #[serde(default)]
     pub thresholds: Vec<super::verdict::Verdict>,
+    /// The run second by second (`null` in reports written before it existed, and in a
+    /// merge with one of those).
+    #[serde(default)]
+    pub timeline: Option<super::timeline::Timeline>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -223,6 +227,13 @@ impl Report {
         self.errors.merge(&o.errors);
         self.close_codes.merge(&o.close_codes);
         self.rss.extend(o.rss.iter().cloned());
+        self.timeline = match (self.timeline.take(), &o.timeline) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.merge(theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
         // Verdicts of the parts say nothing about the whole: they are checked again.
         self.thresholds.clear();
         Ok(())
