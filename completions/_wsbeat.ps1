@@ -196,6 +196,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Merge the JSON reports of several runs (e.g. from several machines) into one and exit')
             [CompletionResult]::new('--watch-pid', '--watch-pid', [CompletionResultType]::ParameterName, 'Also sample this process''s RSS (e.g. the server''s) once a second')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write the whole report as JSON to FILE (''-'': stdout; the human summary then goes to stderr)')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write the report as one self-contained HTML page with charts of the run over time to FILE')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and TERM=dumb also turn it off)')
             [CompletionResult]::new('--max-loss', '--max-loss', [CompletionResultType]::ParameterName, 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)')
             [CompletionResult]::new('--max-p99', '--max-p99', [CompletionResultType]::ParameterName, 'Exit 1 when the p99 message round trip is over this')

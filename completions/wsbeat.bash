@@ -555,7 +555,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__soak)
-            opts="-H -s -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
+            opts="-H -s -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --report --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -682,6 +682,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

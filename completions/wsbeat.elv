@@ -189,6 +189,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --merge 'Merge the JSON reports of several runs (e.g. from several machines) into one and exit'
             cand --watch-pid 'Also sample this process''s RSS (e.g. the server''s) once a second'
             cand --json 'Write the whole report as JSON to FILE (''-'': stdout; the human summary then goes to stderr)'
+            cand --report 'Write the report as one self-contained HTML page with charts of the run over time to FILE'
             cand --color 'When to use colour (NO_COLOR and TERM=dumb also turn it off)'
             cand --max-loss 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)'
             cand --max-p99 'Exit 1 when the p99 message round trip is over this'

@@ -170,6 +170,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l buffer -d 'Messag
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l merge -d 'Merge the JSON reports of several runs (e.g. from several machines) into one and exit' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l watch-pid -d 'Also sample this process\'s RSS (e.g. the server\'s) once a second' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l json -d 'Write the whole report as JSON to FILE (\'-\': stdout; the human summary then goes to stderr)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l report -d 'Write the report as one self-contained HTML page with charts of the run over time to FILE' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"

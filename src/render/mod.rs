@@ -1,6 +1,7 @@
 //! Turning events into output. The renderer is chosen once per run; an `Err` from `event`
 //! means stdout is gone (e.g. a closed pipe), which ends the run without being an error.
 
+pub mod html;
 pub mod human;
 pub mod live;
 pub mod ndjson;

@@ -183,6 +183,16 @@ impl Timeline {
         }
     }
 
+    /// A copy with at most `max_points` points (coarsened as a long run would be): what a
+    /// chart draws, one point per a few pixels.
+    pub fn coarsened_to_fit(&self, max_points: usize) -> Timeline {
+        let mut t = self.clone();
+        while t.points.len() > max_points.max(1) {
+            t.coarsen();
+        }
+        t
+    }
+
     /// Seconds the timeline covers.
     pub fn span(&self) -> u64 {
         self.points.len() as u64 * self.resolution
