@@ -7,6 +7,7 @@
 //!   `echo_server::server_api` drives the embeddable server (`wsbeat::server`) directly.
 //! * `ping`, `soak`: those subcommands.
 //! * `completions`: the committed shell completions match the CLI.
+//! * `html_report`: `soak --report` pages rendered in headless Chromium.
 //! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
 //!   its client against our server, our client against its server.
 //! * `common`: the harness (child processes, third-party peers and skips, throwaway PKI, the
@@ -19,6 +20,7 @@ mod common;
 mod completions;
 mod connect;
 mod echo_server;
+mod html_report;
 mod ping;
 mod soak;
 mod tungstenite_interop;

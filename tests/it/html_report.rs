@@ -1,0 +1,193 @@
+//! The HTML reports (`soak --report`) as a person sees them: rendered by headless Chromium,
+//! checked in its DOM for the charts, axes, verdict and the run's own numbers; never fetching
+//! anything. `WSBEAT_UPDATE_SCREENSHOT=1` also writes the screenshot the README shows
+//! (`docs/soak-report.png`).
+
+use crate::common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const BROWSER_WAIT: Duration = Duration::from_secs(60);
+
+/// A short echo soak with a report; the JSON report too, to compare numbers with.
+fn soak_with_report(dir: &Path, name: &str, connections: &str) -> (String, Value) {
+    let html = dir.join(format!("{name}.html"));
+    let json = dir.join(format!("{name}.json"));
+    let o = run(wsbeat()
+        .args([
+            "soak",
+            "-c",
+            connections,
+            "-d",
+            "3s",
+            "--message-rate",
+            "20",
+            "--no-live",
+        ])
+        .args(["--max-p99", "5s", "--report"])
+        .arg(&html)
+        .arg("--json")
+        .arg(&json));
+    assert_exit(&o, 0);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (std::fs::read_to_string(&html).unwrap(), v)
+}
+
+/// Headless Chromium on `page` with a fresh profile and no way out to the network.
+fn chromium(page: &Path, args: &[&str]) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(CHROMIUM);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-proxy-server",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .args(args)
+    .arg(format!("file://{}", page.display()));
+    let mut p = Proc::spawn_tree("chromium", &mut cmd);
+    let status = p.finish(BROWSER_WAIT);
+    assert!(status.success(), "chromium failed: {}", p.dump());
+    (
+        String::from_utf8_lossy(&p.out.bytes()).into_owned(),
+        p.dump(),
+    )
+}
+
+/// No `src`/`href` to anywhere: an address would be a fetch when the page opens.
+fn assert_self_contained(html: &str) {
+    let re =
+        regex::Regex::new(r#"(?i)\b(src|href|xlink:href)\s*=\s*["']?\s*(https?:|//)"#).unwrap();
+    assert!(re.find(html).is_none(), "a link out: {:?}", re.find(html));
+    assert!(
+        !html.contains("@import") && !html.contains("url("),
+        "CSS that fetches"
+    );
+    assert!(
+        html.contains(r#"<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">"#),
+        "no strict CSP"
+    );
+    assert!(!html.contains("<script"), "no script in the report");
+}
+
+#[test]
+fn soak_report_renders_in_chromium_with_the_runs_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, json) = soak_with_report(dir.path(), "soak", "4");
+    assert_self_contained(&html);
+    let kib = html.len() / 1024;
+    assert!(kib < 1024, "a 3 s report of {kib} KiB");
+    if !require_peer("chromium") {
+        return;
+    }
+    let page = dir.path().join("soak.html");
+    let (dom, log) = chromium(&page, &["--dump-dom"]);
+    let echoed = json["messages"]["echoed"].as_u64().unwrap();
+    assert!(echoed > 0, "{json}");
+    for want in [
+        "PASSED: every threshold held".to_string(),
+        "ok max-loss: 0 &lt;= 0".to_string(),
+        "ok max-p99:".to_string(),
+        format!("{echoed} echoed"),
+        format!("Echo latency by percentile ({echoed} round trips)"),
+        "Connections open".into(),
+        "Messages per second".into(),
+        "Latency (log scale)".into(),
+        "Errors by kind".into(),
+        "Resident memory".into(),
+        "time since start".into(),
+        "round trip".into(),
+        "99.9%".into(),
+    ] {
+        assert!(
+            dom.contains(&want),
+            "{want:?} not in the rendered page\n{log}"
+        );
+    }
+    assert_eq!(
+        dom.matches("<svg").count(),
+        6,
+        "five charts over time and the spectrum"
+    );
+    // The time axis ends at the run's length: the last tick label is 0:03.
+    assert!(
+        dom.contains("0:03"),
+        "the time axis does not reach the end of the run"
+    );
+
+    let png = dir.path().join("soak.png");
+    chromium(
+        &page,
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1100,2500",
+        ],
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 20_000,
+        "{}",
+        bytes.len()
+    );
+    if std::env::var_os("WSBEAT_UPDATE_SCREENSHOT").is_some() {
+        let to = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/soak-report.png");
+        std::fs::write(to, bytes).unwrap();
+    }
+}
+
+#[test]
+fn a_merged_report_and_its_timeline_are_the_sum_of_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, a) = soak_with_report(dir.path(), "a", "4");
+    let (_, b) = soak_with_report(dir.path(), "b", "2");
+    let (html, json) = (dir.path().join("m.html"), dir.path().join("m.json"));
+    let o = run(wsbeat()
+        .args(["soak", "--merge"])
+        .arg(dir.path().join("a.json"))
+        .arg(dir.path().join("b.json"))
+        .arg("--report")
+        .arg(&html)
+        .arg("--json")
+        .arg(&json));
+    assert_exit(&o, 0);
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let total = |r: &Value, key: &str| -> u64 {
+        r["timeline"]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[key].as_u64().unwrap())
+            .sum()
+    };
+    for key in ["sent", "received", "connects"] {
+        assert_eq!(total(&m, key), total(&a, key) + total(&b, key), "{key}");
+    }
+    assert_eq!(total(&m, "sent"), m["messages"]["sent"].as_u64().unwrap());
+    assert_eq!(total(&m, "connects"), 6);
+    assert_eq!(m["timeline"]["processes"].as_array().unwrap().len(), 2);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_self_contained(&page);
+    assert!(
+        page.contains("wsbeat soak: 2 runs merged"),
+        "no merged header"
+    );
+    assert!(page.contains("Run 2"), "each run's configuration");
+}
+
+#[test]
+fn an_unwritable_report_path_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(wsbeat()
+        .args(["soak", "-d", "30s", "--no-live", "--report"])
+        .arg(dir.path().join("missing/r.html")));
+    assert_exit(&o, 2);
+    assert_contains(&stderr_of(&o), "cannot write --report ", &o);
+}
