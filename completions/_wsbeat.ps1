@@ -148,6 +148,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--max-rtt', '--max-rtt', [CompletionResultType]::ParameterName, 'Exit 1 when the p99 round trip is over this')
             [CompletionResult]::new('--max-rtt-each', '--max-rtt-each', [CompletionResultType]::ParameterName, 'Exit 1 when any single round trip is over this')
             [CompletionResult]::new('--min-replies', '--min-replies', [CompletionResultType]::ParameterName, 'Exit 1 when fewer than N replies came back in time')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Also write the run as one self-contained HTML page (round trip over time, losses, distribution) to FILE')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and TERM=dumb also turn it off)')
             [CompletionResult]::new('--subprotocol', '--subprotocol', [CompletionResultType]::ParameterName, 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate (prints a warning)')

@@ -433,7 +433,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__ping)
-            opts="-H -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --json --color --verbose --subprotocol --help --version"
+            opts="-H -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --report --json --color --verbose --subprotocol --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -536,6 +536,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --min-replies)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

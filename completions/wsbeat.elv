@@ -142,6 +142,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --max-rtt 'Exit 1 when the p99 round trip is over this'
             cand --max-rtt-each 'Exit 1 when any single round trip is over this'
             cand --min-replies 'Exit 1 when fewer than N replies came back in time'
+            cand --report 'Also write the run as one self-contained HTML page (round trip over time, losses, distribution) to FILE'
             cand --color 'When to use colour (NO_COLOR and TERM=dumb also turn it off)'
             cand --subprotocol 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported'
             cand -k 'Do not verify the server''s certificate (prints a warning)'

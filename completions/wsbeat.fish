@@ -130,6 +130,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-loss -d 'Exit
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-rtt -d 'Exit 1 when the p99 round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-rtt-each -d 'Exit 1 when any single round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l min-replies -d 'Exit 1 when fewer than N replies came back in time' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l report -d 'Also write the run as one self-contained HTML page (round trip over time, losses, distribution) to FILE' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"

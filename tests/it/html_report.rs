@@ -117,9 +117,9 @@ fn soak_report_renders_in_chromium_with_the_runs_numbers() {
         6,
         "five charts over time and the spectrum"
     );
-    // The time axis ends at the run's length: the last tick label is 0:03.
+    // The time axis reaches the end of the run (3 s and the drain).
     assert!(
-        dom.contains("0:03"),
+        dom.contains("3.0 s"),
         "the time axis does not reach the end of the run"
     );
 
@@ -190,4 +190,54 @@ fn an_unwritable_report_path_is_refused_before_the_run() {
         .arg(dir.path().join("missing/r.html")));
     assert_exit(&o, 2);
     assert_contains(&stderr_of(&o), "cannot write --report ", &o);
+}
+
+/// `wsbeat echo-server` with `args` on an ephemeral port, and its URL.
+fn echo_server(args: &[&str]) -> (Proc, String) {
+    let mut cmd = wsbeat();
+    cmd.args(["echo-server", "--listen", "127.0.0.1:0", "--json"])
+        .args(args);
+    let proc = Proc::spawn("echo-server", &mut cmd);
+    let first = proc
+        .out
+        .wait(OBS_TIMEOUT, |_| true)
+        .unwrap_or_else(|| panic!("echo-server did not start\n{}", proc.dump()));
+    let v: Value = serde_json::from_str(&first).unwrap();
+    let url = v["url"].as_str().unwrap().to_string();
+    (proc, url)
+}
+
+#[test]
+fn ping_report_marks_lost_probes_and_names_the_broken_threshold() {
+    let (_server, url) = echo_server(&["--drop-every", "3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("ping.html");
+    let o = run(wsbeat()
+        .args(["ping", &url, "-c", "6", "-i", "50ms", "-W", "300ms", "-q"])
+        .args(["--text", "p{seq}", "--max-loss", "10%", "--report"])
+        .arg(&page));
+    assert_exit(&o, 1);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html);
+    for want in [
+        "FAILED: a threshold broke",
+        "BROKEN --max-loss 10%",
+        "6 sent, 4 received",
+        "2 lost probe(s) marked",
+        "Round trip (log scale)",
+        "Round trip by percentile (4 replies)",
+    ] {
+        assert!(html.contains(want), "{want:?} not in the page");
+    }
+    if !require_peer("chromium") {
+        return;
+    }
+    let (dom, log) = chromium(&page, &["--dump-dom"]);
+    assert_eq!(dom.matches("<svg").count(), 2, "{log}");
+    for want in ["lost probe", "time since start", "percentile", "FAILED"] {
+        assert!(
+            dom.contains(want),
+            "{want:?} not in the rendered page\n{log}"
+        );
+    }
 }

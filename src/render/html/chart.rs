@@ -69,6 +69,16 @@ pub fn clock(secs: f64) -> String {
     }
 }
 
+/// A tick on the time axis: seconds with a decimal on a short run (whose ticks fall between
+/// whole seconds), the clock otherwise.
+fn time_label(secs: f64, span: f64) -> String {
+    if span <= 20.0 {
+        format!("{secs:.1} s")
+    } else {
+        clock(secs)
+    }
+}
+
 fn y_value(scale: Scale, v: f64) -> Option<f64> {
     match scale {
         Scale::Linear => Some(v),
@@ -155,7 +165,7 @@ fn draw_time_lines(
         .configure_mesh()
         .x_desc("time since start")
         .y_desc(y.desc)
-        .x_label_formatter(&|x| clock(*x))
+        .x_label_formatter(&|x| time_label(*x, span))
         .y_label_formatter(&|v| (y.format)(unscale(*v)))
         .y_labels(if y.scale == Scale::Log {
             (hi - lo) as usize + 1
@@ -270,7 +280,7 @@ fn draw_stacked(
         .configure_mesh()
         .x_desc("time since start")
         .y_desc(y_desc)
-        .x_label_formatter(&|x| clock(*x))
+        .x_label_formatter(&|x| time_label(*x, span))
         // Whole counts only: a small maximum would otherwise print "1" at 0.8 and 1.0.
         .y_label_formatter(&|v| {
             if v.fract() == 0.0 {
@@ -315,13 +325,19 @@ pub fn percentile_label(x: f64) -> String {
 
 /// The percentile spectrum, like HdrHistogram's plots: x is 1/(1-q) on a log scale, so the
 /// tail (99%, 99.9%, …) gets as much room as the body. `spectrum` is (q, seconds).
-pub fn spectrum(title: &str, spectrum: &[(f64, f64)], count: u64) -> String {
+pub fn spectrum(title: &str, what: &str, spectrum: &[(f64, f64)], count: u64) -> String {
     let mut svg = String::new();
-    let drawn = draw_spectrum(&mut svg, title, spectrum, count);
+    let drawn = draw_spectrum(&mut svg, title, what, spectrum, count);
     or_note(drawn, svg, title)
 }
 
-fn draw_spectrum(svg: &mut String, title: &str, spectrum: &[(f64, f64)], count: u64) -> Drawn {
+fn draw_spectrum(
+    svg: &mut String,
+    title: &str,
+    what: &str,
+    spectrum: &[(f64, f64)],
+    count: u64,
+) -> Drawn {
     let root = SVGBackend::with_string(svg, (WIDTH, 300)).into_drawing_area();
     root.fill(&WHITE)?;
     // The last sample stands at 1 - 1/count: 100% itself is infinitely far to the right.
@@ -356,7 +372,7 @@ fn draw_spectrum(svg: &mut String, title: &str, spectrum: &[(f64, f64)], count: 
         .draw()?;
     chart
         .draw_series(LineSeries::new(points, BLUE.stroke_width(2)))?
-        .label("echo round trip")
+        .label(what)
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
     legend(&mut chart)?;
     root.present()?;
@@ -371,6 +387,8 @@ mod tests {
     fn labels_read_as_people_write_them() {
         assert_eq!(clock(65.0), "1:05");
         assert_eq!(clock(3725.0), "1:02:05");
+        assert_eq!(time_label(1.5, 3.0), "1.5 s");
+        assert_eq!(time_label(90.0, 600.0), "1:30");
         assert_eq!(percentile_label(0.0), "0%");
         assert_eq!(percentile_label(1.0), "90%");
         assert_eq!(percentile_label(2.0), "99%");

@@ -1,8 +1,9 @@
-//! Self-contained HTML reports (`soak --report`): one file that opens with no
+//! Self-contained HTML reports (`soak --report`, `ping --report`): one file that opens with no
 //! network at all. Styles are inline, there is no script and no font, charts are inline SVG
 //! (`chart`), and a Content-Security-Policy forbids the page to load anything else.
 
 pub mod chart;
+pub mod ping;
 pub mod soak;
 
 use crate::stats::verdict::Verdict;
@@ -71,32 +72,39 @@ pub fn pairs(rows: &[(&str, String)]) -> String {
     o
 }
 
-/// The banner: passed or failed in one word, then each threshold with its value and limit.
+/// The banner for soak's thresholds: each with its value and limit.
 pub fn verdict_banner(verdicts: &[Verdict], line: impl Fn(&Verdict) -> String) -> String {
-    if verdicts.is_empty() {
-        return "<div class=\"verdict pass\" id=\"verdict\">No thresholds were checked.</div>"
-            .into();
-    }
+    let items: Vec<(bool, String)> = verdicts.iter().map(|v| (v.ok, line(v))).collect();
     let pass = verdicts.iter().all(|v| v.ok);
+    let headline = match (verdicts.is_empty(), pass) {
+        (true, _) => "No thresholds were checked",
+        (false, true) => "PASSED: every threshold held",
+        (false, false) => "FAILED: a threshold broke",
+    };
+    banner(pass, headline, &items)
+}
+
+/// Passed or failed in one line, then each check, marked ok or BROKEN.
+pub fn banner(pass: bool, headline: &str, items: &[(bool, String)]) -> String {
     let mut o = format!(
-        "<div class=\"verdict {}\" id=\"verdict\">{}<ul>",
+        "<div class=\"verdict {}\" id=\"verdict\">{}",
         if pass { "pass" } else { "fail" },
-        if pass {
-            "PASSED: every threshold held"
-        } else {
-            "FAILED: a threshold broke"
-        }
+        escape(headline)
     );
-    for v in verdicts {
-        let _ = write!(
-            o,
-            "<li class=\"{}\">{} {}</li>",
-            if v.ok { "ok" } else { "broken" },
-            if v.ok { "ok" } else { "BROKEN" },
-            escape(&line(v))
-        );
+    if !items.is_empty() {
+        o.push_str("<ul>");
+        for (ok, text) in items {
+            let _ = write!(
+                o,
+                "<li class=\"{}\">{} {}</li>",
+                if *ok { "ok" } else { "broken" },
+                if *ok { "ok" } else { "BROKEN" },
+                escape(text)
+            );
+        }
+        o.push_str("</ul>");
     }
-    o.push_str("</ul></div>");
+    o.push_str("</div>");
     o
 }
 

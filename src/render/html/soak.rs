@@ -383,6 +383,7 @@ fn distribution(echo: &Latency) -> String {
         .collect();
     chart::spectrum(
         &format!("Echo latency by percentile ({} round trips)", h.count()),
+        "echo round trip",
         &spectrum,
         h.count(),
     )
