@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds')
             [CompletionResult]::new('soak', 'soak', [CompletionResultType]::ParameterValue, 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -222,12 +223,20 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'wsbeat;man' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'wsbeat;help' {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Open a WebSocket and talk to it: stdin lines out, messages to stdout')
             [CompletionResult]::new('echo-server', 'echo-server', [CompletionResultType]::ParameterValue, 'A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults')
             [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds')
             [CompletionResult]::new('soak', 'soak', [CompletionResultType]::ParameterValue, 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -244,6 +253,9 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             break
         }
         'wsbeat;help;completions' {
+            break
+        }
+        'wsbeat;help;man' {
             break
         }
         'wsbeat;help;help' {

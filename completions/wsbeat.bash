@@ -28,6 +28,9 @@ _wsbeat() {
             wsbeat,help)
                 cmd="wsbeat__subcmd__help"
                 ;;
+            wsbeat,man)
+                cmd="wsbeat__subcmd__man"
+                ;;
             wsbeat,ping)
                 cmd="wsbeat__subcmd__ping"
                 ;;
@@ -46,6 +49,9 @@ _wsbeat() {
             wsbeat__subcmd__help,help)
                 cmd="wsbeat__subcmd__help__subcmd__help"
                 ;;
+            wsbeat__subcmd__help,man)
+                cmd="wsbeat__subcmd__help__subcmd__man"
+                ;;
             wsbeat__subcmd__help,ping)
                 cmd="wsbeat__subcmd__help__subcmd__ping"
                 ;;
@@ -59,7 +65,7 @@ _wsbeat() {
 
     case "${cmd}" in
         wsbeat)
-            opts="-h -V --help --version connect echo-server ping soak completions help"
+            opts="-h -V --help --version connect echo-server ping soak completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -335,7 +341,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__help)
-            opts="connect echo-server ping soak completions help"
+            opts="connect echo-server ping soak completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,6 +410,20 @@ _wsbeat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        wsbeat__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         wsbeat__subcmd__help__subcmd__ping)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -421,6 +441,20 @@ _wsbeat() {
         wsbeat__subcmd__help__subcmd__soak)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wsbeat__subcmd__man)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand ping 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
             cand soak 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
             cand completions 'Print a shell completion script'
+            cand man 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'wsbeat;connect'= {
@@ -213,12 +214,19 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'wsbeat;man'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'wsbeat;help'= {
             cand connect 'Open a WebSocket and talk to it: stdin lines out, messages to stdout'
             cand echo-server 'A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults'
             cand ping 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
             cand soak 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
             cand completions 'Print a shell completion script'
+            cand man 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'wsbeat;help;connect'= {
@@ -230,6 +238,8 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
         &'wsbeat;help;soak'= {
         }
         &'wsbeat;help;completions'= {
+        }
+        &'wsbeat;help;man'= {
         }
         &'wsbeat;help;help'= {
         }

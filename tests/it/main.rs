@@ -8,6 +8,7 @@
 //! * `ping`, `soak`: those subcommands.
 //! * `completions`: the committed shell completions match the CLI.
 //! * `html_report`: `soak --report` pages rendered in headless Chromium.
+//! * `man`: the committed man pages match the CLI.
 //! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
 //!   its client against our server, our client against its server.
 //! * `common`: the harness (child processes, third-party peers and skips, throwaway PKI, the
@@ -21,6 +22,7 @@ mod completions;
 mod connect;
 mod echo_server;
 mod html_report;
+mod man;
 mod ping;
 mod soak;
 mod tungstenite_interop;
