@@ -8,6 +8,7 @@ pub mod ndjson;
 pub mod ping;
 pub mod server;
 pub mod soak;
+pub mod sparkline;
 pub mod units;
 
 use crate::event::Event;

@@ -7,7 +7,7 @@ use super::soak_report::{
     PEAK_FROM_SAMPLES, Report, RssSeries,
 };
 use super::soak_tracker::Echo;
-use super::timeline::{Process, Recorder};
+use super::timeline::{Process, Recorder, TimePoint};
 use crate::error::ErrorKind;
 use crate::stats::counters::Counts;
 use crate::stats::serial::SerialHistogram;
@@ -132,7 +132,14 @@ pub struct Snapshot {
     pub errors: Vec<(String, u64)>,
     pub rss: Option<u64>,
     pub watched_rss: Option<u64>,
+    /// The last `HISTORY_POINTS` finished points of the timeline, oldest first.
+    pub history: Vec<TimePoint>,
+    /// Seconds per history point (1 unless the run outgrew 24 hours).
+    pub history_resolution: u64,
 }
+
+/// Points of history the live view draws: a minute at one a second.
+pub const HISTORY_POINTS: usize = 60;
 
 impl Stats {
     pub fn new(target: u64, start: Instant) -> Self {
@@ -327,6 +334,8 @@ impl Stats {
                 .as_ref()
                 .and_then(|(_, s)| s.last())
                 .map(|p| p.value),
+            history: self.timeline.recent(HISTORY_POINTS).to_vec(),
+            history_resolution: self.timeline.resolution(),
         }
     }
 

@@ -9,6 +9,7 @@
 //! * `completions`: the committed shell completions match the CLI.
 //! * `html_report`: `soak --report` pages rendered in headless Chromium.
 //! * `man`: the committed man pages match the CLI.
+//! * `live_view`: soak's live view with its last minute, in tmux terminals of two sizes.
 //! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
 //!   its client against our server, our client against its server.
 //! * `common`: the harness (child processes, third-party peers and skips, throwaway PKI, the
@@ -22,6 +23,7 @@ mod completions;
 mod connect;
 mod echo_server;
 mod html_report;
+mod live_view;
 mod man;
 mod ping;
 mod soak;
