@@ -390,7 +390,7 @@ impl Stats {
             close_codes: self.close_codes.clone(),
             rss,
             thresholds: Vec::new(),
-            timeline: Some(self.timeline.timeline(self.open)),
+            timeline: Some(self.timeline.timeline_until(self.second(), self.open)),
         }
     }
 }

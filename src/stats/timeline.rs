@@ -201,7 +201,7 @@ impl Timeline {
 
 /// Fills the timeline while a run goes: the point being recorded, with its interval
 /// histograms, is finished when the clock moves past its time.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Recorder {
     timeline: Timeline,
     capacity: usize,
@@ -294,6 +294,13 @@ impl Recorder {
         self.seal(&mut p, open);
         t.points.push(p);
         t
+    }
+
+    /// The timeline up to `second` (the end of the run), quiet seconds at the end included.
+    pub fn timeline_until(&self, second: u64, open: u64) -> Timeline {
+        let mut r = self.clone();
+        r.at(second, open);
+        r.timeline(open)
     }
 
     /// The last `n` finished points, oldest first (for the live view's history).

@@ -138,9 +138,96 @@ fn soak_report_renders_in_chromium_with_the_runs_numbers() {
         bytes.len()
     );
     if std::env::var_os("WSBEAT_UPDATE_SCREENSHOT").is_some() {
-        let to = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/soak-report.png");
-        std::fs::write(to, bytes).unwrap();
+        screenshot_for_the_readme(dir.path());
     }
+}
+
+/// The README's picture: a run worth looking at, with reconnects (the server drops every
+/// connection after 40 messages), errors and two processes' memory.
+fn screenshot_for_the_readme(dir: &Path) {
+    let (server, url) = echo_server(&["--drop-after", "40"]);
+    let page = dir.join("readme.html");
+    let o = run_timeout(
+        wsbeat()
+            .args([
+                "soak",
+                &url,
+                "-c",
+                "50",
+                "-d",
+                "25s",
+                "--message-rate",
+                "5",
+                "--no-live",
+            ])
+            .args([
+                "--heartbeat",
+                "1s",
+                "--backoff",
+                "200ms..2s",
+                "--max-p99",
+                "50ms",
+                "--max-loss",
+                "0",
+            ])
+            .arg("--watch-pid")
+            .arg(server.pid().to_string())
+            .arg("--report")
+            .arg(&page),
+        None,
+        Duration::from_secs(90),
+    );
+    assert!(o.status.code().is_some(), "{}", describe(&o));
+    let png = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/soak-report.png");
+    chromium(
+        &page,
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1000,2330",
+        ],
+    );
+}
+
+#[test]
+fn the_timelines_totals_are_the_reports_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, r) = soak_with_report(dir.path(), "t", "3");
+    let total = |key: &str| -> u64 {
+        r["timeline"]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[key].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(total("sent"), r["messages"]["sent"].as_u64().unwrap());
+    assert_eq!(
+        total("received"),
+        r["messages"]["received"].as_u64().unwrap()
+    );
+    assert_eq!(
+        total("connects"),
+        r["connections"]["opened"].as_u64().unwrap()
+    );
+    assert_eq!(
+        total("failures"),
+        r["connections"]["failed"].as_u64().unwrap()
+    );
+    assert_eq!(r["timeline"]["resolution"], 1);
+    let points = r["timeline"]["points"].as_array().unwrap();
+    let elapsed = r["elapsed"].as_f64().unwrap();
+    assert_eq!(
+        points.len(),
+        elapsed.ceil() as usize,
+        "a point a second, {elapsed} s"
+    );
+    // Sampled once a second; the last point may end before its sample.
+    assert!(
+        points[..points.len() - 1]
+            .iter()
+            .all(|p| p["rss"][0].as_u64().is_some_and(|b| b > 1 << 20)),
+        "{points:?}"
+    );
 }
 
 #[test]

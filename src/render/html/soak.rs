@@ -11,7 +11,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 /// Points drawn per chart at most: more than the pixels would show only grows the file (an
-/// hour at one a second is coarsened to 5 s a point for drawing; the JSON keeps them all).
+/// hour at one a second is coarsened to 8 s a point for drawing; the JSON keeps them all).
 const DRAWN_POINTS: usize = 720;
 
 fn secs(v: Option<f64>) -> String {
@@ -461,5 +461,59 @@ mod tests {
         }
         assert!(!html.contains("secret"), "the URL's credentials leaked");
         assert!(!html.contains("http://") && !html.contains("https://"));
+    }
+
+    #[test]
+    fn an_hours_report_stays_small() {
+        // An hour of busy seconds: every one with echoes, errors of three kinds and memory.
+        let mut rec = crate::stats::timeline::Recorder::new(0.0);
+        let me = crate::stats::timeline::Process {
+            label: "wsbeat soak".into(),
+            pid: 1,
+        };
+        let them = crate::stats::timeline::Process {
+            label: "watched process".into(),
+            pid: 2,
+        };
+        for sec in 0..3600u64 {
+            let p = rec.at(sec, 1000);
+            p.sent += 2000;
+            p.received += 2000;
+            p.reconnects += sec % 7;
+            for kind in ["abnormal_close", "refused", "heartbeat_timeout"] {
+                p.errors.add(kind, sec % 5);
+            }
+            rec.rss(sec, 1000, &me, 0, (20 << 20) + sec * 4096);
+            rec.rss(sec, 1000, &them, 1, (90 << 20) + sec * 1024);
+            for i in 0..20 {
+                rec.echo(
+                    sec,
+                    1000,
+                    Duration::from_micros(100 + (sec * 37 + i * 101) % 5000),
+                );
+            }
+        }
+        let mut s = Stats::new(1000, Instant::now());
+        for i in 0..100_000u64 {
+            s.apply(Ev::Echo {
+                rtt: Duration::from_micros(50 + i % 20_000),
+                order: Echo::InOrder,
+            });
+        }
+        let mut r = s.report(vec![serde_json::json!({"url": "ws://h/"})], false, None);
+        r.timeline = Some(rec.timeline(1000));
+        let html = render(&r);
+        let json = serde_json::to_string_pretty(&r).unwrap();
+        eprintln!(
+            "an hour: HTML {} KiB, JSON {} KiB",
+            html.len() / 1024,
+            json.len() / 1024
+        );
+        assert!(html.len() < 2 << 20, "HTML {} bytes", html.len());
+        assert!(json.len() < 4 << 20, "JSON {} bytes", json.len());
+        assert!(
+            html.contains("drawn at 8 s a point"),
+            "downsampled for drawing"
+        );
     }
 }
