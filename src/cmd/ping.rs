@@ -89,6 +89,11 @@ pub async fn run(cfg: PingConfig) -> ExitCode {
             // Could not open the connection: nothing was probed, so there is no summary.
             Err(e) => {
                 let code = e.kind().exit_code();
+                // The page the --report file promised says why there is nothing to show.
+                if let Some(path) = &cfg.report {
+                    let page = report::unreachable(&cfg, &e);
+                    let _ = crate::render::html::write(path, &page);
+                }
                 out.error(e);
                 return ExitCode::from(code);
             }

@@ -328,3 +328,20 @@ fn ping_report_marks_lost_probes_and_names_the_broken_threshold() {
         );
     }
 }
+
+#[test]
+fn ping_report_of_an_unreachable_server_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("ping.html");
+    let url = format!("ws://127.0.0.1:{}/", free_port());
+    let o = run(wsbeat()
+        .args(["ping", &url, "-c", "1", "--report"])
+        .arg(&page));
+    assert_exit(&o, 3);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html);
+    assert!(
+        html.contains("FAILED: the connection could not be opened") && html.contains("refused"),
+        "{html}"
+    );
+}

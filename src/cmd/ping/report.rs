@@ -24,14 +24,15 @@ impl Record {
         }
     }
 
-    /// `ts`: since the start of the run.
+    /// `ts`: since the start of the run. The timeline's `open` stays 0: ping draws no
+    /// connection count.
     pub fn event(&mut self, ts: Duration, event: &PingEvent) {
         let second = ts.as_secs();
         let t = &mut self.timeline;
         match event {
             PingEvent::Reply { rtt, .. } => {
-                t.at(second, 1).received += 1;
-                t.echo(second, 1, *rtt);
+                t.at(second, 0).received += 1;
+                t.echo(second, 0, *rtt);
                 self.rtt.record(*rtt);
             }
             PingEvent::Handshake { handshake, .. } => {
@@ -41,7 +42,7 @@ impl Record {
                 self.rtt.record(rtt);
             }
             PingEvent::Timeout { .. } => {
-                let p = t.at(second, 1);
+                let p = t.at(second, 0);
                 p.lost += 1;
                 p.errors.add("timeout", 1);
             }
@@ -108,6 +109,21 @@ impl Record {
             config,
         })
     }
+}
+
+/// The page of a run that could not open its connection: the error, nothing else to show.
+pub fn unreachable(cfg: &PingConfig, e: &crate::error::Error) -> String {
+    let url = crate::net::target::redact(&cfg.conn.target.url());
+    let body = format!(
+        "<h1>wsbeat ping: {}</h1>{}",
+        html::escape(&url),
+        html::banner(
+            false,
+            "FAILED: the connection could not be opened",
+            &[(false, e.to_string())]
+        )
+    );
+    html::page(&format!("wsbeat ping: {url}"), &body)
 }
 
 /// The flags of the thresholds this run checks, as `broken_thresholds` names them.

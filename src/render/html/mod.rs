@@ -28,7 +28,10 @@ code{font-size:.95em}
 @media print{body{padding:0;max-width:none;font-size:12px}.verdict{break-inside:avoid}h2{break-after:avoid}}
 ";
 
+/// Text for HTML: markup escaped, and terminal controls and bidi overrides from peer or
+/// file text shown (as `error::escape_controls` shows them), never obeyed.
 pub fn escape(s: &str) -> String {
+    let s = crate::error::escape_controls(s, true);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -37,10 +40,6 @@ pub fn escape(s: &str) -> String {
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
-            // Peer or user text may hold terminal controls: shown, never obeyed.
-            c if c.is_control() && c != '\n' && c != '\t' => {
-                let _ = write!(o, "\\u{{{:x}}}", c as u32);
-            }
             c => o.push(c),
         }
     }
@@ -123,7 +122,7 @@ mod tests {
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
-        assert_eq!(escape("a\u{1b}[31m"), "a\\u{1b}[31m");
+        assert!(!escape("a\u{1b}[31m").contains('\u{1b}'));
     }
 
     #[test]

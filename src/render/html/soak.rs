@@ -319,7 +319,8 @@ fn over_time(full: &Timeline) -> String {
                 .iter()
                 .map(|p| (p.t as f64, p.errors.get(&k)))
                 .collect();
-            (k, pts)
+            // A merged report's kinds come from files: shown, never obeyed.
+            (crate::error::escape_controls(&k, false).into_owned(), pts)
         })
         .collect();
     let title = if by_kind.is_empty() {
@@ -339,7 +340,11 @@ fn over_time(full: &Timeline) -> String {
         .iter()
         .enumerate()
         .map(|(i, who)| Line {
-            label: format!("{} (pid {})", who.label, who.pid),
+            label: format!(
+                "{} (pid {})",
+                crate::error::escape_controls(&who.label, false),
+                who.pid
+            ),
             color: chart::PALETTE[i % chart::PALETTE.len()],
             width: 2,
             points: series(&t, |p| {
