@@ -13,7 +13,8 @@ use super::serial::SerialHistogram;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// 24 hours at one point a second; about 10 MiB at most (an errorless point is ~100 bytes).
+/// 24 hours at one point a second: about 20 MiB when full (a point is 176 bytes, and its
+/// memory samples and error counts are on the heap), whatever the number of connections.
 pub const MAX_POINTS: usize = 86_400;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
