@@ -1,6 +1,7 @@
-//! The HTML reports (`soak --report`) as a person sees them: rendered by headless Chromium,
-//! checked in its DOM for the charts, axes, verdict and the run's own numbers; never fetching
-//! anything. `WSBEAT_UPDATE_SCREENSHOT=1` also writes the screenshot the README shows
+//! The HTML reports (`soak --report`, `ping --report`) as a person sees them: rendered by
+//! headless Chromium, checked in its DOM for the charts, axes, verdict and the run's own
+//! numbers; never fetching anything (no address in the file, a strict CSP, and Chromium's net
+//! log shows no request from the page). `WSBEAT_UPDATE_SCREENSHOT=1` also writes the screenshot the README shows
 //! (`docs/soak-report.png`).
 
 use crate::common::*;
@@ -62,6 +63,51 @@ fn chromium(page: &Path, args: &[&str]) -> (String, String) {
     )
 }
 
+/// What `page` itself asked the network for while Chromium loaded it, from Chromium's net
+/// log. The browser's own traffic (updates, accounts) has no origin as initiator; a page's
+/// requests have the page's.
+fn page_requests(page: &Path) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("netlog.json");
+    chromium(
+        page,
+        &[&format!("--log-net-log={}", log.display()), "--dump-dom"],
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).expect("the net log is JSON");
+    let start_job = v["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].clone();
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        // The job's end has no parameters; its start has the URL and who asked.
+        .filter(|e| e["type"] == start_job && e["params"]["url"].is_string())
+        .filter(|e| e["params"]["initiator"] != "not an origin")
+        .map(|e| format!("{} (from {})", e["params"]["url"], e["params"]["initiator"]))
+        .collect()
+}
+
+#[test]
+fn the_net_log_sees_a_page_that_fetches() {
+    if !require_peer("chromium") {
+        return;
+    }
+    // The control for `page_requests`: a page with a link out, and no CSP to stop it.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("fetches.html");
+    let port = free_port();
+    std::fs::write(
+        &page,
+        format!("<!DOCTYPE html><img src=\"http://127.0.0.1:{port}/probe.png\">"),
+    )
+    .unwrap();
+    let seen = page_requests(&page);
+    assert!(
+        seen.iter().any(|r| r.contains("/probe.png")),
+        "the net log missed the page's own request: {seen:?}"
+    );
+}
+
 /// No `src`/`href` to anywhere: an address would be a fetch when the page opens.
 fn assert_self_contained(html: &str) {
     let re =
@@ -89,6 +135,8 @@ fn soak_report_renders_in_chromium_with_the_runs_numbers() {
         return;
     }
     let page = dir.path().join("soak.html");
+    let asked = page_requests(&page);
+    assert!(asked.is_empty(), "the report fetched {asked:?}");
     let (dom, log) = chromium(&page, &["--dump-dom"]);
     let echoed = json["messages"]["echoed"].as_u64().unwrap();
     assert!(echoed > 0, "{json}");
@@ -319,6 +367,8 @@ fn ping_report_marks_lost_probes_and_names_the_broken_threshold() {
     if !require_peer("chromium") {
         return;
     }
+    let asked = page_requests(&page);
+    assert!(asked.is_empty(), "the report fetched {asked:?}");
     let (dom, log) = chromium(&page, &["--dump-dom"]);
     assert_eq!(dom.matches("<svg").count(), 2, "{log}");
     for want in ["lost probe", "time since start", "percentile", "FAILED"] {
