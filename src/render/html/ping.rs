@@ -104,8 +104,10 @@ pub fn render(p: &Page) -> String {
     super::page(&format!("wsbeat ping: {url}"), &b)
 }
 
+/// (x, y) for each point, in the middle of its time.
 fn series(t: &Timeline, f: impl Fn(&TimePoint) -> Option<f64>) -> Vec<(f64, Option<f64>)> {
-    t.points.iter().map(|p| (p.t as f64, f(p))).collect()
+    let half = t.resolution as f64 / 2.0;
+    t.points.iter().map(|p| (p.t as f64 + half, f(p))).collect()
 }
 
 fn over_time(full: &Timeline) -> String {
@@ -119,7 +121,7 @@ fn over_time(full: &Timeline) -> String {
             .points
             .iter()
             .filter(|p| p.lost + p.failures > 0)
-            .map(|p| p.t as f64)
+            .map(|p| p.t as f64 + t.resolution as f64 / 2.0)
             .collect(),
     };
     let mut o = format!(

@@ -56,7 +56,10 @@ pub fn render(r: &Report) -> String {
     b.push_str(&summary(r));
     b.push_str("<h2>Over time</h2>");
     match &r.timeline {
-        Some(t) if !t.points.is_empty() => b.push_str(&over_time(t)),
+        Some(t) if !t.points.is_empty() => {
+            // A merge lines runs up by their start: its `elapsed` says nothing of the last point.
+            b.push_str(&over_time(t, (r.runs == 1).then_some(r.elapsed)))
+        }
         _ => b.push_str("<p class=\"note\">This report has no timeline (written by an older wsbeat, or merged with such a report).</p>"),
     }
     b.push_str("<h2>Latency distribution</h2>");
@@ -183,14 +186,31 @@ fn summary(r: &Report) -> String {
     o
 }
 
-fn series(t: &Timeline, f: impl Fn(&TimePoint) -> Option<f64>) -> Vec<(f64, Option<f64>)> {
-    t.points.iter().map(|p| (p.t as f64, f(p))).collect()
+/// (x, y) for each point; `x` says where in its time a point's value belongs.
+fn series(
+    t: &Timeline,
+    x: impl Fn(&TimePoint) -> f64,
+    f: impl Fn(&TimePoint) -> Option<f64>,
+) -> Vec<(f64, Option<f64>)> {
+    t.points.iter().map(|p| (x(p), f(p))).collect()
 }
 
-fn over_time(full: &Timeline) -> String {
+fn over_time(full: &Timeline, elapsed: Option<f64>) -> String {
     let t = full.coarsened_to_fit(DRAWN_POINTS);
-    let span = full.span() as f64;
     let res = t.resolution as f64;
+    let span = elapsed.unwrap_or(full.span() as f64);
+    // The last point ends with the run, part way through its time: a rate over its whole
+    // length would draw a drop that never happened, and one of a few milliseconds says
+    // nothing at all.
+    let last_t = t.points.last().map_or(0, |p| p.t);
+    let length = |p: &TimePoint| match elapsed.map(|e| e - p.t as f64) {
+        Some(part) if p.t == last_t && part <= 0.05 => None,
+        Some(part) if p.t == last_t => Some(part.min(res)),
+        _ => Some(res),
+    };
+    // Counts and rates belong to the middle of their time; open connections to its end.
+    let mid = |p: &TimePoint| p.t as f64 + length(p).unwrap_or(0.0) / 2.0;
+    let end = |p: &TimePoint| p.t as f64 + length(p).unwrap_or(0.0);
     let mut o = String::new();
     let mut note = format!("One point per {} s", full.resolution);
     if full.resolution > 1 {
@@ -225,7 +245,7 @@ fn over_time(full: &Timeline) -> String {
             .points
             .iter()
             .filter(|p| p.reconnects > 0)
-            .map(|p| p.t as f64)
+            .map(mid)
             .collect(),
     };
     o.push_str(&chart::time_lines(
@@ -240,7 +260,10 @@ fn over_time(full: &Timeline) -> String {
             label: "open".into(),
             color: chart::BLUE,
             width: 2,
-            points: series(&t, |p| Some(p.open as f64)),
+            // Nothing is open before the run starts.
+            points: std::iter::once((0.0, Some(0.0)))
+                .chain(series(&t, end, |p| Some(p.open as f64)))
+                .collect(),
         }],
         Some(&reconnects),
     ));
@@ -257,13 +280,13 @@ fn over_time(full: &Timeline) -> String {
                 label: "sent".into(),
                 color: chart::BLUE,
                 width: 2,
-                points: series(&t, |p| Some(p.sent as f64 / res)),
+                points: series(&t, mid, |p| length(p).map(|l| p.sent as f64 / l)),
             },
             Line {
                 label: "received".into(),
                 color: chart::ORANGE,
                 width: 2,
-                points: series(&t, |p| Some(p.received as f64 / res)),
+                points: series(&t, mid, |p| length(p).map(|l| p.received as f64 / l)),
             },
         ],
         None,
@@ -281,25 +304,25 @@ fn over_time(full: &Timeline) -> String {
                 label: "echo max".into(),
                 color: chart::VERMILLION,
                 width: 1,
-                points: series(&t, |p| p.max),
+                points: series(&t, mid, |p| p.max),
             },
             Line {
                 label: "echo p99".into(),
                 color: chart::BLUE,
                 width: 2,
-                points: series(&t, |p| p.p99),
+                points: series(&t, mid, |p| p.p99),
             },
             Line {
                 label: "echo p50".into(),
                 color: chart::GREEN,
                 width: 2,
-                points: series(&t, |p| p.p50),
+                points: series(&t, mid, |p| p.p50),
             },
             Line {
                 label: "heartbeat p99".into(),
                 color: chart::PURPLE,
                 width: 1,
-                points: series(&t, |p| p.heartbeat_p99),
+                points: series(&t, mid, |p| p.heartbeat_p99),
             },
         ],
         None,
@@ -347,7 +370,7 @@ fn over_time(full: &Timeline) -> String {
             ),
             color: chart::PALETTE[i % chart::PALETTE.len()],
             width: 2,
-            points: series(&t, |p| {
+            points: series(&t, mid, |p| {
                 p.rss
                     .get(i)
                     .copied()
