@@ -190,6 +190,10 @@ impl Report {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let r: Report = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a soak report: {e}", path.display()))?;
+        if let Some(t) = &r.timeline {
+            t.check()
+                .map_err(|e| format!("{} is not a valid soak report: {e}", path.display()))?;
+        }
         if r.format != FORMAT {
             return Err(format!(
                 "{} is a '{}' report; this wsbeat reads '{FORMAT}'",

@@ -74,12 +74,13 @@ fn worst(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 impl TimePoint {
     /// Add `o`'s counts into `self`; latencies keep the worst of the two.
     fn add_counts(&mut self, o: &TimePoint) {
-        self.connects += o.connects;
-        self.reconnects += o.reconnects;
-        self.failures += o.failures;
-        self.lost += o.lost;
-        self.sent += o.sent;
-        self.received += o.received;
+        // Saturating: merged points come from files, which may hold anything.
+        self.connects = self.connects.saturating_add(o.connects);
+        self.reconnects = self.reconnects.saturating_add(o.reconnects);
+        self.failures = self.failures.saturating_add(o.failures);
+        self.lost = self.lost.saturating_add(o.lost);
+        self.sent = self.sent.saturating_add(o.sent);
+        self.received = self.received.saturating_add(o.received);
         self.p50 = worst(self.p50, o.p50);
         self.p99 = worst(self.p99, o.p99);
         self.max = worst(self.max, o.max);
@@ -144,16 +145,63 @@ impl Timeline {
         }
     }
 
+    /// What a timeline read from a file must hold before anything is drawn or merged from
+    /// it: one line saying what is wrong otherwise.
+    pub fn check(&self) -> Result<(), String> {
+        // 2^32 s a point is far beyond any run; it keeps every product below in range.
+        if !self.resolution.is_power_of_two() || self.resolution > 1 << 32 {
+            return Err(format!(
+                "its timeline's resolution {} is not a power of two up to 2^32",
+                self.resolution
+            ));
+        }
+        if !(self.started_at.is_finite() && self.started_at >= 0.0) {
+            return Err("its timeline has no valid started_at".into());
+        }
+        if self.points.len() > MAX_POINTS {
+            return Err(format!(
+                "its timeline has {} points, more than {MAX_POINTS}",
+                self.points.len()
+            ));
+        }
+        for (i, p) in self.points.iter().enumerate() {
+            if p.t != i as u64 * self.resolution {
+                return Err(format!(
+                    "its timeline's point {i} is at {} s, not {} s",
+                    p.t,
+                    i as u64 * self.resolution
+                ));
+            }
+            if p.rss.len() > self.processes.len() {
+                return Err(format!(
+                    "its timeline's point {i} has memory for more processes than it names"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Line `o` up with `self` by wall-clock start and add it in: counts and open connections
-    /// add up, memory series sit side by side.
+    /// add up, memory series sit side by side. Runs that started far apart coarsen both, so
+    /// that the whole still fits in `MAX_POINTS`.
     pub fn merge(&mut self, o: &Timeline) {
         let mut other = o.clone();
-        let res = self.resolution.max(other.resolution);
+        let base = self.started_at.min(other.started_at);
+        // Whole seconds from the earlier start; a year apart is as far as anyone merges.
+        let offset =
+            |t: &Timeline| (t.started_at - base).clamp(0.0, 366.0 * 86400.0).round() as u64;
+        let (mine_s, theirs_s) = (offset(self), offset(&other));
+        let mut res = self.resolution.max(other.resolution);
+        let fits = |res: u64| {
+            let end = |at: u64, t: &Timeline| at / res + t.span().div_ceil(res);
+            end(mine_s, self).max(end(theirs_s, &other)) <= MAX_POINTS as u64
+        };
+        while !fits(res) {
+            res *= 2;
+        }
         self.coarsen_to(res);
         other.coarsen_to(res);
-        let base = self.started_at.min(other.started_at);
-        let shift = |t: &Timeline| ((t.started_at - base).max(0.0).round() as u64) / res;
-        let (mine_at, theirs_at) = (shift(self), shift(&other));
+        let (mine_at, theirs_at) = (mine_s / res, theirs_s / res);
         let slots = self.processes.len();
         let len =
             (mine_at as usize + self.points.len()).max(theirs_at as usize + other.points.len());
@@ -166,13 +214,13 @@ impl Timeline {
         for (i, p) in self.points.iter().enumerate() {
             let q = &mut points[mine_at as usize + i];
             q.add_counts(p);
-            q.open += p.open;
+            q.open = q.open.saturating_add(p.open);
             q.rss = p.rss.clone();
         }
         for (i, p) in other.points.iter().enumerate() {
             let q = &mut points[theirs_at as usize + i];
             q.add_counts(p);
-            q.open += p.open;
+            q.open = q.open.saturating_add(p.open);
             q.rss.resize(slots, None);
             q.rss.extend(p.rss.iter().copied());
         }
@@ -404,6 +452,38 @@ mod tests {
         assert_eq!(m.processes.len(), 2);
         assert_eq!(m.points[1].rss, [Some(1002), Some(1010)]);
         assert_eq!(m.points[3].rss, [None, Some(1030)]);
+    }
+
+    #[test]
+    fn runs_far_apart_merge_coarser_and_bad_files_are_refused() {
+        let a = run(0.0, &[1; 4], 1);
+        let b = run(200_000.0, &[1; 4], 2);
+        let mut m = a.clone();
+        m.merge(&b);
+        assert!(m.points.len() <= MAX_POINTS, "{}", m.points.len());
+        assert_eq!(m.resolution, 4);
+        assert_eq!(m.points.iter().map(|p| p.sent).sum::<u64>(), 8);
+        assert!(m.check().is_ok(), "{:?}", m.check());
+        let mut far = b.clone();
+        far.started_at = 1e300;
+        let mut m = a.clone();
+        m.merge(&far);
+        assert!(m.points.len() <= MAX_POINTS);
+
+        let mut bad = a.clone();
+        bad.resolution = 0;
+        assert!(bad.check().unwrap_err().contains("power of two"));
+        bad.resolution = 1 << 63;
+        assert!(bad.check().is_err(), "no overflow later");
+        let mut bad = a.clone();
+        bad.points[1].t = 7;
+        assert!(bad.check().unwrap_err().contains("point 1"));
+        let mut bad = a.clone();
+        bad.started_at = f64::NAN;
+        assert!(bad.check().is_err());
+        let mut bad = a;
+        bad.processes.clear();
+        assert!(bad.check().is_err());
     }
 
     #[test]

@@ -395,3 +395,35 @@ fn ping_report_of_an_unreachable_server_says_why() {
         "{html}"
     );
 }
+
+#[test]
+fn merging_an_old_report_drops_the_timeline_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut a) = soak_with_report(dir.path(), "a", "2");
+    let b = dir.path().join("a.json");
+    let old = dir.path().join("old.json");
+    a.as_object_mut().unwrap().remove("timeline");
+    std::fs::write(&old, a.to_string()).unwrap();
+    let html = dir.path().join("m.html");
+    let o = run(wsbeat()
+        .args(["soak", "--merge"])
+        .arg(&b)
+        .arg(&old)
+        .arg("--report")
+        .arg(&html));
+    assert_exit(&o, 0);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("This report has no timeline"), "{page}");
+
+    let mut bad: Value = serde_json::from_str(&std::fs::read_to_string(&b).unwrap()).unwrap();
+    bad["timeline"]["resolution"] = 3.into();
+    let bad_file = dir.path().join("bad.json");
+    std::fs::write(&bad_file, bad.to_string()).unwrap();
+    let o = run(wsbeat().args(["soak", "--merge"]).arg(&b).arg(&bad_file));
+    assert_exit(&o, 2);
+    let err = stderr_of(&o);
+    assert!(
+        err.contains("bad.json is not a valid soak report: its timeline's resolution 3"),
+        "{err}"
+    );
+}
