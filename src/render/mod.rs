@@ -3,6 +3,7 @@
 
 pub mod html;
 pub mod human;
+pub mod json_layout;
 pub mod live;
 pub mod ndjson;
 pub mod ping;

@@ -288,12 +288,12 @@ fn print_report(cfg: &SoakConfig, report: &Report) -> anyhow::Result<()> {
     let text = human::render(report, cfg.color);
     match &cfg.json {
         Some(JsonOut::Stdout) => {
-            let json = serde_json::to_string_pretty(report)?;
+            let json = crate::render::json_layout::to_string(report)?;
             eprint!("{text}");
             print_stdout(&(json + "\n"))?;
         }
         Some(JsonOut::File(path)) => {
-            let json = serde_json::to_string_pretty(report)? + "\n";
+            let json = crate::render::json_layout::to_string(report)? + "\n";
             let written = write_json(path, &json, &std::env::temp_dir());
             // The human report first: a failed file must not cost the other copy too.
             print_stdout(&text)?;

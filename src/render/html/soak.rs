@@ -531,14 +531,14 @@ mod tests {
         let mut r = s.report(vec![serde_json::json!({"url": "ws://h/"})], false, None);
         r.timeline = Some(rec.timeline(1000));
         let html = render(&r);
-        let json = serde_json::to_string_pretty(&r).unwrap();
+        let json = crate::render::json_layout::to_string(&r).unwrap();
         eprintln!(
             "an hour: HTML {} KiB, JSON {} KiB",
             html.len() / 1024,
             json.len() / 1024
         );
         assert!(html.len() < 2 << 20, "HTML {} bytes", html.len());
-        assert!(json.len() < 4 << 20, "JSON {} bytes", json.len());
+        assert!(json.len() < 1 << 20, "JSON {} bytes", json.len());
         assert!(
             html.contains("drawn at 8 s a point"),
             "downsampled for drawing"
