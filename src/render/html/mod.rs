@@ -22,7 +22,7 @@ th{font-weight:600;border-bottom:1px solid #bbb}
 .verdict.pass{border-color:#009E73;background:#e6f5f0}.verdict.fail{border-color:#D55E00;background:#fbebe0}
 .verdict ul{margin:.3em 0 0;padding-left:1.3em;font-weight:400}
 .ok{color:#00694d}.broken{color:#a34400;font-weight:600}
-.note{color:#555;font-size:.92em}
+.note{color:#555;font-size:.92em}.run{margin:.2em 0}
 svg.chart{display:block;max-width:100%;height:auto;margin:.4em 0;break-inside:avoid}
 code{font-size:.95em}
 @media print{body{padding:0;max-width:none;font-size:12px}.verdict{break-inside:avoid}h2{break-after:avoid}}

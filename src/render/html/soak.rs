@@ -51,6 +51,9 @@ pub fn render(r: &Report) -> String {
         },
         escape(&r.wsbeat)
     );
+    for c in &r.config {
+        let _ = write!(b, "<p class=\"run\">{}</p>", escape(&shape(c)));
+    }
     b.push_str(&super::verdict_banner(&r.thresholds, verdict_line));
     b.push_str("<h2>Summary</h2>");
     b.push_str(&summary(r));
@@ -67,6 +70,41 @@ pub fn render(r: &Report) -> String {
     b.push_str("<h2>Configuration</h2>");
     b.push_str(&configuration(r));
     super::page(&format!("wsbeat soak: {what}"), &b)
+}
+
+/// One line of a run's configuration for the header (all of it is at the end of the page):
+/// `100 connections to ws://…, echo, 1 message/s each of 64 B, heartbeat 2 s, reconnect`.
+fn shape(c: &serde_json::Value) -> String {
+    let num = |k: &str| c.get(k).and_then(|v| v.as_f64());
+    let mut parts = vec![format!(
+        "{} connections to {}",
+        num("connections").map_or("?".into(), |n| format!("{n:.0}")),
+        c.get("url")
+            .and_then(|u| u.as_str())
+            .map_or("?".into(), crate::net::target::redact)
+    )];
+    if let Some(mode) = c.get("mode").and_then(|m| m.as_str()) {
+        parts.push(mode.to_string());
+    }
+    if let (Some(rate), Some(size)) = (num("message_rate"), num("size"))
+        && rate > 0.0
+    {
+        parts.push(format!("{rate} message/s each of {size:.0} B"));
+    }
+    if let Some(i) = c
+        .get("heartbeat")
+        .and_then(|h| h.get("interval"))
+        .and_then(|v| v.as_f64())
+    {
+        parts.push(format!("heartbeat {i} s"));
+    }
+    if c.get("reconnect").is_some_and(|r| !r.is_null()) {
+        parts.push("reconnect".into());
+    }
+    if let Some(d) = num("duration") {
+        parts.push(format!("{d} s"));
+    }
+    parts.join(", ")
 }
 
 fn started(unix: f64) -> String {
@@ -487,6 +525,10 @@ mod tests {
         ] {
             assert!(html.contains(want), "no {want:?} in the page");
         }
+        assert!(
+            html.contains("3 connections to ws://***@h:1/"),
+            "the run in one line"
+        );
         assert!(!html.contains("secret"), "the URL's credentials leaked");
         assert!(!html.contains("http://") && !html.contains("https://"));
     }
