@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds')
             [CompletionResult]::new('soak', 'soak', [CompletionResultType]::ParameterValue, 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -170,6 +171,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--max-rtt', '--max-rtt', [CompletionResultType]::ParameterName, 'Exit 1 when the p99 round trip is over this')
             [CompletionResult]::new('--max-rtt-each', '--max-rtt-each', [CompletionResultType]::ParameterName, 'Exit 1 when any single round trip is over this')
             [CompletionResult]::new('--min-replies', '--min-replies', [CompletionResultType]::ParameterName, 'Exit 1 when fewer than N replies came back in time')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Also write the run as one self-contained HTML page (round trip over time, losses, distribution) to FILE')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and TERM=dumb also turn it off)')
             [CompletionResult]::new('--subprotocol', '--subprotocol', [CompletionResultType]::ParameterName, 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported')
             [CompletionResult]::new('-L', '-L ', [CompletionResultType]::ParameterName, 'Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host')
@@ -229,6 +231,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Merge the JSON reports of several runs (e.g. from several machines) into one and exit')
             [CompletionResult]::new('--watch-pid', '--watch-pid', [CompletionResultType]::ParameterName, 'Also sample this process''s RSS (e.g. the server''s) once a second')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write the whole report as JSON to FILE (''-'': stdout; the human summary then goes to stderr)')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write the report as one self-contained HTML page with charts of the run over time to FILE')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and TERM=dumb also turn it off)')
             [CompletionResult]::new('--max-loss', '--max-loss', [CompletionResultType]::ParameterName, 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)')
             [CompletionResult]::new('--max-p99', '--max-p99', [CompletionResultType]::ParameterName, 'Exit 1 when the p99 message round trip is over this')
@@ -255,12 +258,20 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'wsbeat;man' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'wsbeat;help' {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Open a WebSocket and talk to it: stdin lines out, messages to stdout')
             [CompletionResult]::new('echo-server', 'echo-server', [CompletionResultType]::ParameterValue, 'A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults')
             [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds')
             [CompletionResult]::new('soak', 'soak', [CompletionResultType]::ParameterValue, 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -277,6 +288,9 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             break
         }
         'wsbeat;help;completions' {
+            break
+        }
+        'wsbeat;help;man' {
             break
         }
         'wsbeat;help;help' {

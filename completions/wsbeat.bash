@@ -28,6 +28,9 @@ _wsbeat() {
             wsbeat,help)
                 cmd="wsbeat__subcmd__help"
                 ;;
+            wsbeat,man)
+                cmd="wsbeat__subcmd__man"
+                ;;
             wsbeat,ping)
                 cmd="wsbeat__subcmd__ping"
                 ;;
@@ -46,6 +49,9 @@ _wsbeat() {
             wsbeat__subcmd__help,help)
                 cmd="wsbeat__subcmd__help__subcmd__help"
                 ;;
+            wsbeat__subcmd__help,man)
+                cmd="wsbeat__subcmd__help__subcmd__man"
+                ;;
             wsbeat__subcmd__help,ping)
                 cmd="wsbeat__subcmd__help__subcmd__ping"
                 ;;
@@ -59,7 +65,7 @@ _wsbeat() {
 
     case "${cmd}" in
         wsbeat)
-            opts="-h -V --help --version connect echo-server ping soak completions help"
+            opts="-h -V --help --version connect echo-server ping soak completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -379,7 +385,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__help)
-            opts="connect echo-server ping soak completions help"
+            opts="connect echo-server ping soak completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,6 +454,20 @@ _wsbeat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        wsbeat__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         wsbeat__subcmd__help__subcmd__ping)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -476,8 +496,22 @@ _wsbeat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        wsbeat__subcmd__man)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         wsbeat__subcmd__ping)
-            opts="-H -x -L -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --json --color --verbose --subprotocol --help --version"
+            opts="-H -x -L -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --report --json --color --verbose --subprotocol --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -619,6 +653,10 @@ _wsbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -635,7 +673,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__soak)
-            opts="-H -s -x -L -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
+            opts="-H -s -x -L -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --report --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -798,6 +836,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

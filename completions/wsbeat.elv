@@ -27,6 +27,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand ping 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
             cand soak 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
             cand completions 'Print a shell completion script'
+            cand man 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'wsbeat;connect'= {
@@ -164,6 +165,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --max-rtt 'Exit 1 when the p99 round trip is over this'
             cand --max-rtt-each 'Exit 1 when any single round trip is over this'
             cand --min-replies 'Exit 1 when fewer than N replies came back in time'
+            cand --report 'Also write the run as one self-contained HTML page (round trip over time, losses, distribution) to FILE'
             cand --color 'When to use colour (NO_COLOR and TERM=dumb also turn it off)'
             cand --subprotocol 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported'
             cand -L 'Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host'
@@ -222,6 +224,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --merge 'Merge the JSON reports of several runs (e.g. from several machines) into one and exit'
             cand --watch-pid 'Also sample this process''s RSS (e.g. the server''s) once a second'
             cand --json 'Write the whole report as JSON to FILE (''-'': stdout; the human summary then goes to stderr)'
+            cand --report 'Write the report as one self-contained HTML page with charts of the run over time to FILE'
             cand --color 'When to use colour (NO_COLOR and TERM=dumb also turn it off)'
             cand --max-loss 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)'
             cand --max-p99 'Exit 1 when the p99 message round trip is over this'
@@ -246,12 +249,19 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'wsbeat;man'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'wsbeat;help'= {
             cand connect 'Open a WebSocket and talk to it: stdin lines out, messages to stdout'
             cand echo-server 'A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults'
             cand ping 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
             cand soak 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
             cand completions 'Print a shell completion script'
+            cand man 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'wsbeat;help;connect'= {
@@ -263,6 +273,8 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
         &'wsbeat;help;soak'= {
         }
         &'wsbeat;help;completions'= {
+        }
+        &'wsbeat;help;man'= {
         }
         &'wsbeat;help;help'= {
         }

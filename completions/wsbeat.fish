@@ -31,6 +31,7 @@ complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "echo-server" -d 'A lo
 complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "ping" -d 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
 complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "soak" -d 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
 complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "man" -d 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1'
 complete -c wsbeat -n "__fish_wsbeat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s H -l header -d 'Extra request header, curl style (repeatable)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l origin -d 'Origin header to send' -r
@@ -149,6 +150,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-loss -d 'Exit
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-rtt -d 'Exit 1 when the p99 round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-rtt-each -d 'Exit 1 when any single round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l min-replies -d 'Exit 1 when fewer than N replies came back in time' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l report -d 'Also write the run as one self-contained HTML page (round trip over time, losses, distribution) to FILE' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -198,6 +200,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l buffer -d 'Messag
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l merge -d 'Merge the JSON reports of several runs (e.g. from several machines) into one and exit' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l watch-pid -d 'Also sample this process\'s RSS (e.g. the server\'s) once a second' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l json -d 'Write the whole report as JSON to FILE (\'-\': stdout; the human summary then goes to stderr)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l report -d 'Write the report as one self-contained HTML page with charts of the run over time to FILE' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -215,9 +218,12 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s h -l help -d 'Pri
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s V -l version -d 'Print version'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "connect" -d 'Open a WebSocket and talk to it: stdin lines out, messages to stdout'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "echo-server" -d 'A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "ping" -d 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "soak" -d 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand man" -s h -l help -d 'Print help'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand man" -s V -l version -d 'Print version'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions man help" -f -a "connect" -d 'Open a WebSocket and talk to it: stdin lines out, messages to stdout'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions man help" -f -a "echo-server" -d 'A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions man help" -f -a "ping" -d 'ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions man help" -f -a "soak" -d 'Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions man help" -f -a "man" -d 'Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand help; and not __fish_seen_subcommand_from connect echo-server ping soak completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

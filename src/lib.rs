@@ -48,6 +48,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = config::soak::lower(&args)?;
             cmd::soak::run(cfg)
         }
+        Command::Man(args) => {
+            let written = cmd::man::install(&args.dir).map_err(|e| {
+                error::Error::new(
+                    error::ErrorKind::Io,
+                    format!("cannot write man pages to {}: {e}", args.dir.display()),
+                )
+            })?;
+            let list: String = written
+                .iter()
+                .map(|p| format!("{}\n", p.display()))
+                .collect();
+            match render::write_stdout(list.as_bytes()) {
+                Err(e) if !render::is_broken_pipe(&e) => Err(e.into()),
+                _ => Ok(ExitCode::SUCCESS),
+            }
+        }
         Command::Completions(args) => {
             let script = cmd::completions::generate(args.shell);
             match render::write_stdout(&script) {

@@ -41,6 +41,8 @@ pub enum Command {
     Soak(soak::SoakArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1
+    Man(ManArgs),
 }
 
 /// The HTTP upgrade: what we ask the server for.
@@ -151,6 +153,13 @@ pub struct CompletionsArgs {
     /// The shell to generate for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Folder to write the pages into (created if missing)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[cfg(test)]

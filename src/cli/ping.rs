@@ -67,6 +67,9 @@ pub struct PingArgs {
     /// Print only the summary (and errors)
     #[arg(short = 'q', long, help_heading = "Output")]
     pub quiet: bool,
+    /// Also write the run as one self-contained HTML page (round trip over time, losses, distribution) to FILE
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub report: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

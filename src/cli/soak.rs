@@ -117,6 +117,9 @@ pub struct SoakArgs {
     /// Write the whole report as JSON to FILE ('-': stdout; the human summary then goes to stderr)
     #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub json: Option<String>,
+    /// Write the report as one self-contained HTML page with charts of the run over time to FILE
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub report: Option<String>,
     /// No live view: a plain status line every few seconds on stderr even on a terminal
     #[arg(long, help_heading = "Reports")]
     pub no_live: bool,

@@ -4,6 +4,7 @@
 //! exit code.
 
 mod connect_only;
+mod report;
 mod schedule;
 mod session;
 
@@ -23,10 +24,15 @@ pub(crate) struct Out {
     render: Box<dyn PingRender + Send>,
     /// stdout went away (closed pipe): stop quietly, which is not an error.
     pub gone: bool,
+    /// `--report`: what the page will show.
+    record: Option<report::Record>,
 }
 
 impl Out {
     pub fn emit(&mut self, event: PingEvent) {
+        if let Some(r) = &mut self.record {
+            r.event(self.start.elapsed(), &event);
+        }
         if self.gone {
             return;
         }
@@ -68,6 +74,7 @@ pub async fn run(cfg: PingConfig) -> ExitCode {
             },
         ),
         gone: false,
+        record: cfg.report.as_ref().map(|_| report::Record::new()),
     };
     if cfg.insecure {
         out.emit(PingEvent::Core(Event::Warning(
@@ -85,6 +92,11 @@ pub async fn run(cfg: PingConfig) -> ExitCode {
             // Could not open the connection: nothing was probed, so there is no summary.
             Err(e) => {
                 let code = e.kind().exit_code();
+                // The page the --report file promised says why there is nothing to show.
+                if let Some(path) = &cfg.report {
+                    let page = report::unreachable(&cfg, &e);
+                    let _ = crate::render::html::write(path, &page);
+                }
                 out.error(e);
                 return ExitCode::from(code);
             }
@@ -92,11 +104,20 @@ pub async fn run(cfg: PingConfig) -> ExitCode {
     };
     // Errors (what ended the run, broken thresholds) first: the summary is always last.
     let code = verdict(&cfg, &outcome, &mut out);
-    out.emit(PingEvent::Summary(summary(&cfg, mode, &outcome)));
+    let summary = summary(&cfg, mode, &outcome);
+    out.emit(PingEvent::Summary(summary.clone()));
     if out.gone {
         return ExitCode::SUCCESS;
     }
-    code
+    if let (Some(path), Some(record)) = (&cfg.report, &out.record) {
+        let broken = broken_thresholds(&cfg.thresholds, &outcome.stats);
+        let page = record.render(&cfg, &summary, &broken, code.0);
+        if let Err(e) = crate::render::html::write(path, &page) {
+            eprintln!("wsbeat: error: {e}");
+            return ExitCode::from(ErrorKind::Io.exit_code());
+        }
+    }
+    code.1
 }
 
 fn summary(cfg: &PingConfig, mode: ProbeMode, o: &Outcome) -> Summary {
@@ -121,9 +142,14 @@ fn summary(cfg: &PingConfig, mode: ProbeMode, o: &Outcome) -> Summary {
 
 /// The exit code: how the run ended first (lost connection 6, peer's close code 7,
 /// interrupted 130, refused 3/4/5), then the thresholds (1). Every broken threshold is named.
-fn verdict(cfg: &PingConfig, o: &Outcome, out: &mut Out) -> ExitCode {
+fn verdict(cfg: &PingConfig, o: &Outcome, out: &mut Out) -> (u8, ExitCode) {
+    let code = verdict_code(cfg, o, out);
+    (code, ExitCode::from(code))
+}
+
+fn verdict_code(cfg: &PingConfig, o: &Outcome, out: &mut Out) -> u8 {
     if out.gone {
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let mut code: Option<u8> = match o.ended {
         Ended::Closed => {
@@ -160,17 +186,17 @@ fn verdict(cfg: &PingConfig, o: &Outcome, out: &mut Out) -> ExitCode {
     }
     if let Some(code) = code {
         // A run cut short says so above; thresholds over part of a run would only add noise.
-        return ExitCode::from(code);
+        return code;
     }
     let broken = broken_thresholds(&cfg.thresholds, &o.stats);
     for msg in &broken {
         out.error(Error::new(ErrorKind::Check, msg.clone()));
     }
-    ExitCode::from(if broken.is_empty() {
+    if broken.is_empty() {
         0
     } else {
         ErrorKind::Check.exit_code()
-    })
+    }
 }
 
 /// Why a run that the connection's end cut short failed: what broke it, else the peer's code.

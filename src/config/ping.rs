@@ -20,6 +20,8 @@ pub struct PingConfig {
     pub thresholds: Thresholds,
     pub quiet: bool,
     pub output: OutputConfig,
+    /// `--report FILE`: the HTML page, checked writable before the run.
+    pub report: Option<std::path::PathBuf>,
 }
 
 pub enum Probe {
@@ -93,7 +95,13 @@ pub fn lower(args: &PingArgs) -> Result<PingConfig, Error> {
         Probe::Frame { size: args.size }
     };
     let count = args.count.map(|c| c as u64);
+    let report = args
+        .report
+        .as_deref()
+        .map(|path| super::soak::writable("--report", path))
+        .transpose()?;
     Ok(PingConfig {
+        report,
         conn,
         insecure: args.tls.insecure,
         probe,

@@ -40,6 +40,8 @@ pub struct SoakConfig {
     pub reconnect: Option<ReconnectPolicy>,
     pub watch_pid: Option<u32>,
     pub json: Option<JsonOut>,
+    /// `--report FILE`: the HTML page.
+    pub report: Option<PathBuf>,
     pub live: bool,
     pub color: bool,
     pub thresholds: Thresholds,
@@ -88,14 +90,14 @@ fn kind_str<S: serde::Serializer>(k: &DataKind, s: S) -> Result<S::Ok, S::Error>
     s.serialize_str(k.as_str())
 }
 
-/// Opens (creating, not truncating) the `--json` file now: a run of half an hour that cannot
-/// write its report at the end has been wasted.
-fn writable(path: &str) -> Result<PathBuf, Error> {
+/// Opens (creating, not truncating) the `--json` or `--report` file now: a run of half an
+/// hour that cannot write its report at the end has been wasted.
+pub fn writable(flag: &str, path: &str) -> Result<PathBuf, Error> {
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| Error::usage(format!("cannot write --json {path}: {e}")))?;
+        .map_err(|e| Error::usage(format!("cannot write {flag} {path}: {e}")))?;
     Ok(PathBuf::from(path))
 }
 
@@ -150,7 +152,11 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
     let json = match args.json.as_deref() {
         None => None,
         Some("-") => Some(JsonOut::Stdout),
-        Some(path) => Some(JsonOut::File(writable(path)?)),
+        Some(path) => Some(JsonOut::File(writable("--json", path)?)),
+    };
+    let report = match args.report.as_deref() {
+        None => None,
+        Some(path) => Some(writable("--report", path)?),
     };
     let stderr_tty = std::io::stderr().is_terminal();
     Ok(SoakConfig {
@@ -196,6 +202,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         }),
         watch_pid: args.watch_pid,
         json,
+        report,
         // The live view needs a terminal it can take over and keys to read.
         live: !args.no_live && stderr_tty && std::io::stdin().is_terminal(),
         color: use_color(args.color, std::io::stdout().is_terminal()),
@@ -275,6 +282,18 @@ mod tests {
         let c = soak(&["--json", fine.to_str().unwrap()]).unwrap();
         assert!(matches!(c.json, Some(JsonOut::File(ref p)) if *p == fine));
         assert!(fine.exists(), "created at config time");
+        let html = missing.with_extension("html");
+        let Err(e) = soak(&["--report", html.to_str().unwrap()]) else {
+            panic!("a --report path in a missing folder was accepted");
+        };
+        assert!(
+            e.message().starts_with("cannot write --report "),
+            "{}",
+            e.message()
+        );
+        let fine = dir.path().join("r.html");
+        let c = soak(&["--report", fine.to_str().unwrap()]).unwrap();
+        assert_eq!(c.report.as_deref(), Some(fine.as_path()));
     }
 
     #[test]

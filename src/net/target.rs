@@ -194,7 +194,7 @@ fn scheme_end(s: &str) -> Option<usize> {
 /// with an unencoded '/', '?' or '#' (`ws://u:pa/ss@h/`), which landed in the host or port.
 /// So everything from the scheme's `://` (or the start, without one) to the last '@' goes:
 /// it covers both, at the price of hiding a little more when an '@' is in the path.
-pub(crate) fn redact(s: &str) -> String {
+pub fn redact(s: &str) -> String {
     let start = scheme_end(s).map_or(0, |at| at + 3);
     let rest = &s[start..];
     match rest.rfind('@') {

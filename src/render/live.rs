@@ -3,8 +3,9 @@
 //! exists: dropping it (on every exit path, unwinding included) leaves the alternate screen,
 //! shows the cursor and turns raw mode off again.
 
+use crate::render::sparkline::{fit, sparkline};
 use crate::render::units;
-use crate::stats::soak_collector::Snapshot;
+use crate::stats::soak_collector::{HISTORY_POINTS, Snapshot};
 use colored::Colorize;
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::{cursor, execute, queue, terminal};
@@ -100,14 +101,16 @@ impl LiveView {
 
     pub fn draw(&mut self, s: &Snapshot, stopping: bool) -> io::Result<()> {
         self.rates.update(s);
-        let width = terminal::size().map(|(w, _)| w as usize).unwrap_or(80);
+        let (width, height) = terminal::size()
+            .map(|(w, h)| (w as usize, h as usize))
+            .unwrap_or((80, 24));
         let lines = screen(
             s,
             &self.rates,
             &self.title,
             self.duration,
             stopping,
-            width,
+            (width, height),
             self.color,
         );
         queue!(
@@ -115,10 +118,9 @@ impl LiveView {
             cursor::MoveTo(0, 0),
             terminal::Clear(terminal::ClearType::All)
         )?;
-        for l in lines {
-            // Raw mode: a newline does not return the carriage.
-            write!(self.out, "{l}\r\n")?;
-        }
+        // Raw mode: a newline does not return the carriage. None after the last line, which
+        // would scroll a full screen by one.
+        write!(self.out, "{}", lines.join("\r\n"))?;
         self.out.flush()
     }
 }
@@ -142,7 +144,7 @@ fn screen(
     title: &str,
     duration: Duration,
     stopping: bool,
-    width: usize,
+    (width, height): (usize, usize),
     color: bool,
 ) -> Vec<String> {
     let paint = |t: String, good: bool| -> String {
@@ -160,7 +162,8 @@ fn screen(
     } else {
         elapsed.as_secs_f64() / duration.as_secs_f64()
     };
-    let bar_w = width.saturating_sub(40).clamp(10, 50);
+    // The rest of the line takes 51 columns: the bar gets what is left of the width.
+    let bar_w = width.saturating_sub(52).clamp(10, 50);
     let filled = ((frac * bar_w as f64).round() as usize).min(bar_w);
     let state = if stopping {
         "draining and closing…".to_string()
@@ -174,7 +177,7 @@ fn screen(
             t.to_string()
         }
     };
-    vec![
+    let mut lines = vec![
         format!("wsbeat soak  {title}"),
         dim(&state),
         String::new(),
@@ -203,12 +206,15 @@ fn screen(
             paint(s.lost.to_string(), s.lost == 0),
         ),
         format!(
-            "latency     last 5 s p50 {}  p99 {}   overall p50 {}  p99 {}   heartbeat p99 {}",
+            "latency     last 5 s  p50 {}  p99 {}   heartbeat p99 {}",
             opt_ms(s.recent_p50),
             opt_ms(s.recent_p99),
-            opt_ms(s.p50),
-            opt_ms(s.p99),
             opt_ms(s.heartbeat_p99),
+        ),
+        format!(
+            "            whole run p50 {}  p99 {}",
+            opt_ms(s.p50),
+            opt_ms(s.p99)
         ),
         format!("errors      {}", paint(errors_text(s), s.errors.is_empty())),
         format!(
@@ -217,6 +223,65 @@ fn screen(
             s.watched_rss
                 .map(|b| format!("   watched process {}", units::bytes(b)))
                 .unwrap_or_default()
+        ),
+    ];
+    // The last minute, when the terminal has room for it; a small one keeps the figures.
+    let spark_w = width.saturating_sub(LABEL + 1 + NOW).min(HISTORY_POINTS);
+    if spark_w >= 10 && height >= lines.len() + 6 {
+        lines.push(String::new());
+        lines.extend(history(s, spark_w, &dim));
+    }
+    lines.truncate(height);
+    lines.iter().map(|l| fit(l, width)).collect()
+}
+
+/// Width of the row names, and room kept for the newest value after a sparkline.
+const LABEL: usize = 11;
+const NOW: usize = 8;
+
+/// One sparkline a row: messages received per second, echo p99, open connections, errors.
+fn history(s: &Snapshot, w: usize, dim: &dyn Fn(&str) -> String) -> Vec<String> {
+    let res = s.history_resolution.max(1) as f64;
+    let points = &s.history;
+    let row = |name: &str, values: Vec<Option<f64>>, now: String| {
+        format!("{name:<LABEL$}{} {now}", sparkline(&values, w))
+    };
+    let last = points.last();
+    let received: Vec<Option<f64>> = points
+        .iter()
+        .map(|p| Some(p.received as f64 / res))
+        .collect();
+    let p99: Vec<Option<f64>> = points.iter().map(|p| p.p99).collect();
+    let open: Vec<Option<f64>> = points.iter().map(|p| Some(p.open as f64)).collect();
+    let errors: Vec<Option<f64>> = points
+        .iter()
+        .map(|p| Some(p.error_total() as f64))
+        .collect();
+    let span = points.len().min(w) as u64 * s.history_resolution.max(1);
+    vec![
+        dim(&format!(
+            "last {span} s, one column per {} s",
+            s.history_resolution.max(1)
+        )),
+        row(
+            "received/s",
+            received,
+            last.map_or("-".into(), |p| format!("{:.0}", p.received as f64 / res)),
+        ),
+        row(
+            "p99",
+            p99,
+            opt_ms(last.and_then(|p| p.p99).map(Duration::from_secs_f64)),
+        ),
+        row(
+            "open",
+            open,
+            last.map_or("-".into(), |p| p.open.to_string()),
+        ),
+        row(
+            "errors",
+            errors,
+            last.map_or("-".into(), |p| p.error_total().to_string()),
         ),
     ]
 }
@@ -337,6 +402,16 @@ mod tests {
             errors: vec![("refused".into(), 2)],
             rss: Some(4 << 20),
             watched_rss: None,
+            history: (0..90u64)
+                .map(|i| crate::stats::timeline::TimePoint {
+                    t: i,
+                    open: 10,
+                    received: i,
+                    p99: Some(0.001),
+                    ..Default::default()
+                })
+                .collect(),
+            history_resolution: 1,
         }
     }
 
@@ -361,12 +436,59 @@ mod tests {
             "ws://x/",
             Duration::from_secs(10),
             false,
-            80,
+            (80, 24),
             false,
         );
         let all = lines.join("\n");
         assert!(all.contains(" 50%"), "{all}");
         assert!(all.contains("refused 2"), "{all}");
         assert!(all.contains("10 / 10 open"), "{all}");
+    }
+
+    #[test]
+    fn the_last_minute_fits_80_by_24_and_goes_first_when_smaller() {
+        let draw = |w, h| {
+            screen(
+                &snap(5, 10),
+                &Rates::default(),
+                "ws://x/",
+                Duration::from_secs(10),
+                false,
+                (w, h),
+                true,
+            )
+        };
+        let full = draw(80, 24);
+        assert!(full.len() <= 24);
+        let visible = |l: &String| {
+            let mut n = 0;
+            let mut esc = false;
+            for c in l.chars() {
+                match (esc, c) {
+                    (false, '\x1b') => esc = true,
+                    (true, c) if c.is_ascii_alphabetic() => esc = false,
+                    (false, _) => n += 1,
+                    _ => {}
+                }
+            }
+            n
+        };
+        assert!(full.iter().all(|l| visible(l) <= 80), "{full:#?}");
+        let spark = full.iter().find(|l| l.starts_with("received/s")).unwrap();
+        assert!(spark.contains('█') && spark.ends_with(" 89"), "{spark}");
+        assert!(full.iter().any(|l| l.contains("last 60 s")), "{full:#?}");
+        assert!(
+            full.iter()
+                .any(|l| l.starts_with("p99") && l.contains("1.00 ms"))
+        );
+        let small = draw(60, 12);
+        assert!(
+            small.len() <= 12 && !small.iter().any(|l| l.contains('█')),
+            "{small:#?}"
+        );
+        assert!(small.iter().any(|l| l.contains("10 / 10 open")));
+        let tiny = draw(20, 4);
+        assert_eq!(tiny.len(), 4);
+        assert!(tiny.iter().all(|l| visible(l) <= 20), "{tiny:#?}");
     }
 }

@@ -1,12 +1,15 @@
 //! Turning events into output. The renderer is chosen once per run; an `Err` from `event`
 //! means stdout is gone (e.g. a closed pipe), which ends the run without being an error.
 
+pub mod html;
 pub mod human;
+pub mod json_layout;
 pub mod live;
 pub mod ndjson;
 pub mod ping;
 pub mod server;
 pub mod soak;
+pub mod sparkline;
 pub mod units;
 
 use crate::event::Event;

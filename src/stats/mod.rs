@@ -11,4 +11,5 @@ pub mod soak_collector;
 pub mod soak_message;
 pub mod soak_report;
 pub mod soak_tracker;
+pub mod timeline;
 pub mod verdict;

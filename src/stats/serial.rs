@@ -70,6 +70,23 @@ impl SerialHistogram {
         (self.count() > 0).then(|| Duration::from_secs_f64(self.hist.mean() / 1e6))
     }
 
+    /// The percentile spectrum, as HdrHistogram plots it: (quantile, value) at ever finer
+    /// steps towards 100%, ending at the maximum (quantile 1).
+    pub fn spectrum(&self) -> Vec<(f64, Duration)> {
+        if self.count() == 0 {
+            return Vec::new();
+        }
+        self.hist
+            .iter_quantiles(5)
+            .map(|v| {
+                (
+                    v.quantile_iterated_to(),
+                    Duration::from_micros(v.value_iterated_to()),
+                )
+            })
+            .collect()
+    }
+
     /// V2 + DEFLATE, base64 (standard alphabet, padded): what Java's and Go's HdrHistogram read.
     pub fn to_base64(&self) -> String {
         let mut buf = Vec::new();
@@ -119,6 +136,19 @@ mod tests {
         assert_eq!(m.min(), Some(Duration::from_micros(1)));
         assert!(SerialHistogram::from_base64("not base64!").is_err());
         assert!(SerialHistogram::from_base64("aGVsbG8=").is_err());
+    }
+
+    #[test]
+    fn the_spectrum_climbs_to_the_maximum() {
+        let mut h = SerialHistogram::new();
+        for us in 1..=10_000u64 {
+            h.record(Duration::from_micros(us));
+        }
+        let s = h.spectrum();
+        assert!(s.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        assert!(s.iter().any(|(q, _)| *q > 0.999));
+        assert_eq!(s.last().map(|p| p.1), h.max());
+        assert!(SerialHistogram::new().spectrum().is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::soak_report::{
     PEAK_FROM_SAMPLES, Report, RssSeries,
 };
 use super::soak_tracker::Echo;
+use super::timeline::{Process, Recorder, TimePoint};
 use crate::error::ErrorKind;
 use crate::stats::counters::Counts;
 use crate::stats::serial::SerialHistogram;
@@ -109,6 +110,7 @@ pub struct Stats {
     pub close_codes: Counts,
     rss_self: Series,
     rss_watch: Option<(u32, Series)>,
+    timeline: Recorder,
 }
 
 /// What the live view and the status line show; rates come from two snapshots.
@@ -130,7 +132,14 @@ pub struct Snapshot {
     pub errors: Vec<(String, u64)>,
     pub rss: Option<u64>,
     pub watched_rss: Option<u64>,
+    /// The last `HISTORY_POINTS` finished points of the timeline, oldest first.
+    pub history: Vec<TimePoint>,
+    /// Seconds per history point (1 unless the run outgrew 24 hours).
+    pub history_resolution: u64,
 }
+
+/// Points of history the live view draws: a minute at one a second.
+pub const HISTORY_POINTS: usize = 60;
 
 impl Stats {
     pub fn new(target: u64, start: Instant) -> Self {
@@ -154,6 +163,7 @@ impl Stats {
             close_codes: Counts::default(),
             rss_self: Series::new(RSS_POINTS),
             rss_watch: None,
+            timeline: Recorder::new(unix_time_of(start)),
         }
     }
 
@@ -162,6 +172,7 @@ impl Stats {
     }
 
     pub fn apply(&mut self, ev: Ev) {
+        self.record_timeline(ev);
         match ev {
             Ev::Opened { took, reconnect } => {
                 self.open += 1;
@@ -212,6 +223,41 @@ impl Stats {
         }
     }
 
+    /// The same event, counted in its second of the timeline. `open` is taken before the
+    /// event: it is the count at the end of every earlier second this event closes.
+    fn record_timeline(&mut self, ev: Ev) {
+        let second = self.second();
+        let open = self.open;
+        let r = &mut self.timeline;
+        match ev {
+            Ev::Opened { reconnect, .. } => {
+                let p = r.at(second, open);
+                p.connects += 1;
+                p.reconnects += u64::from(reconnect.is_some());
+            }
+            Ev::OpenFailed(kind) => {
+                let p = r.at(second, open);
+                p.failures += 1;
+                p.errors.add(kind.as_str(), 1);
+            }
+            Ev::Lost { kind, .. } => {
+                let p = r.at(second, open);
+                p.lost += 1;
+                p.errors.add(kind.as_str(), 1);
+            }
+            Ev::Sent { .. } => r.at(second, open).sent += 1,
+            Ev::Received => r.at(second, open).received += 1,
+            Ev::Echo { rtt, order } => {
+                r.at(second, open).received += 1;
+                if matches!(order, Echo::InOrder | Echo::Reordered) {
+                    r.echo(second, open, rtt);
+                }
+            }
+            Ev::HeartbeatAnswered(rtt) => r.heartbeat(second, open, rtt),
+            _ => {}
+        }
+    }
+
     fn echo_order(&mut self, rtt: Duration, order: Echo) {
         match order {
             Echo::InOrder | Echo::Reordered => {
@@ -233,8 +279,21 @@ impl Stats {
 
     pub fn sample_rss(&mut self, own: Option<u64>, watched: Option<(u32, Option<u64>)>) {
         let t = self.start.elapsed().as_secs_f64();
+        let (second, open) = (self.second(), self.open);
         if let Some(v) = own {
             self.rss_self.push(t, v);
+            let me = Process {
+                label: "wsbeat soak".into(),
+                pid: std::process::id(),
+            };
+            self.timeline.rss(second, open, &me, 0, v);
+        }
+        if let Some((pid, Some(v))) = watched {
+            let who = Process {
+                label: "watched process".into(),
+                pid,
+            };
+            self.timeline.rss(second, open, &who, 1, v);
         }
         if let Some((pid, v)) = watched {
             let series = &mut self
@@ -275,6 +334,8 @@ impl Stats {
                 .as_ref()
                 .and_then(|(_, s)| s.last())
                 .map(|p| p.value),
+            history: self.timeline.recent(HISTORY_POINTS).to_vec(),
+            history_resolution: self.timeline.resolution(),
         }
     }
 
@@ -329,8 +390,17 @@ impl Stats {
             close_codes: self.close_codes.clone(),
             rss,
             thresholds: Vec::new(),
+            timeline: Some(self.timeline.timeline_until(self.second(), self.open)),
         }
     }
+}
+
+/// The wall-clock time `start` was, in Unix seconds.
+fn unix_time_of(start: Instant) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.saturating_sub(start.elapsed()).as_secs_f64()
 }
 
 /// Drain the channel into `stats` until every worker has dropped its sender. Events are taken
@@ -411,5 +481,51 @@ mod tests {
         );
         let snap = s.snapshot();
         assert_eq!(snap.recent_p50, snap.p50);
+    }
+
+    #[test]
+    fn the_timelines_totals_are_the_reports_totals() {
+        // Started 3 s ago, so that events spread over several points.
+        let mut s = Stats::new(2, Instant::now() - Duration::from_secs(3));
+        for i in 0..50u64 {
+            s.apply(Ev::Opened {
+                took: Duration::from_millis(1),
+                reconnect: (i % 5 == 0).then_some(Duration::from_millis(9)),
+            });
+            s.apply(Ev::Sent { replay: false });
+            s.apply(Ev::Echo {
+                rtt: Duration::from_micros(100 + i),
+                order: Echo::InOrder,
+            });
+            s.apply(Ev::Received);
+            s.apply(Ev::OpenFailed(ErrorKind::Refused));
+            s.apply(Ev::Lost {
+                kind: ErrorKind::Abnormal,
+                close_code: None,
+            });
+        }
+        s.sample_rss(Some(1000), Some((7, Some(500))));
+        let r = s.report(vec![], false, None);
+        let t = r.timeline.as_ref().unwrap();
+        let sum = |f: fn(&crate::stats::timeline::TimePoint) -> u64| -> u64 {
+            t.points.iter().map(f).sum()
+        };
+        assert_eq!(sum(|p| p.connects), r.connections.opened);
+        assert_eq!(sum(|p| p.reconnects), r.connections.reconnects);
+        assert_eq!(sum(|p| p.failures), r.connections.failed);
+        assert_eq!(sum(|p| p.sent), r.messages.sent);
+        assert_eq!(sum(|p| p.received), r.messages.received);
+        assert_eq!(sum(|p| p.error_total()), r.errors.total());
+        assert_eq!(
+            t.points.len(),
+            4,
+            "seconds 0, 1, 2 (empty) and the current one"
+        );
+        let last = t.points.last().unwrap();
+        assert_eq!(last.open, r.connections.peak_open.min(s.open));
+        assert_eq!(last.rss, [Some(1000), Some(500)]);
+        assert_eq!(t.processes[1].pid, 7);
+        let p99 = last.p99.unwrap();
+        assert!((p99 - 149e-6).abs() < 2e-6, "{p99}");
     }
 }

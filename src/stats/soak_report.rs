@@ -35,6 +35,10 @@ pub struct Report {
     /// Filled in when thresholds were checked.
     #[serde(default)]
     pub thresholds: Vec<super::verdict::Verdict>,
+    /// The run second by second (`null` in reports written before it existed, and in a
+    /// merge with one of those).
+    #[serde(default)]
+    pub timeline: Option<super::timeline::Timeline>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -186,6 +190,10 @@ impl Report {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let r: Report = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a soak report: {e}", path.display()))?;
+        if let Some(t) = &r.timeline {
+            t.check()
+                .map_err(|e| format!("{} is not a valid soak report: {e}", path.display()))?;
+        }
         if r.format != FORMAT {
             return Err(format!(
                 "{} is a '{}' report; this wsbeat reads '{FORMAT}'",
@@ -223,6 +231,13 @@ impl Report {
         self.errors.merge(&o.errors);
         self.close_codes.merge(&o.close_codes);
         self.rss.extend(o.rss.iter().cloned());
+        self.timeline = match (self.timeline.take(), &o.timeline) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.merge(theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
         // Verdicts of the parts say nothing about the whole: they are checked again.
         self.thresholds.clear();
         Ok(())

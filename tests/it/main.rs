@@ -10,6 +10,9 @@
 //! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
 //!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one
 //!   line, bounded memory.
+//! * `html_report`: `soak --report` pages rendered in headless Chromium.
+//! * `man`: the committed man pages match the CLI.
+//! * `live_view`: soak's live view with its last minute, in tmux terminals of two sizes.
 //! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
 //!   its client against our server, our client against its server.
 //! * `common`: the harness (child processes, third-party peers and skips, throwaway PKI, the
@@ -23,6 +26,9 @@ mod completions;
 mod connect;
 mod echo_server;
 mod hostile;
+mod html_report;
+mod live_view;
+mod man;
 mod ping;
 mod reach;
 mod soak;

@@ -202,6 +202,7 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             .map(|(k, n)| format!("{n}× {k}"))
             .unwrap_or_else(|| "no attempt finished".into());
         print_report(&cfg, &report)?;
+        write_html(&cfg, &report)?;
         eprintln!("wsbeat: error: no connection to {url} could be opened ({reason})");
         return Ok(ExitCode::from(ErrorKind::Connect.exit_code()));
     }
@@ -287,6 +288,7 @@ fn finish_report(
 ) -> anyhow::Result<ExitCode> {
     report.thresholds = cfg.thresholds.check(report);
     print_report(cfg, report)?;
+    write_html(cfg, report)?;
     let broken: Vec<String> = verdict::broken(&report.thresholds)
         .map(human::verdict_line)
         .collect();
@@ -306,12 +308,12 @@ fn print_report(cfg: &SoakConfig, report: &Report) -> anyhow::Result<()> {
     let text = human::render(report, cfg.color);
     match &cfg.json {
         Some(JsonOut::Stdout) => {
-            let json = serde_json::to_string_pretty(report)?;
+            let json = crate::render::json_layout::to_string(report)?;
             eprint!("{text}");
             print_stdout(&(json + "\n"))?;
         }
         Some(JsonOut::File(path)) => {
-            let json = serde_json::to_string_pretty(report)? + "\n";
+            let json = crate::render::json_layout::to_string(report)? + "\n";
             let written = write_json(path, &json, &std::env::temp_dir());
             // The human report first: a failed file must not cost the other copy too.
             print_stdout(&text)?;
@@ -322,6 +324,15 @@ fn print_report(cfg: &SoakConfig, report: &Report) -> anyhow::Result<()> {
         None => print_stdout(&text)?,
     }
     Ok(())
+}
+
+/// `--report FILE`: the page, after the terminal report (which a failure here must not cost).
+fn write_html(cfg: &SoakConfig, report: &Report) -> anyhow::Result<()> {
+    let Some(path) = &cfg.report else {
+        return Ok(());
+    };
+    let html = crate::render::html::soak::render(report);
+    crate::render::html::write(path, &html).map_err(|e| Error::new(ErrorKind::Io, e).into())
 }
 
 /// Where the JSON report went.
