@@ -1,11 +1,13 @@
-//! `wsbeat connect` in scripted mode: --send messages, then stdin lines, out; messages in to
-//! stdout; a CloseEvent at the end; an exit code that says how it went. On a terminal the
+//! `wsbeat connect` in scripted mode: the steps (--send, --expect, --expect-json in
+//! command-line order, run by `client::steps`), then stdin lines, out; messages in to stdout; a
+//! CloseEvent at the end; an exit code that says how it went. On a terminal the
 //! interactive console (`interactive`) takes over; both keep the connection through a
 //! `client::Session`.
 
 pub mod interactive;
 
 use crate::client::session::{NetOpener, Outgoing, Session, Step};
+use crate::client::steps::{Next, Runner};
 use crate::config::ConnectConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
@@ -60,7 +62,6 @@ impl Output {
 pub struct Ending {
     pub interrupted: bool,
     pub error: Option<Error>,
-    pub expects_met: usize,
 }
 
 pub async fn run(cfg: ConnectConfig) -> ExitCode {
@@ -171,18 +172,6 @@ pub fn exit_code(
     } else if close.initiator == Initiator::Server && !close.is_normal() {
         return ExitCode::from(ErrorKind::CloseCode.exit_code());
     }
-    if ending.expects_met < cfg.expect.len() {
-        out.emit(Event::Error(Error::new(
-            ErrorKind::Check,
-            format!(
-                "--expect '{}' was not met ({} of {} matched)",
-                cfg.expect[ending.expects_met].as_str(),
-                ending.expects_met,
-                cfg.expect.len()
-            ),
-        )));
-        return ExitCode::from(ErrorKind::Check.exit_code());
-    }
     ExitCode::SUCCESS
 }
 
@@ -223,14 +212,47 @@ async fn session(
     // The close we will send when the script is done; errors found on our side change it.
     let mut close_with: Option<CloseSpec> = None;
 
-    if let Err(e) = link.send_preamble(out).await
-        && !keeps_going
-    {
-        ending.error = Some(e.clone());
-        out.emit(Event::Error(e));
-    }
+    let script = &cfg.script;
+    let mut runner = Runner::new(script);
+    let mut step_timer = timer(None);
+    let mut step_timer_armed = false;
+    // The last message received, for a step's failure message.
+    let mut last: Option<String> = None;
+    // The steps are run again on every connection; `false` once they failed for good.
+    let mut steps_live = true;
+    // An expect step is current and its timer set.
+    let mut awaiting = false;
+    // Whether stdin lines went out: then the end of stdin leads to --wait, not an instant close.
+    let mut stdin_sent = false;
 
     loop {
+        if steps_live && !awaiting && link.is_up() && !link.is_closing() && !runner.is_done(script)
+        {
+            match run_sends(cfg, &mut runner, link, out).await {
+                Ok(Some(deadline)) => {
+                    awaiting = true;
+                    step_timer_armed = deadline.is_some();
+                    step_timer = timer(deadline);
+                }
+                Ok(None) => {
+                    step_timer_armed = false;
+                    // What was typed while reconnecting goes out after the steps.
+                    link.replay(out).await;
+                    if script.ends_with_expect() && !stdin_open {
+                        // Done when the last expect matched and there is nothing more to send.
+                        close_with = Some(cfg.close.clone());
+                    }
+                }
+                Err(e) if keeps_going => out.emit(Event::Warning(e.to_string())),
+                Err(e) => {
+                    out.emit(Event::Error(e.clone()));
+                    ending.error.get_or_insert(e);
+                    steps_live = false;
+                    close_with = Some(CloseSpec::default());
+                }
+            }
+        }
+        let steps_done = runner.is_done(script);
         if out.gone && !link.is_closing() {
             close_with = Some(CloseSpec::default());
         }
@@ -242,7 +264,7 @@ async fn session(
             ending.error.get_or_insert(e);
         }
         // The wait for replies starts once everything typed is out, not while reconnecting.
-        if !stdin_open && !wait_armed && link.is_up() && link.buffered() == 0 {
+        if !stdin_open && steps_done && !wait_armed && link.is_up() && link.buffered() == 0 {
             wait_armed = true;
             if let Some(wait) = cfg.wait {
                 wait_timer = timer(Some(Instant::now() + wait));
@@ -253,19 +275,17 @@ async fn session(
         tokio::select! {
             wake = link.wait() => match link.handle(out, wake).await {
                 Step::Data { kind, payload } => {
-                    if let Some(re) = cfg.expect.get(ending.expects_met) {
+                    if steps_live && !steps_done {
                         let text = String::from_utf8_lossy(&payload);
-                        if re.is_match(&text) {
+                        if let Some(m) = runner.offer(script, &text) {
+                            awaiting = false;
                             out.emit(Event::ExpectMet {
-                                index: ending.expects_met,
-                                pattern: re.as_str().to_string(),
-                                matched: text.into_owned(),
+                                index: m.ordinal,
+                                pattern: m.source.to_string(),
+                                matched: text.to_string(),
                             });
-                            ending.expects_met += 1;
-                            if ending.expects_met == cfg.expect.len() {
-                                close_with = Some(cfg.close.clone());
-                            }
                         }
+                        last = Some(text.into_owned());
                     }
                     if cfg.echo && !closing
                         && let Err(e) = link.send(out, outgoing(cfg, kind, payload)).await
@@ -275,6 +295,11 @@ async fn session(
                     }
                 }
                 Step::Reconnected => {
+                    // A new connection runs the conversation again from the first step.
+                    runner.restart();
+                    step_timer_armed = false;
+                    awaiting = false;
+                    last = None;
                     if wait_armed && let Some(wait) = cfg.wait {
                         // Replies to the replayed messages deserve the full wait.
                         wait_timer = timer(Some(Instant::now() + wait));
@@ -285,10 +310,31 @@ async fn session(
                     if let Some(e) = error {
                         ending.error.get_or_insert(e);
                     }
+                    if steps_live && !runner.is_done(script) && !ending.interrupted {
+                        let e = runner.failed(script, "did not complete before the connection ended", last.as_deref());
+                        out.emit(Event::Error(e.clone()));
+                        ending.error.get_or_insert(e);
+                    }
                     return (close, ending);
                 }
             },
-            item = lines.recv(), if stdin_open && !closing => match item {
+            _ = &mut step_timer, if step_timer_armed && steps_live && !closing => {
+                step_timer_armed = false;
+                let e = runner.timed_out(script, last.as_deref());
+                if keeps_going {
+                    // Another connection might do better: make one.
+                    out.emit(Event::Warning(e.to_string()));
+                    if let Err(e) = link.reconnect().await {
+                        out.emit(Event::Error(e));
+                    }
+                } else {
+                    out.emit(Event::Error(e.clone()));
+                    ending.error.get_or_insert(e);
+                    steps_live = false;
+                    close_with = Some(CloseSpec::default());
+                }
+            }
+            item = lines.recv(), if stdin_open && steps_done && !closing => match item {
                 Some(StdinItem::Line(line)) => {
                     let payload = match cfg.line_kind {
                         DataKind::Text if std::str::from_utf8(&line).is_err() => {
@@ -301,6 +347,7 @@ async fn session(
                         }
                         _ => Bytes::from(line),
                     };
+                    stdin_sent = true;
                     if let Err(e) = link.send(out, outgoing(cfg, cfg.line_kind, payload)).await {
                         out.emit(Event::Error(e.clone()));
                         ending.error.get_or_insert(e);
@@ -312,7 +359,13 @@ async fn session(
                     ending.error.get_or_insert(e);
                     stdin_open = false;
                 }
-                None => stdin_open = false,
+                None => {
+                    stdin_open = false;
+                    if script.ends_with_expect() && !stdin_sent {
+                        // The last expect matched and nothing more goes out: done.
+                        close_with = Some(cfg.close.clone());
+                    }
+                }
             },
             _ = &mut wait_timer, if wait_armed && !closing && up => {
                 close_with = Some(cfg.close.clone());
@@ -339,6 +392,23 @@ async fn session(
                 ending.interrupted = true;
                 close_with = Some(CloseSpec::default());
             }
+        }
+    }
+}
+
+/// Send the steps' messages up to the next expect. `Some(deadline)`: an expect is waiting
+/// (`None` inside: without a step timeout); `None`: the steps are done.
+async fn run_sends(
+    cfg: &ConnectConfig,
+    runner: &mut Runner,
+    link: &mut Session,
+    out: &mut Output,
+) -> Result<Option<Option<Instant>>, Error> {
+    loop {
+        match runner.next(&cfg.script, Instant::now()) {
+            Next::Send(kind, payload) => link.send(out, outgoing(cfg, kind, payload)).await?,
+            Next::Expect { deadline } => return Ok(Some(deadline)),
+            Next::Done => return Ok(None),
         }
     }
 }

@@ -1,12 +1,13 @@
 //! `wsbeat connect`: the scripted and the interactive client's config.
 
 use super::{connect_options, output, use_color};
-use crate::cli::ConnectArgs;
 use crate::cli::connect::{BinaryFormat as BinaryFormatArg, BufferOverflow};
 use crate::cli::parse::Wait;
+use crate::cli::{ConnectArgs, StepOpt};
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::client::reconnect::Overflow;
 use crate::client::session::SessionConfig;
+use crate::client::steps::{Script, StepArg};
 use crate::error::Error;
 use crate::render::{BinaryFormat, OutputConfig};
 use crate::ws::handshake::client::ConnectOptions;
@@ -21,8 +22,9 @@ use std::time::Duration;
 pub struct ConnectConfig {
     pub conn: ConnectOptions,
     pub insecure: bool,
-    /// `--send` messages and `--send-file`, in order, sent before stdin.
-    pub preamble: Vec<(DataKind, Bytes)>,
+    /// `--send`, `--expect`, `--expect-json` in command-line order, then `--send-file`: run
+    /// on every connection before stdin.
+    pub script: Script,
     pub line_kind: DataKind,
     pub fragment_size: Option<usize>,
     pub echo: bool,
@@ -32,7 +34,6 @@ pub struct ConnectConfig {
     pub close: CloseSpec,
     /// `None`: wait until the peer closes.
     pub wait: Option<Duration>,
-    pub expect: Vec<Regex>,
     pub expect_close: Option<u16>,
     pub timeout: Option<Duration>,
     pub output: OutputConfig,
@@ -52,12 +53,19 @@ impl ConnectConfig {
     pub fn session(&self) -> SessionConfig {
         SessionConfig {
             conn: self.conn.clone(),
-            preamble: self.preamble.clone(),
+            // Interactive sessions send the --send messages on each connection and wait for
+            // nothing; scripted ones run the steps themselves (`cmd::connect`).
+            preamble: if self.interactive.is_some() {
+                self.script.sends_only()
+            } else {
+                Vec::new()
+            },
             fragment_size: self.fragment_size,
             heartbeat: self.heartbeat.clone(),
             reconnect: self.reconnect,
             buffer: self.buffer,
             overflow: self.overflow,
+            hold_replay: self.interactive.is_none() && !self.script.is_empty(),
         }
     }
 }
@@ -76,29 +84,23 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     } else {
         DataKind::Text
     };
-    let mut preamble: Vec<(DataKind, Bytes)> = args
-        .send
-        .iter()
-        .map(|m| (line_kind, Bytes::from(m.clone())))
-        .collect();
+    let mut script = Script::build(
+        &step_args(args),
+        line_kind,
+        match args.step_timeout {
+            Wait::For(d) => Some(d),
+            Wait::Forever => None,
+        },
+    )?;
+    if args.step_timeout == Wait::For(Duration::ZERO) {
+        return Err(Error::usage("--step-timeout must be longer than 0"));
+    }
     if let Some(path) = &args.send_file {
         let data = std::fs::read(path).map_err(|e| {
             Error::usage(format!("cannot read --send-file {}: {e}", path.display()))
         })?;
-        preamble.push((DataKind::Binary, Bytes::from(data)));
+        script.push_bytes(format!("--send-file {}", path.display()), Bytes::from(data));
     }
-    let expect = args
-        .expect
-        .iter()
-        .map(|p| {
-            Regex::new(p).map_err(|e| {
-                Error::usage(format!(
-                    "--expect '{p}' is not a valid regular expression: {}",
-                    e.to_string().lines().last().unwrap_or("")
-                ))
-            })
-        })
-        .collect::<Result<_, _>>()?;
     if let Some(code) = args.expect_close
         && !(1000..=4999).contains(&code)
     {
@@ -134,7 +136,7 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     Ok(ConnectConfig {
         conn,
         insecure: args.tls.insecure,
-        preamble,
+        script,
         line_kind,
         fragment_size: args.fragment_size,
         echo: args.echo,
@@ -150,7 +152,6 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
             Wait::For(d) => Some(d),
             Wait::Forever => None,
         },
-        expect,
         expect_close: args.expect_close,
         timeout: args.timeout,
         output,
@@ -166,6 +167,26 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
         },
         interactive,
     })
+}
+
+/// The steps in command-line order; without the order (a parse that skipped
+/// `Cli::try_parse_ordered_from`), sends, then expects, then JSON expects.
+fn step_args(args: &ConnectArgs) -> Vec<StepArg> {
+    if !args.steps.is_empty() {
+        return args
+            .steps
+            .iter()
+            .map(|(opt, v)| match opt {
+                StepOpt::Send => StepArg::Send(v.clone()),
+                StepOpt::Expect => StepArg::Expect(v.clone()),
+                StepOpt::ExpectJson => StepArg::ExpectJson(v.clone()),
+            })
+            .collect();
+    }
+    let sends = args.send.iter().cloned().map(StepArg::Send);
+    let expects = args.expect.iter().cloned().map(StepArg::Expect);
+    let json = args.expect_json.iter().cloned().map(StepArg::ExpectJson);
+    sends.chain(expects).chain(json).collect()
 }
 
 fn heartbeat(args: &ConnectArgs) -> Result<Option<HeartbeatConfig>, Error> {
@@ -206,11 +227,12 @@ fn heartbeat(args: &ConnectArgs) -> Result<Option<HeartbeatConfig>, Error> {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     fn connect(args: &[&str]) -> Result<ConnectConfig, Error> {
-        let cli = Cli::try_parse_from(["wsbeat", "connect", "--no-interactive"].iter().chain(args))
-            .map_err(|e| Error::usage(e.to_string()))?;
+        let cli = Cli::try_parse_ordered_from(
+            ["wsbeat", "connect", "--no-interactive"].iter().chain(args),
+        )
+        .map_err(|e| Error::usage(e.to_string()))?;
         let Command::Connect(a) = cli.command else {
             unreachable!("parsed a connect command")
         };
@@ -220,7 +242,7 @@ mod tests {
     #[test]
     fn lowers_the_script() {
         let c = connect(&["--send", "a", "--binary", "--wait", "forever", "ws://h/"]).unwrap();
-        assert_eq!(c.preamble.len(), 1);
+        assert_eq!(c.script.steps.len(), 1);
         assert_eq!(c.line_kind, DataKind::Binary);
         assert_eq!(c.wait, None);
         assert!(c.interactive.is_none());
@@ -235,8 +257,36 @@ mod tests {
     }
 
     #[test]
+    fn steps_keep_command_line_order() {
+        let c = connect(&[
+            "--send",
+            "a",
+            "--expect",
+            "x",
+            "--send",
+            "b",
+            "--expect-json",
+            "/t",
+            "ws://h/",
+        ])
+        .unwrap();
+        let labels: Vec<&str> = c.script.steps.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                r#"--send "a""#,
+                r#"--expect "x""#,
+                r#"--send "b""#,
+                r#"--expect-json "/t""#
+            ]
+        );
+    }
+
+    #[test]
     fn rejects_what_cannot_work() {
         assert!(connect(&["--expect", "(", "ws://h/"]).is_err());
+        assert!(connect(&["--expect-json", ".type", "ws://h/"]).is_err());
+        assert!(connect(&["--step-timeout", "0s", "ws://h/"]).is_err());
         assert!(connect(&["--expect-close", "999", "ws://h/"]).is_err());
         assert!(connect(&["--ping-interval", "0s", "ws://h/"]).is_err());
         assert!(connect(&["--send-file", "/nonexistent/wsbeat", "ws://h/"]).is_err());
