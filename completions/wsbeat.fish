@@ -41,7 +41,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-message-si
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l key -d 'Private key for --cert (PEM)' -r -F
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send -d 'Send this message first, before stdin (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send -d 'A step: send this message ({seq} and {NAME} captured earlier are substituted); steps run in command-line order with --expect/--expect-json, before stdin (repeatable)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send-file -d 'Send this file as one binary message (after --send, before stdin)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l fragment-size -d 'Split every outgoing message into frames of N payload bytes (continuation frames)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary-format -d 'How to show received binary messages' -r -f -a "hex\t'Offset, hex bytes and printable characters, like `xxd`'
@@ -50,7 +50,9 @@ raw\t'The bytes as they are'"
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l ping-interval -d 'Send a numbered Ping frame this often and print each pong\'s round trip' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l close -d 'Close frame to send at the end: CODE[:REASON]' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l wait -d 'After the last input, wait this long for replies before closing (\'forever\': until the peer closes)' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect -d 'Regular expression that a received message must match, in order (repeatable); done when all matched' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect -d 'A step: wait for a message matching this regular expression ((?P<NAME>...) captures {NAME}); other messages are shown and skipped (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect-json -d 'A step: wait for a JSON message where POINTER (RFC 6901) exists, =TEXT, ==JSON or =>NAME (captures {NAME}), e.g. \'/type=welcome\' (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l step-timeout -d 'How long each expect step may wait before the run fails (exit 1) (\'forever\': bounded only by --timeout)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect-close -d 'The peer must close with this code' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timeout -d 'Overall limit for the whole session' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l heartbeat -d 'Send a Ping frame when nothing was received for DUR; no answer in time ends the connection (exit 6), or reconnects with --reconnect' -r
