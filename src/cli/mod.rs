@@ -43,6 +43,9 @@ impl Cli {
         {
             args.steps = steps_in_order(m);
         }
+        if let (Command::Soak(args), Some(("soak", m))) = (&mut cli.command, matches.subcommand()) {
+            args.steps = steps_in_order(m);
+        }
         Ok(cli)
     }
 }

@@ -1,9 +1,9 @@
 //! `wsbeat connect`: the scripted and the interactive client's config.
 
 use super::{connect_options, output, use_color};
+use crate::cli::ConnectArgs;
 use crate::cli::connect::{BinaryFormat as BinaryFormatArg, BufferOverflow};
 use crate::cli::parse::Wait;
-use crate::cli::{ConnectArgs, StepOpt};
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::client::reconnect::Overflow;
 use crate::client::session::SessionConfig;
@@ -169,24 +169,8 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     })
 }
 
-/// The steps in command-line order; without the order (a parse that skipped
-/// `Cli::try_parse_ordered_from`), sends, then expects, then JSON expects.
 fn step_args(args: &ConnectArgs) -> Vec<StepArg> {
-    if !args.steps.is_empty() {
-        return args
-            .steps
-            .iter()
-            .map(|(opt, v)| match opt {
-                StepOpt::Send => StepArg::Send(v.clone()),
-                StepOpt::Expect => StepArg::Expect(v.clone()),
-                StepOpt::ExpectJson => StepArg::ExpectJson(v.clone()),
-            })
-            .collect();
-    }
-    let sends = args.send.iter().cloned().map(StepArg::Send);
-    let expects = args.expect.iter().cloned().map(StepArg::Expect);
-    let json = args.expect_json.iter().cloned().map(StepArg::ExpectJson);
-    sends.chain(expects).chain(json).collect()
+    super::step_args(&args.steps, &args.send, &args.expect, &args.expect_json)
 }
 
 fn heartbeat(args: &ConnectArgs) -> Result<Option<HeartbeatConfig>, Error> {

@@ -6,6 +6,7 @@ use crate::cli::TlsArgs;
 use crate::cli::soak::{SoakArgs, SoakMode};
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::client::reconnect::Backoff;
+use crate::client::steps::Script;
 use crate::error::Error;
 use crate::stats::soak_message::HEADER_LEN;
 use crate::stats::verdict::Thresholds;
@@ -35,6 +36,8 @@ pub struct SoakConfig {
     pub merge: Vec<PathBuf>,
     pub run: RunShape,
     pub heartbeat: Option<HeartbeatConfig>,
+    /// The per-connection preamble (`--send`/`--expect`), run after every open.
+    pub preamble: Option<Script>,
     pub reconnect: Option<ReconnectPolicy>,
     pub watch_pid: Option<u32>,
     pub json: Option<JsonOut>,
@@ -137,6 +140,15 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         return Err(Error::usage("--duration must be longer than 0"));
     }
     let heartbeat = heartbeat(args)?;
+    if args.step_timeout.is_zero() {
+        return Err(Error::usage("--step-timeout must be longer than 0"));
+    }
+    let preamble = Script::build(
+        &super::step_args(&args.steps, &args.send, &args.expect, &args.expect_json),
+        DataKind::Text,
+        Some(args.step_timeout),
+    )?;
+    let preamble = (!preamble.is_empty()).then_some(preamble);
     let json = match args.json.as_deref() {
         None => None,
         Some("-") => Some(JsonOut::Stdout),
@@ -179,6 +191,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
             buffer: args.buffer,
         },
         heartbeat,
+        preamble,
         reconnect: (!args.no_reconnect).then_some(ReconnectPolicy {
             backoff: args.backoff,
             max_reconnects: args.max_reconnects,
@@ -235,10 +248,9 @@ fn heartbeat(args: &SoakArgs) -> Result<Option<HeartbeatConfig>, Error> {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     fn soak(args: &[&str]) -> Result<SoakConfig, Error> {
-        let cli = Cli::try_parse_from(["wsbeat", "soak"].iter().chain(args))
+        let cli = Cli::try_parse_ordered_from(["wsbeat", "soak"].iter().chain(args))
             .map_err(|e| Error::usage(e.to_string()))?;
         let Command::Soak(a) = cli.command else {
             unreachable!("parsed a soak command")

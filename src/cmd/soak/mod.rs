@@ -96,6 +96,7 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         run: cfg.run.clone(),
         opts,
         heartbeat: cfg.heartbeat.clone(),
+        preamble: cfg.preamble.clone(),
         reconnect: cfg.reconnect,
         tx,
         start,

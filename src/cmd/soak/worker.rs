@@ -19,6 +19,7 @@
 
 use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
 use crate::client::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
+use crate::client::steps::{Next, Runner, Script};
 use crate::config::soak::{ReconnectPolicy, RunShape};
 use crate::error::{Error, ErrorKind};
 use crate::net::stream::MaybeTls;
@@ -52,6 +53,9 @@ pub struct Shared {
     /// One per `--source-addrs` address; connection `i` uses `opts[i % len]`.
     pub opts: Vec<Arc<ConnectOptions>>,
     pub heartbeat: Option<HeartbeatConfig>,
+    /// `--send`/`--expect` steps run on every connection before it is measured. One script
+    /// for all; a connection's runner and captures exist only while its preamble runs.
+    pub preamble: Option<Script>,
     pub reconnect: Option<ReconnectPolicy>,
     pub tx: mpsc::UnboundedSender<Ev>,
     pub start: Instant,
@@ -75,6 +79,15 @@ enum SessionEnd {
         kind: ErrorKind,
         close_code: Option<u16>,
     },
+    /// The preamble failed (already counted); reconnect like after a loss.
+    PreambleFailed,
+}
+
+/// How a preamble went, when not to the end.
+enum PreambleEnd {
+    /// The run ended (time, or the user) during it.
+    Stopped,
+    Failed,
 }
 
 struct Worker {
@@ -171,7 +184,7 @@ impl Worker {
                 Ok((conn, took)) => {
                     // The schedule starts with the first connection; a random phase spreads
                     // the sends of many connections over the period.
-                    if self.next_send.is_none() {
+                    if self.next_send.is_none() && self.sh.preamble.is_none() {
                         self.next_send = run
                             .message_period
                             .map(|p| Instant::now() + p.mul_f64(fastrand::f64()));
@@ -186,6 +199,10 @@ impl Worker {
                     self.ev(Ev::Opened { took, reconnect });
                     match self.session(conn).await {
                         SessionEnd::Finished => break,
+                        SessionEnd::PreambleFailed => {
+                            lost_at = Some(Instant::now());
+                            self.requeue_unanswered();
+                        }
                         SessionEnd::Lost { kind, close_code } => {
                             self.ev(Ev::Lost { kind, close_code });
                             lost_at = Some(Instant::now());
@@ -289,6 +306,23 @@ impl Worker {
     /// connection, the heartbeat and one wait; everything that awaits more (sending, closing) is
     /// boxed and exists only while it runs.
     async fn session(&mut self, mut conn: Box<Conn>) -> SessionEnd {
+        if self.sh.preamble.is_some() {
+            match Box::pin(self.preamble(&mut conn)).await {
+                Ok(()) => self.ev(Ev::PreambleDone),
+                Err(PreambleEnd::Stopped) => return Box::pin(self.finish(conn)).await,
+                Err(PreambleEnd::Failed) => {
+                    return Box::pin(closed(conn, SessionEnd::PreambleFailed)).await;
+                }
+            }
+            // The schedule starts after the first preamble, so a slow login is not a loss.
+            if self.next_send.is_none() {
+                self.next_send = self
+                    .sh
+                    .run
+                    .message_period
+                    .map(|p| Instant::now() + p.mul_f64(fastrand::f64()));
+            }
+        }
         // Replay first, in order: the loss count stays zero when the buffer sufficed.
         if let Err(e) = Box::pin(self.replay(&mut conn)).await {
             return lost_by(&e);
@@ -336,6 +370,60 @@ impl Worker {
             };
             if let Some(end) = end {
                 return Box::pin(closed(conn, end)).await;
+            }
+        }
+    }
+
+    /// Run the preamble's steps on a fresh connection. Messages received meanwhile count as
+    /// received, not as echoes. A failure is counted here (`PreambleFailed`); a timed-out
+    /// connection is closed with 1000 first.
+    async fn preamble(&mut self, conn: &mut Conn) -> Result<(), PreambleEnd> {
+        let sh = self.sh.clone();
+        let Some(script) = &sh.preamble else {
+            return Ok(());
+        };
+        let mut runner = Runner::new(script);
+        loop {
+            if self.stopped() {
+                return Err(PreambleEnd::Stopped);
+            }
+            let deadline = match runner.next(script, Instant::now()) {
+                Next::Done => return Ok(()),
+                Next::Send(kind, payload) => {
+                    if conn
+                        .send(kind, &payload, sh.run.fragment_size)
+                        .await
+                        .is_err()
+                    {
+                        self.ev(Ev::PreambleFailed);
+                        return Err(PreambleEnd::Failed);
+                    }
+                    continue;
+                }
+                Next::Expect { deadline } => deadline.unwrap_or(sh.end).min(sh.end),
+            };
+            let inbound = tokio::select! {
+                inbound = conn.recv() => Some(inbound),
+                _ = sleep_until(deadline.into()) => None,
+                _ = self.stop.changed() => return Err(PreambleEnd::Stopped),
+            };
+            match inbound {
+                Some(Incoming::Message { payload, .. }) => {
+                    self.ev(Ev::Received);
+                    runner.offer(script, &String::from_utf8_lossy(&payload));
+                }
+                Some(Incoming::Ping(_) | Incoming::Pong(_)) => {}
+                Some(Incoming::Closed { .. }) => {
+                    self.ev(Ev::PreambleFailed);
+                    return Err(PreambleEnd::Failed);
+                }
+                None if Instant::now() >= sh.end => return Err(PreambleEnd::Stopped),
+                None => {
+                    self.ev(Ev::PreambleFailed);
+                    conn.close_and_wait(close::NORMAL, "preamble step timed out")
+                        .await;
+                    return Err(PreambleEnd::Failed);
+                }
             }
         }
     }

@@ -1,0 +1,96 @@
+//! soak's per-connection preamble (`--send`/`--expect` steps before the measured messages),
+//! against `tests/peers/conversation.py`: auth, then subscribe, then ticks.
+
+use super::{n, soak};
+use crate::common::*;
+
+fn peer(args: &[&str]) -> Peer {
+    Peer::python_script("conversation", "conversation.py", args)
+}
+
+/// Every connection authenticates and subscribes with its own token, and again after the
+/// server closes it: the preamble is counted once per open connection.
+#[test]
+fn the_preamble_runs_on_every_connection_and_after_every_reconnect() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut p = peer(&["--auth-delay", "0.05", "--close-first-after-ticks", "3"]);
+    let (out, r) = soak(&[
+        p.url(),
+        "-c",
+        "4",
+        "-d",
+        "2s",
+        "--mode",
+        "idle",
+        "--backoff",
+        "50ms..100ms",
+        "--no-live",
+        "--send",
+        r#"{"op":"auth"}"#,
+        "--expect-json",
+        "/token=>token",
+        "--send",
+        r#"{"op":"sub","token":"{token}"}"#,
+        "--expect-json",
+        "/type=subscribed",
+    ]);
+    assert_exit(&out, 0);
+    let ctx = || format!("{r:#}\n{}", describe(&out));
+    assert!(n(&r, "connections.reconnects") >= 1, "{}", ctx());
+    assert_eq!(
+        n(&r, "connections.preambles"),
+        n(&r, "connections.opened"),
+        "{}",
+        ctx()
+    );
+    assert_eq!(n(&r, "connections.preambles"), 5, "{}", ctx());
+    assert!(r["errors"].get("preamble").is_none(), "{}", ctx());
+    // The server saw five subscribes, each with the token of its own connection.
+    let mut subs = 0;
+    p.observations_until(
+        |v| {
+            subs += usize::from(v["event"] == "sub");
+            subs == 5
+        },
+        OBS_TIMEOUT,
+    );
+    assert_eq!(p.events("sub").len(), 5, "{}", p.diagnostics());
+    assert!(p.events("refused").is_empty(), "{}", p.diagnostics());
+}
+
+#[test]
+fn a_preamble_that_times_out_is_its_own_error_kind() {
+    if !require_peer("python") {
+        return;
+    }
+    let p = peer(&["--auth-delay", "0"]);
+    let (out, r) = soak(&[
+        p.url(),
+        "-c",
+        "2",
+        "-d",
+        "1500ms",
+        "--mode",
+        "idle",
+        "--backoff",
+        "100ms..200ms",
+        "--no-live",
+        "--send",
+        r#"{"op":"auth"}"#,
+        "--expect-json",
+        "/type=never",
+        "--step-timeout",
+        "300ms",
+    ]);
+    let ctx = || format!("{r:#}\n{}", describe(&out));
+    assert!(n(&r, "errors.preamble") >= 2, "{}", ctx());
+    assert_eq!(n(&r, "connections.preambles"), 0, "{}", ctx());
+    assert!(n(&r, "connections.reconnects") >= 1, "{}", ctx());
+    assert!(
+        r["errors"].get("close_code").is_none(),
+        "a preamble failure is not a loss: {}",
+        ctx()
+    );
+}
