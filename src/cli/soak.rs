@@ -96,6 +96,10 @@ pub struct SoakArgs {
     /// failure (it is closed and reconnects)
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse::duration, help_heading = "Preamble")]
     pub step_timeout: Duration,
+    /// A TOML scenario: preamble steps, the message template and echo rule, think times
+    /// (schema in the README; instead of --send/--expect/--expect-json)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["send", "expect", "expect_json"], help_heading = "Preamble")]
+    pub scenario: Option<std::path::PathBuf>,
     /// The preamble steps in command-line order (`Cli::try_parse_ordered_from`)
     #[arg(skip)]
     pub steps: Vec<(super::StepOpt, String)>,

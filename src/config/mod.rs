@@ -5,6 +5,7 @@
 pub mod connect;
 pub mod echo_server;
 pub mod ping;
+pub mod scenario;
 pub mod soak;
 
 pub use connect::ConnectConfig;

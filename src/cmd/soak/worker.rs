@@ -140,6 +140,14 @@ impl Worker {
         !self.stopped()
     }
 
+    /// The wait before the next message: the period, plus a scenario's random think time.
+    fn gap(&self, period: Duration) -> Duration {
+        match self.sh.run.think_jitter {
+            j if j.is_zero() => period,
+            j => period + j.mul_f64(fastrand::f64()),
+        }
+    }
+
     /// Messages that fell due while the connection was down go into the buffer.
     fn queue_due(&mut self, now: Instant) {
         let (Some(period), Some(mut next)) = (self.sh.run.message_period, self.next_send) else {
@@ -151,7 +159,7 @@ impl Worker {
             if self.buffer.push(seq).is_some() {
                 dropped += 1;
             }
-            next += period;
+            next += self.gap(period);
         }
         self.next_send = Some(next);
         if dropped > 0 {
@@ -290,6 +298,11 @@ impl Worker {
     async fn send_seq(&mut self, conn: &mut Conn, seq: u64, replay: bool) -> Result<(), Error> {
         let mut buf = Vec::with_capacity(self.sh.run.size);
         message::encode(self.id, seq, self.now_us(), self.sh.run.size, &mut buf);
+        if let Some(env) = &self.sh.run.envelope {
+            let mut wrapped = Vec::with_capacity(buf.len() + 64);
+            env.wrap(&buf, &mut wrapped);
+            buf = wrapped;
+        }
         conn.send(self.sh.run.kind, &buf, self.sh.run.fragment_size)
             .await?;
         if self.sh.run.echo {
@@ -477,7 +490,7 @@ impl Worker {
             return Ok(());
         };
         while let Some(t) = self.next_send.filter(|&t| t <= now && t < self.sh.end) {
-            self.next_send = Some(t + period);
+            self.next_send = Some(t + self.gap(period));
             let seq = self.tracker.next_seq();
             self.send_seq(conn, seq, false).await?;
         }
@@ -491,7 +504,12 @@ impl Worker {
             // One event per message: `Echo` and `Corrupted` count as received too.
             Incoming::Message { kind, payload } => {
                 let decoded = if self.sh.run.echo {
-                    message::decode(&payload)
+                    match &self.sh.run.envelope {
+                        Some(env) => env
+                            .unwrap(&payload)
+                            .map_or(Decoded::Foreign, |inner| message::decode(&inner)),
+                        None => message::decode(&payload),
+                    }
                 } else {
                     Decoded::Foreign
                 };

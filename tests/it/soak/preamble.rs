@@ -94,3 +94,81 @@ fn a_preamble_that_times_out_is_its_own_error_kind() {
         ctx()
     );
 }
+
+/// A server that wraps the echo in its own envelope and drops every 7th: the scenario's
+/// template and echo pointer find our messages again, and the accounting is exact.
+#[test]
+fn a_scenario_soaks_an_envelope_server_with_exact_loss_accounting() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut p = peer(&["--auth-delay", "0.02", "--drop-echo-every", "7"]);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    let example = std::fs::read_to_string(manifest_dir().join("examples/scenario.toml")).unwrap();
+    std::fs::write(
+        &scenario,
+        example.replace(r#""50ms..150ms""#, r#""20ms..40ms""#),
+    )
+    .unwrap();
+    let (out, r) = soak(&[
+        p.url(),
+        "-c",
+        "3",
+        "-d",
+        "1500ms",
+        "--no-live",
+        "--scenario",
+        scenario.to_str().unwrap(),
+    ]);
+    let ctx = || format!("{r:#}\n{}", describe(&out));
+    let sent = n(&r, "messages.sent");
+    assert!(sent >= 60, "{}", ctx());
+    assert_eq!(n(&r, "connections.preambles"), 3, "{}", ctx());
+    let mut dropped = 0;
+    p.observations_until(
+        |v| {
+            dropped += u64::from(v["event"] == "dropped");
+            dropped == sent / 7
+        },
+        OBS_TIMEOUT,
+    );
+    assert_eq!(n(&r, "messages.missing"), sent / 7, "{}", ctx());
+    assert_eq!(n(&r, "messages.echoed"), sent - sent / 7, "{}", ctx());
+    assert_eq!(
+        n(&r, "messages.duplicated") + n(&r, "messages.reordered"),
+        0,
+        "{}",
+        ctx()
+    );
+    assert_exit(&out, 1); // loss fails the run by default
+}
+
+#[test]
+fn a_bad_scenario_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[message]\ntemplate = 'no placeholder'\necho_json = '/data'\n",
+    )
+    .unwrap();
+    let o = run(wsbeat()
+        .args(["soak", "-c", "1", "-d", "1s", "--no-live", "--scenario"])
+        .arg(&file));
+    assert_exit(&o, 2);
+    let err = stderr_of(&o);
+    assert_eq!(err.lines().count(), 1, "{}", describe(&o));
+    assert_contains(&err, "must contain {payload} exactly once", &o);
+    let o = run(wsbeat().args([
+        "soak",
+        "-c",
+        "1",
+        "-d",
+        "1s",
+        "--scenario",
+        "/nonexistent/s.toml",
+    ]));
+    assert_exit(&o, 2);
+    assert_contains(&stderr_of(&o), "cannot read --scenario", &o);
+}
