@@ -563,7 +563,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__soak)
-            opts="-H -s -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
+            opts="-H -s -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --send --expect --expect-json --step-timeout --scenario --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -666,6 +666,26 @@ _wsbeat() {
                     return 0
                     ;;
                 --heartbeat-expect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect-json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --step-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scenario)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -166,6 +166,11 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat -d 'Pin
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-timeout -d 'A heartbeat unanswered this long counts the connection dead (then it reconnects)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-text -d 'Heartbeat with this text message instead of Ping frames ({seq} becomes a number)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-expect -d 'The answer to --heartbeat-text: a text message matching this regular expression (default: the echo of the heartbeat)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l send -d 'A preamble step on every connection, after it opens and after every reconnect: send this message ({seq}, {NAME} captured earlier); in command-line order with --expect' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l expect -d 'A preamble step: wait for a message matching this regular expression' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l expect-json -d 'A preamble step: wait for a JSON message matching POINTER[=TEXT|==JSON|=>NAME]' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l step-timeout -d 'How long each preamble expect may wait before the connection counts as a preamble failure (it is closed and reconnects)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l scenario -d 'A TOML scenario: preamble steps, the message template and echo rule, think times (schema in the README; instead of --send/--expect/--expect-json)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l backoff -d 'Backoff between attempts: MIN..MAX, doubling, with jitter' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-reconnects -d 'Reconnects allowed per connection over the whole run (default: unlimited)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l buffer -d 'Messages kept per connection while it is down, replayed in order after the reconnect; overflow is counted as dropped' -r
