@@ -238,7 +238,7 @@ async fn session(
                     step_timer_armed = false;
                     // What was typed while reconnecting goes out after the steps.
                     link.replay(out).await;
-                    if script.ends_with_expect() && !stdin_open {
+                    if script.ends_with_expect() && (!stdin_open || cfg.stdin_tty) {
                         // Done when the last expect matched and there is nothing more to send.
                         close_with = Some(cfg.close.clone());
                     }

@@ -44,6 +44,9 @@ pub struct ConnectConfig {
     pub buffer: usize,
     pub overflow: Overflow,
     pub interactive: Option<InteractiveConfig>,
+    /// Scripted with stdin on a terminal (`| jq`): nobody pipes lines, so a script that ends
+    /// with an expect is done when it matches, without waiting for Ctrl-D.
+    pub stdin_tty: bool,
 }
 
 pub use crate::client::session::ReconnectPolicy as ReconnectConfig;
@@ -166,6 +169,7 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
             BufferOverflow::DropNewest => Overflow::DropNewest,
         },
         interactive,
+        stdin_tty: std::io::stdin().is_terminal(),
     })
 }
 
