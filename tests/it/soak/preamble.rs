@@ -172,3 +172,42 @@ fn a_bad_scenario_is_one_line_and_exit_2() {
     assert_exit(&o, 2);
     assert_contains(&stderr_of(&o), "cannot read --scenario", &o);
 }
+
+/// The server closes every connection after 15 echoes: each new connection logs in again
+/// before its messages, and what was in flight at a close is sent again, not lost.
+#[test]
+fn a_scenario_survives_reconnects_without_loss() {
+    if !require_peer("python") {
+        return;
+    }
+    let p = peer(&["--auth-delay", "0.02", "--close-every-after-echoes", "15"]);
+    let (out, r) = soak(&[
+        p.url(),
+        "-c",
+        "2",
+        "-d",
+        "2s",
+        "--no-live",
+        "--backoff",
+        "50ms..100ms",
+        "--scenario",
+        manifest_dir()
+            .join("examples/scenario.toml")
+            .to_str()
+            .unwrap(),
+    ]);
+    let ctx = || format!("{r:#}\n{}", describe(&out));
+    assert_exit(&out, 0);
+    assert!(n(&r, "connections.reconnects") >= 2, "{}", ctx());
+    assert_eq!(
+        n(&r, "connections.preambles"),
+        n(&r, "connections.opened"),
+        "{}",
+        ctx()
+    );
+    assert!(r["errors"].get("preamble").is_none(), "{}", ctx());
+    assert!(n(&r, "messages.echoed") >= 30, "{}", ctx());
+    for key in ["missing", "duplicated", "corrupted", "dropped"] {
+        assert_eq!(n(&r, &format!("messages.{key}")), 0, "{key}: {}", ctx());
+    }
+}
