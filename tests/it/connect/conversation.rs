@@ -71,7 +71,7 @@ fn json_expects_compare_and_capture_by_pointer() {
             r#"{"op":"auth"}"#,
             "--expect-json",
             "/type=welcome",
-            // The same message again: a match moves on, so this one needs a new message...
+            // A match uses its message up: the next expect needs a new one, so ask again.
             "--send",
             r#"{"op":"auth"}"#,
             "--expect-json",
@@ -217,4 +217,40 @@ fn steps_run_again_on_every_reconnect() {
         describe(&o)
     );
     assert_eq!(of_type(&events, "expect").len(), 4, "{}", describe(&o));
+}
+
+#[test]
+fn piped_stdin_lines_wait_for_the_steps() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut p = peer(&[]);
+    let o = run_with_stdin(
+        wsbeat().args([
+            "connect",
+            p.url(),
+            "--json",
+            "--no-interactive",
+            "--send",
+            r#"{"op":"auth"}"#,
+            "--expect-json",
+            "/type=welcome",
+            "--wait",
+            "300ms",
+        ]),
+        b"{\"op\":\"sub\",\"token\":\"t-1\"}\n",
+    );
+    assert_exit(&o, 0);
+    let events = parse_ndjson(Schema::Connect, &o);
+    let expect_ts = of_type(&events, "expect")[0]["ts"].as_f64().unwrap();
+    let sub = of_type(&events, "sent")[1];
+    assert_eq!(
+        sub["text"],
+        r#"{"op":"sub","token":"t-1"}"#,
+        "{}",
+        describe(&o)
+    );
+    assert!(sub["ts"].as_f64().unwrap() >= expect_ts, "{}", describe(&o));
+    p.wait_event("sub", T);
+    assert!(p.events("refused").is_empty(), "{}", p.diagnostics());
 }
