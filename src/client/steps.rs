@@ -58,6 +58,8 @@ pub struct Script {
     pub captures: Vec<String>,
     /// How long each expect may wait; `None`: for ever (bounded by `--timeout`).
     pub step_timeout: Option<Duration>,
+    /// Things that work but are likely mistakes (a `{name}` nothing captures), for a warning.
+    pub warnings: Vec<String>,
 }
 
 impl Script {
@@ -71,12 +73,18 @@ impl Script {
             steps: Vec::with_capacity(args.len()),
             captures: Vec::new(),
             step_timeout,
+            warnings: Vec::new(),
         };
         let mut ordinal = 0;
         for arg in args {
             let step = match arg {
                 StepArg::Send(text) => {
                     let template = Template::parse(text, |n| script.slot_of(n));
+                    for name in template::unknown_names(text, |n| script.slot_of(n)) {
+                        script.warnings.push(format!(
+                            "--send {text:?}: {{{name}}} is not captured by an earlier expect and goes out as it is"
+                        ));
+                    }
                     Step {
                         action: Action::Send { kind, template },
                         label: format!("--send {text:?}"),

@@ -77,6 +77,9 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
         },
     );
     let mut out = Output::new(start, render);
+    for w in &cfg.script.warnings {
+        out.emit(Event::Warning(w.clone()));
+    }
     // Read stdin from the start so that nothing typed before the connection opens is lost.
     let mut lines = stdin::spawn_lines();
     let deadline = cfg.timeout.map(|t| start + t);

@@ -83,6 +83,24 @@ impl Template {
     }
 }
 
+/// `{NAME}`s in `text` that are neither `{seq}` nor a capture known so far: likely typos,
+/// which would go out as they are.
+pub fn unknown_names(text: &str, slot: impl Fn(&str) -> Option<usize>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('{') {
+        if i > 0 && text.as_bytes()[i - 1] == b'{' {
+            continue;
+        }
+        if let (Some(name), false) = placeholder(&text[i..])
+            && name != "seq"
+            && slot(name).is_none()
+        {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
 /// At a `{`: `{NAME}` → (NAME, false), `{{NAME}}` → (NAME, true), else None.
 fn placeholder(s: &str) -> (Option<&str>, bool) {
     let (inner, escaped) = match s.strip_prefix("{{") {
@@ -122,6 +140,14 @@ mod tests {
         let t = Template::parse(r#"{"a":{"b":1}} {other} {}"#, slots);
         assert!(t.is_literal());
         assert_eq!(t.render(1, &[]), r#"{"a":{"b":1}} {other} {}"#);
+    }
+
+    #[test]
+    fn names_that_are_no_placeholder_are_found() {
+        assert_eq!(
+            unknown_names(r#"{"t":"{tokn}","u":"{token}","s":{seq}} {{x}}"#, slots),
+            ["tokn"]
+        );
     }
 
     #[test]

@@ -71,6 +71,12 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     if let Some(w) = rss::port_warning(cfg.run.connections as u64, cfg.run.source_addrs.len()) {
         eprintln!("wsbeat: warning: {w}");
     }
+    for w in cfg.preamble.iter().flat_map(|p| &p.warnings) {
+        eprintln!(
+            "wsbeat: warning: {}",
+            crate::error::escape_controls(w, false)
+        );
+    }
     let (server, url) = match &cfg.url {
         Some(u) => (None, u.clone()),
         None => {

@@ -254,3 +254,31 @@ fn piped_stdin_lines_wait_for_the_steps() {
     p.wait_event("sub", T);
     assert!(p.events("refused").is_empty(), "{}", p.diagnostics());
 }
+
+#[test]
+fn a_placeholder_nothing_captures_is_warned_about_and_sent_as_it_is() {
+    if !require_peer("python") {
+        return;
+    }
+    let p = peer(&["--auth-delay", "0"]);
+    let o = connect_json(
+        p.url(),
+        &[
+            "--send",
+            r#"{"op":"auth","user":"{usr}"}"#,
+            "--expect-json",
+            "/token=>token",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_contains(
+        &stderr_of(&o),
+        "{usr} is not captured by an earlier expect and goes out as it is",
+        &o,
+    );
+    let events = parse_ndjson(Schema::Connect, &o);
+    assert_eq!(
+        of_type(&events, "sent")[0]["text"],
+        r#"{"op":"auth","user":"{usr}"}"#
+    );
+}
