@@ -69,7 +69,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --echo 'Send every received data message back with its type kept'
             cand -P 'Show received pings and pongs'
             cand --show-control 'Show received pings and pongs'
-            cand --reconnect 'Reconnect when the connection is lost (backoff with jitter); --send is sent again'
+            cand --reconnect 'Reconnect when the connection is lost (backoff with jitter); the steps run again'
             cand --interactive 'Interactive session with a line editor (default when stdin and stdout are terminals)'
             cand --no-interactive 'Scripted session even on a terminal'
             cand --timestamps 'Prefix every interactive line with the seconds since the session started'

@@ -72,7 +72,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s k -l insecure 
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary -d 'Send --send messages and stdin lines as binary messages instead of text'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l echo -d 'Send every received data message back with its type kept'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s P -l show-control -d 'Show received pings and pongs'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l reconnect -d 'Reconnect when the connection is lost (backoff with jitter); --send is sent again'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l reconnect -d 'Reconnect when the connection is lost (backoff with jitter); the steps run again'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l interactive -d 'Interactive session with a line editor (default when stdin and stdout are terminals)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l no-interactive -d 'Scripted session even on a terminal'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timestamps -d 'Prefix every interactive line with the seconds since the session started'

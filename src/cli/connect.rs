@@ -102,7 +102,7 @@ pub struct ConnectArgs {
         help_heading = "Staying connected"
     )]
     pub heartbeat_expect: Option<String>,
-    /// Reconnect when the connection is lost (backoff with jitter); --send is sent again
+    /// Reconnect when the connection is lost (backoff with jitter); the steps run again
     #[arg(long, help_heading = "Staying connected")]
     pub reconnect: bool,
     /// Wait between reconnect attempts: MIN..MAX, doubling from MIN
