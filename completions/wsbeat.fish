@@ -50,7 +50,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cacert -d 'Tru
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l key -d 'Private key for --cert (PEM)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l tls-server-name -d 'Send this name in SNI and verify the certificate against it instead of the URL\'s host' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send -d 'Send this message first, before stdin (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send -d 'A step: send this message ({seq} and {NAME} captured earlier are substituted); steps run in command-line order with --expect/--expect-json, before stdin (repeatable)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send-file -d 'Send this file as one binary message (after --send, before stdin)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l fragment-size -d 'Split every outgoing message into frames of N payload bytes (continuation frames)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary-format -d 'How to show received binary messages' -r -f -a "hex\t'Offset, hex bytes and printable characters, like `xxd`'
@@ -59,7 +59,9 @@ raw\t'The bytes as they are'"
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l ping-interval -d 'Send a numbered Ping frame this often and print each pong\'s round trip' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l close -d 'Close frame to send at the end: CODE[:REASON]' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l wait -d 'After the last input, wait this long for replies before closing (\'forever\': until the peer closes)' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect -d 'Regular expression that a received message must match, in order (repeatable); done when all matched' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect -d 'A step: wait for a message matching this regular expression ((?P<NAME>...) captures {NAME}); other messages are shown and skipped (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect-json -d 'A step: wait for a JSON message where POINTER (RFC 6901) exists, =TEXT, ==JSON or =>NAME (captures {NAME}), e.g. \'/type=welcome\' (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l step-timeout -d 'How long each expect step may wait before the run fails (exit 1) (\'forever\': bounded only by --timeout)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect-close -d 'The peer must close with this code' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timeout -d 'Overall limit for the whole session' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l heartbeat -d 'Send a Ping frame when nothing was received for DUR; no answer in time ends the connection (exit 6), or reconnects with --reconnect' -r
@@ -80,7 +82,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s k -l insecure 
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary -d 'Send --send messages and stdin lines as binary messages instead of text'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l echo -d 'Send every received data message back with its type kept'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s P -l show-control -d 'Show received pings and pongs'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l reconnect -d 'Reconnect when the connection is lost (backoff with jitter); --send is sent again'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l reconnect -d 'Reconnect when the connection is lost (backoff with jitter); the steps run again'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l interactive -d 'Interactive session with a line editor (default when stdin and stdout are terminals)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l no-interactive -d 'Scripted session even on a terminal'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timestamps -d 'Prefix every interactive line with the seconds since the session started'
@@ -194,6 +196,11 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat -d 'Pin
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-timeout -d 'A heartbeat unanswered this long counts the connection dead (then it reconnects)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-text -d 'Heartbeat with this text message instead of Ping frames ({seq} becomes a number)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l heartbeat-expect -d 'The answer to --heartbeat-text: a text message matching this regular expression (default: the echo of the heartbeat)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l send -d 'A preamble step on every connection, after it opens and after every reconnect: send this message ({seq}, {NAME} captured earlier); in command-line order with --expect' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l expect -d 'A preamble step: wait for a message matching this regular expression' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l expect-json -d 'A preamble step: wait for a JSON message matching POINTER[=TEXT|==JSON|=>NAME]' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l step-timeout -d 'How long each preamble expect may wait before the connection counts as a preamble failure (it is closed and reconnects)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l scenario -d 'A TOML scenario: preamble steps, the message template and echo rule, think times (schema in the README; instead of --send/--expect/--expect-json)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l backoff -d 'Backoff between attempts: MIN..MAX, doubling, with jitter' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-reconnects -d 'Reconnects allowed per connection over the whole run (default: unlimited)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l buffer -d 'Messages kept per connection while it is down, replayed in order after the reconnect; overflow is counted as dropped' -r

@@ -1,10 +1,9 @@
-use clap::Parser;
 use std::process::ExitCode;
 use wsbeat::cli::Cli;
 use wsbeat::error::{Error, ErrorKind};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_ordered_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
     };

@@ -23,7 +23,8 @@ pub struct ConnectArgs {
     #[command(flatten)]
     pub tls: TlsArgs,
 
-    /// Send this message first, before stdin (repeatable)
+    /// A step: send this message ({seq} and {NAME} captured earlier are substituted); steps run
+    /// in command-line order with --expect/--expect-json, before stdin (repeatable)
     #[arg(long = "send", value_name = "MSG", help_heading = "Sending")]
     pub send: Vec<String>,
     /// Send --send messages and stdin lines as binary messages instead of text
@@ -60,9 +61,22 @@ pub struct ConnectArgs {
     /// After the last input, wait this long for replies before closing ('forever': until the peer closes)
     #[arg(long, value_name = "DUR|forever", default_value = "1s", value_parser = parse::wait, help_heading = "Scripting")]
     pub wait: parse::Wait,
-    /// Regular expression that a received message must match, in order (repeatable); done when all matched
+    /// A step: wait for a message matching this regular expression ((?P<NAME>...) captures
+    /// {NAME}); other messages are shown and skipped (repeatable)
     #[arg(long, value_name = "REGEX", help_heading = "Scripting")]
     pub expect: Vec<String>,
+    /// A step: wait for a JSON message where POINTER (RFC 6901) exists, =TEXT, ==JSON or
+    /// =>NAME (captures {NAME}), e.g. '/type=welcome' (repeatable)
+    #[arg(long, value_name = "POINTER[OP]", help_heading = "Scripting")]
+    pub expect_json: Vec<String>,
+    /// How long each expect step may wait before the run fails (exit 1) ('forever': bounded
+    /// only by --timeout)
+    #[arg(long, value_name = "DUR|forever", default_value = "10s", value_parser = parse::wait, help_heading = "Scripting")]
+    pub step_timeout: parse::Wait,
+    /// --send, --expect and --expect-json in command-line order (filled from the argument
+    /// indices by `Cli::parse_ordered`; without it, sends come before expects)
+    #[arg(skip)]
+    pub steps: Vec<(super::StepOpt, String)>,
     /// The peer must close with this code
     #[arg(long, value_name = "CODE", value_parser = parse::close_code, help_heading = "Scripting")]
     pub expect_close: Option<u16>,
@@ -88,7 +102,7 @@ pub struct ConnectArgs {
         help_heading = "Staying connected"
     )]
     pub heartbeat_expect: Option<String>,
-    /// Reconnect when the connection is lost (backoff with jitter); --send is sent again
+    /// Reconnect when the connection is lost (backoff with jitter); the steps run again
     #[arg(long, help_heading = "Staying connected")]
     pub reconnect: bool,
     /// Wait between reconnect attempts: MIN..MAX, doubling from MIN

@@ -27,6 +27,53 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parse, keeping the command-line order of the steps (`--send`, `--expect`,
+    /// `--expect-json`), which derive's fields lose.
+    pub fn try_parse_ordered_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let (Command::Connect(args), Some(("connect", m))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            args.steps = steps_in_order(m);
+        }
+        if let (Command::Soak(args), Some(("soak", m))) = (&mut cli.command, matches.subcommand()) {
+            args.steps = steps_in_order(m);
+        }
+        Ok(cli)
+    }
+}
+
+/// Which step option a value came from (`Cli::try_parse_ordered_from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOpt {
+    Send,
+    Expect,
+    ExpectJson,
+}
+
+/// The step options of one subcommand, sorted by where they stood on the command line.
+fn steps_in_order(m: &clap::ArgMatches) -> Vec<(StepOpt, String)> {
+    let mut steps: Vec<(usize, StepOpt, String)> = Vec::new();
+    for (id, opt) in [
+        ("send", StepOpt::Send),
+        ("expect", StepOpt::Expect),
+        ("expect_json", StepOpt::ExpectJson),
+    ] {
+        if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
+            steps.extend(idx.zip(vals).map(|(i, v)| (i, opt, v.clone())));
+        }
+    }
+    steps.sort_by_key(|(i, ..)| *i);
+    steps.into_iter().map(|(_, o, v)| (o, v)).collect()
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open a WebSocket and talk to it: stdin lines out, messages to stdout

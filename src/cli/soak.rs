@@ -82,6 +82,28 @@ pub struct SoakArgs {
     )]
     pub heartbeat_expect: Option<String>,
 
+    /// A preamble step on every connection, after it opens and after every reconnect: send
+    /// this message ({seq}, {NAME} captured earlier); in command-line order with --expect
+    #[arg(long = "send", value_name = "MSG", help_heading = "Preamble")]
+    pub send: Vec<String>,
+    /// A preamble step: wait for a message matching this regular expression
+    #[arg(long, value_name = "REGEX", help_heading = "Preamble")]
+    pub expect: Vec<String>,
+    /// A preamble step: wait for a JSON message matching POINTER[=TEXT|==JSON|=>NAME]
+    #[arg(long, value_name = "POINTER[OP]", help_heading = "Preamble")]
+    pub expect_json: Vec<String>,
+    /// How long each preamble expect may wait before the connection counts as a preamble
+    /// failure (it is closed and reconnects)
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse::duration, help_heading = "Preamble")]
+    pub step_timeout: Duration,
+    /// A TOML scenario: preamble steps, the message template and echo rule, think times
+    /// (schema in the README; instead of --send/--expect/--expect-json)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["send", "expect", "expect_json"], help_heading = "Preamble")]
+    pub scenario: Option<std::path::PathBuf>,
+    /// The preamble steps in command-line order (`Cli::try_parse_ordered_from`)
+    #[arg(skip)]
+    pub steps: Vec<(super::StepOpt, String)>,
+
     /// Reconnect lost connections (the default in soak)
     #[arg(long, overrides_with = "no_reconnect", help_heading = "Reconnect")]
     pub reconnect: bool,

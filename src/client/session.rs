@@ -57,6 +57,9 @@ pub struct SessionConfig {
     /// Messages kept while the connection is down.
     pub buffer: usize,
     pub overflow: Overflow,
+    /// The caller replays the buffer itself (`replay`) after a reconnect, once its steps
+    /// (`client::steps`) have run on the new connection.
+    pub hold_replay: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -267,6 +270,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
             fragments: sent.frames,
         });
         Ok(())
+    }
+
+    /// Send what was buffered while the connection was down, in order; what cannot be sent
+    /// stays buffered (the loss is reported by `recv`).
+    pub async fn replay(&mut self, out: &mut dyn EventSink) {
+        while let Some(msg) = self.buffer.pop_front() {
+            let sent = self
+                .send_now(out, msg.kind, msg.payload.clone(), msg.fragment_size)
+                .await;
+            if sent.is_err() {
+                self.buffer.push_front(msg);
+                break;
+            }
+        }
     }
 
     /// Send a message now, or buffer it while the connection is down. An `Err` means it was not

@@ -1,11 +1,13 @@
-//! `wsbeat connect` in scripted mode: --send messages, then stdin lines, out; messages in to
-//! stdout; a CloseEvent at the end; an exit code that says how it went. On a terminal the
+//! `wsbeat connect` in scripted mode: the steps (--send, --expect, --expect-json in
+//! command-line order, run by `client::steps`), then stdin lines, out; messages in to stdout; a
+//! CloseEvent at the end; an exit code that says how it went. On a terminal the
 //! interactive console (`interactive`) takes over; both keep the connection through a
 //! `client::Session`.
 
 pub mod interactive;
 
 use crate::client::session::{NetOpener, Outgoing, Session, Step};
+use crate::client::steps::{Next, Runner};
 use crate::config::ConnectConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
@@ -16,6 +18,7 @@ use crate::ws::open::{self, ClientConnection, Handshake};
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{ABNORMAL, CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -60,7 +63,6 @@ impl Output {
 pub struct Ending {
     pub interrupted: bool,
     pub error: Option<Error>,
-    pub expects_met: usize,
 }
 
 pub async fn run(cfg: ConnectConfig) -> ExitCode {
@@ -76,6 +78,9 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
         },
     );
     let mut out = Output::new(start, render);
+    for w in &cfg.script.warnings {
+        out.emit(Event::Warning(w.clone()));
+    }
     // Read stdin from the start so that nothing typed before the connection opens is lost.
     let mut lines = stdin::spawn_lines();
     let deadline = cfg.timeout.map(|t| start + t);
@@ -184,18 +189,6 @@ pub fn exit_code(
     } else if close.initiator == Initiator::Server && !close.is_normal() {
         return ExitCode::from(ErrorKind::CloseCode.exit_code());
     }
-    if ending.expects_met < cfg.expect.len() {
-        out.emit(Event::Error(Error::new(
-            ErrorKind::Check,
-            format!(
-                "--expect '{}' was not met ({} of {} matched)",
-                cfg.expect[ending.expects_met].as_str(),
-                ending.expects_met,
-                cfg.expect.len()
-            ),
-        )));
-        return ExitCode::from(ErrorKind::Check.exit_code());
-    }
     ExitCode::SUCCESS
 }
 
@@ -236,19 +229,52 @@ async fn session(
     // The close we will send when the script is done; errors found on our side change it.
     let mut close_with: Option<CloseSpec> = None;
 
-    match send_bounded(link, out, Sending::Preamble, deadline, &mut stop).await {
-        Err(Cut::Interrupted) => ending.interrupted = true,
-        Err(Cut::Failed(e)) if !keeps_going => {
-            ending.error = Some(e.clone());
-            out.emit(Event::Error(e));
-        }
-        Err(Cut::TimedOut(e)) => {
-            ending.error = Some(e);
-        }
-        _ => {}
-    }
+    let script = &cfg.script;
+    let mut runner = Runner::new(script);
+    let mut step_timer = timer(None);
+    let mut step_timer_armed = false;
+    // The last message received, for a step's failure message.
+    let mut last: Option<String> = None;
+    // The steps are run again on every connection; `false` once they failed for good.
+    let mut steps_live = true;
+    // An expect step is current and its timer set.
+    let mut awaiting = false;
+    // Whether stdin lines went out: then the end of stdin leads to --wait, not an instant close.
+    let mut stdin_sent = false;
 
     loop {
+        if steps_live && !awaiting && link.is_up() && !link.is_closing() && !runner.is_done(script)
+        {
+            match run_sends(cfg, &mut runner, link, out, deadline, &mut stop).await {
+                Ok(Some(deadline)) => {
+                    awaiting = true;
+                    step_timer_armed = deadline.is_some();
+                    step_timer = timer(deadline);
+                }
+                Ok(None) => {
+                    step_timer_armed = false;
+                    // What was typed while reconnecting goes out after the steps.
+                    link.replay(out).await;
+                    if script.ends_with_expect() && (!stdin_open || cfg.stdin_tty) {
+                        // Done when the last expect matched and there is nothing more to send.
+                        close_with = Some(cfg.close.clone());
+                    }
+                }
+                // Dropped by --timeout or Ctrl-C mid-send: the session's end says why.
+                Err(cut @ (Cut::TimedOut(_) | Cut::Interrupted)) => {
+                    steps_live = false;
+                    ending.record(out, Err(cut));
+                }
+                Err(Cut::Failed(e)) if keeps_going => out.emit(Event::Warning(e.to_string())),
+                Err(Cut::Failed(e)) => {
+                    out.emit(Event::Error(e.clone()));
+                    ending.error.get_or_insert(e);
+                    steps_live = false;
+                    close_with = Some(CloseSpec::default());
+                }
+            }
+        }
+        let steps_done = runner.is_done(script);
         if out.gone && !link.is_closing() {
             close_with = Some(CloseSpec::default());
         }
@@ -260,7 +286,7 @@ async fn session(
             ending.error.get_or_insert(e);
         }
         // The wait for replies starts once everything typed is out, not while reconnecting.
-        if !stdin_open && !wait_armed && link.is_up() && link.buffered() == 0 {
+        if !stdin_open && steps_done && !wait_armed && link.is_up() && link.buffered() == 0 {
             wait_armed = true;
             if let Some(wait) = cfg.wait {
                 wait_timer = timer(Some(Instant::now() + wait));
@@ -271,19 +297,17 @@ async fn session(
         tokio::select! {
             wake = link.wait() => match link.handle(out, wake).await {
                 Step::Data { kind, payload } => {
-                    if let Some(re) = cfg.expect.get(ending.expects_met) {
+                    if steps_live && !steps_done {
                         let text = String::from_utf8_lossy(&payload);
-                        if re.is_match(&text) {
+                        if let Some(m) = runner.offer(script, &text) {
+                            awaiting = false;
                             out.emit(Event::ExpectMet {
-                                index: ending.expects_met,
-                                pattern: re.as_str().to_string(),
-                                matched: text.into_owned(),
+                                index: m.ordinal,
+                                pattern: m.source.to_string(),
+                                matched: text.to_string(),
                             });
-                            ending.expects_met += 1;
-                            if ending.expects_met == cfg.expect.len() {
-                                close_with = Some(cfg.close.clone());
-                            }
                         }
+                        last = Some(text.into_owned());
                     }
                     if cfg.echo && !closing {
                         let echo = Sending::Message(outgoing(cfg, kind, payload));
@@ -292,6 +316,11 @@ async fn session(
                     }
                 }
                 Step::Reconnected => {
+                    // A new connection runs the conversation again from the first step.
+                    runner.restart();
+                    step_timer_armed = false;
+                    awaiting = false;
+                    last = None;
                     if wait_armed && let Some(wait) = cfg.wait {
                         // Replies to the replayed messages deserve the full wait.
                         wait_timer = timer(Some(Instant::now() + wait));
@@ -302,10 +331,31 @@ async fn session(
                     if let Some(e) = error {
                         ending.error.get_or_insert(e);
                     }
+                    if steps_live && !runner.is_done(script) && !ending.interrupted {
+                        let e = runner.failed(script, "did not complete before the connection ended", last.as_deref());
+                        out.emit(Event::Error(e.clone()));
+                        ending.error.get_or_insert(e);
+                    }
                     return (close, ending);
                 }
             },
-            item = lines.recv(), if stdin_open && !closing => match item {
+            _ = &mut step_timer, if step_timer_armed && steps_live && !closing => {
+                step_timer_armed = false;
+                let e = runner.timed_out(script, last.as_deref());
+                if keeps_going {
+                    // Another connection might do better: make one.
+                    out.emit(Event::Warning(e.to_string()));
+                    if let Err(e) = link.reconnect().await {
+                        out.emit(Event::Error(e));
+                    }
+                } else {
+                    out.emit(Event::Error(e.clone()));
+                    ending.error.get_or_insert(e);
+                    steps_live = false;
+                    close_with = Some(CloseSpec::default());
+                }
+            }
+            item = lines.recv(), if stdin_open && steps_done && !closing => match item {
                 Some(StdinItem::Line(line)) => {
                     let payload = match cfg.line_kind {
                         DataKind::Text if std::str::from_utf8(&line).is_err() => {
@@ -318,6 +368,7 @@ async fn session(
                         }
                         _ => Bytes::from(line),
                     };
+                    stdin_sent = true;
                     let line = Sending::Message(outgoing(cfg, cfg.line_kind, payload));
                     let sent = send_bounded(link, out, line, deadline, &mut stop).await;
                     ending.record(out, sent);
@@ -328,7 +379,13 @@ async fn session(
                     ending.error.get_or_insert(e);
                     stdin_open = false;
                 }
-                None => stdin_open = false,
+                None => {
+                    stdin_open = false;
+                    if script.ends_with_expect() && !stdin_sent {
+                        // The last expect matched and nothing more goes out: done.
+                        close_with = Some(cfg.close.clone());
+                    }
+                }
             },
             _ = &mut wait_timer, if wait_armed && !closing && up => {
                 close_with = Some(cfg.close.clone());
@@ -360,8 +417,8 @@ async fn session(
 }
 
 enum Sending {
-    /// `--send` and `--send-file`.
-    Preamble,
+    /// `--send-file`, streamed.
+    File(PathBuf),
     Message(Outgoing),
 }
 
@@ -404,7 +461,7 @@ async fn send_bounded(
     let cut = {
         let send = async {
             match what {
-                Sending::Preamble => link.send_preamble(out).await,
+                Sending::File(path) => link.send_file(out, &path).await,
                 Sending::Message(m) => link.send(out, m).await,
             }
         };
@@ -425,6 +482,27 @@ async fn send_bounded(
         Cut::Failed(_) => {}
     }
     Err(cut)
+}
+
+/// Send the steps' messages up to the next expect. `Ok(Some(deadline))`: an expect is waiting
+/// (`None` inside: without a step timeout); `Ok(None)`: the steps are done.
+async fn run_sends(
+    cfg: &ConnectConfig,
+    runner: &mut Runner,
+    link: &mut Session,
+    out: &mut Output,
+    deadline: Option<Instant>,
+    stop: &mut signals::Shutdown,
+) -> Result<Option<Option<Instant>>, Cut> {
+    loop {
+        let what = match runner.next(&cfg.script, Instant::now()) {
+            Next::Send(kind, payload) => Sending::Message(outgoing(cfg, kind, payload)),
+            Next::SendFile(path) => Sending::File(path),
+            Next::Expect { deadline } => return Ok(Some(deadline)),
+            Next::Done => return Ok(None),
+        };
+        send_bounded(link, out, what, deadline, stop).await?;
+    }
 }
 
 fn outgoing(cfg: &ConnectConfig, kind: DataKind, payload: Bytes) -> Outgoing {

@@ -7,12 +7,12 @@ use crate::cli::parse::Wait;
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::client::reconnect::Overflow;
 use crate::client::session::SessionConfig;
+use crate::client::steps::{Script, StepArg};
 use crate::error::Error;
 use crate::render::{BinaryFormat, OutputConfig};
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseSpec;
-use bytes::Bytes;
 use regex::Regex;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -21,9 +21,11 @@ use std::time::Duration;
 pub struct ConnectConfig {
     pub conn: ConnectOptions,
     pub insecure: bool,
-    /// `--send` messages, in order, sent before `--send-file` and stdin.
-    pub preamble: Vec<(DataKind, Bytes)>,
-    /// `--send-file`: streamed from disk when it is sent, never read whole.
+    /// `--send`, `--expect`, `--expect-json` in command-line order, then `--send-file`: run
+    /// on every connection before stdin.
+    pub script: Script,
+    /// `--send-file`: streamed from disk when it is sent, never read whole (the script's last
+    /// step; interactive mode sends it after the `--send` messages).
     pub send_file: Option<PathBuf>,
     pub line_kind: DataKind,
     pub fragment_size: Option<usize>,
@@ -34,7 +36,6 @@ pub struct ConnectConfig {
     pub close: CloseSpec,
     /// `None`: wait until the peer closes.
     pub wait: Option<Duration>,
-    pub expect: Vec<Regex>,
     pub expect_close: Option<u16>,
     pub timeout: Option<Duration>,
     pub output: OutputConfig,
@@ -45,6 +46,9 @@ pub struct ConnectConfig {
     pub buffer: usize,
     pub overflow: Overflow,
     pub interactive: Option<InteractiveConfig>,
+    /// Scripted with stdin on a terminal (`| jq`): nobody pipes lines, so a script that ends
+    /// with an expect is done when it matches, without waiting for Ctrl-D.
+    pub stdin_tty: bool,
 }
 
 pub use crate::client::session::ReconnectPolicy as ReconnectConfig;
@@ -54,13 +58,24 @@ impl ConnectConfig {
     pub fn session(&self) -> SessionConfig {
         SessionConfig {
             conn: self.conn.clone(),
-            preamble: self.preamble.clone(),
-            send_file: self.send_file.clone(),
+            // Interactive sessions send the --send messages and the file on each connection
+            // and wait for nothing; scripted ones run the steps themselves (`cmd::connect`).
+            preamble: if self.interactive.is_some() {
+                self.script.sends_only()
+            } else {
+                Vec::new()
+            },
+            send_file: if self.interactive.is_some() {
+                self.send_file.clone()
+            } else {
+                None
+            },
             fragment_size: self.fragment_size,
             heartbeat: self.heartbeat.clone(),
             reconnect: self.reconnect,
             buffer: self.buffer,
             overflow: self.overflow,
+            hold_replay: self.interactive.is_none() && !self.script.is_empty(),
         }
     }
 }
@@ -79,11 +94,17 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     } else {
         DataKind::Text
     };
-    let preamble: Vec<(DataKind, Bytes)> = args
-        .send
-        .iter()
-        .map(|m| (line_kind, Bytes::from(m.clone())))
-        .collect();
+    let mut script = Script::build(
+        &step_args(args),
+        line_kind,
+        match args.step_timeout {
+            Wait::For(d) => Some(d),
+            Wait::Forever => None,
+        },
+    )?;
+    if args.step_timeout == Wait::For(Duration::ZERO) {
+        return Err(Error::usage("--step-timeout must be longer than 0"));
+    }
     if let Some(path) = &args.send_file {
         // Checked now so that a missing file is a usage error before any connection; read
         // only while it is sent. A pipe is not opened twice (its writer would see EPIPE).
@@ -93,19 +114,8 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
         if std::fs::metadata(path).map_err(cannot)?.is_file() {
             std::fs::File::open(path).map_err(cannot)?;
         }
+        script.push_file(format!("--send-file {}", path.display()), path.clone());
     }
-    let expect = args
-        .expect
-        .iter()
-        .map(|p| {
-            Regex::new(p).map_err(|e| {
-                Error::usage(format!(
-                    "--expect '{p}' is not a valid regular expression: {}",
-                    e.to_string().lines().last().unwrap_or("")
-                ))
-            })
-        })
-        .collect::<Result<_, _>>()?;
     if let Some(code) = args.expect_close
         && !(1000..=4999).contains(&code)
     {
@@ -141,7 +151,7 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     Ok(ConnectConfig {
         conn,
         insecure: args.tls.insecure,
-        preamble,
+        script,
         send_file: args.send_file.clone(),
         line_kind,
         fragment_size: args.fragment_size,
@@ -158,7 +168,6 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
             Wait::For(d) => Some(d),
             Wait::Forever => None,
         },
-        expect,
         expect_close: args.expect_close,
         timeout: args.timeout,
         output,
@@ -173,7 +182,12 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
             BufferOverflow::DropNewest => Overflow::DropNewest,
         },
         interactive,
+        stdin_tty: std::io::stdin().is_terminal(),
     })
+}
+
+fn step_args(args: &ConnectArgs) -> Vec<StepArg> {
+    super::step_args(&args.steps, &args.send, &args.expect, &args.expect_json)
 }
 
 fn heartbeat(args: &ConnectArgs) -> Result<Option<HeartbeatConfig>, Error> {
@@ -214,11 +228,12 @@ fn heartbeat(args: &ConnectArgs) -> Result<Option<HeartbeatConfig>, Error> {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     fn connect(args: &[&str]) -> Result<ConnectConfig, Error> {
-        let cli = Cli::try_parse_from(["wsbeat", "connect", "--no-interactive"].iter().chain(args))
-            .map_err(|e| Error::usage(e.to_string()))?;
+        let cli = Cli::try_parse_ordered_from(
+            ["wsbeat", "connect", "--no-interactive"].iter().chain(args),
+        )
+        .map_err(|e| Error::usage(e.to_string()))?;
         let Command::Connect(a) = cli.command else {
             unreachable!("parsed a connect command")
         };
@@ -228,7 +243,7 @@ mod tests {
     #[test]
     fn lowers_the_script() {
         let c = connect(&["--send", "a", "--binary", "--wait", "forever", "ws://h/"]).unwrap();
-        assert_eq!(c.preamble.len(), 1);
+        assert_eq!(c.script.steps.len(), 1);
         assert_eq!(c.line_kind, DataKind::Binary);
         assert_eq!(c.wait, None);
         assert!(c.interactive.is_none());
@@ -243,8 +258,36 @@ mod tests {
     }
 
     #[test]
+    fn steps_keep_command_line_order() {
+        let c = connect(&[
+            "--send",
+            "a",
+            "--expect",
+            "x",
+            "--send",
+            "b",
+            "--expect-json",
+            "/t",
+            "ws://h/",
+        ])
+        .unwrap();
+        let labels: Vec<&str> = c.script.steps.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                r#"--send "a""#,
+                r#"--expect "x""#,
+                r#"--send "b""#,
+                r#"--expect-json "/t""#
+            ]
+        );
+    }
+
+    #[test]
     fn rejects_what_cannot_work() {
         assert!(connect(&["--expect", "(", "ws://h/"]).is_err());
+        assert!(connect(&["--expect-json", ".type", "ws://h/"]).is_err());
+        assert!(connect(&["--step-timeout", "0s", "ws://h/"]).is_err());
         assert!(connect(&["--expect-close", "999", "ws://h/"]).is_err());
         assert!(connect(&["--ping-interval", "0s", "ws://h/"]).is_err());
         assert!(connect(&["--send-file", "/nonexistent/wsbeat", "ws://h/"]).is_err());

@@ -5,11 +5,13 @@
 pub mod connect;
 pub mod echo_server;
 pub mod ping;
+pub mod scenario;
 pub mod soak;
 
 pub use connect::ConnectConfig;
 
-use crate::cli::{ColorChoice, HandshakeArgs, OutputArgs, TlsArgs};
+use crate::cli::{ColorChoice, HandshakeArgs, OutputArgs, StepOpt, TlsArgs};
+use crate::client::steps::StepArg;
 use crate::error::Error;
 use crate::net::proxy::ProxyChoice;
 use crate::net::resolve::Overrides;
@@ -144,6 +146,30 @@ fn build_options(
         },
         follow,
     })
+}
+
+/// The step options in command-line order; without the order (a parse that skipped
+/// `Cli::try_parse_ordered_from`), sends, then expects, then JSON expects.
+fn step_args(
+    ordered: &[(StepOpt, String)],
+    send: &[String],
+    expect: &[String],
+    expect_json: &[String],
+) -> Vec<StepArg> {
+    if !ordered.is_empty() {
+        return ordered
+            .iter()
+            .map(|(opt, v)| match opt {
+                StepOpt::Send => StepArg::Send(v.clone()),
+                StepOpt::Expect => StepArg::Expect(v.clone()),
+                StepOpt::ExpectJson => StepArg::ExpectJson(v.clone()),
+            })
+            .collect();
+    }
+    let sends = send.iter().cloned().map(StepArg::Send);
+    let expects = expect.iter().cloned().map(StepArg::Expect);
+    let json = expect_json.iter().cloned().map(StepArg::ExpectJson);
+    sends.chain(expects).chain(json).collect()
 }
 
 /// `ws+unix:///path/to.sock:/ws/path` (also `wss+unix://`): the socket's path up to the first

@@ -1,12 +1,15 @@
 //! `wsbeat soak`: the shape of the run, heartbeats, reconnects, reports and thresholds, and the
 //! handshake every connection makes, lowered before any connection is opened.
 
+use super::scenario;
 use super::{connect_options, connect_options_per_proxy, use_color};
 use crate::cli::TlsArgs;
 use crate::cli::soak::{SoakArgs, SoakMode};
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::client::reconnect::Backoff;
+use crate::client::steps::Script;
 use crate::error::Error;
+use crate::stats::soak_envelope::Envelope;
 use crate::stats::soak_message::HEADER_LEN;
 use crate::stats::verdict::Thresholds;
 use crate::ws::handshake::client::ConnectOptions;
@@ -37,6 +40,8 @@ pub struct SoakConfig {
     pub merge: Vec<PathBuf>,
     pub run: RunShape,
     pub heartbeat: Option<HeartbeatConfig>,
+    /// The per-connection preamble (`--send`/`--expect`), run after every open.
+    pub preamble: Option<Script>,
     pub reconnect: Option<ReconnectPolicy>,
     pub watch_pid: Option<u32>,
     pub json: Option<JsonOut>,
@@ -67,6 +72,13 @@ pub struct RunShape {
     pub fragment_size: Option<usize>,
     pub source_addrs: Vec<IpAddr>,
     pub buffer: usize,
+    /// Added at random (0..=this) to `message_period` before each message: a scenario's
+    /// think time.
+    #[serde(skip)]
+    pub think_jitter: Duration,
+    /// `--scenario`'s message template and echo rule.
+    #[serde(skip)]
+    pub envelope: Option<Envelope>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -131,8 +143,17 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         }
     };
     let echo = args.mode == SoakMode::Echo;
-    let message_period = (args.mode != SoakMode::Idle && args.message_rate > 0.0)
-        .then(|| Duration::from_secs_f64(1.0 / args.message_rate));
+    let scenario = args.scenario.as_deref().map(scenario::load).transpose()?;
+    let think = scenario.as_ref().and_then(|s| s.think_time);
+    // A think time replaces --message-rate: MIN, plus up to MAX - MIN at random, per message.
+    let (message_rate, think_jitter) = match think {
+        Some((lo, hi)) => (2.0 / (lo + hi).as_secs_f64(), hi - lo),
+        None => (args.message_rate, Duration::ZERO),
+    };
+    let message_period = (args.mode != SoakMode::Idle && message_rate > 0.0).then(|| match think {
+        Some((lo, _)) => lo,
+        None => Duration::from_secs_f64(1.0 / message_rate),
+    });
     if message_period.is_some() && args.size < HEADER_LEN {
         return Err(Error::usage(format!(
             "--size {} is too small: every soak message carries a {HEADER_LEN}-byte sequence header",
@@ -149,6 +170,22 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         return Err(Error::usage("--duration must be longer than 0"));
     }
     let heartbeat = heartbeat(args)?;
+    if args.step_timeout.is_zero() {
+        return Err(Error::usage("--step-timeout must be longer than 0"));
+    }
+    let (steps, step_timeout) = match &scenario {
+        Some(s) => (
+            s.preamble.clone(),
+            s.step_timeout.unwrap_or(args.step_timeout),
+        ),
+        None => (
+            super::step_args(&args.steps, &args.send, &args.expect, &args.expect_json),
+            args.step_timeout,
+        ),
+    };
+    let preamble = Script::build(&steps, DataKind::Text, Some(step_timeout))?;
+    let envelope = scenario.and_then(|s| s.envelope);
+    let preamble = (!preamble.is_empty()).then_some(preamble);
     let json = match args.json.as_deref() {
         None => None,
         Some("-") => Some(JsonOut::Stdout),
@@ -176,13 +213,14 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
             },
             echo,
             message_rate: if message_period.is_some() {
-                args.message_rate
+                message_rate
             } else {
                 0.0
             },
             message_period,
             size: args.size.max(HEADER_LEN),
-            kind: if args.binary {
+            // An envelope is a text protocol (the template is text).
+            kind: if args.binary && envelope.is_none() {
                 DataKind::Binary
             } else {
                 DataKind::Text
@@ -194,8 +232,11 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
                 .map(|s| s.0.clone())
                 .unwrap_or_default(),
             buffer: args.buffer,
+            think_jitter,
+            envelope,
         },
         heartbeat,
+        preamble,
         reconnect: (!args.no_reconnect).then_some(ReconnectPolicy {
             backoff: args.backoff,
             max_reconnects: args.max_reconnects,
@@ -253,10 +294,9 @@ fn heartbeat(args: &SoakArgs) -> Result<Option<HeartbeatConfig>, Error> {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     fn soak(args: &[&str]) -> Result<SoakConfig, Error> {
-        let cli = Cli::try_parse_from(["wsbeat", "soak"].iter().chain(args))
+        let cli = Cli::try_parse_ordered_from(["wsbeat", "soak"].iter().chain(args))
             .map_err(|e| Error::usage(e.to_string()))?;
         let Command::Soak(a) = cli.command else {
             unreachable!("parsed a soak command")

@@ -88,6 +88,16 @@ pub fn render(r: &Report, color: bool) -> String {
         c.reconnects,
         c.gave_up
     );
+    let failed_preambles = r.errors.get("preamble");
+    if c.preambles > 0 || failed_preambles > 0 {
+        let _ = writeln!(
+            o,
+            "{}     {} completed, {} failed (errors: preamble)",
+            head("preamble"),
+            c.preambles,
+            failed_preambles
+        );
+    }
     let m = &r.messages;
     let _ = writeln!(
         o,

@@ -8,6 +8,7 @@ pub mod probes;
 pub mod serial;
 pub mod series;
 pub mod soak_collector;
+pub mod soak_envelope;
 pub mod soak_message;
 pub mod soak_report;
 pub mod soak_tracker;

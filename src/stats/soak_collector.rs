@@ -49,6 +49,11 @@ pub enum Ev {
     Unsent(u64),
     HeartbeatSent,
     HeartbeatAnswered(Duration),
+    /// A connection finished its preamble (`--send`/`--expect`) and starts measuring.
+    PreambleDone,
+    /// A preamble step failed (timed out, or the connection ended during it); the connection
+    /// is closed (counted here, not as `Lost`) and reconnects.
+    PreambleFailed,
 }
 
 /// Seconds of history in the "recent" latency figures of the live view.
@@ -201,6 +206,11 @@ impl Stats {
             Ev::HeldToEnd => self.conns.open_at_end += 1,
             Ev::Closed => self.open = self.open.saturating_sub(1),
             Ev::GaveUp => self.conns.gave_up += 1,
+            Ev::PreambleDone => self.conns.preambles += 1,
+            Ev::PreambleFailed => {
+                self.open = self.open.saturating_sub(1);
+                self.errors.add("preamble", 1);
+            }
             Ev::Sent { replay } => {
                 self.messages.sent += 1;
                 if replay {

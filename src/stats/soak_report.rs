@@ -54,6 +54,10 @@ pub struct Connections {
     pub reconnects: u64,
     /// Connections that stopped reconnecting (`--max-reconnects`, or `--no-reconnect`).
     pub gave_up: u64,
+    /// Preambles completed (once per open connection with `--send`/`--expect`); failures are
+    /// `errors.preamble`.
+    #[serde(default)]
+    pub preambles: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -219,6 +223,7 @@ impl Report {
         c.failed += oc.failed;
         c.reconnects += oc.reconnects;
         c.gave_up += oc.gave_up;
+        c.preambles += oc.preambles;
         self.messages.merge(&o.messages);
         self.heartbeats.sent += o.heartbeats.sent;
         self.heartbeats.answered += o.heartbeats.answered;

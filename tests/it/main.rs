@@ -2,10 +2,11 @@
 //! it. One module per subcommand; a feature of a subcommand is a module under it:
 //!
 //! * `connect`: `wsbeat connect` against third-party servers; `connect::interactive` (the
-//!   terminal session, through tmux) and `connect::resilience` (heartbeat, reconnect, replay).
+//!   terminal session, through tmux), `connect::resilience` (heartbeat, reconnect, replay) and
+//!   `connect::conversation` (ordered send/expect steps, captures, step timeouts).
 //! * `echo_server`: `wsbeat echo-server` against third-party clients, browsers and proxies;
 //!   `echo_server::server_api` drives the embeddable server (`wsbeat::server`) directly.
-//! * `ping`, `soak`: those subcommands.
+//! * `ping`, `soak`: those subcommands; `soak::preamble` (per-connection steps, scenarios).
 //! * `completions`: the committed shell completions match the CLI.
 //! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
 //!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one

@@ -934,3 +934,4 @@ fn unwritable_json_path_exits_2_before_connecting() {
         "soak connected although its report could not be written"
     );
 }
+mod preamble;

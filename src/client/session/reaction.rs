@@ -279,14 +279,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         if self.send_preamble(out).await.is_err() {
             return Step::Nothing; // recv reports the loss
         }
-        while let Some(msg) = self.buffer.pop_front() {
-            let sent = self
-                .send_now(out, msg.kind, msg.payload.clone(), msg.fragment_size)
-                .await;
-            if sent.is_err() {
-                self.buffer.push_front(msg);
-                break;
-            }
+        if !self.cfg.hold_replay {
+            self.replay(out).await;
         }
         Step::Reconnected
     }

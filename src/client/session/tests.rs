@@ -131,6 +131,7 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
         reconnect,
         buffer: 8,
         overflow: Overflow::DropOldest,
+        hold_replay: false,
     }
 }
 

@@ -74,6 +74,12 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     if let Some(w) = crate::cmd::connect::key_log_warning(&cfg.conn) {
         eprintln!("wsbeat: warning: {w}");
     }
+    for w in cfg.preamble.iter().flat_map(|p| &p.warnings) {
+        eprintln!(
+            "wsbeat: warning: {}",
+            crate::error::escape_controls(w, false)
+        );
+    }
     let (server, url) = match &cfg.url {
         Some(u) => (None, u.clone()),
         None => {
@@ -99,6 +105,7 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         run: cfg.run.clone(),
         opts,
         heartbeat: cfg.heartbeat.clone(),
+        preamble: cfg.preamble.clone(),
         reconnect: cfg.reconnect,
         tx,
         start,

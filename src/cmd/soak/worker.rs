@@ -19,6 +19,7 @@
 
 use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
 use crate::client::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
+use crate::client::steps::{Next, Runner, Script};
 use crate::config::soak::{ReconnectPolicy, RunShape};
 use crate::error::{Error, ErrorKind};
 use crate::net::stream::MaybeTls;
@@ -52,6 +53,9 @@ pub struct Shared {
     /// One per `--source-addrs` address; connection `i` uses `opts[i % len]`.
     pub opts: Vec<Arc<ConnectOptions>>,
     pub heartbeat: Option<HeartbeatConfig>,
+    /// `--send`/`--expect` steps run on every connection before it is measured. One script
+    /// for all; a connection's runner and captures exist only while its preamble runs.
+    pub preamble: Option<Script>,
     pub reconnect: Option<ReconnectPolicy>,
     pub tx: mpsc::UnboundedSender<Ev>,
     pub start: Instant,
@@ -75,6 +79,15 @@ enum SessionEnd {
         kind: ErrorKind,
         close_code: Option<u16>,
     },
+    /// The preamble failed (already counted); reconnect like after a loss.
+    PreambleFailed,
+}
+
+/// How a preamble went, when not to the end.
+enum PreambleEnd {
+    /// The run ended (time, or the user) during it.
+    Stopped,
+    Failed,
 }
 
 struct Worker {
@@ -127,6 +140,14 @@ impl Worker {
         !self.stopped()
     }
 
+    /// The wait before the next message: the period, plus a scenario's random think time.
+    fn gap(&self, period: Duration) -> Duration {
+        match self.sh.run.think_jitter {
+            j if j.is_zero() => period,
+            j => period + j.mul_f64(fastrand::f64()),
+        }
+    }
+
     /// Messages that fell due while the connection was down go into the buffer.
     fn queue_due(&mut self, now: Instant) {
         let (Some(period), Some(mut next)) = (self.sh.run.message_period, self.next_send) else {
@@ -138,7 +159,7 @@ impl Worker {
             if self.buffer.push(seq).is_some() {
                 dropped += 1;
             }
-            next += period;
+            next += self.gap(period);
         }
         self.next_send = Some(next);
         if dropped > 0 {
@@ -171,7 +192,7 @@ impl Worker {
                 Ok((conn, took)) => {
                     // The schedule starts with the first connection; a random phase spreads
                     // the sends of many connections over the period.
-                    if self.next_send.is_none() {
+                    if self.next_send.is_none() && self.sh.preamble.is_none() {
                         self.next_send = run
                             .message_period
                             .map(|p| Instant::now() + p.mul_f64(fastrand::f64()));
@@ -186,6 +207,10 @@ impl Worker {
                     self.ev(Ev::Opened { took, reconnect });
                     match self.session(conn).await {
                         SessionEnd::Finished => break,
+                        SessionEnd::PreambleFailed => {
+                            lost_at = Some(Instant::now());
+                            self.requeue_unanswered();
+                        }
                         SessionEnd::Lost { kind, close_code } => {
                             self.ev(Ev::Lost { kind, close_code });
                             lost_at = Some(Instant::now());
@@ -273,6 +298,11 @@ impl Worker {
     async fn send_seq(&mut self, conn: &mut Conn, seq: u64, replay: bool) -> Result<(), Error> {
         let mut buf = Vec::with_capacity(self.sh.run.size);
         message::encode(self.id, seq, self.now_us(), self.sh.run.size, &mut buf);
+        if let Some(env) = &self.sh.run.envelope {
+            let mut wrapped = Vec::with_capacity(buf.len() + 64);
+            env.wrap(&buf, &mut wrapped);
+            buf = wrapped;
+        }
         conn.send(self.sh.run.kind, &buf, self.sh.run.fragment_size)
             .await?;
         if self.sh.run.echo {
@@ -289,6 +319,23 @@ impl Worker {
     /// connection, the heartbeat and one wait; everything that awaits more (sending, closing) is
     /// boxed and exists only while it runs.
     async fn session(&mut self, mut conn: Box<Conn>) -> SessionEnd {
+        if self.sh.preamble.is_some() {
+            match Box::pin(self.preamble(&mut conn)).await {
+                Ok(()) => self.ev(Ev::PreambleDone),
+                Err(PreambleEnd::Stopped) => return Box::pin(self.finish(conn)).await,
+                Err(PreambleEnd::Failed) => {
+                    return Box::pin(closed(conn, SessionEnd::PreambleFailed)).await;
+                }
+            }
+            // The schedule starts after the first preamble, so a slow login is not a loss.
+            if self.next_send.is_none() {
+                self.next_send = self
+                    .sh
+                    .run
+                    .message_period
+                    .map(|p| Instant::now() + p.mul_f64(fastrand::f64()));
+            }
+        }
         // Replay first, in order: the loss count stays zero when the buffer sufficed.
         if let Err(e) = Box::pin(self.replay(&mut conn)).await {
             return lost_by(&e);
@@ -336,6 +383,61 @@ impl Worker {
             };
             if let Some(end) = end {
                 return Box::pin(closed(conn, end)).await;
+            }
+        }
+    }
+
+    /// Run the preamble's steps on a fresh connection. Messages received meanwhile count as
+    /// received, not as echoes. A failure is counted here (`PreambleFailed`); a timed-out
+    /// connection is closed with 1000 first.
+    async fn preamble(&mut self, conn: &mut Conn) -> Result<(), PreambleEnd> {
+        let sh = self.sh.clone();
+        let Some(script) = &sh.preamble else {
+            return Ok(());
+        };
+        let mut runner = Runner::new(script);
+        loop {
+            if self.stopped() {
+                return Err(PreambleEnd::Stopped);
+            }
+            let deadline = match runner.next(script, Instant::now()) {
+                // soak has no --send-file, so its scripts hold no file step.
+                Next::Done | Next::SendFile(_) => return Ok(()),
+                Next::Send(kind, payload) => {
+                    if conn
+                        .send(kind, &payload, sh.run.fragment_size)
+                        .await
+                        .is_err()
+                    {
+                        self.ev(Ev::PreambleFailed);
+                        return Err(PreambleEnd::Failed);
+                    }
+                    continue;
+                }
+                Next::Expect { deadline } => deadline.unwrap_or(sh.end).min(sh.end),
+            };
+            let inbound = tokio::select! {
+                inbound = conn.recv() => Some(inbound),
+                _ = sleep_until(deadline.into()) => None,
+                _ = self.stop.changed() => return Err(PreambleEnd::Stopped),
+            };
+            match inbound {
+                Some(Incoming::Message { payload, .. }) => {
+                    self.ev(Ev::Received);
+                    runner.offer(script, &String::from_utf8_lossy(&payload));
+                }
+                Some(Incoming::Ping(_) | Incoming::Pong(_)) => {}
+                Some(Incoming::Closed { .. }) => {
+                    self.ev(Ev::PreambleFailed);
+                    return Err(PreambleEnd::Failed);
+                }
+                None if Instant::now() >= sh.end => return Err(PreambleEnd::Stopped),
+                None => {
+                    self.ev(Ev::PreambleFailed);
+                    conn.close_and_wait(close::NORMAL, "preamble step timed out")
+                        .await;
+                    return Err(PreambleEnd::Failed);
+                }
             }
         }
     }
@@ -389,7 +491,7 @@ impl Worker {
             return Ok(());
         };
         while let Some(t) = self.next_send.filter(|&t| t <= now && t < self.sh.end) {
-            self.next_send = Some(t + period);
+            self.next_send = Some(t + self.gap(period));
             let seq = self.tracker.next_seq();
             self.send_seq(conn, seq, false).await?;
         }
@@ -403,7 +505,12 @@ impl Worker {
             // One event per message: `Echo` and `Corrupted` count as received too.
             Incoming::Message { kind, payload } => {
                 let decoded = if self.sh.run.echo {
-                    message::decode(&payload)
+                    match &self.sh.run.envelope {
+                        Some(env) => env
+                            .unwrap(&payload)
+                            .map_or(Decoded::Foreign, |inner| message::decode(&inner)),
+                        None => message::decode(&payload),
+                    }
                 } else {
                     Decoded::Foreign
                 };

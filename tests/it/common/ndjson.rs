@@ -40,6 +40,7 @@ pub const ERROR_KINDS: &[&str] = &[
     "io",
     "interrupted",
     "usage",
+    "preamble",
 ];
 
 impl Schema {

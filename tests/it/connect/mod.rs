@@ -1,6 +1,7 @@
 //! Contract tests for `wsbeat connect URL`, run against third-party servers
 //! (Python `websockets`, Node `ws`) from `tests/peers/`.
 
+mod conversation;
 mod hostile;
 mod interactive;
 mod resilience;
