@@ -512,6 +512,8 @@ mod tests {
         let task = future_size(run);
         assert!(task <= 1024, "worker future is {task} B");
         let conn = std::mem::size_of::<Conn>();
-        assert!(conn <= 240, "Conn is {conn} B");
+        // 240 until the connection counted the bytes it wrote (8 B), which is what says at a
+        // loss which messages the peer's TCP never acknowledged.
+        assert!(conn <= 248, "Conn is {conn} B");
     }
 }
