@@ -5,3 +5,4 @@ pub mod heartbeat;
 pub mod pings;
 pub mod reconnect;
 pub mod session;
+pub mod unconfirmed;

@@ -42,6 +42,8 @@ pub struct ConnectConfig {
     /// `--buffer`: messages kept while the connection is down.
     pub buffer: usize,
     pub overflow: Overflow,
+    /// `--resend-unconfirmed`.
+    pub resend_unconfirmed: bool,
     pub interactive: Option<InteractiveConfig>,
 }
 
@@ -58,6 +60,7 @@ impl ConnectConfig {
             reconnect: self.reconnect,
             buffer: self.buffer,
             overflow: self.overflow,
+            resend_unconfirmed: self.resend_unconfirmed,
         }
     }
 }
@@ -164,6 +167,7 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
             BufferOverflow::DropOldest => Overflow::DropOldest,
             BufferOverflow::DropNewest => Overflow::DropNewest,
         },
+        resend_unconfirmed: args.resend_unconfirmed,
         interactive,
     })
 }

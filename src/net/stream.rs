@@ -167,7 +167,10 @@ mod tests {
         );
         drop(server);
         let after = s.unacked().unwrap();
-        assert!(after >= held / 2, "{after} B after the reset, {held} B before");
+        assert!(
+            after >= held / 2,
+            "{after} B after the reset, {held} B before"
+        );
     }
 
     /// A small receive buffer on the listener, inherited by the accepted socket.

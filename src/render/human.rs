@@ -135,8 +135,12 @@ impl Render for Human {
                 kind,
                 payload,
                 fragments,
+                resent,
             } => {
-                if self.verbose {
+                if *resent {
+                    // Said even without -v: the peer may now have it twice.
+                    stderr_line(&resent_line(*kind, payload))?;
+                } else if self.verbose {
                     let frames = if *fragments > 1 {
                         format!(", {fragments} frames")
                     } else {
@@ -243,6 +247,51 @@ impl Render for Human {
     }
 }
 
+/// A message sent again after a reconnect (`--resend-unconfirmed`).
+pub fn resent_line(kind: DataKind, payload: &[u8]) -> String {
+    let body = match kind {
+        DataKind::Text => escape_controls(&String::from_utf8_lossy(payload), false).into_owned(),
+        DataKind::Binary => format!("{} bytes", payload.len()),
+    };
+    format!(
+        "{} {} ({} bytes), possibly a duplicate: {body}",
+        palette::warn("resent:"),
+        kind.as_str(),
+        payload.len()
+    )
+}
+
+/// `possibly lost: 5 messages, 640 bytes unacknowledged`, and which ones.
+pub fn unconfirmed_line(
+    count: usize,
+    bytes: u64,
+    first: Option<u64>,
+    last: Option<u64>,
+    more: bool,
+    resend: bool,
+) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    let more = if more {
+        " (and older ones no longer remembered)"
+    } else {
+        ""
+    };
+    let which = match (first, last) {
+        (Some(f), Some(l)) if f == l => format!("; sent message #{f}"),
+        (Some(f), Some(l)) => format!("; sent messages #{f}..#{l}"),
+        _ => String::new(),
+    };
+    let then = if resend {
+        "; sending them again after the reconnect"
+    } else {
+        ""
+    };
+    format!(
+        "{} {count} message{plural}{more}, {bytes} bytes unacknowledged{which}{then}",
+        palette::bad("possibly lost:")
+    )
+}
+
 pub fn heartbeat_line(seq: Option<u64>, rtt: Option<Duration>) -> String {
     let seq = seq.map_or(String::new(), |s| format!(" seq={s}"));
     match rtt {
@@ -276,6 +325,14 @@ pub fn link_line(event: &Event) -> Option<String> {
             };
             palette::good(&format!("reconnected on attempt {attempt}{tail}")).to_string()
         }
+        Event::Unconfirmed {
+            count,
+            bytes,
+            first,
+            last,
+            more,
+            resend,
+        } => unconfirmed_line(*count, *bytes, *first, *last, *more, *resend),
         Event::HeartbeatTimeout { waited } => palette::bad(&format!(
             "heartbeat timeout after {}: no answer from the peer",
             units::duration(*waited)

@@ -127,10 +127,14 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             kind,
             payload,
             fragments,
+            resent,
         } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
             m.insert("fragments".into(), json!(fragments));
+            if *resent {
+                m.insert("resent".into(), json!(true));
+            }
             ("sent", Value::Object(m))
         }
         Event::Received { kind, payload } => {
@@ -200,6 +204,18 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             "buffered",
             json!({"kind": kind.as_str(), "len": len, "queued": queued}),
         ),
+        Event::Unconfirmed {
+            count,
+            bytes,
+            first,
+            last,
+            more,
+            resend,
+        } => (
+            "unconfirmed",
+            json!({"count": count, "bytes": bytes, "first": first, "last": last,
+                   "more": more, "resend": resend}),
+        ),
         Event::BufferDrop { kind, payload, why } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
@@ -221,6 +237,17 @@ pub fn mirror_to_stderr(event: &Event) {
         Event::HeartbeatTimeout { waited } => eprintln!(
             "wsbeat: error: heartbeat timeout after {}: no answer from the peer",
             super::units::duration(*waited)
+        ),
+        Event::Unconfirmed {
+            count,
+            bytes,
+            first,
+            last,
+            more,
+            resend,
+        } => eprintln!(
+            "wsbeat: {}",
+            super::human::unconfirmed_line(*count, *bytes, *first, *last, *more, *resend)
         ),
         _ => {}
     }
@@ -299,6 +326,13 @@ pub(crate) mod tests {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"hi"),
                 fragments: 2,
+                resent: false,
+            },
+            Event::Sent {
+                kind: DataKind::Text,
+                payload: Bytes::from_static(b"again"),
+                fragments: 1,
+                resent: true,
             },
             Event::Received {
                 kind: DataKind::Binary,
@@ -360,6 +394,14 @@ pub(crate) mod tests {
                 payload: Bytes::from_static(b"lost"),
                 why: "buffer full".into(),
             },
+            Event::Unconfirmed {
+                count: 5,
+                bytes: 640,
+                first: Some(26),
+                last: Some(30),
+                more: false,
+                resend: true,
+            },
         ];
         let lines: Vec<String> = events
             .iter()
@@ -368,6 +410,7 @@ pub(crate) mod tests {
         let want = [
             r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"tls":null,"upgrade":0.004,"total":0.01}}"#,
             r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2}"#,
+            r#"{"type":"sent","ts":1.25,"kind":"text","len":5,"text":"again","fragments":1,"resent":true}"#,
             r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI="}"#,
             r#"{"type":"ping","ts":1.25,"direction":"out","len":16,"seq":1}"#,
             r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.00025}"#,
@@ -384,6 +427,7 @@ pub(crate) mod tests {
             r#"{"type":"heartbeat","ts":1.25,"seq":3,"rtt":null}"#,
             r#"{"type":"buffered","ts":1.25,"kind":"text","len":5,"queued":1}"#,
             r#"{"type":"buffer_drop","ts":1.25,"kind":"text","len":4,"text":"lost","why":"buffer full"}"#,
+            r#"{"type":"unconfirmed","ts":1.25,"count":5,"bytes":640,"first":26,"last":30,"more":false,"resend":true}"#,
         ];
         assert_eq!(lines, want);
     }

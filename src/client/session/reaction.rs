@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
+impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> {
     pub(super) async fn on_inbound(&mut self, out: &mut dyn EventSink, inbound: Incoming) -> Step {
         let now = now();
         match inbound {
@@ -169,6 +169,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
             out.emit(Event::Error(e.clone()));
         }
         out.emit(Event::Closed(close.clone()));
+        self.unconfirmed_at_loss(out);
         self.last_close = close.clone();
         self.stats.connected_at = None;
         self.state = State::Ended;
@@ -188,6 +189,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         match self.ending.take() {
             Some((close, error)) => Step::Ended { close, error },
             None => Step::Nothing,
+        }
+    }
+
+    /// Ask the kernel, while the lost connection's socket still exists, what it never got
+    /// acknowledged; report those messages, and keep them to send again when asked to.
+    fn unconfirmed_at_loss(&mut self, out: &mut dyn EventSink) {
+        let State::Up(conn) = &self.state else {
+            return;
+        };
+        let Some(lost) = self.sent_log.take_unconfirmed(conn.unacked()) else {
+            return;
+        };
+        // Resent only if there will be another connection to send them on.
+        let resend = self.cfg.resend_unconfirmed
+            && !self.user_closing
+            && (self.manual_reconnect || self.reconnector.is_some());
+        out.emit(Event::Unconfirmed {
+            count: lost.items.len(),
+            bytes: lost.bytes,
+            first: lost.items.first().map(|(seq, _)| *seq),
+            last: lost.items.last().map(|(seq, _)| *seq),
+            more: lost.more,
+            resend,
+        });
+        if resend {
+            // The preamble goes out again anyway; what is still waiting from an earlier loss
+            // was sent after these, so it follows them.
+            let mut again: VecDeque<Outgoing> = lost
+                .items
+                .into_iter()
+                .filter(|(_, s)| s.origin != Origin::Preamble)
+                .map(|(_, s)| s.msg)
+                .collect();
+            again.append(&mut self.resend);
+            self.resend = again;
         }
     }
 
@@ -272,15 +308,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
             attempt,
             buffered: self.buffer.len(),
         });
-        // Authentication and subscriptions first, then what was typed while we were away.
+        self.sent_log.clear();
+        // Authentication and subscriptions first, then what the lost connection may not have
+        // delivered, then what was typed while we were away.
         if self.send_preamble(out).await.is_err() {
             return Step::Nothing; // recv reports the loss
         }
+        while let Some(msg) = self.resend.pop_front() {
+            if self
+                .send_now(out, msg.clone(), Origin::Resent)
+                .await
+                .is_err()
+            {
+                self.resend.push_front(msg);
+                return Step::Nothing;
+            }
+        }
         while let Some(msg) = self.buffer.pop_front() {
-            let sent = self
-                .send_now(out, msg.kind, msg.payload.clone(), msg.fragment_size)
-                .await;
-            if sent.is_err() {
+            if self.send_now(out, msg.clone(), Origin::User).await.is_err() {
                 self.buffer.push_front(msg);
                 break;
             }

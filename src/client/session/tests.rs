@@ -126,6 +126,7 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
         reconnect,
         buffer: 8,
         overflow: Overflow::DropOldest,
+        resend_unconfirmed: false,
     }
 }
 

@@ -512,8 +512,8 @@ mod tests {
         let task = future_size(run);
         assert!(task <= 1024, "worker future is {task} B");
         let conn = std::mem::size_of::<Conn>();
-        // 240 until the connection counted the bytes it wrote (8 B), which is what says at a
-        // loss which messages the peer's TCP never acknowledged.
+        // 240 until the connection counted the bytes it wrote (8 B, which says at a loss which
+        // messages the peer's TCP never acknowledged); 248 still fills one 256-byte chunk.
         assert!(conn <= 248, "Conn is {conn} B");
     }
 }

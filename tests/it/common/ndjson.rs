@@ -63,6 +63,7 @@ impl Schema {
                 "heartbeat",
                 "buffered",
                 "buffer_drop",
+                "unconfirmed",
             ],
             Schema::Ping => &[
                 "opened",
@@ -343,6 +344,7 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
         "sent" => {
             payload(v)?;
             need(v, &[("fragments", J::Int)])?;
+            optional(v, &[("resent", J::Bool)])?;
             if v["fragments"].as_u64().unwrap_or(0) < 1 {
                 return Err("fragments should be >= 1".into());
             }
@@ -392,6 +394,17 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
             .and_then(|()| non_negative(v, &["rtt"])),
         "buffered" => need(v, &[("kind", KINDS), ("len", J::Int), ("queued", J::Int)]),
         "buffer_drop" => payload(v).and_then(|()| need(v, &[("why", J::Str)])),
+        "unconfirmed" => need(
+            v,
+            &[
+                ("count", J::Int),
+                ("bytes", J::Int),
+                ("first", J::IntOrNull),
+                ("last", J::IntOrNull),
+                ("more", J::Bool),
+                ("resend", J::Bool),
+            ],
+        ),
         other => unreachable!("{other} is in Schema::Connect.types() without a rule"),
     }
 }

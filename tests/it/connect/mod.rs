@@ -4,6 +4,7 @@
 mod hostile;
 mod interactive;
 mod resilience;
+mod unconfirmed;
 
 use std::process::Command;
 use std::time::Duration;
