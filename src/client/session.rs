@@ -57,6 +57,9 @@ pub struct SessionConfig {
     pub overflow: Overflow,
     /// After a reconnect, send again what the lost connection may not have delivered.
     pub resend_unconfirmed: bool,
+    /// `--expect-close 1006`: the peer dropping the connection is the outcome asked for, so
+    /// it is not reported as an error (the close event still says why).
+    pub expect_drop: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -399,7 +402,8 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
             State::Up(conn) => conn.close(spec.code, &spec.reason).await,
             State::Waiting { .. } | State::Opening { .. } => {
                 let mut close = self.last_close.clone();
-                close.reason = format!("closed while reconnecting (last: {})", close.reason);
+                let last = close.diagnostic.as_deref().unwrap_or(&close.reason);
+                close.diagnostic = Some(format!("closed while reconnecting (last: {last})"));
                 self.end(out, close, None);
                 Ok(())
             }

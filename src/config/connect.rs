@@ -61,6 +61,7 @@ impl ConnectConfig {
             buffer: self.buffer,
             overflow: self.overflow,
             resend_unconfirmed: self.resend_unconfirmed,
+            expect_drop: self.expect_close == Some(crate::ws::proto::close::ABNORMAL),
         }
     }
 }

@@ -76,6 +76,14 @@ pub fn close_line(c: &CloseEvent) -> String {
         };
         line.push_str(&format!(" {}", palette::bad(why)));
     }
+    if let Some(why) = &c.diagnostic {
+        // Its own line: the browser's reason stays what the peer said (nothing, for a 1006).
+        line.push_str(&format!(
+            "\n  {} {}",
+            palette::dim("why:"),
+            escape_controls(why, false)
+        ));
+    }
     line
 }
 
@@ -379,7 +387,18 @@ mod tests {
             was_clean: false,
             initiator: Initiator::Server,
             code_valid,
+            diagnostic: None,
         })
+    }
+
+    #[test]
+    fn a_1006_has_an_empty_reason_and_says_why_on_its_own_line() {
+        colored::control::set_override(false);
+        let line = close_line(&CloseEvent::abnormal("connection error: reset\x1b[2J"));
+        let lines: Vec<&str> = line.lines().collect();
+        assert_eq!(lines.len(), 2, "{line}");
+        assert!(lines[0].contains("code=1006") && lines[0].contains("reason=\"\""));
+        assert_eq!(lines[1], "  why: connection error: reset\\x1b[2J");
     }
 
     #[test]

@@ -60,7 +60,8 @@ pub fn opt_secs(d: Option<Duration>) -> Value {
     d.map_or(Value::Null, |d| json!(secs(d)))
 }
 
-/// `code`, `name`, `reason`, `wasClean`, `initiator`, `code_valid`: the browser's CloseEvent.
+/// `code`, `name`, `reason`, `wasClean`, `initiator`, `code_valid`: the browser's CloseEvent;
+/// `error`: our diagnostic.
 pub fn close_fields(c: &CloseEvent) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("code".into(), json!(c.code));
@@ -69,6 +70,8 @@ pub fn close_fields(c: &CloseEvent) -> Map<String, Value> {
     m.insert("wasClean".into(), json!(c.was_clean));
     m.insert("initiator".into(), json!(c.initiator.as_str()));
     m.insert("code_valid".into(), json!(c.code_valid));
+    // Not the browser's: why the connection died, when no Close frame said it (1006).
+    m.insert("error".into(), json!(c.diagnostic));
     m
 }
 
@@ -284,6 +287,7 @@ pub(crate) mod tests {
             was_clean: true,
             initiator: Initiator::Server,
             code_valid: true,
+            diagnostic: None,
         };
         let v = to_json(Duration::ZERO, &Event::Closed(c));
         assert_eq!(v["wasClean"], true);
@@ -416,7 +420,7 @@ pub(crate) mod tests {
             r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.00025}"#,
             r#"{"type":"pong","ts":1.25,"direction":"out","len":0,"seq":null,"rtt":null}"#,
             r#"{"type":"expect","ts":1.25,"index":0,"pattern":"^p","matched":"pong"}"#,
-            r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"gone","wasClean":false,"initiator":"none","code_valid":true}"#,
+            r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"","wasClean":false,"initiator":"none","code_valid":true,"error":"gone"}"#,
             r#"{"type":"error","ts":1.25,"kind":"http_status","message":"the server answered 403","status":403,"body":"go away"}"#,
             r#"{"type":"error","ts":1.25,"kind":"usage","message":"bad"}"#,
             r#"{"type":"warning","ts":1.25,"message":"careful"}"#,

@@ -165,7 +165,13 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
         error: Option<Error>,
         report_error: bool,
     ) -> Step {
-        if let Some(e) = error.as_ref().filter(|_| report_error) {
+        let expected = self.cfg.expect_drop
+            && close.code == crate::ws::proto::close::ABNORMAL
+            && close.initiator == Initiator::None
+            && error
+                .as_ref()
+                .is_none_or(|e| e.kind() == ErrorKind::Abnormal);
+        if let Some(e) = error.as_ref().filter(|_| report_error && !expected) {
             out.emit(Event::Error(e.clone()));
         }
         out.emit(Event::Closed(close.clone()));

@@ -127,6 +127,7 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
         buffer: 8,
         overflow: Overflow::DropOldest,
         resend_unconfirmed: false,
+        expect_drop: false,
     }
 }
 

@@ -180,6 +180,7 @@ async fn a_server_close_is_answered_and_reported_as_it_was_sent() {
             was_clean: true,
             initiator: Initiator::Server,
             code_valid: true,
+            diagnostic: None,
         }
     );
     assert_eq!(error, None);
@@ -222,8 +223,12 @@ async fn an_unanswered_close_ends_after_the_close_timeout() {
     assert_eq!(started.elapsed(), CLOSE_TIMEOUT);
     assert_eq!((close.code, close.was_clean), (1006, false));
     assert_eq!(close.initiator, Initiator::Client);
+    assert_eq!(close.reason, "", "a 1006 has no reason, as in the browser");
     assert!(
-        close.reason.contains("no Close frame came back"),
+        close
+            .diagnostic
+            .as_deref()
+            .is_some_and(|d| d.contains("no Close frame came back")),
         "{close:?}"
     );
     assert_eq!(error.map(|e| e.kind()), Some(ErrorKind::Abnormal));

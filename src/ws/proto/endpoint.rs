@@ -315,6 +315,7 @@ impl Endpoint {
             was_clean: false,
             initiator: self.us(),
             code_valid: true,
+            diagnostic: None,
         };
         self.set_ending(close, Some(error));
         if v == frame::TOO_BIG {
@@ -362,6 +363,7 @@ impl Endpoint {
                     was_clean: false,
                     initiator,
                     code_valid,
+                    diagnostic: None,
                 },
                 Some(Error::new(ErrorKind::Protocol, why)),
             );
@@ -379,6 +381,7 @@ impl Endpoint {
                         was_clean: true,
                         initiator,
                         code_valid,
+                        diagnostic: None,
                     },
                     None,
                 );
@@ -394,6 +397,7 @@ impl Endpoint {
                         was_clean: true,
                         initiator,
                         code_valid,
+                        diagnostic: None,
                     },
                     None,
                 ),
@@ -442,9 +446,10 @@ impl Endpoint {
             self.state = State::Closed;
             return;
         }
+        let why = why.into();
+        let error = Error::new(ErrorKind::Abnormal, why.clone());
         let mut close = CloseEvent::abnormal(why);
         close.initiator = self.us();
-        let error = Error::new(ErrorKind::Abnormal, close.reason.clone());
         self.set_ending(close, Some(error));
         self.state = State::Closed;
     }

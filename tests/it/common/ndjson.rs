@@ -327,8 +327,14 @@ fn closed(v: &Value) -> Result<(), String> {
             ("wasClean", J::Bool),
             ("initiator", INITIATORS),
             ("code_valid", J::Bool),
+            ("error", J::StrOrNull),
         ],
-    )
+    )?;
+    // As in the browser, a connection that ended without a Close frame has no reason.
+    if v["code"] == 1006 && v["reason"] != "" {
+        return Err(format!("a 1006 has an empty reason, got {}", v["reason"]));
+    }
+    Ok(())
 }
 
 fn error(v: &Value) -> Result<(), String> {
