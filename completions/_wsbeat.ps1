@@ -72,6 +72,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Show received pings and pongs')
             [CompletionResult]::new('--show-control', '--show-control', [CompletionResultType]::ParameterName, 'Show received pings and pongs')
             [CompletionResult]::new('--reconnect', '--reconnect', [CompletionResultType]::ParameterName, 'Reconnect when the connection is lost (backoff with jitter); --send is sent again')
+            [CompletionResult]::new('--resend-unconfirmed', '--resend-unconfirmed', [CompletionResultType]::ParameterName, 'After a reconnect, send again the messages the lost connection may not have delivered (its TCP never acknowledged them), in order, before the buffered ones; the peer may see them twice')
             [CompletionResult]::new('--interactive', '--interactive', [CompletionResultType]::ParameterName, 'Interactive session with a line editor (default when stdin and stdout are terminals)')
             [CompletionResult]::new('--no-interactive', '--no-interactive', [CompletionResultType]::ParameterName, 'Scripted session even on a terminal')
             [CompletionResult]::new('--timestamps', '--timestamps', [CompletionResultType]::ParameterName, 'Prefix every interactive line with the seconds since the session started')

@@ -68,6 +68,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand -P 'Show received pings and pongs'
             cand --show-control 'Show received pings and pongs'
             cand --reconnect 'Reconnect when the connection is lost (backoff with jitter); --send is sent again'
+            cand --resend-unconfirmed 'After a reconnect, send again the messages the lost connection may not have delivered (its TCP never acknowledged them), in order, before the buffered ones; the peer may see them twice'
             cand --interactive 'Interactive session with a line editor (default when stdin and stdout are terminals)'
             cand --no-interactive 'Scripted session even on a terminal'
             cand --timestamps 'Prefix every interactive line with the seconds since the session started'

@@ -71,6 +71,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary -d 'Sen
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l echo -d 'Send every received data message back with its type kept'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s P -l show-control -d 'Show received pings and pongs'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l reconnect -d 'Reconnect when the connection is lost (backoff with jitter); --send is sent again'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l resend-unconfirmed -d 'After a reconnect, send again the messages the lost connection may not have delivered (its TCP never acknowledged them), in order, before the buffered ones; the peer may see them twice'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l interactive -d 'Interactive session with a line editor (default when stdin and stdout are terminals)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l no-interactive -d 'Scripted session even on a terminal'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timestamps -d 'Prefix every interactive line with the seconds since the session started'

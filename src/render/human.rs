@@ -257,8 +257,17 @@ impl Render for Human {
 
 /// A message sent again after a reconnect (`--resend-unconfirmed`).
 pub fn resent_line(kind: DataKind, payload: &[u8]) -> String {
+    // Enough to recognise it: a resent message can be as long as a whole send buffer.
+    const PREVIEW: usize = 60;
     let body = match kind {
-        DataKind::Text => escape_controls(&String::from_utf8_lossy(payload), false).into_owned(),
+        DataKind::Text => {
+            let text = String::from_utf8_lossy(payload);
+            let mut cut: String = text.chars().take(PREVIEW).collect();
+            if cut.len() < text.len() {
+                cut.push('…');
+            }
+            escape_controls(&cut, false).into_owned()
+        }
         DataKind::Binary => format!("{} bytes", payload.len()),
     };
     format!(
