@@ -706,6 +706,9 @@ pub fn check_soak_report(r: &Value) -> Result<(), String> {
             "corrupted",
             "dropped",
             "unsent",
+            "lost_in_flight",
+            "unconfirmed",
+            "unconfirmed_bytes",
         ]),
     )
     .map_err(at("messages"))?;
@@ -942,7 +945,8 @@ fn soak_report_check_accepts_a_report_and_rejects_broken_ones() {
         "connections": {"target": 2, "peak_open": 2, "open_at_end": 2, "opened": 2, "failed": 0,
             "reconnects": 0, "gave_up": 0},
         "messages": {"sent": 2, "received": 2, "echoed": 2, "replayed": 0, "missing": 0,
-            "duplicated": 0, "reordered": 0, "corrupted": 0, "dropped": 0, "unsent": 0},
+            "duplicated": 0, "reordered": 0, "corrupted": 0, "dropped": 0, "unsent": 0,
+            "lost_in_flight": 0, "unconfirmed": 0, "unconfirmed_bytes": 0},
         "heartbeats": {"sent": 0, "answered": 0, "timeouts": 0},
         "latency": {"echo": latency, "heartbeat": latency, "connect": latency,
             "reconnect": latency},
