@@ -198,7 +198,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--watch-pid', '--watch-pid', [CompletionResultType]::ParameterName, 'Also sample this process''s RSS (e.g. the server''s) once a second')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write the whole report as JSON to FILE (''-'': stdout; the human summary then goes to stderr)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and TERM=dumb also turn it off)')
-            [CompletionResult]::new('--max-loss', '--max-loss', [CompletionResultType]::ParameterName, 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)')
+            [CompletionResult]::new('--max-loss', '--max-loss', [CompletionResultType]::ParameterName, 'Exit 1 when more messages than this were lost (missing, dropped, unsent, lost in flight, corrupted)')
             [CompletionResult]::new('--max-p99', '--max-p99', [CompletionResultType]::ParameterName, 'Exit 1 when the p99 message round trip is over this')
             [CompletionResult]::new('--max-errors', '--max-errors', [CompletionResultType]::ParameterName, 'Exit 1 when more errors than this were counted (all kinds)')
             [CompletionResult]::new('--min-connections', '--min-connections', [CompletionResultType]::ParameterName, 'Exit 1 when fewer than N connections were open at the same time at the peak')

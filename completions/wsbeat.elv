@@ -191,7 +191,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --watch-pid 'Also sample this process''s RSS (e.g. the server''s) once a second'
             cand --json 'Write the whole report as JSON to FILE (''-'': stdout; the human summary then goes to stderr)'
             cand --color 'When to use colour (NO_COLOR and TERM=dumb also turn it off)'
-            cand --max-loss 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)'
+            cand --max-loss 'Exit 1 when more messages than this were lost (missing, dropped, unsent, lost in flight, corrupted)'
             cand --max-p99 'Exit 1 when the p99 message round trip is over this'
             cand --max-errors 'Exit 1 when more errors than this were counted (all kinds)'
             cand --min-connections 'Exit 1 when fewer than N connections were open at the same time at the peak'

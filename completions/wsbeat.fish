@@ -174,7 +174,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l json -d 'Write th
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-loss -d 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-loss -d 'Exit 1 when more messages than this were lost (missing, dropped, unsent, lost in flight, corrupted)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-p99 -d 'Exit 1 when the p99 message round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-errors -d 'Exit 1 when more errors than this were counted (all kinds)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l min-connections -d 'Exit 1 when fewer than N connections were open at the same time at the peak' -r
