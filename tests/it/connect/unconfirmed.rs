@@ -25,11 +25,13 @@ struct Outcome {
     unread: u64,
 }
 
-fn stall_then_die(extra: &[&str]) -> Outcome {
+/// `preamble`: 1 when `extra` has a `--send` (sent first on every connection).
+fn stall_then_die(extra: &[&str], preamble: usize) -> Outcome {
+    let stall_after = (25 + preamble).to_string();
     let mut peer = Peer::python_script(
         "stall",
         "resilience/stall_server.py",
-        &["--stall-after", "25"],
+        &["--stall-after", &stall_after],
     );
     let mut args = vec![
         "--reconnect",
@@ -83,8 +85,8 @@ fn stall_then_die(extra: &[&str]) -> Outcome {
         .collect();
     assert_eq!(
         first.len(),
-        25,
-        "connection 1 read exactly 25\n{}",
+        25 + preamble,
+        "connection 1 read exactly 25 (and the preamble)\n{}",
         peer.diagnostics()
     );
     Outcome {
@@ -96,9 +98,9 @@ fn stall_then_die(extra: &[&str]) -> Outcome {
     }
 }
 
-/// The filler and msg-26..msg-30 are the 26th to 31st `sent` events: all six unconfirmed,
-/// none of the 25 the server read.
-fn assert_reported(o: &Outcome, resend: bool) {
+/// The filler and msg-26..msg-30 are the 26th to 31st `sent` events (after the preamble's):
+/// all six unconfirmed, none of the 25 the server read.
+fn assert_reported(o: &Outcome, resend: bool, preamble: u64) {
     let lost = of_type(&o.events, "unconfirmed");
     assert_eq!(lost.len(), 1, "{:#?}\n{}", o.events, o.stderr);
     let u = &lost[0];
@@ -112,8 +114,8 @@ fn assert_reported(o: &Outcome, resend: bool) {
         ),
         (
             &6.into(),
-            &26.into(),
-            &31.into(),
+            &(26 + preamble).into(),
+            &(31 + preamble).into(),
             &false.into(),
             &resend.into()
         ),
@@ -143,9 +145,9 @@ fn messages_a_dying_server_never_acknowledged_are_reported_not_lost_silently() {
     if !require_peer("python") {
         return;
     }
-    let o = stall_then_die(&[]);
+    let o = stall_then_die(&[], 0);
     assert_eq!(o.status, Some(0), "{}\n{:#?}", o.stderr, o.events);
-    assert_reported(&o, false);
+    assert_reported(&o, false, 0);
     assert!(o.second.is_empty(), "nothing resent: {:?}", o.second);
     assert!(
         of_type(&o.events, "sent")
@@ -161,10 +163,13 @@ fn resend_unconfirmed_delivers_them_to_the_next_server_in_order_marked_as_resent
     if !require_peer("python") {
         return;
     }
-    let o = stall_then_die(&["--resend-unconfirmed"]);
+    let o = stall_then_die(&["--resend-unconfirmed", "--send", "auth"], 1);
     assert_eq!(o.status, Some(0), "{}\n{:#?}", o.stderr, o.events);
-    assert_reported(&o, true);
+    assert_reported(&o, true, 1);
+    // The preamble first (it goes out again anyway, never as a resend), then the
+    // unconfirmed ones in order.
     let want = [
+        "auth".to_string(),
         format!("fill({FILLER})"),
         "msg-26".into(),
         "msg-27".into(),
@@ -179,7 +184,7 @@ fn resend_unconfirmed_delivers_them_to_the_next_server_in_order_marked_as_resent
         .collect();
     assert_eq!(
         texts(resent.iter().copied())[1..],
-        want[1..],
+        want[2..],
         "{:#?}",
         o.events
     );
