@@ -10,7 +10,7 @@
 //! future (that took the task from 6 KiB to under 1 KiB). The connection is the engine's
 //! `Connection`, as everywhere: no read buffer while idle.
 //!
-//! Why not `client::session::Session`, which `connect` drives: it holds 1,144 bytes inline
+//! Why not `client::session::Session`, which `connect` drives: it holds 1,280 bytes inline
 //! (its config with the connection options, a boxed opener, the ping tracker, `/status`
 //! counters) before any heap, more than this whole task's budget of 1 KiB, and soak's target is
 //! under 2 KiB of RSS per connection in all (1.83 KiB measured by `bench/run`). So a worker
