@@ -341,6 +341,14 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
 
     /// The session is over: report what will never be sent, then remember the ending.
     pub(super) fn end(&mut self, out: &mut dyn EventSink, close: CloseEvent, error: Option<Error>) {
+        // Announced as to be sent again: say that they were not.
+        while let Some(msg) = self.resend.pop_front() {
+            out.emit(Event::BufferDrop {
+                kind: msg.kind,
+                payload: msg.payload,
+                why: "possibly lost, and the session ended before it could be sent again".into(),
+            });
+        }
         while let Some(msg) = self.buffer.pop_front() {
             out.emit(Event::BufferDrop {
                 kind: msg.kind,
