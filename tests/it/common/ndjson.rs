@@ -795,7 +795,8 @@ fn samples(schema: Schema) -> Vec<Value> {
         "subprotocol": null, "extensions": [],
         "timings": {"dns": 0.0, "tcp": 0.001, "tls": null, "upgrade": 0.001, "total": 0.002}});
     let closed = json!({"type": "closed", "ts": 1.0, "code": 1000, "name": "Normal Closure",
-        "reason": "", "wasClean": true, "initiator": "client", "code_valid": true});
+        "reason": "", "wasClean": true, "initiator": "client", "code_valid": true,
+        "error": null});
     let error = json!({"type": "error", "ts": 0.1, "kind": "http_status",
         "message": "HTTP/1.1 403 Forbidden", "status": 403, "body": "no"});
     let warning = json!({"type": "warning", "ts": 0.0, "message": "--insecure"});
@@ -803,7 +804,7 @@ fn samples(schema: Schema) -> Vec<Value> {
         Schema::Connect => vec![
             opened,
             json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 5, "text": "hello",
-                "fragments": 1}),
+                "fragments": 1, "resent": true}),
             json!({"type": "received", "ts": 0.1, "kind": "binary", "len": 3, "base64": "YWJj"}),
             json!({"type": "ping", "ts": 0.2, "direction": "in", "len": 5, "seq": null}),
             json!({"type": "pong", "ts": 0.2, "direction": "in", "len": 0, "seq": 1,
@@ -822,6 +823,8 @@ fn samples(schema: Schema) -> Vec<Value> {
             json!({"type": "buffered", "ts": 1.5, "kind": "text", "len": 3, "queued": 1}),
             json!({"type": "buffer_drop", "ts": 1.6, "kind": "text", "len": 3, "text": "two",
                 "why": "gave up"}),
+            json!({"type": "unconfirmed", "ts": 1.7, "count": 5, "bytes": 640, "first": 26,
+                "last": 30, "more": false, "resend": true}),
         ],
         Schema::Ping => vec![
             opened,
@@ -856,7 +859,8 @@ fn samples(schema: Schema) -> Vec<Value> {
                 "timeout": 1.0}),
             json!({"type": "closed", "ts": 2.0, "id": 1, "peer": "127.0.0.1:5000",
                 "code": 1001, "name": "Going Away", "reason": "going away", "wasClean": true,
-                "initiator": "server", "code_valid": true, "duration": 1.9, "messages_in": 1,
+                "initiator": "server", "code_valid": true, "error": null, "duration": 1.9,
+                "messages_in": 1,
                 "messages_out": 1, "rtt": null}),
             json!({"type": "rejected", "ts": 0.3, "peer": "127.0.0.1:5001", "path": null,
                 "status": 426, "reason": "not an upgrade"}),
@@ -882,7 +886,7 @@ fn mistyped(v: &Value) -> Value {
 
 #[test]
 fn schema_accepts_every_documented_event_and_rejects_broken_ones() {
-    let optional_fields = ["status", "body", "tls_cert", "sha256"];
+    let optional_fields = ["status", "body", "tls_cert", "sha256", "resent"];
     for schema in [Schema::Connect, Schema::Ping, Schema::EchoServer] {
         let samples = samples(schema);
         let mut types: Vec<&str> = samples
@@ -919,6 +923,14 @@ fn schema_accepts_every_documented_event_and_rejects_broken_ones() {
         unknown["type"] = "surprise".into();
         assert!(schema.check(&unknown).is_err(), "{schema:?}: unknown type");
     }
+    // A 1006 says why in `error`, never in `reason` (as in the browser).
+    let drop = serde_json::json!({"type": "closed", "ts": 1.0, "code": 1006,
+        "name": "Abnormal Closure", "reason": "", "wasClean": false, "initiator": "none",
+        "code_valid": true, "error": "connection reset"});
+    assert_eq!(Schema::Connect.check(&drop), Ok(()));
+    let mut with_reason = drop.clone();
+    with_reason["reason"] = "connection reset".into();
+    assert!(Schema::Connect.check(&with_reason).is_err());
     // The same type, another subcommand's shape.
     let server_opened = &samples(Schema::EchoServer)[1];
     assert!(Schema::Connect.check(server_opened).is_err());
