@@ -198,3 +198,59 @@ fn resend_unconfirmed_needs_reconnect() {
     assert_exit(&o, 2);
     assert_contains(&stderr_of(&o), "--reconnect", &o);
 }
+
+/// Announced as to be sent again, but the server never comes back: each one is then reported
+/// as not sent, not dropped without a word.
+#[test]
+fn unconfirmed_messages_that_could_not_be_resent_are_reported_when_the_session_ends() {
+    if !require_peer("python") {
+        return;
+    }
+    let mut peer = Peer::python_script(
+        "stall",
+        "resilience/stall_server.py",
+        &["--stall-after", "1"],
+    );
+    let mut client = Client::start(
+        peer.url(),
+        &[
+            "--reconnect",
+            "--resend-unconfirmed",
+            "--backoff",
+            "50ms..100ms",
+            "--max-reconnects",
+            "1",
+            "--wait",
+            "forever",
+        ],
+    );
+    client.line("msg-1");
+    peer.wait_event("stalled", T);
+    client.line(&format!("fill-{}", "x".repeat(FILLER - 5)));
+    client.line("msg-2");
+    client.wait_for("sent msg-2", |v| {
+        v["type"] == "sent" && v["text"] == "msg-2"
+    });
+    // The whole server goes: its kernel resets the stalled connection, and nobody listens.
+    drop(peer);
+    let (status, events, stderr) = client.finish();
+    assert_eq!(status.code(), Some(6), "{stderr}\n{events:#?}");
+    let lost = of_type(&events, "unconfirmed");
+    assert_eq!(lost.len(), 1, "{events:#?}");
+    assert_eq!(
+        (&lost[0]["count"], &lost[0]["resend"]),
+        (&2.into(), &true.into())
+    );
+    let dropped = of_type(&events, "buffer_drop");
+    let names: Vec<String> = dropped
+        .iter()
+        .map(|v| v["text"].as_str().unwrap().chars().take(5).collect())
+        .collect();
+    assert_eq!(names, ["fill-", "msg-2"], "{events:#?}");
+    assert!(
+        dropped
+            .iter()
+            .all(|v| v["why"].as_str().unwrap().contains("possibly lost")),
+        "{events:#?}"
+    );
+}
