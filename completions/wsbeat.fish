@@ -83,6 +83,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary -d 'Sen
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l echo -d 'Send every received data message back with its type kept'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s P -l show-control -d 'Show received pings and pongs'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l reconnect -d 'Reconnect when the connection is lost (backoff with jitter); the steps run again'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l resend-unconfirmed -d 'After a reconnect, send again the messages the lost connection may not have delivered (its TCP never acknowledged them), in order, before the buffered ones; the peer may see them twice'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l interactive -d 'Interactive session with a line editor (default when stdin and stdout are terminals)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l no-interactive -d 'Scripted session even on a terminal'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timestamps -d 'Prefix every interactive line with the seconds since the session started'
@@ -211,7 +212,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l report -d 'Write 
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-loss -d 'Exit 1 when more messages than this were lost (missing + dropped + corrupted)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-loss -d 'Exit 1 when more messages than this were lost (missing, dropped, unsent, lost in flight, corrupted)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-p99 -d 'Exit 1 when the p99 message round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-errors -d 'Exit 1 when more errors than this were counted (all kinds)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l min-connections -d 'Exit 1 when fewer than N connections were open at the same time at the peak' -r

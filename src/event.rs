@@ -19,6 +19,8 @@ pub enum Event {
         kind: DataKind,
         payload: Bytes,
         fragments: usize,
+        /// Sent again after a reconnect (`--resend-unconfirmed`): the peer may have it twice.
+        resent: bool,
     },
     /// `--send-file`: a binary message streamed from disk, its payload never in memory whole.
     SentFile {
@@ -83,6 +85,18 @@ pub enum Event {
         kind: DataKind,
         len: usize,
         queued: usize,
+    },
+    /// At a connection loss: messages written that the peer's TCP had not acknowledged, so
+    /// may not have arrived. `first`..=`last` number them among the run's `Sent` events;
+    /// `more` when older ones may be lost too but are no longer remembered; `resend` when
+    /// they will be sent again after the reconnect.
+    Unconfirmed {
+        count: usize,
+        bytes: u64,
+        first: Option<u64>,
+        last: Option<u64>,
+        more: bool,
+        resend: bool,
     },
     /// A message that will not be sent: the buffer was full, or the session ended first.
     BufferDrop {

@@ -15,6 +15,8 @@ use wsbeat::net::target::Target;
 
 const MARKER: &str = "SECRETpw";
 const SCHEMES: [&str; 8] = ["ws", "wss", "http", "https", "WS", "HTTPS", "ftp", ""];
+/// `://` and the ways people mistype it (`ws:/user:pass@h`, `ws//…`, `wss:…`).
+const SEPARATORS: [&str; 4] = ["://", ":", ":/", "//"];
 
 /// What becomes of the characters that end the authority (RFC 3986 3.2) in credentials.
 #[derive(Clone, Copy, PartialEq)]
@@ -41,9 +43,10 @@ fn credential(s: &str, colon_allowed: bool, delimiters: Delimiters) -> String {
 }
 
 /// Input: a flags byte (bits 0-2 the scheme, 3 the marker in the user rather than the
-/// password, 4 a bare `:` instead of `://`, 5-6 what becomes of '/', '?' and '#' in the
-/// credentials: 0 dropped, 1 percent-encoded, 2 and 3 as written), then the user, the password's text before and
-/// after the marker and the rest of the URL, separated by NUL bytes.
+/// password, 4 and 7 the separator after the scheme (`SEPARATORS`), 5-6 what becomes of '/',
+/// '?' and '#' in the credentials: 0 dropped, 1 percent-encoded, 2 and 3 as written), then
+/// the user, the password's text before and after the marker and the rest of the URL,
+/// separated by NUL bytes.
 pub fn check(data: &[u8]) {
     let mut input = Input(data);
     let flags = input.byte();
@@ -52,7 +55,7 @@ pub fn check(data: &[u8]) {
     let mut part = || parts.next().unwrap_or("");
     let (user, before, after, rest) = (part(), part(), part(), part());
     let scheme = SCHEMES[(flags & 7) as usize];
-    let separator = if flags & 0x10 != 0 { ":" } else { "://" };
+    let separator = SEPARATORS[usize::from((flags >> 4) & 1 | (flags >> 6) & 2)];
     let delimiters = match (flags >> 5) & 3 {
         0 => Delimiters::Dropped,
         1 => Delimiters::Encoded,
@@ -112,11 +115,13 @@ mod tests {
 
     #[test]
     fn the_documented_forms() {
-        for flags in 0..128u8 {
+        for flags in 0..=255u8 {
             for parts in [
                 &b"user\0x\0y\0host:9001/p?q=1"[..],
                 b"us/er\0x?\0/y#\0host:9001/p",
                 b"user\0\0/x\0host/",
+                b"user\0\0\0host:99999/",
+                b"us@er\0x\0\0:80/",
             ] {
                 let mut data = vec![flags];
                 data.extend_from_slice(parts);

@@ -137,6 +137,11 @@ pub struct ConnectArgs {
         help_heading = "Staying connected"
     )]
     pub buffer_overflow: BufferOverflow,
+    /// After a reconnect, send again the messages the lost connection may not have
+    /// delivered (its TCP never acknowledged them), in order, before the buffered ones;
+    /// the peer may see them twice
+    #[arg(long, requires = "reconnect", help_heading = "Staying connected")]
+    pub resend_unconfirmed: bool,
 
     /// Interactive session with a line editor (default when stdin and stdout are terminals)
     #[arg(long, overrides_with = "no_interactive", help_heading = "Interactive")]

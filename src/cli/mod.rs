@@ -41,10 +41,10 @@ impl Cli {
         if let (Command::Connect(args), Some(("connect", m))) =
             (&mut cli.command, matches.subcommand())
         {
-            args.steps = steps_in_order(m);
+            args.steps = steps_in_order(m, Some("send_file"));
         }
         if let (Command::Soak(args), Some(("soak", m))) = (&mut cli.command, matches.subcommand()) {
-            args.steps = steps_in_order(m);
+            args.steps = steps_in_order(m, None);
         }
         Ok(cli)
     }
@@ -56,10 +56,12 @@ pub enum StepOpt {
     Send,
     Expect,
     ExpectJson,
+    /// `--send-file`, whose place among the steps is all it carries (its value is a path).
+    SendFile,
 }
 
 /// The step options of one subcommand, sorted by where they stood on the command line.
-fn steps_in_order(m: &clap::ArgMatches) -> Vec<(StepOpt, String)> {
+fn steps_in_order(m: &clap::ArgMatches, file: Option<&str>) -> Vec<(StepOpt, String)> {
     let mut steps: Vec<(usize, StepOpt, String)> = Vec::new();
     for (id, opt) in [
         ("send", StepOpt::Send),
@@ -69,6 +71,9 @@ fn steps_in_order(m: &clap::ArgMatches) -> Vec<(StepOpt, String)> {
         if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
             steps.extend(idx.zip(vals).map(|(i, v)| (i, opt, v.clone())));
         }
+    }
+    if let Some(i) = file.and_then(|id| m.index_of(id)) {
+        steps.push((i, StepOpt::SendFile, String::new()));
     }
     steps.sort_by_key(|(i, ..)| *i);
     steps.into_iter().map(|(_, o, v)| (o, v)).collect()

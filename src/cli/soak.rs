@@ -154,7 +154,7 @@ pub struct SoakArgs {
     )]
     pub color: ColorChoice,
 
-    /// Exit 1 when more messages than this were lost (missing + dropped + corrupted)
+    /// Exit 1 when more messages than this were lost (missing, dropped, unsent, lost in flight, corrupted)
     #[arg(
         long,
         value_name = "N",

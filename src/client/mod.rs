@@ -6,3 +6,4 @@ pub mod pings;
 pub mod reconnect;
 pub mod session;
 pub mod steps;
+pub mod unconfirmed;

@@ -16,9 +16,10 @@ use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
 use crate::client::pings::{PingTracker, PongMatch};
 use crate::client::reconnect::{Backoff, Overflow};
 use crate::client::reconnect::{OutboundBuffer, Reconnector};
+use crate::client::unconfirmed::SentLog;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, EventSink};
-use crate::net::stream::MaybeTls;
+use crate::net::stream::{MaybeTls, SendQueue};
 use crate::ws::connection::Connection;
 use crate::ws::connection::{Incoming, Source};
 use crate::ws::handshake::client::ConnectOptions;
@@ -60,6 +61,11 @@ pub struct SessionConfig {
     /// The caller replays the buffer itself (`replay`) after a reconnect, once its steps
     /// (`client::steps`) have run on the new connection.
     pub hold_replay: bool,
+    /// After a reconnect, send again what the lost connection may not have delivered.
+    pub resend_unconfirmed: bool,
+    /// `--expect-close 1006`: the peer dropping the connection is the outcome asked for, so
+    /// it is not reported as an error (the close event still says why).
+    pub expect_drop: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +146,24 @@ pub struct Stats {
     pub reconnects: u64,
 }
 
+/// Why a message goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// `--send`, again on every connection: never resent on its own.
+    Preamble,
+    /// Typed, piped, echoed, or replayed from the buffer.
+    User,
+    /// Unconfirmed at a loss, sent again (`--resend-unconfirmed`).
+    Resent,
+}
+
+/// A message in the sent log.
+#[derive(Debug)]
+pub(super) struct Sent {
+    msg: Outgoing,
+    origin: Origin,
+}
+
 /// `/ping PAYLOAD` probes carry the user's bytes, so they are matched by equality; a few are
 /// remembered, the oldest forgotten first.
 const CUSTOM_PINGS: usize = 16;
@@ -153,6 +177,10 @@ pub struct Session<S = MaybeTls> {
     heartbeat_seq: Option<u64>,
     reconnector: Option<Reconnector>,
     buffer: OutboundBuffer<Outgoing>,
+    /// The last messages written on this connection, to name those a loss may have taken.
+    sent_log: SentLog<Sent>,
+    /// Unconfirmed at the last loss, to be sent again first (`--resend-unconfirmed`).
+    resend: VecDeque<Outgoing>,
     pub tracker: PingTracker,
     custom_pings: VecDeque<(Bytes, Instant)>,
     pub stats: Stats,
@@ -165,7 +193,7 @@ pub struct Session<S = MaybeTls> {
     ending: Option<(CloseEvent, Option<Error>)>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
+impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> {
     /// A session over its first connection, already open: a failure to open the first one is
     /// the caller's to report (its own exit codes), not a reason to reconnect.
     pub fn new(
@@ -184,6 +212,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
                 .reconnect
                 .map(|r| Reconnector::new(r.backoff, r.max_attempts)),
             buffer: OutboundBuffer::new(cfg.buffer, cfg.overflow),
+            sent_log: SentLog::default(),
+            resend: VecDeque::new(),
             tracker: PingTracker::new(16),
             custom_pings: VecDeque::new(),
             stats: Stats {
@@ -230,8 +260,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         // Cheap: the payloads are shared `Bytes`.
         let preamble = self.cfg.preamble.clone();
         for (kind, payload) in preamble {
-            self.send_now(out, kind, payload, self.cfg.fragment_size)
-                .await?;
+            let msg = Outgoing {
+                kind,
+                payload,
+                fragment_size: self.cfg.fragment_size,
+            };
+            self.send_now(out, msg, Origin::Preamble).await?;
         }
         if let Some(path) = self.cfg.send_file.clone() {
             self.send_file(out, &path).await?;
@@ -275,11 +309,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
     /// Send what was buffered while the connection was down, in order; what cannot be sent
     /// stays buffered (the loss is reported by `recv`).
     pub async fn replay(&mut self, out: &mut dyn EventSink) {
+        // What the lost connection may not have delivered (`--resend-unconfirmed`) goes first,
+        // in its order; then what was typed while the connection was down.
+        while let Some(msg) = self.resend.pop_front() {
+            if self
+                .send_now(out, msg.clone(), Origin::Resent)
+                .await
+                .is_err()
+            {
+                self.resend.push_front(msg);
+                return;
+            }
+        }
         while let Some(msg) = self.buffer.pop_front() {
-            let sent = self
-                .send_now(out, msg.kind, msg.payload.clone(), msg.fragment_size)
-                .await;
-            if sent.is_err() {
+            if self.send_now(out, msg.clone(), Origin::User).await.is_err() {
                 self.buffer.push_front(msg);
                 break;
             }
@@ -291,10 +334,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
     pub async fn send(&mut self, out: &mut dyn EventSink, msg: Outgoing) -> Result<(), Error> {
         match &self.state {
             State::Up(c) if !c.is_closing() => {
-                match self
-                    .send_now(out, msg.kind, msg.payload.clone(), msg.fragment_size)
-                    .await
-                {
+                match self.send_now(out, msg.clone(), Origin::User).await {
                     Ok(()) => Ok(()),
                     // The receive side will see the loss and reconnect; keep the message for it.
                     Err(_) if self.reconnector.is_some() && !self.user_closing => {
@@ -320,12 +360,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         }
     }
 
-    async fn send_now(
+    pub(super) async fn send_now(
         &mut self,
         out: &mut dyn EventSink,
-        kind: DataKind,
-        payload: Bytes,
-        fragment_size: Option<usize>,
+        msg: Outgoing,
+        origin: Origin,
     ) -> Result<(), Error> {
         let State::Up(conn) = &mut self.state else {
             return Err(Error::new(
@@ -333,13 +372,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
                 "cannot send: not connected",
             ));
         };
-        let fragments = conn.send(kind, &payload, fragment_size).await?;
+        let fragments = conn.send(msg.kind, &msg.payload, msg.fragment_size).await?;
         self.stats.sent_messages += 1;
-        self.stats.sent_bytes += payload.len() as u64;
+        self.stats.sent_bytes += msg.payload.len() as u64;
+        let (kind, payload) = (msg.kind, msg.payload.clone());
+        // Right after the send, the stream ends with this message.
+        let conn: &Connection<S> = conn;
+        self.sent_log.record(
+            conn.stream_end(),
+            self.stats.sent_messages,
+            payload.len(),
+            Sent { msg, origin },
+            || conn.unacked(),
+        );
         out.emit(Event::Sent {
             kind,
             payload,
             fragments,
+            resent: origin == Origin::Resent,
         });
         Ok(())
     }
@@ -417,7 +467,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
             State::Up(conn) => conn.close(spec.code, &spec.reason).await,
             State::Waiting { .. } | State::Opening { .. } => {
                 let mut close = self.last_close.clone();
-                close.reason = format!("closed while reconnecting (last: {})", close.reason);
+                let last = close.diagnostic.as_deref().unwrap_or(&close.reason);
+                close.diagnostic = Some(format!("closed while reconnecting (last: {last})"));
                 self.end(out, close, None);
                 Ok(())
             }

@@ -26,6 +26,8 @@ pub enum StepArg {
     Send(String),
     Expect(String),
     ExpectJson(String),
+    /// `--send-file`: streamed when its turn comes.
+    SendFile(PathBuf),
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +116,14 @@ impl Script {
                         source: pattern.clone(),
                     }
                 }
+                StepArg::SendFile(path) => {
+                    let label = format!("--send-file {}", path.display());
+                    Step {
+                        action: Action::SendFile(path.clone()),
+                        label: label.clone(),
+                        source: label,
+                    }
+                }
                 StepArg::ExpectJson(expr) => {
                     let e = parse_json_expr(expr)
                         .map_err(|why| Error::usage(format!("--expect-json '{expr}': {why}")))?;
@@ -139,15 +149,6 @@ impl Script {
             script.steps.push(step);
         }
         Ok(script)
-    }
-
-    /// Append a file streamed after the other steps (`--send-file`).
-    pub fn push_file(&mut self, label: String, path: PathBuf) {
-        self.steps.push(Step {
-            action: Action::SendFile(path),
-            label: label.clone(),
-            source: label,
-        });
     }
 
     fn slot_of(&self, name: &str) -> Option<usize> {

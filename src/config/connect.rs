@@ -45,6 +45,8 @@ pub struct ConnectConfig {
     /// `--buffer`: messages kept while the connection is down.
     pub buffer: usize,
     pub overflow: Overflow,
+    /// `--resend-unconfirmed`.
+    pub resend_unconfirmed: bool,
     pub interactive: Option<InteractiveConfig>,
     /// Scripted with stdin on a terminal (`| jq`): nobody pipes lines, so a script that ends
     /// with an expect is done when it matches, without waiting for Ctrl-D.
@@ -76,6 +78,8 @@ impl ConnectConfig {
             buffer: self.buffer,
             overflow: self.overflow,
             hold_replay: self.interactive.is_none() && !self.script.is_empty(),
+            resend_unconfirmed: self.resend_unconfirmed,
+            expect_drop: self.expect_close == Some(crate::ws::proto::close::ABNORMAL),
         }
     }
 }
@@ -94,7 +98,7 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     } else {
         DataKind::Text
     };
-    let mut script = Script::build(
+    let script = Script::build(
         &step_args(args),
         line_kind,
         match args.step_timeout {
@@ -114,7 +118,6 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
         if std::fs::metadata(path).map_err(cannot)?.is_file() {
             std::fs::File::open(path).map_err(cannot)?;
         }
-        script.push_file(format!("--send-file {}", path.display()), path.clone());
     }
     if let Some(code) = args.expect_close
         && !(1000..=4999).contains(&code)
@@ -181,13 +184,20 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
             BufferOverflow::DropOldest => Overflow::DropOldest,
             BufferOverflow::DropNewest => Overflow::DropNewest,
         },
+        resend_unconfirmed: args.resend_unconfirmed,
         interactive,
         stdin_tty: std::io::stdin().is_terminal(),
     })
 }
 
 fn step_args(args: &ConnectArgs) -> Vec<StepArg> {
-    super::step_args(&args.steps, &args.send, &args.expect, &args.expect_json)
+    super::step_args(
+        &args.steps,
+        &args.send,
+        args.send_file.as_ref(),
+        &args.expect,
+        &args.expect_json,
+    )
 }
 
 fn heartbeat(args: &ConnectArgs) -> Result<Option<HeartbeatConfig>, Error> {

@@ -149,27 +149,32 @@ fn build_options(
 }
 
 /// The step options in command-line order; without the order (a parse that skipped
-/// `Cli::try_parse_ordered_from`), sends, then expects, then JSON expects.
+/// `Cli::try_parse_ordered_from`), sends, then the file, then expects, then JSON expects.
 fn step_args(
     ordered: &[(StepOpt, String)],
     send: &[String],
+    file: Option<&std::path::PathBuf>,
     expect: &[String],
     expect_json: &[String],
 ) -> Vec<StepArg> {
     if !ordered.is_empty() {
         return ordered
             .iter()
-            .map(|(opt, v)| match opt {
-                StepOpt::Send => StepArg::Send(v.clone()),
-                StepOpt::Expect => StepArg::Expect(v.clone()),
-                StepOpt::ExpectJson => StepArg::ExpectJson(v.clone()),
+            .filter_map(|(opt, v)| {
+                Some(match opt {
+                    StepOpt::Send => StepArg::Send(v.clone()),
+                    StepOpt::Expect => StepArg::Expect(v.clone()),
+                    StepOpt::ExpectJson => StepArg::ExpectJson(v.clone()),
+                    StepOpt::SendFile => StepArg::SendFile(file?.clone()),
+                })
             })
             .collect();
     }
     let sends = send.iter().cloned().map(StepArg::Send);
+    let file = file.cloned().map(StepArg::SendFile);
     let expects = expect.iter().cloned().map(StepArg::Expect);
     let json = expect_json.iter().cloned().map(StepArg::ExpectJson);
-    sends.chain(expects).chain(json).collect()
+    sends.chain(file).chain(expects).chain(json).collect()
 }
 
 /// `ws+unix:///path/to.sock:/ws/path` (also `wss+unix://`): the socket's path up to the first

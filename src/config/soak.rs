@@ -179,7 +179,13 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
             s.step_timeout.unwrap_or(args.step_timeout),
         ),
         None => (
-            super::step_args(&args.steps, &args.send, &args.expect, &args.expect_json),
+            super::step_args(
+                &args.steps,
+                &args.send,
+                None,
+                &args.expect,
+                &args.expect_json,
+            ),
             args.step_timeout,
         ),
     };

@@ -152,3 +152,136 @@ impl<T: AsyncWrite + Unpin, P: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T, P>
         }
     }
 }
+
+/// What the kernel still holds of what we wrote: bytes handed to the socket that the peer's
+/// TCP has not acknowledged. At a connection loss they are what may never have arrived
+/// (`client::unconfirmed`). Bytes the peer's TCP acknowledged but its application never read
+/// are beyond anyone's knowledge on this side.
+pub trait SendQueue {
+    /// `None` when this platform or stream cannot tell. `Some(u64::MAX)` when the TLS layer
+    /// still holds records it could not write: then nothing written can be called confirmed.
+    fn unacked(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// The in-memory streams of the tests have no kernel behind them.
+impl SendQueue for tokio::io::DuplexStream {}
+
+impl SendQueue for Socket {
+    fn unacked(&self) -> Option<u64> {
+        match self {
+            Socket::Tcp(s) => fd_unacked(s),
+            // For a Unix stream the same ioctl counts what the peer has not read yet.
+            Socket::Unix(s) => fd_unacked(s.as_ref()),
+            Socket::ProxyTls(s) if s.get_ref().1.wants_write() => Some(u64::MAX),
+            // The proxy's TCP socket: its count includes the proxy TLS's own overhead, so it
+            // names every message that may be unacknowledged, perhaps one or two more.
+            Socket::ProxyTls(s) => fd_unacked(s.get_ref().0),
+        }
+    }
+}
+
+/// A TLS stream's socket, and whether rustls still holds output it could not write.
+pub trait TlsOverSocket {
+    fn socket(&self) -> &Socket;
+    fn holds_output(&self) -> bool;
+}
+
+impl TlsOverSocket for tokio_rustls::client::TlsStream<Socket> {
+    fn socket(&self) -> &Socket {
+        self.get_ref().0
+    }
+    fn holds_output(&self) -> bool {
+        self.get_ref().1.wants_write()
+    }
+}
+
+impl TlsOverSocket for tokio_rustls::server::TlsStream<Socket> {
+    fn socket(&self) -> &Socket {
+        self.get_ref().0
+    }
+    fn holds_output(&self) -> bool {
+        self.get_ref().1.wants_write()
+    }
+}
+
+/// Over TLS the count is of wire bytes (record headers and tags included) while the caller
+/// counts plaintext: a wire byte carries at most one plaintext byte, so treating the count as
+/// plaintext names every message that may be unacknowledged, and perhaps one or two more.
+impl<T: TlsOverSocket> SendQueue for MaybeTls<T, Socket> {
+    fn unacked(&self) -> Option<u64> {
+        match self {
+            MaybeTls::Plain(s) => s.unacked(),
+            MaybeTls::Tls(s) if s.holds_output() => Some(u64::MAX),
+            MaybeTls::Tls(s) => s.socket().unacked(),
+        }
+    }
+}
+
+/// `SIOCOUTQ` (the same number as `TIOCOUTQ`): the send queue's bytes not yet acknowledged.
+/// It still answers after the peer reset the connection, until the socket is closed.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn fd_unacked(s: &impl std::os::fd::AsRawFd) -> Option<u64> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: a valid socket descriptor and a pointer to an int, as the ioctl expects.
+    let rc = unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    (rc == 0).then(|| u64::try_from(n).unwrap_or(0))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn fd_unacked<S>(_: &S) -> Option<u64> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// What the peer does not read stays unacknowledged once its receive window is full, and
+    /// the count survives the peer's reset.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[tokio::test]
+    async fn counts_what_a_peer_that_stopped_reading_never_acknowledged() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        small_rcvbuf(&listener);
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut s = MaybeTls::<tokio_rustls::client::TlsStream<Socket>>::Plain(Socket::Tcp(client));
+        assert_eq!(s.unacked(), Some(0));
+        let chunk = vec![7u8; 64 * 1024];
+        for _ in 0..16 {
+            s.write_all(&chunk).await.unwrap();
+        }
+        let held = s.unacked().unwrap();
+        assert!(
+            held > 512 * 1024,
+            "a 1 MiB write into a peer that never reads: {held} B unacknowledged"
+        );
+        drop(server);
+        let after = s.unacked().unwrap();
+        assert!(
+            after >= held / 2,
+            "{after} B after the reset, {held} B before"
+        );
+    }
+
+    /// A small receive buffer on the listener, inherited by the accepted socket.
+    fn small_rcvbuf(l: &std::net::TcpListener) {
+        use std::os::fd::AsRawFd;
+        let v: libc::c_int = 4096;
+        // SAFETY: a valid socket and an int option value.
+        let rc = unsafe {
+            libc::setsockopt(
+                l.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+    }
+}

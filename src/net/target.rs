@@ -319,6 +319,41 @@ mod tests {
     }
 
     #[test]
+    fn a_mistyped_scheme_separator_or_an_unknown_scheme_never_shows_the_password() {
+        // Without a well-formed `SCHEME://` there is no authority to parse: everything up to
+        // the last '@' is hidden.
+        for url in [
+            "ws:/user:s3cret@h/",
+            "ws//user:s3cret@h/",
+            "wss:user:s3cret@h/",
+            "ws:\\\\user:s3cret@h/",
+            "ws:///user:s3cret@h/",
+            "ws:/user:s3cret/x@h:99999/",
+            "wss:user:s3cret@h:99999",
+            "user:s3cret@h",
+            " ws :// user:s3cret@h",
+            "foo://user:s3cret@h/",
+            "x-y+z.1://user:s3cret@h/",
+            "ws://user:s3cret@",
+            "ws://user:s3cret@:80/",
+            "ws://user:s3cret@[::1/",
+            "ws://user:s3cret@h st/",
+            "ws://us@er:s3cret@h:99999/",
+            "ws://user:s3cret#x@h/",
+        ] {
+            let e = url.parse::<Target>().unwrap_err();
+            for shown in [e.to_string(), e.message().to_string(), format!("{e:#}")] {
+                assert!(!shown.contains("s3cret"), "{url}: {shown}");
+            }
+        }
+        let e = "ws:/user:s3cret@h/".parse::<Target>().unwrap_err();
+        assert!(
+            e.to_string().starts_with("'***@h/' is not a WebSocket URL"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn credentials_are_percent_decoded_as_rfc_3986_says() {
         let a = t("ws://us%65r:p%40ss@h/");
         assert_eq!(a.userinfo, Some(("user".into(), "p@ss".into())));

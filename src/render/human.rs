@@ -76,6 +76,14 @@ pub fn close_line(c: &CloseEvent) -> String {
         };
         line.push_str(&format!(" {}", palette::bad(why)));
     }
+    if let Some(why) = &c.diagnostic {
+        // Its own line: the browser's reason stays what the peer said (nothing, for a 1006).
+        line.push_str(&format!(
+            "\n  {} {}",
+            palette::dim("why:"),
+            escape_controls(why, false)
+        ));
+    }
     line
 }
 
@@ -138,8 +146,12 @@ impl Render for Human {
                 kind,
                 payload,
                 fragments,
+                resent,
             } => {
-                if self.verbose {
+                if *resent {
+                    // Said even without -v: the peer may now have it twice.
+                    stderr_line(&resent_line(*kind, payload))?;
+                } else if self.verbose {
                     let frames = if *fragments > 1 {
                         format!(", {fragments} frames")
                     } else {
@@ -271,6 +283,60 @@ pub fn via(h: &crate::ws::open::Handshake) -> String {
         .map_or(String::new(), |p| format!(" via proxy {p}"))
 }
 
+/// A message sent again after a reconnect (`--resend-unconfirmed`).
+pub fn resent_line(kind: DataKind, payload: &[u8]) -> String {
+    // Enough to recognise it: a resent message can be as long as a whole send buffer.
+    const PREVIEW: usize = 60;
+    let body = match kind {
+        DataKind::Text => {
+            let text = String::from_utf8_lossy(payload);
+            let mut cut: String = text.chars().take(PREVIEW).collect();
+            if cut.len() < text.len() {
+                cut.push('…');
+            }
+            escape_controls(&cut, false).into_owned()
+        }
+        DataKind::Binary => format!("{} bytes", payload.len()),
+    };
+    format!(
+        "{} {} ({} bytes), possibly a duplicate: {body}",
+        palette::warn("resent:"),
+        kind.as_str(),
+        payload.len()
+    )
+}
+
+/// `possibly lost: 5 messages, 640 bytes unacknowledged`, and which ones.
+pub fn unconfirmed_line(
+    count: usize,
+    bytes: u64,
+    first: Option<u64>,
+    last: Option<u64>,
+    more: bool,
+    resend: bool,
+) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    let more = if more {
+        " (and older ones no longer remembered)"
+    } else {
+        ""
+    };
+    let which = match (first, last) {
+        (Some(f), Some(l)) if f == l => format!("; sent message #{f}"),
+        (Some(f), Some(l)) => format!("; sent messages #{f}..#{l}"),
+        _ => String::new(),
+    };
+    let then = if resend {
+        "; sending them again after the reconnect"
+    } else {
+        ""
+    };
+    format!(
+        "{} {count} message{plural}{more}, {bytes} bytes unacknowledged{which}{then}",
+        palette::bad("possibly lost:")
+    )
+}
+
 pub fn heartbeat_line(seq: Option<u64>, rtt: Option<Duration>) -> String {
     let seq = seq.map_or(String::new(), |s| format!(" seq={s}"));
     match rtt {
@@ -316,6 +382,14 @@ pub fn link_line(event: &Event) -> Option<String> {
             };
             palette::good(&format!("reconnected on attempt {attempt}{tail}")).to_string()
         }
+        Event::Unconfirmed {
+            count,
+            bytes,
+            first,
+            last,
+            more,
+            resend,
+        } => unconfirmed_line(*count, *bytes, *first, *last, *more, *resend),
         Event::HeartbeatTimeout { waited } => palette::bad(&format!(
             "heartbeat timeout after {}: no answer from the peer",
             units::duration(*waited)
@@ -362,7 +436,18 @@ mod tests {
             was_clean: false,
             initiator: Initiator::Server,
             code_valid,
+            diagnostic: None,
         })
+    }
+
+    #[test]
+    fn a_1006_has_an_empty_reason_and_says_why_on_its_own_line() {
+        colored::control::set_override(false);
+        let line = close_line(&CloseEvent::abnormal("connection error: reset\x1b[2J"));
+        let lines: Vec<&str> = line.lines().collect();
+        assert_eq!(lines.len(), 2, "{line}");
+        assert!(lines[0].contains("code=1006") && lines[0].contains("reason=\"\""));
+        assert_eq!(lines[1], "  why: connection error: reset\\x1b[2J");
     }
 
     #[test]

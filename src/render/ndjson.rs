@@ -60,7 +60,8 @@ pub fn opt_secs(d: Option<Duration>) -> Value {
     d.map_or(Value::Null, |d| json!(secs(d)))
 }
 
-/// `code`, `name`, `reason`, `wasClean`, `initiator`, `code_valid`: the browser's CloseEvent.
+/// `code`, `name`, `reason`, `wasClean`, `initiator`, `code_valid`: the browser's CloseEvent;
+/// `error`: our diagnostic.
 pub fn close_fields(c: &CloseEvent) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("code".into(), json!(c.code));
@@ -69,6 +70,8 @@ pub fn close_fields(c: &CloseEvent) -> Map<String, Value> {
     m.insert("wasClean".into(), json!(c.was_clean));
     m.insert("initiator".into(), json!(c.initiator.as_str()));
     m.insert("code_valid".into(), json!(c.code_valid));
+    // Not the browser's: why the connection died, when no Close frame said it (1006).
+    m.insert("error".into(), json!(c.diagnostic));
     m
 }
 
@@ -138,10 +141,14 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             kind,
             payload,
             fragments,
+            resent,
         } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
             m.insert("fragments".into(), json!(fragments));
+            if *resent {
+                m.insert("resent".into(), json!(true));
+            }
             ("sent", Value::Object(m))
         }
         Event::SentFile {
@@ -219,6 +226,18 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             "buffered",
             json!({"kind": kind.as_str(), "len": len, "queued": queued}),
         ),
+        Event::Unconfirmed {
+            count,
+            bytes,
+            first,
+            last,
+            more,
+            resend,
+        } => (
+            "unconfirmed",
+            json!({"count": count, "bytes": bytes, "first": first, "last": last,
+                   "more": more, "resend": resend}),
+        ),
         Event::BufferDrop { kind, payload, why } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
@@ -240,6 +259,17 @@ pub fn mirror_to_stderr(event: &Event) {
         Event::HeartbeatTimeout { waited } => eprintln!(
             "wsbeat: error: heartbeat timeout after {}: no answer from the peer",
             super::units::duration(*waited)
+        ),
+        Event::Unconfirmed {
+            count,
+            bytes,
+            first,
+            last,
+            more,
+            resend,
+        } => eprintln!(
+            "wsbeat: {}",
+            super::human::unconfirmed_line(*count, *bytes, *first, *last, *more, *resend)
         ),
         _ => {}
     }
@@ -276,6 +306,7 @@ pub(crate) mod tests {
             was_clean: true,
             initiator: Initiator::Server,
             code_valid: true,
+            diagnostic: None,
         };
         let v = to_json(Duration::ZERO, &Event::Closed(c));
         assert_eq!(v["wasClean"], true);
@@ -327,6 +358,13 @@ pub(crate) mod tests {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"hi"),
                 fragments: 2,
+                resent: false,
+            },
+            Event::Sent {
+                kind: DataKind::Text,
+                payload: Bytes::from_static(b"again"),
+                fragments: 1,
+                resent: true,
             },
             Event::Received {
                 kind: DataKind::Binary,
@@ -388,6 +426,14 @@ pub(crate) mod tests {
                 payload: Bytes::from_static(b"lost"),
                 why: "buffer full".into(),
             },
+            Event::Unconfirmed {
+                count: 5,
+                bytes: 640,
+                first: Some(26),
+                last: Some(30),
+                more: false,
+                resend: true,
+            },
         ];
         let lines: Vec<String> = events
             .iter()
@@ -397,12 +443,13 @@ pub(crate) mod tests {
             r#"{"type":"redirect","ts":1.25,"status":301,"from":"ws://127.0.0.1:9000/","to":"ws://127.0.0.1:9001/","credentials_dropped":true}"#,
             r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","proxy":null,"status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":null,"upgrade":0.004,"total":0.01}}"#,
             r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2}"#,
+            r#"{"type":"sent","ts":1.25,"kind":"text","len":5,"text":"again","fragments":1,"resent":true}"#,
             r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI="}"#,
             r#"{"type":"ping","ts":1.25,"direction":"out","len":16,"seq":1}"#,
             r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.00025}"#,
             r#"{"type":"pong","ts":1.25,"direction":"out","len":0,"seq":null,"rtt":null}"#,
             r#"{"type":"expect","ts":1.25,"index":0,"pattern":"^p","matched":"pong"}"#,
-            r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"gone","wasClean":false,"initiator":"none","code_valid":true}"#,
+            r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"","wasClean":false,"initiator":"none","code_valid":true,"error":"gone"}"#,
             r#"{"type":"error","ts":1.25,"kind":"http_status","message":"the server answered 403","status":403,"body":"go away"}"#,
             r#"{"type":"error","ts":1.25,"kind":"usage","message":"bad"}"#,
             r#"{"type":"warning","ts":1.25,"message":"careful"}"#,
@@ -413,6 +460,7 @@ pub(crate) mod tests {
             r#"{"type":"heartbeat","ts":1.25,"seq":3,"rtt":null}"#,
             r#"{"type":"buffered","ts":1.25,"kind":"text","len":5,"queued":1}"#,
             r#"{"type":"buffer_drop","ts":1.25,"kind":"text","len":4,"text":"lost","why":"buffer full"}"#,
+            r#"{"type":"unconfirmed","ts":1.25,"count":5,"bytes":640,"first":26,"last":30,"more":false,"resend":true}"#,
         ];
         assert_eq!(lines, want);
     }

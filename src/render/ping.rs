@@ -564,7 +564,7 @@ mod tests {
             r#"{"type":"other","ts":1.25,"kind":"text","len":3}"#,
             r#"{"type":"handshake","ts":1.25,"seq":5,"peer":"127.0.0.1:9001","status":101,"rtt":0.01,"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":null,"upgrade":0.004,"total":0.01}}"#,
             r#"{"type":"failed","ts":1.25,"seq":6,"kind":"refused","message":"connection refused"}"#,
-            r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"gone","wasClean":false,"initiator":"none","code_valid":true}"#,
+            r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"","wasClean":false,"initiator":"none","code_valid":true,"error":"gone"}"#,
             r#"{"type":"summary","ts":1.25,"url":"ws://x/","mode":"text","sent":4,"received":2,"loss_percent":50.0,"late":1,"duplicate":1,"unsolicited":1,"other":1,"rtt":{"min":0.001,"avg":0.002,"max":0.003,"mdev":0.001,"p50":0.001000447,"p90":0.003,"p99":0.003},"elapsed":3.5,"ended":"interrupted"}"#,
         ];
         assert_eq!(lines, want);

@@ -192,6 +192,9 @@ fn human_line(event: &ServerEvent) -> String {
             if let Some(rtt) = rtt {
                 line.push_str(&format!(" rtt={}", units::duration(*rtt)));
             }
+            if let Some(why) = &close.diagnostic {
+                line.push_str(&format!(" error={why:?}"));
+            }
             if !close.code_valid {
                 line.push_str(&format!(
                     " {}",
@@ -371,6 +374,7 @@ mod tests {
                 was_clean: true,
                 initiator: Initiator::Client,
                 code_valid: true,
+                diagnostic: None,
             },
             duration: Duration::from_millis(1200),
             messages_in: 4,
@@ -477,6 +481,7 @@ mod tests {
                     was_clean: true,
                     initiator: Initiator::Server,
                     code_valid: true,
+                    diagnostic: None,
                 },
                 duration: Duration::from_secs(2),
                 messages_in: 3,
@@ -530,7 +535,7 @@ mod tests {
             r#"opened {"id":1,"peer":"127.0.0.1:5555","path":"/","subprotocol":null}"#,
             r#"message {"id":1,"kind":"text","len":5}"#,
             r#"heartbeat_timeout {"id":1,"peer":"127.0.0.1:5555","timeout":1.5}"#,
-            r#"closed {"id":1,"peer":"127.0.0.1:5555","code":4001,"name":"application","reason":"bye","wasClean":true,"initiator":"server","code_valid":true,"duration":2.0,"messages_in":3,"messages_out":2,"rtt":null}"#,
+            r#"closed {"id":1,"peer":"127.0.0.1:5555","code":4001,"name":"application","reason":"bye","wasClean":true,"initiator":"server","code_valid":true,"error":null,"duration":2.0,"messages_in":3,"messages_out":2,"rtt":null}"#,
             r#"rejected {"peer":"127.0.0.1:5555","path":"/x","status":503,"reason":"too many"}"#,
             r#"rejected {"peer":"127.0.0.1:5555","path":null,"status":null,"reason":"handshake timeout"}"#,
             r#"shutdown {"connections":2}"#,

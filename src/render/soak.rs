@@ -111,16 +111,26 @@ pub fn render(r: &Report, color: bool) -> String {
     let lost = m.lost();
     let _ = writeln!(
         o,
-        "{}         {} (missing {}, dropped {}, unsent {}, corrupted {}); duplicated {}, reordered {}",
+        "{}         {} (missing {}, dropped {}, unsent {}, lost in flight {}, corrupted {}); duplicated {}, reordered {}",
         head("loss"),
         good(lost.to_string(), lost == 0),
         m.missing,
         m.dropped,
         m.unsent,
+        m.lost_in_flight,
         m.corrupted,
         m.duplicated,
         m.reordered
     );
+    if m.unconfirmed > 0 {
+        let _ = writeln!(
+            o,
+            "{}  {} message(s), {} bytes the server's TCP never acknowledged at connection losses",
+            head("unconfirmed"),
+            m.unconfirmed,
+            m.unconfirmed_bytes
+        );
+    }
     let h = &r.heartbeats;
     let _ = writeln!(
         o,

@@ -47,6 +47,13 @@ pub enum Ev {
     Missing(u64),
     Dropped(u64),
     Unsent(u64),
+    /// Sent messages that a connection loss left without a future: never sent again.
+    LostInFlight(u64),
+    /// At a loss: messages (estimated, at most) and bytes the server's TCP never acknowledged.
+    Unconfirmed {
+        messages: u64,
+        bytes: u64,
+    },
     HeartbeatSent,
     HeartbeatAnswered(Duration),
     /// A connection finished its preamble (`--send`/`--expect`) and starts measuring.
@@ -225,6 +232,11 @@ impl Stats {
             Ev::Missing(n) => self.messages.missing += n,
             Ev::Dropped(n) => self.messages.dropped += n,
             Ev::Unsent(n) => self.messages.unsent += n,
+            Ev::LostInFlight(n) => self.messages.lost_in_flight += n,
+            Ev::Unconfirmed { messages, bytes } => {
+                self.messages.unconfirmed += messages;
+                self.messages.unconfirmed_bytes += bytes;
+            }
             Ev::HeartbeatSent => self.heartbeats.sent += 1,
             Ev::HeartbeatAnswered(rtt) => {
                 self.heartbeats.answered += 1;

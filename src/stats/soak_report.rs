@@ -83,12 +83,24 @@ pub struct Messages {
     pub dropped: u64,
     /// Still in the buffer when the run ended (the connection never came back).
     pub unsent: u64,
+    /// Sent, in flight when their connection was lost, and never sent again (no reconnect, or
+    /// the run ended first): the server may or may not have them. In echo mode, the unanswered
+    /// ones; without echoes, those the server's TCP had not acknowledged (`unconfirmed`).
+    #[serde(default)]
+    pub lost_in_flight: u64,
+    /// At connection losses: messages whose bytes the server's TCP had not acknowledged (the
+    /// kernel's count mapped onto the last messages sent, erring on the high side), and those
+    /// bytes. Replayed after a reconnect in echo mode; `lost_in_flight` otherwise.
+    #[serde(default)]
+    pub unconfirmed: u64,
+    #[serde(default)]
+    pub unconfirmed_bytes: u64,
 }
 
 impl Messages {
     /// What `--max-loss` bounds: messages that did not come back intact.
     pub fn lost(&self) -> u64 {
-        self.missing + self.dropped + self.unsent + self.corrupted
+        self.missing + self.dropped + self.unsent + self.corrupted + self.lost_in_flight
     }
 
     fn merge(&mut self, o: &Messages) {
@@ -102,6 +114,9 @@ impl Messages {
         self.corrupted += o.corrupted;
         self.dropped += o.dropped;
         self.unsent += o.unsent;
+        self.lost_in_flight += o.lost_in_flight;
+        self.unconfirmed += o.unconfirmed;
+        self.unconfirmed_bytes += o.unconfirmed_bytes;
     }
 }
 

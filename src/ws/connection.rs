@@ -17,6 +17,7 @@
 //! closes the TCP connection, the whole closing phase bounded by one `CLOSE_TIMEOUT`.
 
 use crate::error::{Error, ErrorKind};
+use crate::net::stream::SendQueue;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;
 use crate::ws::proto::endpoint::{CLOSE_TIMEOUT, Endpoint, Event, State};
@@ -88,6 +89,9 @@ pub struct Connection<S> {
     out_pos: usize,
     /// `out` begins inside a frame whose start the socket took already.
     out_mid_frame: bool,
+    /// Bytes handed to the stream so far: the offset at which what is queued starts. With the
+    /// kernel's unacknowledged count it tells which messages may not have arrived.
+    written: u64,
     /// Written but not flushed (TLS holds records until flushed).
     need_flush: bool,
     /// A server has shut its side down (it closes the TCP connection first).
@@ -107,6 +111,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             out: Vec::new(),
             out_pos: 0,
             out_mid_frame: false,
+            written: 0,
             need_flush: false,
             shut: false,
             deadline: None,
@@ -226,6 +231,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     self.out_pos += n;
+                    self.written += n as u64;
                     self.need_flush = true;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -441,6 +447,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 match Pin::new(&mut this.io).poll_write(cx, &output[at..]) {
                     Poll::Ready(Ok(k)) if k > 0 => {
                         at += k;
+                        this.written += k as u64;
                         this.need_flush = true;
                     }
                     // A failure or no room: the queue keeps the rest and the next write
@@ -462,6 +469,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if output.capacity() > SCRATCH_KEEP {
                 *output = Vec::new();
             }
+        })
+    }
+}
+
+/// Where the peer's TCP has acknowledged our stream up to, and how much beyond is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unacked {
+    /// Stream offset (see `Connection::stream_end`) up to which everything was acknowledged.
+    pub from: u64,
+    /// Bytes after `from`: still in the kernel (over TLS, as wire bytes) or still queued here.
+    pub bytes: u64,
+}
+
+impl<S: SendQueue> Connection<S> {
+    /// The offset in our outgoing stream where the next queued byte will end up: right after a
+    /// `send` returns, the end of that message.
+    pub fn stream_end(&self) -> u64 {
+        self.written + (self.out.len() - self.out_pos) as u64
+    }
+
+    /// What the peer's TCP has not acknowledged, asked of the kernel now: call it at a loss,
+    /// before the socket is dropped. `None` when the stream cannot tell.
+    pub fn unacked(&self) -> Option<Unacked> {
+        let kernel = self.io.unacked()?.min(self.written);
+        Some(Unacked {
+            from: self.written - kernel,
+            bytes: kernel + (self.out.len() - self.out_pos) as u64,
         })
     }
 }

@@ -415,6 +415,9 @@ fn a_dropped_connection_is_an_abnormal_end_exit_6() {
     assert_eq!(closed.len(), 1, "{events:#?}");
     assert_eq!(closed[0]["code"], 1006);
     assert_eq!(closed[0]["wasClean"], false);
+    // As in the browser: no reason; our diagnostic in its own field.
+    assert_eq!(closed[0]["reason"], "", "{events:#?}");
+    assert!(closed[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
     assert_eq!(of_type(&events, "error")[0]["kind"], "abnormal_close");
     let s = summary(&events);
     assert_eq!(

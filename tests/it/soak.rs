@@ -935,3 +935,95 @@ fn unwritable_json_path_exits_2_before_connecting() {
     );
 }
 mod preamble;
+
+/// A server that stops reading and then dies (`tests/peers/resilience/stall_server.py`): the
+/// messages still in our send queue were sent, but never arrived. The kernel's count is exact
+/// here: the server read 3 messages and held less than one more unread, so every message after
+/// those 3 was never acknowledged. Runs `--mode MODE`; returns (sent, report, stdout).
+fn soak_a_server_that_stalls_and_dies(mode: &str, rate: &str) -> (u64, Value, String) {
+    let mut peer = Peer::python_script(
+        "stall",
+        "resilience/stall_server.py",
+        &["--stall-after", "3"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    let mut p = Proc::spawn(
+        "wsbeat soak",
+        wsbeat()
+            .args([
+                "soak",
+                peer.url(),
+                "-c",
+                "1",
+                "--mode",
+                mode,
+                "--size",
+                "16384",
+            ])
+            .args(["--message-rate", rate, "-d", "30s", "--heartbeat", "60s"])
+            .args(["--no-reconnect", "--no-live", "--json"])
+            .arg(&file),
+    );
+    peer.wait_event("stalled", WAIT);
+    // At the first status line (2 s) dozens of messages were written, most into our own send
+    // queue.
+    p.wait_err("the first status line", WAIT, |_| true);
+    peer.signal(libc::SIGUSR1);
+    let killed = peer.wait_event("killed", WAIT);
+    // The loss is counted when it is seen; then the run can stop.
+    p.wait_err("the lost connection", WAIT, |l| {
+        l.contains("open 0/1") && !l.contains("errors none")
+    });
+    p.signal(libc::SIGINT);
+    let status = p.finish(WAIT);
+    // The loss breaks --max-loss 0: no silent success.
+    assert_eq!(status.code(), Some(1), "{}", p.dump());
+    let r = read_report(&file, &p.dump());
+    let sent = n(&r, "messages.sent");
+    let unread = killed["unread"].as_u64().unwrap();
+    assert!(
+        sent > 10 && unread < 16384,
+        "sent {sent}, unread {unread}\n{r:#}"
+    );
+    assert_eq!(n(&r, "messages.unconfirmed"), sent - 3, "{r:#}");
+    assert!(
+        n(&r, "messages.unconfirmed_bytes") > (sent - 4) * 16384,
+        "{r:#}"
+    );
+    // What fell due after the loss was never sent: unsent, a different count.
+    assert_eq!(n(&r, "messages.missing"), 0, "{r:#}");
+    (sent, r, p.out.snapshot().join("\n"))
+}
+
+/// Without echoes the kernel's count is the only evidence: those messages are lost in flight,
+/// not delivered.
+#[test]
+fn messages_a_dying_server_never_acknowledged_are_lost_in_flight_not_delivered() {
+    if !require_peer("python") {
+        return;
+    }
+    let (sent, r, out) = soak_a_server_that_stalls_and_dies("send", "50");
+    assert_eq!(n(&r, "messages.lost_in_flight"), sent - 3, "{r:#}");
+    assert!(
+        out.contains(&format!("lost in flight {}", sent - 3)),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("unconfirmed  {} message(s)", sent - 3)),
+        "{out}"
+    );
+}
+
+/// With echoes every unanswered message was in flight; with no reconnect to send them again
+/// they are lost in flight (they used to be counted as never sent).
+#[test]
+fn unanswered_messages_at_a_loss_without_reconnect_are_lost_in_flight_not_unsent() {
+    if !require_peer("python") {
+        return;
+    }
+    let (sent, r, _) = soak_a_server_that_stalls_and_dies("echo", "20");
+    assert!(sent < 100, "within the tracker's bound: {sent}");
+    assert_eq!(n(&r, "messages.lost_in_flight"), sent, "{r:#}");
+    assert_eq!(n(&r, "messages.echoed"), 0, "{r:#}");
+}

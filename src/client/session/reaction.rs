@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
+impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> {
     pub(super) async fn on_inbound(&mut self, out: &mut dyn EventSink, inbound: Incoming) -> Step {
         let now = now();
         match inbound {
@@ -165,10 +165,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         error: Option<Error>,
         report_error: bool,
     ) -> Step {
-        if let Some(e) = error.as_ref().filter(|_| report_error) {
+        let expected = self.cfg.expect_drop
+            && close.code == crate::ws::proto::close::ABNORMAL
+            && close.initiator == Initiator::None
+            && error
+                .as_ref()
+                .is_none_or(|e| e.kind() == ErrorKind::Abnormal);
+        if let Some(e) = error.as_ref().filter(|_| report_error && !expected) {
             out.emit(Event::Error(e.clone()));
         }
         out.emit(Event::Closed(close.clone()));
+        self.unconfirmed_at_loss(out);
         self.last_close = close.clone();
         self.stats.connected_at = None;
         self.state = State::Ended;
@@ -188,6 +195,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         match self.ending.take() {
             Some((close, error)) => Step::Ended { close, error },
             None => Step::Nothing,
+        }
+    }
+
+    /// Ask the kernel, while the lost connection's socket still exists, what it never got
+    /// acknowledged; report those messages, and keep them to send again when asked to.
+    fn unconfirmed_at_loss(&mut self, out: &mut dyn EventSink) {
+        let State::Up(conn) = &self.state else {
+            return;
+        };
+        let Some(lost) = self.sent_log.take_unconfirmed(conn.unacked()) else {
+            return;
+        };
+        // Resent only if there will be another connection to send them on.
+        let resend = self.cfg.resend_unconfirmed
+            && !self.user_closing
+            && (self.manual_reconnect || self.reconnector.is_some());
+        out.emit(Event::Unconfirmed {
+            count: lost.items.len(),
+            bytes: lost.bytes,
+            first: lost.items.first().map(|(seq, _)| *seq),
+            last: lost.items.last().map(|(seq, _)| *seq),
+            more: lost.more,
+            resend,
+        });
+        if resend {
+            // The preamble goes out again anyway; what is still waiting from an earlier loss
+            // was sent after these, so it follows them.
+            let mut again: VecDeque<Outgoing> = lost
+                .items
+                .into_iter()
+                .filter(|(_, s)| s.origin != Origin::Preamble)
+                .map(|(_, s)| s.msg)
+                .collect();
+            again.append(&mut self.resend);
+            self.resend = again;
         }
     }
 
@@ -275,7 +317,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
             attempt,
             buffered: self.buffer.len(),
         });
-        // Authentication and subscriptions first, then what was typed while we were away.
+        self.sent_log.clear();
+        // Authentication and subscriptions first, then what the lost connection may not have
+        // delivered, then what was typed while we were away.
         if self.send_preamble(out).await.is_err() {
             return Step::Nothing; // recv reports the loss
         }
@@ -287,6 +331,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
 
     /// The session is over: report what will never be sent, then remember the ending.
     pub(super) fn end(&mut self, out: &mut dyn EventSink, close: CloseEvent, error: Option<Error>) {
+        // Announced as to be sent again: say that they were not.
+        while let Some(msg) = self.resend.pop_front() {
+            out.emit(Event::BufferDrop {
+                kind: msg.kind,
+                payload: msg.payload,
+                why: "possibly lost, and the session ended before it could be sent again".into(),
+            });
+        }
         while let Some(msg) = self.buffer.pop_front() {
             out.emit(Event::BufferDrop {
                 kind: msg.kind,

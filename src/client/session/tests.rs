@@ -132,6 +132,8 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
         buffer: 8,
         overflow: Overflow::DropOldest,
         hold_replay: false,
+        resend_unconfirmed: false,
+        expect_drop: false,
     }
 }
 

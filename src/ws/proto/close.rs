@@ -27,7 +27,8 @@ impl Initiator {
 /// `code` follows the browser: 1005 when the Close frame had no code, 1006 when there was no
 /// Close frame at all. `code_valid` is false when the peer's Close frame broke RFC 6455: a code
 /// forbidden on the wire, a 1-byte payload, or a reason that is not UTF-8; we still report the
-/// code it sent.
+/// code it sent. `reason` is only ever what a Close frame said, empty for a 1006 as in the
+/// browser; what we know of why the connection died is `diagnostic` (NDJSON `error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseEvent {
     pub code: u16,
@@ -35,6 +36,7 @@ pub struct CloseEvent {
     pub was_clean: bool,
     pub initiator: Initiator,
     pub code_valid: bool,
+    pub diagnostic: Option<String>,
 }
 
 pub const NORMAL: u16 = 1000;
@@ -43,14 +45,15 @@ pub const NO_STATUS: u16 = 1005;
 pub const ABNORMAL: u16 = 1006;
 
 impl CloseEvent {
-    /// The connection died without a Close frame.
-    pub fn abnormal(reason: impl Into<String>) -> Self {
+    /// The connection died without a Close frame: no reason, and `why` as the diagnostic.
+    pub fn abnormal(why: impl Into<String>) -> Self {
         CloseEvent {
             code: ABNORMAL,
-            reason: reason.into(),
+            reason: String::new(),
             was_clean: false,
             initiator: Initiator::None,
             code_valid: true,
+            diagnostic: Some(why.into()),
         }
     }
 

@@ -320,6 +320,7 @@ impl Endpoint {
             was_clean: false,
             initiator: self.us(),
             code_valid: true,
+            diagnostic: None,
         };
         self.set_ending(close, Some(error));
         if v == frame::TOO_BIG {
@@ -367,6 +368,7 @@ impl Endpoint {
                     was_clean: false,
                     initiator,
                     code_valid,
+                    diagnostic: None,
                 },
                 Some(Error::new(ErrorKind::Protocol, why)),
             );
@@ -384,6 +386,7 @@ impl Endpoint {
                         was_clean: true,
                         initiator,
                         code_valid,
+                        diagnostic: None,
                     },
                     None,
                 );
@@ -399,6 +402,7 @@ impl Endpoint {
                         was_clean: true,
                         initiator,
                         code_valid,
+                        diagnostic: None,
                     },
                     None,
                 ),
@@ -447,9 +451,10 @@ impl Endpoint {
             self.state = State::Closed;
             return;
         }
+        let why = why.into();
+        let error = Error::new(ErrorKind::Abnormal, why.clone());
         let mut close = CloseEvent::abnormal(why);
         close.initiator = self.us();
-        let error = Error::new(ErrorKind::Abnormal, close.reason.clone());
         self.set_ending(close, Some(error));
         self.state = State::Closed;
     }

@@ -65,6 +65,7 @@ impl Schema {
                 "heartbeat",
                 "buffered",
                 "buffer_drop",
+                "unconfirmed",
             ],
             Schema::Ping => &[
                 "redirect",
@@ -340,8 +341,14 @@ fn closed(v: &Value) -> Result<(), String> {
             ("wasClean", J::Bool),
             ("initiator", INITIATORS),
             ("code_valid", J::Bool),
+            ("error", J::StrOrNull),
         ],
-    )
+    )?;
+    // As in the browser, a connection that ended without a Close frame has no reason.
+    if v["code"] == 1006 && v["reason"] != "" {
+        return Err(format!("a 1006 has an empty reason, got {}", v["reason"]));
+    }
+    Ok(())
 }
 
 fn error(v: &Value) -> Result<(), String> {
@@ -362,6 +369,7 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
                 payload(v)?;
             }
             need(v, &[("fragments", J::Int)])?;
+            optional(v, &[("resent", J::Bool)])?;
             if v["fragments"].as_u64().unwrap_or(0) < 1 {
                 return Err("fragments should be >= 1".into());
             }
@@ -411,6 +419,17 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
             .and_then(|()| non_negative(v, &["rtt"])),
         "buffered" => need(v, &[("kind", KINDS), ("len", J::Int), ("queued", J::Int)]),
         "buffer_drop" => payload(v).and_then(|()| need(v, &[("why", J::Str)])),
+        "unconfirmed" => need(
+            v,
+            &[
+                ("count", J::Int),
+                ("bytes", J::Int),
+                ("first", J::IntOrNull),
+                ("last", J::IntOrNull),
+                ("more", J::Bool),
+                ("resend", J::Bool),
+            ],
+        ),
         other => unreachable!("{other} is in Schema::Connect.types() without a rule"),
     }
 }
@@ -706,6 +725,9 @@ pub fn check_soak_report(r: &Value) -> Result<(), String> {
             "corrupted",
             "dropped",
             "unsent",
+            "lost_in_flight",
+            "unconfirmed",
+            "unconfirmed_bytes",
         ]),
     )
     .map_err(at("messages"))?;
@@ -796,7 +818,8 @@ fn samples(schema: Schema) -> Vec<Value> {
         "from": "ws://127.0.0.1:9000/", "to": "ws://127.0.0.1:9001/",
         "credentials_dropped": false});
     let closed = json!({"type": "closed", "ts": 1.0, "code": 1000, "name": "Normal Closure",
-        "reason": "", "wasClean": true, "initiator": "client", "code_valid": true});
+        "reason": "", "wasClean": true, "initiator": "client", "code_valid": true,
+        "error": null});
     let error = json!({"type": "error", "ts": 0.1, "kind": "http_status",
         "message": "HTTP/1.1 403 Forbidden", "status": 403, "body": "no"});
     let warning = json!({"type": "warning", "ts": 0.0, "message": "--insecure"});
@@ -805,7 +828,7 @@ fn samples(schema: Schema) -> Vec<Value> {
             redirect.clone(),
             opened,
             json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 5, "text": "hello",
-                "fragments": 1}),
+                "fragments": 1, "resent": true}),
             json!({"type": "received", "ts": 0.1, "kind": "binary", "len": 3, "base64": "YWJj"}),
             json!({"type": "ping", "ts": 0.2, "direction": "in", "len": 5, "seq": null}),
             json!({"type": "pong", "ts": 0.2, "direction": "in", "len": 0, "seq": 1,
@@ -824,6 +847,8 @@ fn samples(schema: Schema) -> Vec<Value> {
             json!({"type": "buffered", "ts": 1.5, "kind": "text", "len": 3, "queued": 1}),
             json!({"type": "buffer_drop", "ts": 1.6, "kind": "text", "len": 3, "text": "two",
                 "why": "gave up"}),
+            json!({"type": "unconfirmed", "ts": 1.7, "count": 5, "bytes": 640, "first": 26,
+                "last": 30, "more": false, "resend": true}),
         ],
         Schema::Ping => vec![
             redirect,
@@ -859,7 +884,8 @@ fn samples(schema: Schema) -> Vec<Value> {
                 "timeout": 1.0}),
             json!({"type": "closed", "ts": 2.0, "id": 1, "peer": "127.0.0.1:5000",
                 "code": 1001, "name": "Going Away", "reason": "going away", "wasClean": true,
-                "initiator": "server", "code_valid": true, "duration": 1.9, "messages_in": 1,
+                "initiator": "server", "code_valid": true, "error": null, "duration": 1.9,
+                "messages_in": 1,
                 "messages_out": 1, "rtt": null}),
             json!({"type": "rejected", "ts": 0.3, "peer": "127.0.0.1:5001", "path": null,
                 "status": 426, "reason": "not an upgrade"}),
@@ -885,7 +911,7 @@ fn mistyped(v: &Value) -> Value {
 
 #[test]
 fn schema_accepts_every_documented_event_and_rejects_broken_ones() {
-    let optional_fields = ["status", "body", "tls_cert", "sha256"];
+    let optional_fields = ["status", "body", "tls_cert", "sha256", "resent"];
     for schema in [Schema::Connect, Schema::Ping, Schema::EchoServer] {
         let samples = samples(schema);
         let mut types: Vec<&str> = samples
@@ -922,6 +948,14 @@ fn schema_accepts_every_documented_event_and_rejects_broken_ones() {
         unknown["type"] = "surprise".into();
         assert!(schema.check(&unknown).is_err(), "{schema:?}: unknown type");
     }
+    // A 1006 says why in `error`, never in `reason` (as in the browser).
+    let drop = serde_json::json!({"type": "closed", "ts": 1.0, "code": 1006,
+        "name": "Abnormal Closure", "reason": "", "wasClean": false, "initiator": "none",
+        "code_valid": true, "error": "connection reset"});
+    assert_eq!(Schema::Connect.check(&drop), Ok(()));
+    let mut with_reason = drop.clone();
+    with_reason["reason"] = "connection reset".into();
+    assert!(Schema::Connect.check(&with_reason).is_err());
     // The same type, another subcommand's shape.
     let server_opened = &samples(Schema::EchoServer)[1];
     assert!(Schema::Connect.check(server_opened).is_err());
@@ -948,7 +982,8 @@ fn soak_report_check_accepts_a_report_and_rejects_broken_ones() {
         "connections": {"target": 2, "peak_open": 2, "open_at_end": 2, "opened": 2, "failed": 0,
             "reconnects": 0, "gave_up": 0},
         "messages": {"sent": 2, "received": 2, "echoed": 2, "replayed": 0, "missing": 0,
-            "duplicated": 0, "reordered": 0, "corrupted": 0, "dropped": 0, "unsent": 0},
+            "duplicated": 0, "reordered": 0, "corrupted": 0, "dropped": 0, "unsent": 0,
+            "lost_in_flight": 0, "unconfirmed": 0, "unconfirmed_bytes": 0},
         "heartbeats": {"sent": 0, "answered": 0, "timeouts": 0},
         "latency": {"echo": latency, "heartbeat": latency, "connect": latency,
             "reconnect": latency},

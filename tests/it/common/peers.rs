@@ -220,6 +220,11 @@ impl Peer {
         }
     }
 
+    /// Sends `sig` to the peer (the peers that take orders take them this way).
+    pub fn signal(&self, sig: libc::c_int) {
+        self.proc.signal(sig);
+    }
+
     /// `ws://127.0.0.1:PORT/` (or `wss://`).
     pub fn url(&self) -> &str {
         &self.url

@@ -5,6 +5,7 @@ mod conversation;
 mod hostile;
 mod interactive;
 mod resilience;
+mod unconfirmed;
 
 use std::process::Command;
 use std::time::Duration;
@@ -295,9 +296,23 @@ fn dropped_connection_is_1006_and_exits_6() {
     assert_exit(&o, 6);
     let err = stderr_of(&o);
     assert!(
-        err.contains("code=1006") && err.contains("wasClean=false"),
-        "want code=1006 ... wasClean=false on stderr\n{}",
+        err.contains("code=1006 (Abnormal Closure) reason=\"\" wasClean=false"),
+        "want code=1006 with an empty reason on stderr\n{}",
         describe(&o)
+    );
+    assert_contains(&err, "\n  why: ", &o);
+    assert_contains(&err, "wsbeat: error: ", &o);
+
+    let peer = Peer::python(&["--drop-after", "1"]);
+    let o = run(connect(peer.url()).args(["--send", "hi", "--wait", "5s", "--json"]));
+    assert_exit(&o, 6);
+    let events = parse_ndjson(Schema::Connect, &o);
+    let closed = of_type(&events, "closed");
+    assert_eq!(closed.len(), 1, "{events:#?}");
+    assert_eq!(closed[0]["reason"], "", "{events:#?}");
+    assert!(
+        closed[0]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{events:#?}"
     );
 }
 
@@ -313,6 +328,12 @@ fn expect_close_1006_passes_when_the_server_drops_the_connection() {
         run(connect(peer.url()).args(["--send", "hi", "--wait", "5s", "--expect-close", "1006"]));
     assert_exit(&o, 0);
     assert_contains(&stderr_of(&o), "code=1006", &o);
+    // What was asked for is no error.
+    assert!(
+        !stderr_of(&o).contains("wsbeat: error"),
+        "a passing --expect-close 1006 prints no error\n{}",
+        describe(&o)
+    );
 
     let peer = Peer::python(&["--close-after", "1", "--close-code", "1000"]);
     let o =

@@ -25,13 +25,13 @@ fn answered_heartbeats(events: &[Value]) -> usize {
 
 /// wsbeat running in the background with `--json`: stdin is ours to write and close, stdout
 /// events are read as they come so that the test can wait for them instead of sleeping.
-struct Client {
+pub(super) struct Client {
     proc: Proc,
     events: Vec<Value>,
 }
 
 impl Client {
-    fn start(url: &str, args: &[&str]) -> Client {
+    pub(super) fn start(url: &str, args: &[&str]) -> Client {
         let mut cmd = wsbeat();
         cmd.arg("connect").arg(url).arg("--json").args(args);
         Client {
@@ -40,17 +40,17 @@ impl Client {
         }
     }
 
-    fn line(&mut self, line: &str) {
+    pub(super) fn line(&mut self, line: &str) {
         self.proc.write_stdin(format!("{line}\n").as_bytes());
     }
 
-    fn close_stdin(&mut self) {
+    pub(super) fn close_stdin(&mut self) {
         self.proc.close_stdin();
     }
 
     /// Reads events until one satisfies `pred`; returns it.
     #[track_caller]
-    fn wait_for(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
+    pub(super) fn wait_for(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
         if let Some(v) = self.events.iter().find(|v| pred(v)) {
             return v.clone();
         }
@@ -76,13 +76,13 @@ impl Client {
         }
     }
 
-    fn wait_type(&mut self, ty: &str) -> Value {
+    pub(super) fn wait_type(&mut self, ty: &str) -> Value {
         self.wait_for(ty, |v| v["type"] == ty)
     }
 
     /// Waits for exit (bounded) and returns the status, every event (each checked against the
     /// schema) and stderr.
-    fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
+    pub(super) fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
         let status = self.proc.finish(RUN_TIMEOUT);
         let events = self
             .proc
@@ -100,7 +100,7 @@ impl Client {
     }
 }
 
-fn texts<'a>(events: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+pub(super) fn texts<'a>(events: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
     events
         .into_iter()
         .filter_map(|v| v["data"].as_str().or(v["text"].as_str()))

@@ -92,7 +92,14 @@ impl View {
             Event::Sent {
                 kind,
                 payload,
+                resent: true,
+                ..
+            } => crate::render::human::resent_line(*kind, payload),
+            Event::Sent {
+                kind,
+                payload,
                 fragments,
+                resent: false,
             } => {
                 let frames = if *fragments > 1 {
                     palette::dim(&format!(" ({fragments} frames)")).to_string()
@@ -233,6 +240,7 @@ mod tests {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"abcdefg"),
                 fragments: 3,
+                resent: false,
             })
             .unwrap();
         assert_eq!(sent, "> abcdefg (3 frames)");
