@@ -78,6 +78,11 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
         },
         None => Io::Plain(tcp),
     };
+    if shared.sio.is_some() {
+        // socket.io sessions outlive the handshake timeout: served by a task of their own.
+        tokio::spawn(super::socketio::serve(io, peer, shared.clone()));
+        return None;
+    }
     let policy = http::Policy {
         subprotocols: &shared.cfg.subprotocols,
         reject: shared.cfg.faults.reject,

@@ -17,6 +17,7 @@ mod broadcast;
 mod conn_loop;
 mod echo;
 mod message_faults;
+pub mod socketio;
 pub mod tls;
 
 pub use message_faults::{Injected, MessageFaults};
@@ -94,6 +95,8 @@ pub struct ServerConfig {
     pub events: Option<mpsc::Sender<ServerEvent>>,
     /// Also send a `Message` event for each data message (`-v`).
     pub log_messages: bool,
+    /// Serve socket.io (`--socketio`) on `/socket.io/` instead of plain WebSocket echo.
+    pub socketio: Option<socketio::SocketIoConfig>,
 }
 
 /// Misbehaviour on purpose, for testing clients. Faults combine.
@@ -136,6 +139,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(2),
             events: None,
             log_messages: false,
+            socketio: None,
         }
     }
 }
@@ -211,6 +215,7 @@ struct Shared {
     cfg: ServerConfig,
     heartbeat: Option<HeartbeatConfig>,
     hub: Option<broadcast::Hub>,
+    sio: Option<Arc<socketio::Hub>>,
     next_id: AtomicU64,
     open: AtomicUsize,
     peak: AtomicUsize,
@@ -333,6 +338,10 @@ impl Server {
         let hub = cfg
             .broadcast
             .then(|| broadcast::Hub::new(cfg.broadcast_queue));
+        let sio = cfg
+            .socketio
+            .is_some()
+            .then(|| Arc::new(socketio::Hub::new(&cfg)));
         Ok(Server {
             listener,
             local,
@@ -340,6 +349,7 @@ impl Server {
                 cfg,
                 heartbeat,
                 hub,
+                sio,
                 next_id: AtomicU64::new(1),
                 open: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
@@ -364,12 +374,14 @@ impl Server {
     }
 
     /// `ws://127.0.0.1:PORT/` or `wss://…`; IPv6 addresses in brackets; on a Unix socket
-    /// `ws+unix:///path/to.sock:/`, which `wsbeat connect` takes as it is.
+    /// `ws+unix:///path/to.sock:/`, which `wsbeat connect` takes as it is. A socket.io server
+    /// says `http://…/` (`https`), the form socket.io clients take.
     pub fn url(&self) -> String {
-        let scheme = if self.shared.cfg.tls.is_some() {
-            "wss"
-        } else {
-            "ws"
+        let scheme = match (self.shared.cfg.tls.is_some(), self.shared.sio.is_some()) {
+            (true, false) => "wss",
+            (false, false) => "ws",
+            (true, true) => "https",
+            (false, true) => "http",
         };
         match &self.listener {
             Listener::Unix(u) => format!("{scheme}+unix://{}:/", u.path().display()),
