@@ -6,6 +6,8 @@
 //! * `echo_server`: `wsbeat echo-server` against third-party clients, browsers and proxies;
 //!   `echo_server::server_api` drives the embeddable server (`wsbeat::server`) directly.
 //! * `ping`, `soak`: those subcommands.
+//! * `socketio_server`: `echo-server --socketio` against the real `socket.io-client`, from Node
+//!   and from a Chromium page.
 //! * `completions`: the committed shell completions match the CLI.
 //! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
 //!   its client against our server, our client against its server.
@@ -22,4 +24,5 @@ mod echo_server;
 mod ping;
 mod reach;
 mod soak;
+mod socketio_server;
 mod tungstenite_interop;

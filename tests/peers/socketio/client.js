@@ -23,8 +23,10 @@ const opts = { reconnection: false, forceNew: true };
 
 async function echo() {
   const socket = io(url, opts);
+  const first = await new Promise((r) =>
+    socket.io.once("open", () => r(socket.io.engine.transport.name)),
+  );
   await connected(socket);
-  const first = socket.io.engine.transport.name;
   const echoed = new Promise((r) => socket.once("greet", (...args) => r(args)));
   const ack = await socket.timeout(5000).emitWithAck("greet", "hello", { n: 1 });
   const args = await echoed;
