@@ -436,9 +436,12 @@ impl Server {
         drop(listener);
 
         shared.stopping.store(true, Ordering::SeqCst);
-        let open = shared.open.load(Ordering::Acquire);
+        let open = shared.open.load(Ordering::Acquire) + shared.sio.as_ref().map_or(0, |h| h.len());
         shared.emit(|| ServerEvent::ShuttingDown { connections: open });
         shared.shutdown.notify_waiters();
+        if let Some(sio) = &shared.sio {
+            sio.shut_down(&shared);
+        }
         // Connections end by themselves within the grace period; a little margin for the
         // last writes, then we report whatever is left.
         let deadline =

@@ -271,3 +271,66 @@ fn chromium_page_with_the_browser_bundle_connects_and_echoes() {
     assert_eq!(v["ack"], "browser");
     assert_eq!(v["args"], json!(["browser", 42]));
 }
+
+/// One HTTP/1.1 request with `Connection: close`; the whole response.
+fn http(server: &SioServer, request: &str) -> String {
+    let addr = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn get(path: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://page.test\r\nConnection: close\r\n\r\n"
+    )
+}
+
+#[test]
+fn polling_handshake_errors_and_bounds_over_plain_http() {
+    let server = SioServer::start(&["--max-connections", "1"]);
+    let open = http(&server, &get("/socket.io/?EIO=4&transport=polling"));
+    assert!(open.starts_with("HTTP/1.1 200"), "{open}");
+    assert!(
+        open.contains("Content-Type: text/plain; charset=UTF-8"),
+        "{open}"
+    );
+    // A page from another origin may read it.
+    assert!(
+        open.contains("Access-Control-Allow-Origin: http://page.test"),
+        "{open}"
+    );
+    let body = open.split_once("\r\n\r\n").unwrap().1;
+    assert!(body.starts_with(r#"0{"sid":""#), "{body}");
+    assert!(body.contains(r#""upgrades":["websocket"]"#), "{body}");
+
+    // The one session allowed is taken.
+    let full = http(&server, &get("/socket.io/?EIO=4&transport=polling"));
+    assert!(full.starts_with("HTTP/1.1 503"), "{full}");
+    let old = http(&server, &get("/socket.io/?EIO=3&transport=polling"));
+    assert!(
+        old.starts_with("HTTP/1.1 400") && old.contains(r#""code":5"#),
+        "{old}"
+    );
+    let unknown = http(
+        &server,
+        &get("/socket.io/?EIO=4&transport=polling&sid=nope"),
+    );
+    assert!(
+        unknown.starts_with("HTTP/1.1 400") && unknown.contains(r#""code":1"#),
+        "{unknown}"
+    );
+    let elsewhere = http(&server, &get("/chat"));
+    assert!(elsewhere.starts_with("HTTP/1.1 404"), "{elsewhere}");
+    let big = http(
+        &server,
+        "POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
+    );
+    assert!(big.starts_with("HTTP/1.1 413"), "{big}");
+}

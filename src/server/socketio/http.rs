@@ -70,9 +70,16 @@ pub(super) async fn serve(mut io: Io, peer: SocketAddr, shared: Arc<Shared>) {
     let idle = hub.ping_interval + hub.ping_timeout + shared.cfg.handshake_timeout;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     loop {
-        let head = match tokio::time::timeout(idle, read_head(&mut io, &mut buf)).await {
-            Ok(Some(head)) => head,
-            _ => return,
+        let stop = shared.shutdown.notified();
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let head = tokio::select! {
+            () = stop => return,
+            r = tokio::time::timeout(idle, read_head(&mut io, &mut buf)) => match r {
+                Ok(Some(head)) => head,
+                _ => return,
+            },
         };
         let req = match parse_head(&buf[..head]) {
             Ok(req) => req,

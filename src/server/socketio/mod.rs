@@ -68,13 +68,21 @@ impl Hub {
             .unwrap_or_default()
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.sessions.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     fn insert(&self, s: Arc<Session>) {
         if let Ok(mut m) = self.sessions.lock() {
             m.insert(s.sid.clone(), s);
+        }
+    }
+
+    /// Server shutdown: every session ends with its goodbye (an Engine.IO Close on polling,
+    /// a WebSocket Close 1001).
+    pub(super) fn shut_down(&self, shared: &Shared) {
+        for s in self.all() {
+            s.end(self, shared, "server shutting down", false);
         }
     }
 

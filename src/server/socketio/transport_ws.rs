@@ -51,13 +51,16 @@ pub(super) async fn run(
             }
         }
         if let Some(ending) = ending {
-            if !upgraded {
-                // The polling side owns this session's goodbye; this socket only ends.
-                let _ = ws.close_and_wait(1000, "").await;
-            } else if ending.abrupt {
+            if upgraded && ending.abrupt {
                 drop(ws);
             } else {
-                let _ = ws.close_and_wait(1000, "").await;
+                // Before the upgrade, polling says the session's goodbye: this socket only ends.
+                let code = if shared.stopping.load(Ordering::SeqCst) {
+                    1001
+                } else {
+                    1000
+                };
+                let _ = ws.close_and_wait(code, "").await;
             }
             return;
         }
