@@ -198,6 +198,32 @@ mod tests {
     }
 
     #[test]
+    fn socketio_takes_json_auth_and_refuses_options_that_do_not_apply() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(["wsbeat", "echo-server"].iter().chain(args))
+        };
+        assert!(
+            parse(&[
+                "--socketio",
+                "--sio-auth",
+                r#"{"token":"x"}"#,
+                "--broadcast"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["--socketio", "--sio-auth", "{not json"]).is_err());
+        assert!(
+            parse(&["--sio-auth", "{}"]).is_err(),
+            "--sio-auth needs --socketio"
+        );
+        for other in [&["--app-pong"][..], &["--drop-every", "2"], &["-s", "chat"]] {
+            let args: Vec<&str> = ["--socketio"].iter().chain(other).copied().collect();
+            assert!(parse(&args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
     fn message_faults_combine_but_need_echoes_and_a_seed_needs_a_fault() {
         use clap::Parser;
         let parse = |args: &[&str]| {
