@@ -334,3 +334,36 @@ fn polling_handshake_errors_and_bounds_over_plain_http() {
     );
     assert!(big.starts_with("HTTP/1.1 413"), "{big}");
 }
+
+#[test]
+fn binary_attachments_over_polling_only() {
+    if !common::require_peer("socket.io-client") {
+        return;
+    }
+    let server = SioServer::start(&[]);
+    let v = scenario(&server, "binpoll", &[], Duration::from_secs(20));
+    assert_eq!(
+        v,
+        json!({"transport": "polling", "ack": [0, 255, 7], "echo": [[0, 255, 7], "x"]})
+    );
+}
+
+#[test]
+fn close_after_and_drop_after_count_events() {
+    if !common::require_peer("socket.io-client") {
+        return;
+    }
+    let server = SioServer::start(&["--close-after", "3"]);
+    let v = scenario(&server, "ending", &["5"], Duration::from_secs(20));
+    assert_eq!(v["why"], "io server disconnect", "{v}");
+    let server = SioServer::start(&["--drop-after", "3"]);
+    let v = scenario(&server, "ending", &["5"], Duration::from_secs(20));
+    let why = v["why"].as_str().unwrap_or_default();
+    assert!(
+        why == "transport close" || why == "transport error",
+        "a cut session: {v}"
+    );
+    server.proc.wait_err("the drop logged", START, |l| {
+        l.contains("dropped after 3 events (--drop-after)")
+    });
+}

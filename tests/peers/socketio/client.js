@@ -118,7 +118,32 @@ async function mute() {
   return { pings, code, after_ms: Date.now() - start };
 }
 
-const scenarios = { echo, namespace, auth, broadcast, heartbeat, silent, mute };
+// Polling only (no upgrade): binary attachments travel as `b<base64>` both ways.
+async function binpoll() {
+  const socket = io(url, { ...opts, transports: ["polling"] });
+  await connected(socket);
+  const echoed = new Promise((r) => socket.once("blob", (...a) => r(a)));
+  const ack = await socket.timeout(5000).emitWithAck("blob", Buffer.from([0, 255, 7]), "x");
+  const args = await echoed;
+  const out = {
+    transport: socket.io.engine.transport.name,
+    ack: [...ack],
+    echo: [[...args[0]], args[1]],
+  };
+  socket.close();
+  return out;
+}
+
+// Emits N events and reports how the session ended (--close-after, --drop-after).
+async function ending(n) {
+  const socket = io(url, opts);
+  await connected(socket);
+  const why = new Promise((r) => socket.on("disconnect", r));
+  for (let i = 0; i < Number(n); i++) socket.emit("tick", i);
+  return { why: await why };
+}
+
+const scenarios = { echo, namespace, auth, broadcast, heartbeat, silent, mute, binpoll, ending };
 const run = scenarios[scenario];
 if (!run) fail(`unknown scenario ${scenario}`);
 run(...process.argv.slice(4))
