@@ -243,12 +243,7 @@ async fn polling(
             return Response::error(400, 3, "Bad request");
         }
         return match open(peer, shared, hub, Transport::Polling) {
-            Ok(session) => {
-                let Out::Text(open) = open_packet(&session.sid, hub, true) else {
-                    unreachable!("the open packet is text")
-                };
-                Response::text(200, open)
-            }
+            Ok(session) => Response::text(200, open_packet(&session.sid, hub, true)),
             Err(resp) => resp,
         };
     };
@@ -428,7 +423,7 @@ async fn upgrade(
         None => match open(peer, &shared, &hub, Transport::WebSocket) {
             Ok(s) => {
                 let mut st = s.lock();
-                s.push(&mut st, open_packet(&s.sid, &hub, false));
+                s.push(&mut st, Out::Text(open_packet(&s.sid, &hub, false)));
                 drop(st);
                 s
             }
@@ -436,4 +431,39 @@ async fn upgrade(
         },
     };
     transport_ws::run(io, leftover, session, shared, hub).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_polling_request_head() {
+        let head = b"POST /socket.io/?EIO=4&transport=polling&t=Pq1&sid=abc HTTP/1.1\r\nHost: x\r\nOrigin: http://a.test\r\nContent-Length: 12\r\nConnection: close\r\n\r\n";
+        let req = parse_head(head).ok().expect("parsed");
+        assert_eq!(
+            (req.method.as_str(), req.path.as_str()),
+            ("POST", "/socket.io/")
+        );
+        assert_eq!(req.param("EIO"), Some("4"));
+        assert_eq!(req.param("sid"), Some("abc"));
+        assert_eq!(req.param("missing"), None);
+        assert_eq!(req.origin.as_deref(), Some("http://a.test"));
+        assert_eq!(req.content_length, 12);
+        assert!(req.close && !req.upgrade);
+    }
+
+    #[test]
+    fn an_upgrade_head_and_bad_heads() {
+        let head =
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
+        let req = parse_head(head).ok().expect("parsed");
+        assert!(req.upgrade && !req.close);
+        let bad = parse_head(b"GET / HTTP/1.1\r\nContent-Length: lots\r\n\r\n");
+        assert_eq!(bad.err().map(|r| r.status), Some(400));
+        assert_eq!(
+            parse_head(b"\x01\x02\r\n\r\n").err().map(|r| r.status),
+            Some(400)
+        );
+    }
 }

@@ -452,21 +452,19 @@ pub(super) fn message(p: &Packet) -> Out {
 }
 
 /// The open packet for a new session.
-pub(super) fn open_packet(sid: &str, hub: &Hub, upgrades: bool) -> Out {
-    Out::Text(
-        Eio::Open(engineio::Open {
-            sid: sid.to_string(),
-            upgrades: if upgrades {
-                vec!["websocket".into()]
-            } else {
-                Vec::new()
-            },
-            ping_interval: hub.ping_interval.as_millis() as u64,
-            ping_timeout: hub.ping_timeout.as_millis() as u64,
-            max_payload: super::MAX_PAYLOAD as u64,
-        })
-        .encode(),
-    )
+pub(super) fn open_packet(sid: &str, hub: &Hub, upgrades: bool) -> String {
+    Eio::Open(engineio::Open {
+        sid: sid.to_string(),
+        upgrades: if upgrades {
+            vec!["websocket".into()]
+        } else {
+            Vec::new()
+        },
+        ping_interval: hub.ping_interval.as_millis() as u64,
+        ping_timeout: hub.ping_timeout.as_millis() as u64,
+        max_payload: super::MAX_PAYLOAD as u64,
+    })
+    .encode()
 }
 
 /// 20 URL-safe random characters, like Engine.IO's.
