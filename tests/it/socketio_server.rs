@@ -367,3 +367,36 @@ fn close_after_and_drop_after_count_events() {
         l.contains("dropped after 3 events (--drop-after)")
     });
 }
+
+#[test]
+fn shutdown_says_goodbye_to_socketio_clients_and_exits() {
+    if !common::require_peer("socket.io-client") {
+        return;
+    }
+    let mut server = SioServer::start(&[]);
+    let mut cmd = Command::new("node");
+    cmd.arg(common::peers_dir().join("socketio/client.js"))
+        .arg(&server.url)
+        .arg("hold")
+        .env("NODE_PATH", common::peers_dir().join("node_modules"));
+    let mut client = Proc::spawn("client.js hold", &mut cmd);
+    client.wait_out("connected", START, |l| l == "connected");
+    server.proc.signal(libc::SIGTERM);
+    let status = server.proc.finish(Duration::from_secs(5));
+    assert!(status.success(), "{}", server.proc.dump());
+    assert!(
+        client.finish(Duration::from_secs(10)).success(),
+        "{}",
+        client.dump()
+    );
+    let last = client.out.snapshot().last().cloned().unwrap_or_default();
+    assert_eq!(
+        last,
+        r#"{"why":"io server disconnect"}"#,
+        "{}",
+        client.dump()
+    );
+    server
+        .proc
+        .wait_err("the goodbye", START, |l| l.contains("server shutting down"));
+}

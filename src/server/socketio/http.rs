@@ -288,12 +288,9 @@ async fn poll(session: &Arc<Session>, shared: &Arc<Shared>, hub: &Arc<Hub>) -> R
         {
             let mut st = session.lock();
             if st.ended.is_some() {
-                let mut out = session.take(&mut st);
-                if !st.ended.as_ref().is_some_and(|e| e.abrupt) {
-                    out.push(Out::Text(engineio::Packet::Close.encode()));
-                }
+                // With the goodbye, when the session ended with one.
                 st.poll_held = false;
-                break out;
+                break session.take(&mut st);
             }
             if Session::has_output(&st) {
                 st.poll_held = false;

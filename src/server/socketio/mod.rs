@@ -78,11 +78,11 @@ impl Hub {
         }
     }
 
-    /// Server shutdown: every session ends with its goodbye (an Engine.IO Close on polling,
-    /// a WebSocket Close 1001).
+    /// Server shutdown: every session ends with its goodbye (DISCONNECT, Engine.IO Close;
+    /// on a WebSocket then Close 1001).
     pub(super) fn shut_down(&self, shared: &Shared) {
         for s in self.all() {
-            s.end(self, shared, "server shutting down", false);
+            s.end_with_goodbye(self, shared, "server shutting down");
         }
     }
 

@@ -164,6 +164,31 @@ impl Session {
         self.finish(hub, shared);
     }
 
+    /// End the session as a socket.io server leaves: DISCONNECT for every namespace joined,
+    /// then an Engine.IO Close, sent before the transport closes.
+    pub(super) fn end_with_goodbye(&self, hub: &Hub, shared: &Shared, reason: &str) {
+        let mut st = self.lock();
+        self.goodbye(&mut st, reason);
+        drop(st);
+        self.finish(hub, shared);
+    }
+
+    fn goodbye(&self, st: &mut State, reason: &str) {
+        if st.ended.is_some() {
+            return;
+        }
+        let mut namespaces: Vec<String> = st.namespaces.drain().collect();
+        namespaces.sort();
+        for ns in namespaces {
+            self.push(st, message(&Packet::new(Kind::Disconnect, &ns, None)));
+        }
+        self.push(st, Out::Text(Eio::Close.encode()));
+        st.ended = Some(Ending {
+            reason: reason.to_string(),
+            abrupt: false,
+        });
+    }
+
     /// Once ended: report it and leave the hub (once).
     fn finish(&self, hub: &Hub, shared: &Shared) {
         let st = self.lock();
@@ -348,14 +373,8 @@ impl Session {
         shared.messages_out.fetch_add(1, Ordering::Relaxed);
         let faults = &shared.cfg.faults;
         if faults.close_after == Some(st.events) {
-            // The server's goodbye at the socket.io level: DISCONNECT, then Engine.IO Close.
-            let bye = Packet::new(Kind::Disconnect, &packet.namespace, None);
-            self.push(st, message(&bye));
-            self.push(st, Out::Text(Eio::Close.encode()));
-            st.ended = Some(Ending {
-                reason: format!("closed after {} events (--close-after)", st.events),
-                abrupt: false,
-            });
+            let reason = format!("closed after {} events (--close-after)", st.events);
+            self.goodbye(st, &reason);
         } else if faults.drop_after == Some(st.events) {
             st.ended = Some(Ending {
                 reason: format!("dropped after {} events (--drop-after)", st.events),

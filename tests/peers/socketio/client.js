@@ -143,7 +143,17 @@ async function ending(n) {
   return { why: await why };
 }
 
-const scenarios = { echo, namespace, auth, broadcast, heartbeat, silent, mute, binpoll, ending };
+// Says `connected`, then waits for the server to end the session and says why.
+async function hold() {
+  const socket = io(url, opts);
+  await connected(socket);
+  await upgraded(socket);
+  console.log("connected");
+  const why = await new Promise((r) => socket.on("disconnect", r));
+  return { why };
+}
+
+const scenarios = { echo, namespace, auth, broadcast, heartbeat, silent, mute, binpoll, ending, hold };
 const run = scenarios[scenario];
 if (!run) fail(`unknown scenario ${scenario}`);
 run(...process.argv.slice(4))
