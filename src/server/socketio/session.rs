@@ -493,3 +493,86 @@ fn new_sid() -> String {
         .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::socketio::SocketIoConfig;
+    use crate::server::{Server, ServerConfig};
+
+    async fn setup(cfg: ServerConfig) -> (Arc<Shared>, Arc<Hub>, Arc<Session>) {
+        let server = Server::bind(ServerConfig {
+            socketio: Some(cfg.socketio.clone().unwrap_or_default()),
+            ..cfg
+        })
+        .await
+        .unwrap();
+        let shared = server.shared.clone();
+        let hub = shared.sio.clone().unwrap();
+        let session = Arc::new(Session::new(
+            1,
+            "127.0.0.1:1".parse().unwrap(),
+            Transport::Polling,
+        ));
+        hub.insert(session.clone());
+        (shared, hub, session)
+    }
+
+    fn texts(session: &Session) -> Vec<String> {
+        let mut st = session.lock();
+        session
+            .take(&mut st)
+            .into_iter()
+            .map(|o| match o {
+                Out::Text(t) => t,
+                Out::Binary(b) => format!("<{} bytes>", b.len()),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn events_outside_a_joined_namespace_are_ignored_and_acks_carry_the_arguments() {
+        let (shared, hub, s) = setup(ServerConfig::default()).await;
+        s.on_text(&hub, &shared, r#"42["early"]"#);
+        assert!(texts(&s).is_empty());
+        s.on_text(&hub, &shared, "40/chat,");
+        let connect = texts(&s);
+        assert!(connect[0].starts_with(r#"40/chat,{"sid":""#), "{connect:?}");
+        s.on_text(&hub, &shared, r#"42/chat,7["hi",1,{"a":true}]"#);
+        assert_eq!(
+            texts(&s),
+            [
+                r#"43/chat,7[1,{"a":true}]"#,
+                r#"42/chat,["hi",1,{"a":true}]"#
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_auth_gets_connect_error() {
+        let cfg = ServerConfig {
+            socketio: Some(SocketIoConfig {
+                auth: Some(serde_json::json!({"token": "t"})),
+            }),
+            ..Default::default()
+        };
+        let (shared, hub, s) = setup(cfg).await;
+        s.on_text(&hub, &shared, r#"40{"token":"nope"}"#);
+        assert_eq!(texts(&s), [r#"44{"message":"auth mismatch (--sio-auth)"}"#]);
+        s.on_text(&hub, &shared, r#"40{"token":"t"}"#);
+        assert!(texts(&s)[0].starts_with(r#"40{"sid":"#));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_lets_output_pile_up_is_ended() {
+        let (shared, hub, s) = setup(ServerConfig::default()).await;
+        s.on_text(&hub, &shared, "40");
+        let big = format!(r#"42["x","{}"]"#, "y".repeat(100_000));
+        for _ in 0..(SESSION_BUFFER / 100_000 + 1) {
+            s.on_text(&hub, &shared, &big);
+        }
+        let ending = s.lock().ended.clone().expect("ended");
+        assert!(ending.abrupt && ending.reason.starts_with("slow consumer"));
+        assert!(hub.get(&s.sid).is_none(), "left the hub");
+    }
+}
