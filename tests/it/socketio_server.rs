@@ -36,8 +36,8 @@ impl SioServer {
             .unwrap_or_else(|| panic!("no listening line\n{}", proc.dump()));
         let url = first
             .strip_prefix("listening on ")
-            .filter(|u| u.starts_with("http://127.0.0.1:"))
-            .unwrap_or_else(|| panic!("expected `listening on http://…/`, got {first:?}"))
+            .filter(|u| u.starts_with("http://127.0.0.1:") || u.starts_with("https://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("expected `listening on http[s]://…/`, got {first:?}"))
             .to_string();
         SioServer { proc, url }
     }
@@ -399,4 +399,20 @@ fn shutdown_says_goodbye_to_socketio_clients_and_exits() {
     server
         .proc
         .wait_err("the goodbye", START, |l| l.contains("server shutting down"));
+}
+
+#[test]
+fn over_tls_polling_and_the_upgrade_work_too() {
+    if !common::require_peer("socket.io-client") {
+        return;
+    }
+    let server = SioServer::start(&["--tls-self-signed"]);
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let v = scenario(&server, "echo", &[], Duration::from_secs(20));
+    assert_eq!(
+        (&v["first"], &v["now"]),
+        (&json!("polling"), &json!("websocket")),
+        "{v}"
+    );
+    assert_eq!(v["ack"], "hello");
 }
