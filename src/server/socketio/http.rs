@@ -288,9 +288,14 @@ async fn poll(session: &Arc<Session>, shared: &Arc<Shared>, hub: &Arc<Hub>) -> R
         {
             let mut st = session.lock();
             if st.ended.is_some() {
-                // With the goodbye, when the session ended with one.
+                // With the goodbye when the session ended with one; an empty answer would
+                // be a malformed payload, so a cut session still says Close.
                 st.poll_held = false;
-                break session.take(&mut st);
+                let out = session.take(&mut st);
+                break match out.is_empty() {
+                    true => vec![Out::Text(engineio::Packet::Close.encode())],
+                    false => out,
+                };
             }
             if Session::has_output(&st) {
                 st.poll_held = false;
