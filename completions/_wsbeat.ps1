@@ -101,7 +101,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
         }
         'wsbeat;echo-server' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port), or unix:PATH for a Unix socket (removed on exit). A non-loopback address is served only when given here, with a warning')
-            [CompletionResult]::new('--ping-interval', '--ping-interval', [CompletionResultType]::ParameterName, 'Ping every client after this long without a message from it; see --ping-timeout')
+            [CompletionResult]::new('--ping-interval', '--ping-interval', [CompletionResultType]::ParameterName, 'Ping every client after this long without a message from it; see --ping-timeout (with --socketio: Engine.IO''s pingInterval)')
             [CompletionResult]::new('--ping-timeout', '--ping-timeout', [CompletionResultType]::ParameterName, 'Terminate a client whose pong has not come back after this long [default: the interval]')
             [CompletionResult]::new('--broadcast-queue', '--broadcast-queue', [CompletionResultType]::ParameterName, 'Messages a client may have waiting in broadcast mode; a client over it is closed with 1008 "slow consumer"')
             [CompletionResult]::new('--broadcast-queue-bytes', '--broadcast-queue-bytes', [CompletionResultType]::ParameterName, 'Bytes a client may have waiting in broadcast mode (one message always fits); a client over it is closed with 1008 "slow consumer"')
@@ -125,11 +125,13 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--reorder-every', '--reorder-every', [CompletionResultType]::ParameterName, 'Hold back every Nth message of a connection and echo it after the next one')
             [CompletionResult]::new('--corrupt-every', '--corrupt-every', [CompletionResultType]::ParameterName, 'Change a byte of every Nth echo of a connection (its last ASCII byte becomes another letter, so text stays valid UTF-8)')
             [CompletionResult]::new('--fault-seed', '--fault-seed', [CompletionResultType]::ParameterName, 'With the --*-every faults: hit random messages, each with probability 1/N, from this seed (mixed with the connection''s number) instead of every Nth')
+            [CompletionResult]::new('--sio-auth', '--sio-auth', [CompletionResultType]::ParameterName, 'With --socketio: answer a CONNECT whose auth payload is not this JSON with CONNECT_ERROR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour (NO_COLOR and TERM=dumb also turn it off)')
             [CompletionResult]::new('--app-pong', '--app-pong', [CompletionResultType]::ParameterName, 'Answer the text message `ping` with `pong`, and a JSON `{"type":"ping",...}` with the same object plus "status":"pong" (application-level heartbeat of browser clients)')
             [CompletionResult]::new('--broadcast', '--broadcast', [CompletionResultType]::ParameterName, 'Send every message to every connected client (a chat room) instead of echoing it')
             [CompletionResult]::new('--tls-self-signed', '--tls-self-signed', [CompletionResultType]::ParameterName, 'Serve wss:// with a certificate made at start for localhost, 127.0.0.1 and ::1; its SHA-256 fingerprint and the path of its PEM (for --cacert) are printed')
-            [CompletionResult]::new('--no-pong', '--no-pong', [CompletionResultType]::ParameterName, 'Ignore Ping frames (to trigger clients'' heartbeat timeouts)')
+            [CompletionResult]::new('--no-pong', '--no-pong', [CompletionResultType]::ParameterName, 'Ignore Ping frames (to trigger clients'' heartbeat timeouts); with --socketio, send no Engine.IO pings')
+            [CompletionResult]::new('--socketio', '--socketio', [CompletionResultType]::ParameterName, 'Serve socket.io v4 (Engine.IO v4, polling and WebSocket) on /socket.io/: events are echoed to their sender (with --broadcast, to every socket in the namespace) and acks answered with the event''s arguments; any namespace is accepted. Pings every --ping-interval [default: 25s], ends a client after --ping-timeout [default: 20s]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON event per line on stdout (NDJSON; schema in the README)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: sent messages, response headers')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: sent messages, response headers')

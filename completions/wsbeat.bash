@@ -275,7 +275,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__echo__subcmd__server)
-            opts="-s -v -h -V --listen --ping-interval --ping-timeout --app-pong --broadcast --broadcast-queue --broadcast-queue-bytes --subprotocol --max-connections --max-message-size --max-buffered --handshake-timeout --idle-timeout --tls-cert --tls-key --tls-self-signed --close-after --close-code --drop-after --delay --no-pong --reject --fragment --drop-every --duplicate-every --reorder-every --corrupt-every --fault-seed --json --color --verbose --help --version"
+            opts="-s -v -h -V --listen --ping-interval --ping-timeout --app-pong --broadcast --broadcast-queue --broadcast-queue-bytes --subprotocol --max-connections --max-message-size --max-buffered --handshake-timeout --idle-timeout --tls-cert --tls-key --tls-self-signed --close-after --close-code --drop-after --delay --no-pong --reject --fragment --drop-every --duplicate-every --reorder-every --corrupt-every --fault-seed --socketio --sio-auth --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -378,6 +378,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --fault-seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sio-auth)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

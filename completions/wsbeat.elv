@@ -96,7 +96,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
         }
         &'wsbeat;echo-server'= {
             cand --listen 'Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port), or unix:PATH for a Unix socket (removed on exit). A non-loopback address is served only when given here, with a warning'
-            cand --ping-interval 'Ping every client after this long without a message from it; see --ping-timeout'
+            cand --ping-interval 'Ping every client after this long without a message from it; see --ping-timeout (with --socketio: Engine.IO''s pingInterval)'
             cand --ping-timeout 'Terminate a client whose pong has not come back after this long [default: the interval]'
             cand --broadcast-queue 'Messages a client may have waiting in broadcast mode; a client over it is closed with 1008 "slow consumer"'
             cand --broadcast-queue-bytes 'Bytes a client may have waiting in broadcast mode (one message always fits); a client over it is closed with 1008 "slow consumer"'
@@ -120,11 +120,13 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --reorder-every 'Hold back every Nth message of a connection and echo it after the next one'
             cand --corrupt-every 'Change a byte of every Nth echo of a connection (its last ASCII byte becomes another letter, so text stays valid UTF-8)'
             cand --fault-seed 'With the --*-every faults: hit random messages, each with probability 1/N, from this seed (mixed with the connection''s number) instead of every Nth'
+            cand --sio-auth 'With --socketio: answer a CONNECT whose auth payload is not this JSON with CONNECT_ERROR'
             cand --color 'When to use colour (NO_COLOR and TERM=dumb also turn it off)'
             cand --app-pong 'Answer the text message `ping` with `pong`, and a JSON `{"type":"ping",...}` with the same object plus "status":"pong" (application-level heartbeat of browser clients)'
             cand --broadcast 'Send every message to every connected client (a chat room) instead of echoing it'
             cand --tls-self-signed 'Serve wss:// with a certificate made at start for localhost, 127.0.0.1 and ::1; its SHA-256 fingerprint and the path of its PEM (for --cacert) are printed'
-            cand --no-pong 'Ignore Ping frames (to trigger clients'' heartbeat timeouts)'
+            cand --no-pong 'Ignore Ping frames (to trigger clients'' heartbeat timeouts); with --socketio, send no Engine.IO pings'
+            cand --socketio 'Serve socket.io v4 (Engine.IO v4, polling and WebSocket) on /socket.io/: events are echoed to their sender (with --broadcast, to every socket in the namespace) and acks answered with the event''s arguments; any namespace is accepted. Pings every --ping-interval [default: 25s], ends a client after --ping-timeout [default: 20s]'
             cand --json 'Print one JSON event per line on stdout (NDJSON; schema in the README)'
             cand -v 'Say more: sent messages, response headers'
             cand --verbose 'Say more: sent messages, response headers'

@@ -92,7 +92,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s v -l verbose -
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l listen -d 'Address to listen on: IP:PORT, or a port alone for 127.0.0.1 (port 0: any free port), or unix:PATH for a Unix socket (removed on exit). A non-loopback address is served only when given here, with a warning' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-interval -d 'Ping every client after this long without a message from it; see --ping-timeout' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-interval -d 'Ping every client after this long without a message from it; see --ping-timeout (with --socketio: Engine.IO\'s pingInterval)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-timeout -d 'Terminate a client whose pong has not come back after this long [default: the interval]' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue -d 'Messages a client may have waiting in broadcast mode; a client over it is closed with 1008 "slow consumer"' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue-bytes -d 'Bytes a client may have waiting in broadcast mode (one message always fits); a client over it is closed with 1008 "slow consumer"' -r
@@ -115,13 +115,15 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l duplicate-
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l reorder-every -d 'Hold back every Nth message of a connection and echo it after the next one' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l corrupt-every -d 'Change a byte of every Nth echo of a connection (its last ASCII byte becomes another letter, so text stays valid UTF-8)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l fault-seed -d 'With the --*-every faults: hit random messages, each with probability 1/N, from this seed (mixed with the connection\'s number) instead of every Nth' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l sio-auth -d 'With --socketio: answer a CONNECT whose auth payload is not this JSON with CONNECT_ERROR' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l color -d 'When to use colour (NO_COLOR and TERM=dumb also turn it off)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l app-pong -d 'Answer the text message `ping` with `pong`, and a JSON `{"type":"ping",...}` with the same object plus "status":"pong" (application-level heartbeat of browser clients)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast -d 'Send every message to every connected client (a chat room) instead of echoing it'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l tls-self-signed -d 'Serve wss:// with a certificate made at start for localhost, 127.0.0.1 and ::1; its SHA-256 fingerprint and the path of its PEM (for --cacert) are printed'
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l no-pong -d 'Ignore Ping frames (to trigger clients\' heartbeat timeouts)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l no-pong -d 'Ignore Ping frames (to trigger clients\' heartbeat timeouts); with --socketio, send no Engine.IO pings'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l socketio -d 'Serve socket.io v4 (Engine.IO v4, polling and WebSocket) on /socket.io/: events are echoed to their sender (with --broadcast, to every socket in the namespace) and acks answered with the event\'s arguments; any namespace is accepted. Pings every --ping-interval [default: 25s], ends a client after --ping-timeout [default: 20s]'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l json -d 'Print one JSON event per line on stdout (NDJSON; schema in the README)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s v -l verbose -d 'Say more: sent messages, response headers'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s h -l help -d 'Print help'

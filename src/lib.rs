@@ -18,6 +18,7 @@ pub mod net;
 pub mod render;
 pub mod server;
 pub mod signals;
+pub mod sio;
 pub mod stats;
 pub mod stdin;
 pub mod ws;

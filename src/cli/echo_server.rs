@@ -20,6 +20,7 @@ pub struct EchoServerArgs {
     pub listen: Listen,
 
     /// Ping every client after this long without a message from it; see --ping-timeout
+    /// (with --socketio: Engine.IO's pingInterval)
     #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Heartbeat")]
     pub ping_interval: Option<Duration>,
     /// Terminate a client whose pong has not come back after this long [default: the interval]
@@ -94,7 +95,8 @@ pub struct EchoServerArgs {
     /// Send every reply this much later
     #[arg(long, value_name = "DUR", value_parser = parse::duration, help_heading = "Faults")]
     pub delay: Option<Duration>,
-    /// Ignore Ping frames (to trigger clients' heartbeat timeouts)
+    /// Ignore Ping frames (to trigger clients' heartbeat timeouts); with --socketio, send no
+    /// Engine.IO pings
     #[arg(long, help_heading = "Faults")]
     pub no_pong: bool,
     /// Refuse every upgrade with this HTTP status and a short body
@@ -126,8 +128,22 @@ pub struct EchoServerArgs {
     )]
     pub fault_seed: Option<u64>,
 
+    /// Serve socket.io v4 (Engine.IO v4, polling and WebSocket) on /socket.io/: events are
+    /// echoed to their sender (with --broadcast, to every socket in the namespace) and acks
+    /// answered with the event's arguments; any namespace is accepted. Pings every
+    /// --ping-interval [default: 25s], ends a client after --ping-timeout [default: 20s]
+    #[arg(long, conflicts_with_all = ["subprotocols", "app_pong", "idle_timeout", "delay", "reject", "message_faults"], help_heading = "socket.io")]
+    pub socketio: bool,
+    /// With --socketio: answer a CONNECT whose auth payload is not this JSON with CONNECT_ERROR
+    #[arg(long, value_name = "JSON", requires = "socketio", value_parser = json, help_heading = "socket.io")]
+    pub sio_auth: Option<serde_json::Value>,
+
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+fn json(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))
 }
 
 /// `--listen`: a TCP address, or `unix:PATH`.
@@ -188,6 +204,32 @@ mod tests {
         );
         assert!(listen("unix:").is_err());
         assert!(listen_addr("127.0.0.1:70000").is_err());
+    }
+
+    #[test]
+    fn socketio_takes_json_auth_and_refuses_options_that_do_not_apply() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(["wsbeat", "echo-server"].iter().chain(args))
+        };
+        assert!(
+            parse(&[
+                "--socketio",
+                "--sio-auth",
+                r#"{"token":"x"}"#,
+                "--broadcast"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["--socketio", "--sio-auth", "{not json"]).is_err());
+        assert!(
+            parse(&["--sio-auth", "{}"]).is_err(),
+            "--sio-auth needs --socketio"
+        );
+        for other in [&["--app-pong"][..], &["--drop-every", "2"], &["-s", "chat"]] {
+            let args: Vec<&str> = ["--socketio"].iter().chain(other).copied().collect();
+            assert!(parse(&args).is_err(), "{args:?}");
+        }
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub fn lower(args: &EchoServerArgs) -> Result<EchoServerConfig, Error> {
             },
         },
         log_messages: output.verbose,
+        socketio: args
+            .socketio
+            .then(|| crate::server::socketio::SocketIoConfig {
+                auth: args.sio_auth.clone(),
+            }),
         ..ServerConfig::default()
     };
     Ok(EchoServerConfig {

@@ -78,6 +78,17 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
         },
         None => Io::Plain(tcp),
     };
+    if shared.sio.is_some() {
+        // socket.io sessions outlive the handshake timeout: served by a task of their own,
+        // which shutdown waits for like a connection's.
+        shared.tasks.fetch_add(1, Ordering::AcqRel);
+        let guard = super::TaskGuard(shared.clone());
+        tokio::spawn(async move {
+            super::socketio::serve(io, peer, guard.0.clone()).await;
+            drop(guard);
+        });
+        return None;
+    }
     let policy = http::Policy {
         subprotocols: &shared.cfg.subprotocols,
         reject: shared.cfg.faults.reject,

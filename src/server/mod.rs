@@ -20,6 +20,7 @@ mod budget;
 mod conn_loop;
 mod echo;
 mod message_faults;
+pub mod socketio;
 pub mod tls;
 
 pub use message_faults::{Injected, MessageFaults};
@@ -103,6 +104,8 @@ pub struct ServerConfig {
     pub events: Option<mpsc::Sender<ServerEvent>>,
     /// Also send a `Message` event for each data message (`-v`).
     pub log_messages: bool,
+    /// Serve socket.io (`--socketio`) on `/socket.io/` instead of plain WebSocket echo.
+    pub socketio: Option<socketio::SocketIoConfig>,
 }
 
 /// Misbehaviour on purpose, for testing clients. Faults combine.
@@ -147,6 +150,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(2),
             events: None,
             log_messages: false,
+            socketio: None,
         }
     }
 }
@@ -223,6 +227,7 @@ struct Shared {
     heartbeat: Option<HeartbeatConfig>,
     hub: Option<broadcast::Hub>,
     budget: budget::Budget,
+    sio: Option<Arc<socketio::Hub>>,
     next_id: AtomicU64,
     open: AtomicUsize,
     peak: AtomicUsize,
@@ -349,6 +354,10 @@ impl Server {
             })
         });
         let budget = budget::Budget::new(cfg.max_buffered);
+        let sio = cfg
+            .socketio
+            .is_some()
+            .then(|| Arc::new(socketio::Hub::new(&cfg)));
         Ok(Server {
             listener,
             local,
@@ -357,6 +366,7 @@ impl Server {
                 heartbeat,
                 hub,
                 budget,
+                sio,
                 next_id: AtomicU64::new(1),
                 open: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
@@ -381,12 +391,14 @@ impl Server {
     }
 
     /// `ws://127.0.0.1:PORT/` or `wss://…`; IPv6 addresses in brackets; on a Unix socket
-    /// `ws+unix:///path/to.sock:/`, which `wsbeat connect` takes as it is.
+    /// `ws+unix:///path/to.sock:/`, which `wsbeat connect` takes as it is. A socket.io server
+    /// says `http://…/` (`https`), the form socket.io clients take.
     pub fn url(&self) -> String {
-        let scheme = if self.shared.cfg.tls.is_some() {
-            "wss"
-        } else {
-            "ws"
+        let scheme = match (self.shared.cfg.tls.is_some(), self.shared.sio.is_some()) {
+            (true, false) => "wss",
+            (false, false) => "ws",
+            (true, true) => "https",
+            (false, true) => "http",
         };
         match &self.listener {
             Listener::Unix(u) => format!("{scheme}+unix://{}:/", u.path().display()),
@@ -441,9 +453,12 @@ impl Server {
         drop(listener);
 
         shared.stopping.store(true, Ordering::SeqCst);
-        let open = shared.open.load(Ordering::Acquire);
+        let open = shared.open.load(Ordering::Acquire) + shared.sio.as_ref().map_or(0, |h| h.len());
         shared.emit(|| ServerEvent::ShuttingDown { connections: open });
         shared.shutdown.notify_waiters();
+        if let Some(sio) = &shared.sio {
+            sio.shut_down(&shared);
+        }
         // Connections end by themselves within the grace period; a little margin for the
         // last writes, then we report whatever is left.
         let deadline =

@@ -7,6 +7,8 @@
 //! * `echo_server`: `wsbeat echo-server` against third-party clients, browsers and proxies;
 //!   `echo_server::server_api` drives the embeddable server (`wsbeat::server`) directly.
 //! * `ping`, `soak`: those subcommands; `soak::preamble` (per-connection steps, scenarios).
+//! * `socketio_server`: `echo-server --socketio` against the real `socket.io-client`, from Node
+//!   and from a Chromium page.
 //! * `completions`: the committed shell completions match the CLI.
 //! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
 //!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one
@@ -33,4 +35,5 @@ mod man;
 mod ping;
 mod reach;
 mod soak;
+mod socketio_server;
 mod tungstenite_interop;

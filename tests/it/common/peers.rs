@@ -108,6 +108,16 @@ fn peer_missing(name: &str) -> Option<String> {
                     .into()
             })
         }
+        "socket.io-client" => peer_missing("node").or_else(|| {
+            (!peers_dir()
+                .join("node_modules/socket.io-client/package.json")
+                .exists())
+            .then(|| {
+                "node package `socket.io-client` is missing in tests/peers/node_modules; \
+                 run `npm ci --prefix tests/peers`"
+                    .into()
+            })
+        }),
         "nginx" => file(NGINX, "nginx"),
         "chromium" => file(CHROMIUM, "chromium"),
         "tinyproxy" => file("/usr/bin/tinyproxy", "tinyproxy"),
@@ -115,7 +125,7 @@ fn peer_missing(name: &str) -> Option<String> {
         "tmux" => (!command_ok(Command::new("tmux").arg("-V")))
             .then(|| "tmux is not installed; run `apt-get install -y tmux`".into()),
         other => panic!(
-            "unknown peer {other:?} (want python, websocket-client, node, nginx, chromium, tinyproxy, microsocks or tmux)"
+            "unknown peer {other:?} (want python, websocket-client, node, socket.io-client, nginx, chromium, tinyproxy, microsocks or tmux)"
         ),
     }
 }
