@@ -63,8 +63,14 @@ pub struct HandshakeArgs {
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse::duration)]
     pub connect_timeout: Duration,
     /// Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009
+    /// (a compressed one as soon as it inflates past it)
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse::size)]
     pub max_message_size: usize,
+    /// Offer permessage-deflate (RFC 7692), optionally with parameters, e.g.
+    /// 'client_max_window_bits=10; server_no_context_takeover'; repeat to offer alternatives
+    /// in order of preference
+    #[arg(long = "compress", value_name = "PARAMS", num_args = 0..=1, default_missing_value = "", value_parser = parse::deflate_offer)]
+    pub compress: Vec<crate::ws::ext::Offer>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -71,5 +71,6 @@ pub fn connect_options(
         tls,
         max_message_size: handshake.max_message_size,
         source: None,
+        compress: handshake.compress.clone(),
     })
 }

@@ -276,6 +276,7 @@ pub(crate) mod tests {
             ],
             subprotocol: Some("chat".into()),
             extensions: vec![],
+            deflate: None,
             timings: crate::ws::open::Timings {
                 dns: Duration::from_millis(1),
                 tcp: Duration::from_millis(2),

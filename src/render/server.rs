@@ -141,6 +141,7 @@ fn human_line(event: &ServerEvent) -> String {
             peer,
             path,
             subprotocol,
+            compression,
         } => {
             // The path is the client's bytes; it may carry what would drive our terminal.
             let mut line = format!(
@@ -150,6 +151,9 @@ fn human_line(event: &ServerEvent) -> String {
             );
             if let Some(p) = subprotocol {
                 line.push_str(&format!(" subprotocol={}", escape_controls(p, false)));
+            }
+            if let Some(c) = compression {
+                line.push_str(&format!(" compression=\"{c}\""));
             }
             line
         }
@@ -256,9 +260,10 @@ fn to_json(event: &ServerEvent) -> (&'static str, Value) {
             peer,
             path,
             subprotocol,
+            compression,
         } => (
             "opened",
-            json!({"id": id, "peer": peer.to_string(), "path": path, "subprotocol": subprotocol}),
+            json!({"id": id, "peer": peer.to_string(), "path": path, "subprotocol": subprotocol, "compression": compression}),
         ),
         ServerEvent::Message { id, kind, len } => (
             "message",
@@ -341,7 +346,8 @@ mod tests {
                 id: 3,
                 peer: peer(),
                 path: "/x".into(),
-                subprotocol: Some("chat".into())
+                subprotocol: Some("chat".into()),
+                compression: None,
             }),
             "opened #3 127.0.0.1:5555 path=/x subprotocol=chat"
         );
@@ -448,6 +454,7 @@ mod tests {
                 peer: peer(),
                 path: "/".into(),
                 subprotocol: None,
+                compression: None,
             },
             ServerEvent::Message {
                 id: 1,

@@ -491,6 +491,7 @@ async fn our_client(addr: SocketAddr, max_message_size: usize) -> ClientConnecti
         tls: None,
         max_message_size,
         source: None,
+        compress: Vec::new(),
     };
     let (conn, handshake) = wsbeat::ws::open::open(&opts).await.unwrap();
     assert_eq!(handshake.status, 101);

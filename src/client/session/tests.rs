@@ -56,6 +56,7 @@ fn handshake() -> Handshake {
         headers: Vec::new(),
         subprotocol: None,
         extensions: Vec::new(),
+        deflate: None,
         timings: Timings::default(),
     }
 }
@@ -119,6 +120,7 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
             tls: None,
             max_message_size: 1 << 20,
             source: None,
+            compress: Vec::new(),
         },
         preamble: vec![(DataKind::Text, Bytes::from_static(b"auth"))],
         fragment_size: None,

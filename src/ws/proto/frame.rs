@@ -15,6 +15,8 @@
 //! UTF-8 in a text message, found as early as the bytes arrive, even across frames (1007);
 //! messages over the size limit (1009).
 
+use crate::ws::ext::Deflate;
+use crate::ws::ext::deflate::Inflated;
 use crate::ws::proto::DataKind;
 use std::ops::Deref;
 
@@ -70,6 +72,12 @@ pub const TOO_BIG: Violation = Violation {
     code: 1009,
     reason: "message larger than --max-message-size",
 };
+/// RFC 7692 leaves the code open; the data is inconsistent with the message's type, as 1007
+/// says, and Autobahn expects it.
+pub const BAD_DEFLATE: Violation = Violation {
+    code: 1007,
+    reason: "invalid permessage-deflate data",
+};
 
 /// A payload either still in the caller's input buffer or moved out of the decoder.
 #[derive(Debug)]
@@ -104,6 +112,8 @@ pub enum Item<'a> {
 #[derive(Debug, Clone, Copy)]
 struct Frame {
     fin: bool,
+    /// Only with permessage-deflate, only on a message's first frame: it is compressed.
+    rsv1: bool,
     opcode: u8,
     /// `None` for a server's frame (read by a client).
     mask: Option<[u8; 4]>,
@@ -165,6 +175,10 @@ pub struct Decoder {
     utf8_ok: usize,
     /// Payload of a control frame split across reads.
     ctrl: Vec<u8>,
+    /// The message in flight is compressed (its first frame had RSV1).
+    msg_compressed: bool,
+    /// permessage-deflate, when negotiated: one pointer otherwise.
+    deflate: Option<Box<Deflate>>,
 }
 
 impl Decoder {
@@ -191,7 +205,22 @@ impl Decoder {
             msg: Vec::new(),
             utf8_ok: 0,
             ctrl: Vec::new(),
+            msg_compressed: false,
+            deflate: None,
         }
+    }
+
+    /// permessage-deflate was negotiated: RSV1 marks compressed messages from now on.
+    pub fn set_deflate(&mut self, deflate: Deflate) {
+        self.deflate = Some(Box::new(deflate));
+    }
+
+    pub fn deflate(&self) -> Option<&Deflate> {
+        self.deflate.as_deref()
+    }
+
+    pub fn deflate_mut(&mut self) -> Option<&mut Deflate> {
+        self.deflate.as_deref_mut()
     }
 
     /// From now on, data frames are parsed only to find the next frame; their payloads are
@@ -200,6 +229,7 @@ impl Decoder {
         self.discard = true;
         self.msg = Vec::new();
         self.utf8_ok = 0;
+        self.msg_compressed = false;
     }
 
     /// Capacity of the unfinished-message and control-frame buffers (tests: idle is free).
@@ -299,6 +329,40 @@ impl Decoder {
             }
             let chunk = &mut input[range.clone()];
             unmask_opt(chunk, frame.mask, frame.phase as usize);
+            if self.msg_compressed {
+                // Inflated as it arrives, so that the limit and UTF-8 apply to what the
+                // message really holds, as early as it is known.
+                let d = self
+                    .deflate
+                    .as_mut()
+                    .expect("RSV1 is read only with the extension");
+                if let Err(e) = d.inflate(chunk, &mut self.msg, self.max_message, finished) {
+                    return Err(match e {
+                        Inflated::Corrupt => BAD_DEFLATE,
+                        Inflated::TooBig { .. } => {
+                            self.discard_data();
+                            TOO_BIG
+                        }
+                    });
+                }
+                if kind == DataKind::Text {
+                    self.check_utf8(finished)?;
+                }
+                if finished {
+                    self.msg_compressed = false;
+                    self.utf8_ok = 0;
+                    return Ok(Some(Ready {
+                        opcode: OP_TEXT,
+                        kind,
+                        range,
+                        owned: Some(std::mem::take(&mut self.msg)),
+                    }));
+                }
+                if !complete {
+                    return Ok(None);
+                }
+                continue;
+            }
             if finished && self.msg.is_empty() {
                 // The whole message is in this one read: hand it out where it lies.
                 if kind == DataKind::Text && std::str::from_utf8(chunk).is_err() {
@@ -337,7 +401,8 @@ impl Decoder {
             && let Some(need) = header_size(input)
             && input.len() >= need
         {
-            return Ok(Some((parse_header(&input[..need], self.role)?, need)));
+            let ext = self.deflate.is_some();
+            return Ok(Some((parse_header(&input[..need], self.role, ext)?, need)));
         }
         let mut used = 0;
         loop {
@@ -345,7 +410,11 @@ impl Decoder {
             let need = header_size(&self.hdr[..have]).unwrap_or(2);
             if have == need {
                 self.hdr_len = 0;
-                return Ok(Some((parse_header(&self.hdr[..need], self.role)?, used)));
+                let ext = self.deflate.is_some();
+                return Ok(Some((
+                    parse_header(&self.hdr[..need], self.role, ext)?,
+                    used,
+                )));
             }
             if used == input.len() {
                 return Ok(None);
@@ -358,6 +427,14 @@ impl Decoder {
     }
 
     fn start_frame(&mut self, frame: Frame) -> Result<(), Violation> {
+        if frame.rsv1 && frame.opcode != OP_TEXT && frame.opcode != OP_BINARY {
+            // RFC 7692 6: only a message's first frame says it is compressed.
+            return Err(protocol(if frame.opcode == OP_CONTINUATION {
+                "RSV1 set on a continuation frame"
+            } else {
+                "RSV1 set on a control frame"
+            }));
+        }
         match frame.opcode {
             OP_CONTINUATION => {
                 if self.msg_kind.is_none() {
@@ -375,6 +452,7 @@ impl Decoder {
                 } else {
                     DataKind::Binary
                 });
+                self.msg_compressed = frame.rsv1;
             }
             OP_CLOSE | OP_PING | OP_PONG => {
                 if !frame.fin {
@@ -386,7 +464,8 @@ impl Decoder {
             }
             _ => return Err(protocol("reserved opcode")),
         }
-        if frame.opcode < OP_CLOSE && !self.discard {
+        // A compressed message's limit applies to what it inflates to, while it inflates.
+        if frame.opcode < OP_CLOSE && !self.discard && !self.msg_compressed {
             self.msg_len = self.msg_len.saturating_add(frame.remaining);
             if self.msg_len > self.max_message {
                 // Skip this frame's payload from now on, so that the closing handshake that
@@ -428,10 +507,16 @@ fn header_size(b: &[u8]) -> Option<usize> {
     Some(2 + ext + mask)
 }
 
-fn parse_header(h: &[u8], role: Role) -> Result<Frame, Violation> {
+/// `deflate`: permessage-deflate was negotiated, so RSV1 has a meaning.
+fn parse_header(h: &[u8], role: Role, deflate: bool) -> Result<Frame, Violation> {
     let (b0, b1) = (h[0], h[1]);
-    if b0 & 0x70 != 0 {
-        return Err(protocol("RSV bits set but no extension was negotiated"));
+    if b0 & 0x30 != 0 {
+        return Err(protocol("RSV2 or RSV3 set but no extension defines them"));
+    }
+    if b0 & 0x40 != 0 && !deflate {
+        return Err(protocol(
+            "RSV1 set but permessage-deflate was not negotiated",
+        ));
     }
     let masked = b1 & 0x80 != 0;
     match role {
@@ -452,6 +537,7 @@ fn parse_header(h: &[u8], role: Role) -> Result<Frame, Violation> {
     }
     Ok(Frame {
         fin: b0 & 0x80 != 0,
+        rsv1: b0 & 0x40 != 0,
         opcode: b0 & 0x0F,
         // `header_size` counted 4 mask bytes exactly when the mask bit is set.
         mask: masked.then(|| [h[at], h[at + 1], h[at + 2], h[at + 3]]),
