@@ -120,6 +120,12 @@ impl Render for Human {
                     .to_string(),
                 )?;
                 if self.verbose {
+                    if let Some(offer) = &h.offered_extensions {
+                        stderr_line(
+                            &palette::dim(&format!("  > sec-websocket-extensions: {offer}"))
+                                .to_string(),
+                        )?;
+                    }
                     for (k, v) in &h.headers {
                         stderr_line(
                             &palette::dim(&format!(

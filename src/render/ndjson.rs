@@ -120,6 +120,12 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
                 }).collect::<Map<_, _>>(),
                 "subprotocol": h.subprotocol,
                 "extensions": h.extensions,
+                "compression": h.deflate.map(|d| json!({
+                    "server_no_context_takeover": d.server_no_context_takeover,
+                    "client_no_context_takeover": d.client_no_context_takeover,
+                    "server_max_window_bits": d.server_max_window_bits,
+                    "client_max_window_bits": d.client_max_window_bits,
+                })),
                 "timings": timings(&h.timings),
             }),
         ),
@@ -277,6 +283,7 @@ pub(crate) mod tests {
             subprotocol: Some("chat".into()),
             extensions: vec![],
             deflate: None,
+            offered_extensions: None,
             timings: crate::ws::open::Timings {
                 dns: Duration::from_millis(1),
                 tcp: Duration::from_millis(2),
@@ -367,7 +374,7 @@ pub(crate) mod tests {
             .map(|e| serde_json::to_string(&to_json(Duration::from_millis(1250), e)).unwrap())
             .collect();
         let want = [
-            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"tls":null,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"compression":null,"timings":{"dns":0.001,"tcp":0.002,"tls":null,"upgrade":0.004,"total":0.01}}"#,
             r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2}"#,
             r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI="}"#,
             r#"{"type":"ping","ts":1.25,"direction":"out","len":16,"seq":1}"#,

@@ -525,7 +525,7 @@ mod tests {
             lines.push(format!("listening {}", serde_json::to_string(&v).unwrap()));
         }
         let want = [
-            r#"opened {"id":1,"peer":"127.0.0.1:5555","path":"/","subprotocol":null}"#,
+            r#"opened {"id":1,"peer":"127.0.0.1:5555","path":"/","subprotocol":null,"compression":null}"#,
             r#"message {"id":1,"kind":"text","len":5}"#,
             r#"heartbeat_timeout {"id":1,"peer":"127.0.0.1:5555","timeout":1.5}"#,
             r#"closed {"id":1,"peer":"127.0.0.1:5555","code":4001,"name":"application","reason":"bye","wasClean":true,"initiator":"server","code_valid":true,"duration":2.0,"messages_in":3,"messages_out":2,"rtt":null}"#,

@@ -36,6 +36,8 @@ pub struct Handshake {
     pub extensions: Vec<String>,
     /// permessage-deflate as the server agreed to it.
     pub deflate: Option<crate::ws::ext::Agreed>,
+    /// The Sec-WebSocket-Extensions we sent, if any (for `-v`).
+    pub offered_extensions: Option<String>,
     pub timings: Timings,
 }
 
@@ -124,6 +126,7 @@ async fn open_phases(
         subprotocol: accepted.subprotocol,
         extensions: accepted.extensions,
         deflate: accepted.deflate,
+        offered_extensions: client::offered_header(opts),
         timings: Timings {
             dns,
             tcp,

@@ -57,6 +57,7 @@ fn handshake() -> Handshake {
         subprotocol: None,
         extensions: Vec::new(),
         deflate: None,
+        offered_extensions: None,
         timings: Timings::default(),
     }
 }

@@ -253,7 +253,11 @@ impl Worker {
             Box::pin(crate::ws::open::open_raw(&opts))
                 .await
                 .map(|(io, leftover, hs)| {
-                    let conn = Connection::new(io, Role::Client, leftover, opts.max_message_size);
+                    let mut conn =
+                        Connection::new(io, Role::Client, leftover, opts.max_message_size);
+                    if let Some(agreed) = hs.deflate {
+                        conn.endpoint_mut().enable_deflate(agreed);
+                    }
                     (Box::new(conn), hs.timings.total)
                 })
         };

@@ -322,6 +322,18 @@ fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accep
     })
 }
 
+/// The Sec-WebSocket-Extensions value we send: a user's -H, else our `--compress` offers.
+pub fn offered_header(opts: &ConnectOptions) -> Option<String> {
+    match opts
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
+    {
+        Some((_, v)) => Some(v.clone()),
+        None => (!opts.compress.is_empty()).then(|| negotiation::offer_header(&opts.compress)),
+    }
+}
+
 /// What we offered: `--compress`, or the permessage-deflate offers of a user's own
 /// `-H 'Sec-WebSocket-Extensions: ...'` (which replaces ours).
 pub fn offers(opts: &ConnectOptions) -> Vec<Offer> {

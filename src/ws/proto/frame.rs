@@ -111,9 +111,10 @@ pub enum Item<'a> {
 
 #[derive(Debug, Clone, Copy)]
 struct Frame {
-    fin: bool,
-    /// Only with permessage-deflate, only on a message's first frame: it is compressed.
-    rsv1: bool,
+    /// FIN (0x80) and RSV1 (0x40) as in the header's first byte; RSV1 only with
+    /// permessage-deflate, only on a message's first frame: it is compressed. (One byte, not
+    /// two bools: the frame, and so every idle connection, stays 16 bytes.)
+    flags: u8,
     opcode: u8,
     /// `None` for a server's frame (read by a client).
     mask: Option<[u8; 4]>,
@@ -122,6 +123,16 @@ struct Frame {
     /// matters, and a byte keeps the decoder, so every idle connection, smaller.)
     phase: u8,
     remaining: u64,
+}
+
+impl Frame {
+    fn fin(&self) -> bool {
+        self.flags & 0x80 != 0
+    }
+
+    fn rsv1(&self) -> bool {
+        self.flags & 0x40 != 0
+    }
 }
 
 /// A complete item found by the decoder: its payload is `input[range]` unless it was
@@ -171,8 +182,10 @@ pub struct Decoder {
     msg_len: u64,
     /// Payload of an unfinished message; empty (unallocated) between messages.
     msg: Vec<u8>,
-    /// How much of `msg` is known to be valid UTF-8 (text messages only).
-    utf8_ok: usize,
+    /// How many bytes at the end of `msg` are the start of a code point not yet complete (at
+    /// most 3; text messages only). All before them is valid UTF-8. (A byte, not an index:
+    /// every idle connection is smaller.)
+    utf8_tail: u8,
     /// Payload of a control frame split across reads.
     ctrl: Vec<u8>,
     /// The message in flight is compressed (its first frame had RSV1).
@@ -203,7 +216,7 @@ impl Decoder {
             msg_kind: None,
             msg_len: 0,
             msg: Vec::new(),
-            utf8_ok: 0,
+            utf8_tail: 0,
             ctrl: Vec::new(),
             msg_compressed: false,
             deflate: None,
@@ -228,7 +241,7 @@ impl Decoder {
     pub fn discard_data(&mut self) {
         self.discard = true;
         self.msg = Vec::new();
-        self.utf8_ok = 0;
+        self.utf8_tail = 0;
         self.msg_compressed = false;
     }
 
@@ -316,7 +329,7 @@ impl Decoder {
             }
 
             let kind = self.msg_kind.expect("data frame belongs to a message");
-            let finished = complete && frame.fin;
+            let finished = complete && frame.fin();
             if finished {
                 self.msg_kind = None;
                 self.msg_len = 0;
@@ -336,6 +349,7 @@ impl Decoder {
                     .deflate
                     .as_mut()
                     .expect("RSV1 is read only with the extension");
+                let before = self.msg.len();
                 if let Err(e) = d.inflate(chunk, &mut self.msg, self.max_message, finished) {
                     return Err(match e {
                         Inflated::Corrupt => BAD_DEFLATE,
@@ -346,11 +360,11 @@ impl Decoder {
                     });
                 }
                 if kind == DataKind::Text {
-                    self.check_utf8(finished)?;
+                    self.check_utf8(before, finished)?;
                 }
                 if finished {
                     self.msg_compressed = false;
-                    self.utf8_ok = 0;
+                    self.utf8_tail = 0;
                     return Ok(Some(Ready {
                         opcode: OP_TEXT,
                         kind,
@@ -375,12 +389,13 @@ impl Decoder {
                     owned: None,
                 }));
             }
+            let before = self.msg.len();
             self.msg.extend_from_slice(chunk);
             if kind == DataKind::Text {
-                self.check_utf8(finished)?;
+                self.check_utf8(before, finished)?;
             }
             if finished {
-                self.utf8_ok = 0;
+                self.utf8_tail = 0;
                 return Ok(Some(Ready {
                     opcode: OP_TEXT,
                     kind,
@@ -427,7 +442,7 @@ impl Decoder {
     }
 
     fn start_frame(&mut self, frame: Frame) -> Result<(), Violation> {
-        if frame.rsv1 && frame.opcode != OP_TEXT && frame.opcode != OP_BINARY {
+        if frame.rsv1() && frame.opcode != OP_TEXT && frame.opcode != OP_BINARY {
             // RFC 7692 6: only a message's first frame says it is compressed.
             return Err(protocol(if frame.opcode == OP_CONTINUATION {
                 "RSV1 set on a continuation frame"
@@ -452,10 +467,10 @@ impl Decoder {
                 } else {
                     DataKind::Binary
                 });
-                self.msg_compressed = frame.rsv1;
+                self.msg_compressed = frame.rsv1();
             }
             OP_CLOSE | OP_PING | OP_PONG => {
-                if !frame.fin {
+                if !frame.fin() {
                     return Err(protocol("fragmented control frame"));
                 }
                 if frame.remaining > MAX_CONTROL_PAYLOAD as u64 {
@@ -482,13 +497,17 @@ impl Decoder {
     /// Validate what arrived of a text message; incomplete code points at the end are fine
     /// until the message is finished. Rust's validator rejects a prefix as soon as it cannot
     /// start a valid sequence, so bad bytes fail the connection as soon as they arrive.
-    fn check_utf8(&mut self, finished: bool) -> Result<(), Violation> {
-        match std::str::from_utf8(&self.msg[self.utf8_ok..]) {
-            Ok(_) => self.utf8_ok = self.msg.len(),
+    /// `before`: the length of `msg` before the bytes just added.
+    fn check_utf8(&mut self, before: usize, finished: bool) -> Result<(), Violation> {
+        let from = before - self.utf8_tail as usize;
+        let valid_to = match std::str::from_utf8(&self.msg[from..]) {
+            Ok(_) => self.msg.len(),
             Err(e) if e.error_len().is_some() => return Err(INVALID_UTF8),
-            Err(e) => self.utf8_ok += e.valid_up_to(),
-        }
-        if finished && self.utf8_ok != self.msg.len() {
+            Err(e) => from + e.valid_up_to(),
+        };
+        // An unfinished code point is at most 3 bytes: anything longer was an error above.
+        self.utf8_tail = (self.msg.len() - valid_to) as u8;
+        if finished && self.utf8_tail != 0 {
             return Err(INVALID_UTF8);
         }
         Ok(())
@@ -536,8 +555,7 @@ fn parse_header(h: &[u8], role: Role, deflate: bool) -> Result<Frame, Violation>
         return Err(protocol("frame length has its most significant bit set"));
     }
     Ok(Frame {
-        fin: b0 & 0x80 != 0,
-        rsv1: b0 & 0x40 != 0,
+        flags: b0 & 0xC0,
         opcode: b0 & 0x0F,
         // `header_size` counted 4 mask bytes exactly when the mask bit is set.
         mask: masked.then(|| [h[at], h[at + 1], h[at + 2], h[at + 3]]),
