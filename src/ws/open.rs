@@ -37,7 +37,7 @@ pub struct Handshake {
     /// permessage-deflate as the server agreed to it.
     pub deflate: Option<crate::ws::ext::Agreed>,
     /// The Sec-WebSocket-Extensions we sent, if any (for `-v`).
-    pub offered_extensions: Option<String>,
+    pub offered_extensions: Option<Box<str>>,
     pub timings: Timings,
 }
 
@@ -126,7 +126,7 @@ async fn open_phases(
         subprotocol: accepted.subprotocol,
         extensions: accepted.extensions,
         deflate: accepted.deflate,
-        offered_extensions: client::offered_header(opts),
+        offered_extensions: client::offered_header(opts).map(String::into_boxed_str),
         timings: Timings {
             dns,
             tcp,
