@@ -7,6 +7,8 @@
 //!   `echo_server::server_api` drives the embeddable server (`wsbeat::server`) directly.
 //! * `ping`, `soak`: those subcommands.
 //! * `completions`: the committed shell completions match the CLI.
+//! * `deflate`: permessage-deflate with Node `ws` and Python `websockets` both ways, and the
+//!   limits on inflated size (a bomb against the server and each client subcommand).
 //! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
 //!   its client against our server, our client against its server.
 //! * `common`: the harness (child processes, third-party peers and skips, throwaway PKI, the
@@ -18,6 +20,7 @@
 mod common;
 mod completions;
 mod connect;
+mod deflate;
 mod echo_server;
 mod ping;
 mod soak;
