@@ -87,7 +87,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__connect)
-            opts="-H -s -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --send --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
+            opts="-H -s -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --compress --cacert --cert --key --insecure --send --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,6 +122,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --max-message-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -225,7 +229,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__echo__subcmd__server)
-            opts="-s -v -h -V --listen --ping-interval --ping-timeout --app-pong --broadcast --broadcast-queue --subprotocol --max-connections --max-message-size --handshake-timeout --idle-timeout --tls-cert --tls-key --tls-self-signed --close-after --close-code --drop-after --delay --no-pong --reject --fragment --drop-every --duplicate-every --reorder-every --corrupt-every --fault-seed --json --color --verbose --help --version"
+            opts="-s -v -h -V --listen --ping-interval --ping-timeout --app-pong --broadcast --broadcast-queue --subprotocol --compress --compress-params --max-connections --max-message-size --handshake-timeout --idle-timeout --tls-cert --tls-key --tls-self-signed --close-after --close-code --drop-after --delay --no-pong --reject --fragment --drop-every --duplicate-every --reorder-every --corrupt-every --fault-seed --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +256,10 @@ _wsbeat() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress-params)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -433,7 +441,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__ping)
-            opts="-H -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --json --color --verbose --subprotocol --help --version"
+            opts="-H -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --compress --cacert --cert --key --insecure --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --json --color --verbose --subprotocol --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +468,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --max-message-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -555,7 +567,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__soak)
-            opts="-H -s -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --cacert --cert --key --insecure --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
+            opts="-H -s -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --compress --cacert --cert --key --insecure --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -590,6 +602,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --max-message-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

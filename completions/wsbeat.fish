@@ -37,7 +37,8 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l origin -d 'Ori
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s s -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009 (a compressed one as soon as it inflates past it)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l compress -d 'Offer permessage-deflate (RFC 7692), optionally with parameters, e.g. \'client_max_window_bits=10; server_no_context_takeover\'; repeat to offer alternatives in order of preference' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l key -d 'Private key for --cert (PEM)' -r -F
@@ -83,6 +84,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-inter
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-timeout -d 'Terminate a client whose pong has not come back after this long [default: the interval]' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue -d 'Messages a client may have waiting in broadcast mode; a client over it is closed with 1008 "slow consumer"' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s s -l subprotocol -d 'Accept this subprotocol (repeatable); the first one the client offers that is accepted is chosen, and an upgrade that offers none of them gets 400' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l compress-params -d 'What the server insists on or allows with --compress, e.g. \'server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=10\'' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-connections -d 'Refuse upgrades beyond this many open connections with 503' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-message-size -d 'Largest message accepted (e.g. 64KiB); a larger one is answered with Close 1009' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l handshake-timeout -d 'Drop a socket that has not completed TLS and the upgrade within this long' -r
@@ -105,6 +107,7 @@ always\t''
 never\t''"
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l app-pong -d 'Answer the text message `ping` with `pong`, and a JSON `{"type":"ping",...}` with the same object plus "status":"pong" (application-level heartbeat of browser clients)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast -d 'Send every message to every connected client (a chat room) instead of echoing it'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l compress -d 'Accept permessage-deflate (RFC 7692) offers: the first offer the server can honour is accepted, invalid ones are declined'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l tls-self-signed -d 'Serve wss:// with a certificate made at start for localhost, 127.0.0.1 and ::1; its SHA-256 fingerprint and the path of its PEM (for --cacert) are printed'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l no-pong -d 'Ignore Ping frames (to trigger clients\' heartbeat timeouts)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l json -d 'Print one JSON event per line on stdout (NDJSON; schema in the README)'
@@ -115,7 +118,8 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s H -l header -d 'E
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l origin -d 'Origin header to send' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009 (a compressed one as soon as it inflates past it)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l compress -d 'Offer permessage-deflate (RFC 7692), optionally with parameters, e.g. \'client_max_window_bits=10; server_no_context_takeover\'; repeat to offer alternatives in order of preference' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l key -d 'Private key for --cert (PEM)' -r -F
@@ -146,7 +150,8 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l origin -d 'Origin
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s s -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009 (a compressed one as soon as it inflates past it)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l compress -d 'Offer permessage-deflate (RFC 7692), optionally with parameters, e.g. \'client_max_window_bits=10; server_no_context_takeover\'; repeat to offer alternatives in order of preference' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l key -d 'Private key for --cert (PEM)' -r -F
