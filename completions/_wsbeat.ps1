@@ -47,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsbeat' -ScriptBlock {
             [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM), with --key')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key for --cert (PEM)')
             [CompletionResult]::new('--send', '--send', [CompletionResultType]::ParameterName, 'Send this message first, before stdin (repeatable)')
+            [CompletionResult]::new('--send-uncompressed', '--send-uncompressed', [CompletionResultType]::ParameterName, 'Send this message uncompressed (RSV1 clear) on a compressed connection, after --send and --send-file (repeatable): servers must accept it (RFC 7692 6)')
             [CompletionResult]::new('--send-file', '--send-file', [CompletionResultType]::ParameterName, 'Send this file as one binary message (after --send, before stdin)')
             [CompletionResult]::new('--fragment-size', '--fragment-size', [CompletionResultType]::ParameterName, 'Split every outgoing message into frames of N payload bytes (continuation frames)')
             [CompletionResult]::new('--binary-format', '--binary-format', [CompletionResultType]::ParameterName, 'How to show received binary messages')

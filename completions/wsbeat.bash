@@ -87,7 +87,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__connect)
-            opts="-H -s -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --compress --cacert --cert --key --insecure --send --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
+            opts="-H -s -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --compress --cacert --cert --key --insecure --send --send-uncompressed --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,6 +142,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --send)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send-uncompressed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -43,6 +43,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --cert 'Client certificate (PEM), with --key'
             cand --key 'Private key for --cert (PEM)'
             cand --send 'Send this message first, before stdin (repeatable)'
+            cand --send-uncompressed 'Send this message uncompressed (RSV1 clear) on a compressed connection, after --send and --send-file (repeatable): servers must accept it (RFC 7692 6)'
             cand --send-file 'Send this file as one binary message (after --send, before stdin)'
             cand --fragment-size 'Split every outgoing message into frames of N payload bytes (continuation frames)'
             cand --binary-format 'How to show received binary messages'

@@ -43,6 +43,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cacert -d 'Tru
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l key -d 'Private key for --cert (PEM)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send -d 'Send this message first, before stdin (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send-uncompressed -d 'Send this message uncompressed (RSV1 clear) on a compressed connection, after --send and --send-file (repeatable): servers must accept it (RFC 7692 6)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send-file -d 'Send this file as one binary message (after --send, before stdin)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l fragment-size -d 'Split every outgoing message into frames of N payload bytes (continuation frames)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary-format -d 'How to show received binary messages' -r -f -a "hex\t'Offset, hex bytes and printable characters, like `xxd`'

@@ -3,8 +3,8 @@
 
 use crate::error::Error;
 use crate::ws::open::Handshake;
-use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;
+use crate::ws::proto::{DataKind, Wire};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -15,10 +15,13 @@ pub enum Event {
         kind: DataKind,
         payload: Bytes,
         fragments: usize,
+        /// Compressed (permessage-deflate) or not, and its bytes on the wire.
+        wire: Wire,
     },
     Received {
         kind: DataKind,
         payload: Bytes,
+        wire: Wire,
     },
     /// A Ping frame; `outbound` when we sent it. `seq` for our own numbered probes.
     Ping {

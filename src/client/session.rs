@@ -24,6 +24,7 @@ use crate::ws::connection::Incoming;
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::open::{self, Handshake};
 use crate::ws::proto::DataKind;
+use crate::ws::proto::Wire;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -39,6 +40,8 @@ pub struct Outgoing {
     pub kind: DataKind,
     pub payload: Bytes,
     pub fragment_size: Option<usize>,
+    /// Send it without compression (RSV1 clear) on a compressed connection.
+    pub uncompressed: bool,
 }
 
 /// What the session needs to know; built once from the command's config.
@@ -47,6 +50,8 @@ pub struct SessionConfig {
     pub conn: ConnectOptions,
     /// Sent first on every connection, the first and each one after a reconnect.
     pub preamble: Vec<(DataKind, Bytes)>,
+    /// Sent after the preamble without compression (`--send-uncompressed`).
+    pub uncompressed_preamble: Vec<(DataKind, Bytes)>,
     pub fragment_size: Option<usize>,
     pub heartbeat: Option<HeartbeatConfig>,
     /// `None`: a lost connection ends the session.
@@ -125,8 +130,11 @@ pub enum Wake<S> {
 pub struct Stats {
     pub sent_messages: u64,
     pub sent_bytes: u64,
+    /// Bytes on the wire, frame headers included (compression shows as the ratio to payload).
+    pub sent_wire: u64,
     pub recv_messages: u64,
     pub recv_bytes: u64,
+    pub recv_wire: u64,
     pub last_rtt: Option<Duration>,
     pub subprotocol: Option<String>,
     pub connected_at: Option<Instant>,
@@ -224,7 +232,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         // Cheap: the payloads are shared `Bytes`.
         let preamble = self.cfg.preamble.clone();
         for (kind, payload) in preamble {
-            self.send_now(out, kind, payload, self.cfg.fragment_size)
+            self.send_now(out, kind, payload, self.cfg.fragment_size, true)
+                .await?;
+        }
+        for (kind, payload) in self.cfg.uncompressed_preamble.clone() {
+            self.send_now(out, kind, payload, self.cfg.fragment_size, false)
                 .await?;
         }
         Ok(())
@@ -236,7 +248,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         match &self.state {
             State::Up(c) if !c.is_closing() => {
                 match self
-                    .send_now(out, msg.kind, msg.payload.clone(), msg.fragment_size)
+                    .send_now(
+                        out,
+                        msg.kind,
+                        msg.payload.clone(),
+                        msg.fragment_size,
+                        !msg.uncompressed,
+                    )
                     .await
                 {
                     Ok(()) => Ok(()),
@@ -270,6 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
         kind: DataKind,
         payload: Bytes,
         fragment_size: Option<usize>,
+        compress: bool,
     ) -> Result<(), Error> {
         let State::Up(conn) = &mut self.state else {
             return Err(Error::new(
@@ -277,13 +296,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<S> {
                 "cannot send: not connected",
             ));
         };
-        let fragments = conn.send(kind, &payload, fragment_size).await?;
+        let sent = conn
+            .send_as(kind, &payload, fragment_size, compress)
+            .await?;
         self.stats.sent_messages += 1;
         self.stats.sent_bytes += payload.len() as u64;
+        self.stats.sent_wire += sent.wire_len as u64;
         out.emit(Event::Sent {
             kind,
             payload,
-            fragments,
+            fragments: sent.frames,
+            wire: Wire {
+                compressed: sent.compressed,
+                len: sent.wire_len as u64,
+            },
         });
         Ok(())
     }

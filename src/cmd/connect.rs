@@ -348,5 +348,6 @@ fn outgoing(cfg: &ConnectConfig, kind: DataKind, payload: Bytes) -> Outgoing {
         kind,
         payload,
         fragment_size: cfg.fragment_size,
+        uncompressed: false,
     }
 }

@@ -23,6 +23,8 @@ pub struct ConnectConfig {
     pub insecure: bool,
     /// `--send` messages and `--send-file`, in order, sent before stdin.
     pub preamble: Vec<(DataKind, Bytes)>,
+    /// `--send-uncompressed`: after the preamble, RSV1 clear.
+    pub uncompressed_preamble: Vec<(DataKind, Bytes)>,
     pub line_kind: DataKind,
     pub fragment_size: Option<usize>,
     pub echo: bool,
@@ -53,6 +55,7 @@ impl ConnectConfig {
         SessionConfig {
             conn: self.conn.clone(),
             preamble: self.preamble.clone(),
+            uncompressed_preamble: self.uncompressed_preamble.clone(),
             fragment_size: self.fragment_size,
             heartbeat: self.heartbeat.clone(),
             reconnect: self.reconnect,
@@ -135,6 +138,11 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
         conn,
         insecure: args.tls.insecure,
         preamble,
+        uncompressed_preamble: args
+            .send_uncompressed
+            .iter()
+            .map(|m| (line_kind, Bytes::from(m.clone())))
+            .collect(),
         line_kind,
         fragment_size: args.fragment_size,
         echo: args.echo,

@@ -141,13 +141,17 @@ impl Render for Human {
                 kind,
                 payload,
                 fragments,
+                wire,
             } => {
                 if self.verbose {
-                    let frames = if *fragments > 1 {
+                    let mut frames = if *fragments > 1 {
                         format!(", {fragments} frames")
                     } else {
                         String::new()
                     };
+                    if wire.compressed {
+                        frames.push_str(&format!(", compressed to {} on the wire", wire.len));
+                    }
                     let body = match kind {
                         DataKind::Text => String::from_utf8_lossy(payload).into_owned(),
                         DataKind::Binary => format!("{} bytes", payload.len()),
@@ -160,7 +164,7 @@ impl Render for Human {
                     ))?;
                 }
             }
-            Event::Received { kind, payload } => {
+            Event::Received { kind, payload, .. } => {
                 let mut out = io::stdout().lock();
                 match (kind, self.view.binary_format) {
                     // A pipe gets the bytes as received; a terminal gets them with control

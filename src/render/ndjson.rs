@@ -95,6 +95,13 @@ pub fn warning(message: &str) -> Value {
     json!({ "message": message })
 }
 
+/// permessage-deflate's view of a message: compressed or not, and bytes on the wire (frame
+/// headers included).
+fn wire_fields(m: &mut Map<String, Value>, wire: &crate::ws::proto::Wire) {
+    m.insert("compressed".into(), json!(wire.compressed));
+    m.insert("wire_len".into(), json!(wire.len));
+}
+
 fn payload_fields(obj: &mut Map<String, Value>, kind: DataKind, payload: &[u8]) {
     obj.insert("kind".into(), json!(kind.as_str()));
     obj.insert("len".into(), json!(payload.len()));
@@ -133,15 +140,22 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             kind,
             payload,
             fragments,
+            wire,
         } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
             m.insert("fragments".into(), json!(fragments));
+            wire_fields(&mut m, wire);
             ("sent", Value::Object(m))
         }
-        Event::Received { kind, payload } => {
+        Event::Received {
+            kind,
+            payload,
+            wire,
+        } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
+            wire_fields(&mut m, wire);
             ("received", Value::Object(m))
         }
         Event::Ping { outbound, len, seq } => (
@@ -245,6 +259,7 @@ pub(crate) mod tests {
             &Event::Received {
                 kind: DataKind::Binary,
                 payload: Bytes::from_static(&[0xff, 0]),
+                wire: Default::default(),
             },
         );
         assert_eq!(v["type"], "received");
@@ -307,10 +322,18 @@ pub(crate) mod tests {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"hi"),
                 fragments: 2,
+                wire: crate::ws::proto::Wire {
+                    compressed: false,
+                    len: 12,
+                },
             },
             Event::Received {
                 kind: DataKind::Binary,
                 payload: Bytes::from_static(&[1, 2]),
+                wire: crate::ws::proto::Wire {
+                    compressed: true,
+                    len: 5,
+                },
             },
             Event::Ping {
                 outbound: true,
@@ -375,8 +398,8 @@ pub(crate) mod tests {
             .collect();
         let want = [
             r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"compression":null,"timings":{"dns":0.001,"tcp":0.002,"tls":null,"upgrade":0.004,"total":0.01}}"#,
-            r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2}"#,
-            r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI="}"#,
+            r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2,"compressed":false,"wire_len":12}"#,
+            r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI=","compressed":true,"wire_len":5}"#,
             r#"{"type":"ping","ts":1.25,"direction":"out","len":16,"seq":1}"#,
             r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.00025}"#,
             r#"{"type":"pong","ts":1.25,"direction":"out","len":0,"seq":null,"rtt":null}"#,

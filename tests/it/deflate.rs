@@ -524,3 +524,75 @@ fn a_bad_answer_fails_the_upgrade_with_exit_5() {
         &o,
     );
 }
+
+// ------------------------------------------------------------------ what went over the wire
+
+#[test]
+fn ndjson_says_what_was_compressed_and_one_message_can_go_uncompressed() {
+    let (server, url) = echo_server(&["--compress", "-v"]);
+    let big = compressible();
+    let events = connect_events(
+        &url,
+        &["--compress", "--send", &big, "--send-uncompressed", &big],
+    );
+    let sent = of_type(&events, "sent");
+    assert_eq!(sent.len(), 2, "{events:?}");
+    let (len, wire) = (
+        sent[0]["len"].as_u64().unwrap(),
+        sent[0]["wire_len"].as_u64().unwrap(),
+    );
+    assert_eq!(sent[0]["compressed"], true);
+    assert!(wire * 10 < len, "{len} bytes went out as {wire}");
+    assert_eq!(sent[1]["compressed"], false);
+    // Header (4) and mask (4) on top of the payload.
+    assert_eq!(sent[1]["wire_len"].as_u64().unwrap(), len + 8);
+    // The server took the uncompressed one as it was and echoed both, compressed.
+    let received = of_type(&events, "received");
+    assert_eq!(received.len(), 2, "{events:?}");
+    for r in &received {
+        assert_eq!(r["text"], big.as_str());
+        assert_eq!(r["compressed"], true, "{r}");
+        assert!(r["wire_len"].as_u64().unwrap() * 10 < len, "{r}");
+    }
+    drop(server);
+}
+
+#[test]
+fn soak_reports_payload_and_wire_bytes_with_the_embedded_server_compressing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.json");
+    let o = run_timeout(
+        wsbeat()
+            .args([
+                "soak",
+                "--compress",
+                "-c",
+                "2",
+                "-d",
+                "2s",
+                "--message-rate",
+                "20",
+                "--size",
+                "2048",
+            ])
+            .arg("--json")
+            .arg(&file),
+        None,
+        T,
+    );
+    assert_exit(&o, 0);
+    let report: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let b = &report["bytes"];
+    let (sp, sw) = (
+        b["sent_payload"].as_u64().unwrap(),
+        b["sent_wire"].as_u64().unwrap(),
+    );
+    let (rp, rw) = (
+        b["received_payload"].as_u64().unwrap(),
+        b["received_wire"].as_u64().unwrap(),
+    );
+    assert!(sp > 0 && rp > 0, "{b}");
+    // soak's messages carry a header and filler: deflate takes them to about 0.6.
+    assert!(sw < sp && rw < rp, "{b}");
+    assert_contains(&stdout_of(&o), "on the wire (ratio 0.", &o);
+}

@@ -504,7 +504,7 @@ async fn recv(conn: &mut ClientConnection) -> Incoming {
 
 fn message(r: Incoming) -> (DataKind, Vec<u8>) {
     match r {
-        Incoming::Message { kind, payload } => (kind, payload.to_vec()),
+        Incoming::Message { kind, payload, .. } => (kind, payload.to_vec()),
         other => panic!("expected a data message, got {other:?}"),
     }
 }

@@ -124,6 +124,7 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
             compress: Vec::new(),
         },
         preamble: vec![(DataKind::Text, Bytes::from_static(b"auth"))],
+        uncompressed_preamble: Vec::new(),
         fragment_size: None,
         heartbeat: None,
         reconnect,
@@ -137,6 +138,7 @@ fn text(s: &'static str) -> Outgoing {
         kind: DataKind::Text,
         payload: Bytes::from_static(s.as_bytes()),
         fragment_size: None,
+        uncompressed: false,
     }
 }
 

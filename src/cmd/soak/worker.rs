@@ -277,7 +277,8 @@ impl Worker {
     async fn send_seq(&mut self, conn: &mut Conn, seq: u64, replay: bool) -> Result<(), Error> {
         let mut buf = Vec::with_capacity(self.sh.run.size);
         message::encode(self.id, seq, self.now_us(), self.sh.run.size, &mut buf);
-        conn.send(self.sh.run.kind, &buf, self.sh.run.fragment_size)
+        let sent = conn
+            .send_as(self.sh.run.kind, &buf, self.sh.run.fragment_size, true)
             .await?;
         if self.sh.run.echo {
             let missing = self.tracker.sent(seq);
@@ -285,7 +286,11 @@ impl Worker {
                 self.ev(Ev::Missing(missing));
             }
         }
-        self.ev(Ev::Sent { replay });
+        self.ev(Ev::Sent {
+            replay,
+            len: sat(buf.len() as u64),
+            wire: sat(sent.wire_len as u64),
+        });
         Ok(())
     }
 
@@ -405,7 +410,12 @@ impl Worker {
         let now = Instant::now();
         match inbound {
             // One event per message: `Echo` and `Corrupted` count as received too.
-            Incoming::Message { kind, payload } => {
+            Incoming::Message {
+                kind,
+                payload,
+                wire,
+            } => {
+                let (len, wire) = (sat(payload.len() as u64), sat(wire.len));
                 let decoded = if self.sh.run.echo {
                     message::decode(&payload)
                 } else {
@@ -415,13 +425,20 @@ impl Worker {
                     Decoded::Ok(h) if h.conn == self.id => {
                         let order = self.tracker.echoed(h.seq, true);
                         let rtt = Duration::from_micros(self.now_us().saturating_sub(h.sent_us));
-                        self.ev(Ev::Echo { rtt, order });
+                        self.ev(Ev::Echo {
+                            rtt,
+                            order,
+                            len,
+                            wire,
+                        });
                     }
                     Decoded::Corrupted(Some((conn, seq))) if conn == self.id => {
                         let order = self.tracker.echoed(seq, false);
                         self.ev(Ev::Echo {
                             rtt: Duration::ZERO,
                             order,
+                            len,
+                            wire,
                         });
                     }
                     // Another connection's message on ours is as wrong as a flipped bit.
@@ -430,10 +447,12 @@ impl Worker {
                         self.ev(Ev::Echo {
                             rtt: Duration::ZERO,
                             order,
+                            len,
+                            wire,
                         });
                     }
                     Decoded::Foreign => {
-                        self.ev(Ev::Received);
+                        self.ev(Ev::Received { len, wire });
                         if let (Some(h), DataKind::Text) = (hb, kind)
                             && let Ok(text) = std::str::from_utf8(&payload)
                             && let Some(rtt) = h.on_text(text, now)
@@ -499,6 +518,11 @@ async fn closed(mut conn: Box<Conn>, end: SessionEnd) -> SessionEnd {
         conn.finish().await;
     }
     end
+}
+
+/// A byte count for an event: soak's messages are far below 4 GiB.
+fn sat(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

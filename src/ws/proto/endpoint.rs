@@ -16,11 +16,11 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::ws::ext::{Agreed, Deflate};
-use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{self, CloseEvent, Initiator};
 use crate::ws::proto::frame::{
     self, CloseCheck, Decoder, Item, OP_CLOSE, OP_PING, OP_PONG, Payload, Role, Violation,
 };
+use crate::ws::proto::{DataKind, Wire};
 use std::time::Duration;
 
 /// How long the whole closing phase may take, whoever started it: from the first Close frame
@@ -56,6 +56,8 @@ pub enum Event<'a> {
     Message {
         kind: DataKind,
         payload: Payload<'a>,
+        /// Compressed or not, and its size on the wire.
+        wire: Wire,
     },
     /// Already answered, as the `PingPolicy` says.
     Ping(Payload<'a>),
@@ -213,7 +215,17 @@ impl Endpoint {
             }
             let input: &'a [u8] = input;
             match ready.item(input) {
-                Item::Message { kind, payload } => return Some(Event::Message { kind, payload }),
+                Item::Message {
+                    kind,
+                    payload,
+                    wire,
+                } => {
+                    return Some(Event::Message {
+                        kind,
+                        payload,
+                        wire,
+                    });
+                }
                 Item::Ping(p) => {
                     if self.ping == PingPolicy::Reply {
                         frame::write_control_as(self.role, out, OP_PONG, &p);

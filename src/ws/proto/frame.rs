@@ -17,7 +17,7 @@
 
 use crate::ws::ext::Deflate;
 use crate::ws::ext::deflate::Inflated;
-use crate::ws::proto::DataKind;
+use crate::ws::proto::{DataKind, Wire};
 use std::ops::Deref;
 
 pub const OP_CONTINUATION: u8 = 0x0;
@@ -103,6 +103,7 @@ pub enum Item<'a> {
     Message {
         kind: DataKind,
         payload: Payload<'a>,
+        wire: Wire,
     },
     Ping(Payload<'a>),
     Pong(Payload<'a>),
@@ -143,6 +144,7 @@ pub struct Ready {
     kind: DataKind,
     range: std::ops::Range<usize>,
     owned: Option<Vec<u8>>,
+    wire: Wire,
 }
 
 impl Ready {
@@ -163,6 +165,7 @@ impl Ready {
             _ => Item::Message {
                 kind: self.kind,
                 payload,
+                wire: self.wire,
             },
         }
     }
@@ -190,6 +193,8 @@ pub struct Decoder {
     ctrl: Vec<u8>,
     /// The message in flight is compressed (its first frame had RSV1).
     msg_compressed: bool,
+    /// Frame-header bytes of the message in flight, for its size on the wire.
+    msg_hdr: u32,
     /// permessage-deflate, when negotiated: one pointer otherwise.
     deflate: Option<Box<Deflate>>,
 }
@@ -219,6 +224,7 @@ impl Decoder {
             utf8_tail: 0,
             ctrl: Vec::new(),
             msg_compressed: false,
+            msg_hdr: 0,
             deflate: None,
         }
     }
@@ -243,6 +249,7 @@ impl Decoder {
         self.msg = Vec::new();
         self.utf8_tail = 0;
         self.msg_compressed = false;
+        self.msg_hdr = 0;
     }
 
     /// Capacity of the unfinished-message and control-frame buffers (tests: idle is free).
@@ -284,12 +291,15 @@ impl Decoder {
             let frame = match self.frame {
                 Some(f) => f,
                 None => {
-                    let Some((frame, used)) = self.read_header(&input[*pos..])? else {
+                    let Some((frame, used, size)) = self.read_header(&input[*pos..])? else {
                         *pos = input.len();
                         return Ok(None);
                     };
                     *pos += used;
                     self.start_frame(frame)?;
+                    if frame.opcode < OP_CLOSE {
+                        self.msg_hdr = self.msg_hdr.saturating_add(size as u32);
+                    }
                     frame
                 }
             };
@@ -325,14 +335,21 @@ impl Decoder {
                     kind: DataKind::Binary,
                     range,
                     owned,
+                    wire: Wire::default(),
                 }));
             }
 
             let kind = self.msg_kind.expect("data frame belongs to a message");
             let finished = complete && frame.fin();
+            let mut wire = Wire::default();
             if finished {
+                wire = Wire {
+                    compressed: self.msg_compressed,
+                    len: self.msg_len + self.msg_hdr as u64,
+                };
                 self.msg_kind = None;
                 self.msg_len = 0;
+                self.msg_hdr = 0;
             }
             if self.discard {
                 if !complete {
@@ -370,6 +387,7 @@ impl Decoder {
                         kind,
                         range,
                         owned: Some(std::mem::take(&mut self.msg)),
+                        wire,
                     }));
                 }
                 if !complete {
@@ -387,6 +405,7 @@ impl Decoder {
                     kind,
                     range,
                     owned: None,
+                    wire,
                 }));
             }
             let before = self.msg.len();
@@ -401,6 +420,7 @@ impl Decoder {
                     kind,
                     range,
                     owned: Some(std::mem::take(&mut self.msg)),
+                    wire,
                 }));
             }
             if !complete {
@@ -410,14 +430,19 @@ impl Decoder {
     }
 
     /// Collect a frame header from `input` (plus bytes kept from earlier reads). Returns the
-    /// frame and how many bytes of `input` it used, or `None` when `input` ran out first.
-    fn read_header(&mut self, input: &[u8]) -> Result<Option<(Frame, usize)>, Violation> {
+    /// frame, how many bytes of `input` it used and the header's whole size, or `None` when
+    /// `input` ran out first.
+    fn read_header(&mut self, input: &[u8]) -> Result<Option<(Frame, usize, usize)>, Violation> {
         if self.hdr_len == 0
             && let Some(need) = header_size(input)
             && input.len() >= need
         {
             let ext = self.deflate.is_some();
-            return Ok(Some((parse_header(&input[..need], self.role, ext)?, need)));
+            return Ok(Some((
+                parse_header(&input[..need], self.role, ext)?,
+                need,
+                need,
+            )));
         }
         let mut used = 0;
         loop {
@@ -429,6 +454,7 @@ impl Decoder {
                 return Ok(Some((
                     parse_header(&self.hdr[..need], self.role, ext)?,
                     used,
+                    need,
                 )));
             }
             if used == input.len() {
@@ -479,10 +505,10 @@ impl Decoder {
             }
             _ => return Err(protocol("reserved opcode")),
         }
-        // A compressed message's limit applies to what it inflates to, while it inflates.
-        if frame.opcode < OP_CLOSE && !self.discard && !self.msg_compressed {
+        if frame.opcode < OP_CLOSE && !self.discard {
             self.msg_len = self.msg_len.saturating_add(frame.remaining);
-            if self.msg_len > self.max_message {
+            // A compressed message's limit applies to what it inflates to, while it inflates.
+            if !self.msg_compressed && self.msg_len > self.max_message {
                 // Skip this frame's payload from now on, so that the closing handshake that
                 // follows can still find the peer's Close frame.
                 self.frame = Some(frame);

@@ -275,6 +275,16 @@ fn payload(v: &Value) -> Result<(), String> {
     }
 }
 
+/// permessage-deflate's view of a message: compressed or not, and its bytes on the wire, which
+/// are at least the frame header's 2 more than an uncompressed payload.
+fn wire(v: &Value) -> Result<(), String> {
+    need(v, &[("compressed", J::Bool), ("wire_len", J::Int)])?;
+    if v["compressed"] == false && v["wire_len"].as_u64() < v["len"].as_u64().map(|l| l + 2) {
+        return Err("an uncompressed message's wire_len is at least len + 2".into());
+    }
+    Ok(())
+}
+
 /// A handshake's phases, in seconds; `tls` is null for ws://.
 fn timings(t: &Value, url: &str) -> Result<(), String> {
     need(
@@ -343,12 +353,13 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
         "sent" => {
             payload(v)?;
             need(v, &[("fragments", J::Int)])?;
+            wire(v)?;
             if v["fragments"].as_u64().unwrap_or(0) < 1 {
                 return Err("fragments should be >= 1".into());
             }
             Ok(())
         }
-        "received" => payload(v),
+        "received" => payload(v).and_then(|()| wire(v)),
         "ping" => need(
             v,
             &[

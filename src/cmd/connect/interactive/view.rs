@@ -91,6 +91,7 @@ impl View {
                 kind,
                 payload,
                 fragments,
+                ..
             } => {
                 let frames = if *fragments > 1 {
                     palette::dim(&format!(" ({fragments} frames)")).to_string()
@@ -105,7 +106,7 @@ impl View {
                     &frames,
                 )
             }
-            Event::Received { kind, payload } => message(
+            Event::Received { kind, payload, .. } => message(
                 &palette::good("<").to_string(),
                 *kind,
                 payload,
@@ -215,6 +216,7 @@ mod tests {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"abcdefg"),
                 fragments: 3,
+                wire: Default::default(),
             })
             .unwrap();
         assert_eq!(sent, "> abcdefg (3 frames)");
@@ -222,6 +224,7 @@ mod tests {
             .format(&Event::Received {
                 kind: DataKind::Binary,
                 payload: Bytes::from_static(&[0xff, 0]),
+                wire: Default::default(),
             })
             .unwrap();
         assert!(
@@ -236,6 +239,7 @@ mod tests {
             .format(&Event::Received {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"a\x1b]0;x\x07b\nc"),
+                wire: Default::default(),
             })
             .unwrap();
         assert!(!got.contains(['\x1b', '\x07']), "{got:?}");
