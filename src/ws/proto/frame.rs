@@ -648,6 +648,8 @@ pub use write::*;
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]
+mod deflate_tests;
+#[cfg(test)]
 mod differential_tests;
 #[cfg(test)]
 mod server_tests;
