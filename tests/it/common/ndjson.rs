@@ -792,8 +792,9 @@ fn samples(schema: Schema) -> Vec<Value> {
         Schema::Connect => vec![
             opened,
             json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 5, "text": "hello",
-                "fragments": 1}),
-            json!({"type": "received", "ts": 0.1, "kind": "binary", "len": 3, "base64": "YWJj"}),
+                "fragments": 1, "compressed": false, "wire_len": 11}),
+            json!({"type": "received", "ts": 0.1, "kind": "binary", "len": 3, "base64": "YWJj",
+                "compressed": true, "wire_len": 4}),
             json!({"type": "ping", "ts": 0.2, "direction": "in", "len": 5, "seq": null}),
             json!({"type": "pong", "ts": 0.2, "direction": "in", "len": 0, "seq": 1,
                 "rtt": 0.001}),
