@@ -64,6 +64,10 @@ pub fn check(data: &[u8]) {
         tls: None,
         max_message_size: 1 << 20,
         source: None,
+        // So that an answer's permessage-deflate parameters are checked, not refused whole.
+        compress: vec![
+            wsbeat::ws::ext::Offer::parse("client_max_window_bits").expect("a valid offer"),
+        ],
     };
     let whole = check_response(&buf, KEY, &opts);
     match &whole {
