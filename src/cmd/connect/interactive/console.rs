@@ -312,3 +312,14 @@ fn wire_ratio(wire: u64, payload: u64) -> String {
         wire as f64 / payload as f64
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wire_ratio;
+
+    #[test]
+    fn status_shows_wire_bytes_and_their_ratio_to_the_payload() {
+        assert_eq!(wire_ratio(0, 0), "");
+        assert_eq!(wire_ratio(250, 1000), ", 250 B on the wire (ratio 0.25)");
+    }
+}
