@@ -93,7 +93,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__connect)
-            opts="-H -s -x -L -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --send --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-json --step-timeout --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --resend-unconfirmed --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
+            opts="-H -s -x -L -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --send --send-uncompressed --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-json --step-timeout --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --resend-unconfirmed --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,6 +163,10 @@ _wsbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --compress)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cacert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -180,6 +184,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --send)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send-uncompressed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -275,7 +283,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__echo__subcmd__server)
-            opts="-s -v -h -V --listen --ping-interval --ping-timeout --app-pong --broadcast --broadcast-queue --broadcast-queue-bytes --subprotocol --max-connections --max-message-size --max-buffered --handshake-timeout --idle-timeout --tls-cert --tls-key --tls-self-signed --close-after --close-code --drop-after --delay --no-pong --reject --fragment --drop-every --duplicate-every --reorder-every --corrupt-every --fault-seed --socketio --sio-auth --json --color --verbose --help --version"
+            opts="-s -v -h -V --listen --ping-interval --ping-timeout --app-pong --broadcast --broadcast-queue --broadcast-queue-bytes --subprotocol --compress --compress-params --max-connections --max-message-size --max-buffered --handshake-timeout --idle-timeout --tls-cert --tls-key --tls-self-signed --close-after --close-code --drop-after --delay --no-pong --reject --fragment --drop-every --duplicate-every --reorder-every --corrupt-every --fault-seed --socketio --sio-auth --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -306,6 +314,10 @@ _wsbeat() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress-params)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -523,7 +535,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__ping)
-            opts="-H -x -L -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --report --json --color --verbose --subprotocol --help --version"
+            opts="-H -x -L -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --report --json --color --verbose --subprotocol --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -582,6 +594,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --connect-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -685,7 +701,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__soak)
-            opts="-H -s -x -L -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --cacert --cert --key --insecure --tls-server-name --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --send --expect --expect-json --step-timeout --scenario --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --report --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
+            opts="-H -s -x -L -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --send --expect --expect-json --step-timeout --scenario --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --report --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -752,6 +768,10 @@ _wsbeat() {
                     return 0
                     ;;
                 --connect-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

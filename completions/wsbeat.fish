@@ -38,7 +38,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l origin -d 'Ori
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s s -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009 (a compressed one as soon as it inflates past it)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s x -l proxy -d 'Go through this proxy: http:// (CONNECT), https://, socks5:// (DNS here) or socks5h:// (DNS at the proxy); \'\' for none. Overrides http_proxy, https_proxy, all_proxy. soak: repeat to spread connections over several, round robin' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l proxy-user -d 'Credentials for the proxy; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l noproxy -d 'Hosts that go direct, comma-separated: names (and their subdomains), IPs, CIDR ranges, or *; replaces no_proxy/NO_PROXY' -r
@@ -46,11 +46,13 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l max-redirs -d 
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l unix-socket -d 'Connect to this Unix socket; the URL still gives Host and path (or write ws+unix:///SOCK:/PATH)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l resolve -d 'Use ADDR for HOST:PORT instead of DNS, like curl (repeatable; ADDR may be a list: A,B)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l connect-to -d 'Connect to HOST2:PORT2 whenever the URL says HOST1:PORT1, like curl (repeatable; parts may be empty)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l compress -d 'Offer permessage-deflate (RFC 7692), optionally with parameters, e.g. \'client_max_window_bits=10; server_no_context_takeover\'; repeat to offer alternatives in order of preference' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l key -d 'Private key for --cert (PEM)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l tls-server-name -d 'Send this name in SNI and verify the certificate against it instead of the URL\'s host' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send -d 'A step: send this message ({seq} and {NAME} captured earlier are substituted); steps run in command-line order with --expect/--expect-json, before stdin (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send-uncompressed -d 'Send this message uncompressed (RSV1 clear) on a compressed connection, after --send and --send-file (repeatable): servers must accept it (RFC 7692 6)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l send-file -d 'Send this file as one binary message (after --send, before stdin)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l fragment-size -d 'Split every outgoing message into frames of N payload bytes (continuation frames)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary-format -d 'How to show received binary messages' -r -f -a "hex\t'Offset, hex bytes and printable characters, like `xxd`'
@@ -97,6 +99,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l ping-timeo
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue -d 'Messages a client may have waiting in broadcast mode; a client over it is closed with 1008 "slow consumer"' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast-queue-bytes -d 'Bytes a client may have waiting in broadcast mode (one message always fits); a client over it is closed with 1008 "slow consumer"' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -s s -l subprotocol -d 'Accept this subprotocol (repeatable); the first one the client offers that is accepted is chosen, and an upgrade that offers none of them gets 400' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l compress-params -d 'What the server insists on or allows with --compress, e.g. \'server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=10\'' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-connections -d 'Refuse upgrades beyond this many open connections with 503' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-message-size -d 'Largest message accepted (e.g. 64KiB); a larger one is answered with Close 1009' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l max-buffered -d 'What the server holds for all clients together (output waiting for clients that do not read, messages still arriving); beyond it, the client holding the most is closed with 1013 "try again later"' -r
@@ -121,6 +124,7 @@ always\t''
 never\t''"
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l app-pong -d 'Answer the text message `ping` with `pong`, and a JSON `{"type":"ping",...}` with the same object plus "status":"pong" (application-level heartbeat of browser clients)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l broadcast -d 'Send every message to every connected client (a chat room) instead of echoing it'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l compress -d 'Accept permessage-deflate (RFC 7692) offers: the first offer the server can honour is accepted, invalid ones are declined'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l tls-self-signed -d 'Serve wss:// with a certificate made at start for localhost, 127.0.0.1 and ::1; its SHA-256 fingerprint and the path of its PEM (for --cacert) are printed'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l no-pong -d 'Ignore Ping frames (to trigger clients\' heartbeat timeouts); with --socketio, send no Engine.IO pings'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand echo-server" -l socketio -d 'Serve socket.io v4 (Engine.IO v4, polling and WebSocket) on /socket.io/: events are echoed to their sender (with --broadcast, to every socket in the namespace) and acks answered with the event\'s arguments; any namespace is accepted. Pings every --ping-interval [default: 25s], ends a client after --ping-timeout [default: 20s]'
@@ -132,7 +136,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s H -l header -d 'E
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l origin -d 'Origin header to send' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009 (a compressed one as soon as it inflates past it)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s x -l proxy -d 'Go through this proxy: http:// (CONNECT), https://, socks5:// (DNS here) or socks5h:// (DNS at the proxy); \'\' for none. Overrides http_proxy, https_proxy, all_proxy. soak: repeat to spread connections over several, round robin' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l proxy-user -d 'Credentials for the proxy; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l noproxy -d 'Hosts that go direct, comma-separated: names (and their subdomains), IPs, CIDR ranges, or *; replaces no_proxy/NO_PROXY' -r
@@ -140,6 +144,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-redirs -d 'Wi
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l unix-socket -d 'Connect to this Unix socket; the URL still gives Host and path (or write ws+unix:///SOCK:/PATH)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l resolve -d 'Use ADDR for HOST:PORT instead of DNS, like curl (repeatable; ADDR may be a list: A,B)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-to -d 'Connect to HOST2:PORT2 whenever the URL says HOST1:PORT1, like curl (repeatable; parts may be empty)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l compress -d 'Offer permessage-deflate (RFC 7692), optionally with parameters, e.g. \'client_max_window_bits=10; server_no_context_takeover\'; repeat to offer alternatives in order of preference' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l key -d 'Private key for --cert (PEM)' -r -F
@@ -173,7 +178,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l origin -d 'Origin
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s s -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l auth -d 'HTTP Basic credentials; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-timeout -d 'Give up opening the connection (DNS, TCP, TLS, upgrade) after this long' -r
-complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-message-size -d 'Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009 (a compressed one as soon as it inflates past it)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s x -l proxy -d 'Go through this proxy: http:// (CONNECT), https://, socks5:// (DNS here) or socks5h:// (DNS at the proxy); \'\' for none. Overrides http_proxy, https_proxy, all_proxy. soak: repeat to spread connections over several, round robin' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l proxy-user -d 'Credentials for the proxy; never printed' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l noproxy -d 'Hosts that go direct, comma-separated: names (and their subdomains), IPs, CIDR ranges, or *; replaces no_proxy/NO_PROXY' -r
@@ -181,6 +186,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-redirs -d 'Wi
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l unix-socket -d 'Connect to this Unix socket; the URL still gives Host and path (or write ws+unix:///SOCK:/PATH)' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l resolve -d 'Use ADDR for HOST:PORT instead of DNS, like curl (repeatable; ADDR may be a list: A,B)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l connect-to -d 'Connect to HOST2:PORT2 whenever the URL says HOST1:PORT1, like curl (repeatable; parts may be empty)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l compress -d 'Offer permessage-deflate (RFC 7692), optionally with parameters, e.g. \'client_max_window_bits=10; server_no_context_takeover\'; repeat to offer alternatives in order of preference' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l cacert -d 'Trust the CA certificate(s) in this PEM file instead of the bundled roots' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l cert -d 'Client certificate (PEM), with --key' -r -F
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l key -d 'Private key for --cert (PEM)' -r -F

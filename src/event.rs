@@ -3,8 +3,8 @@
 
 use crate::error::Error;
 use crate::ws::open::Handshake;
-use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;
+use crate::ws::proto::{DataKind, Wire};
 use crate::ws::redirect::Redirect;
 use bytes::Bytes;
 use std::time::Duration;
@@ -21,16 +21,21 @@ pub enum Event {
         fragments: usize,
         /// Sent again after a reconnect (`--resend-unconfirmed`): the peer may have it twice.
         resent: bool,
+        /// Compressed (permessage-deflate) or not, and its bytes on the wire.
+        wire: Wire,
     },
     /// `--send-file`: a binary message streamed from disk, its payload never in memory whole.
     SentFile {
         path: String,
         len: u64,
         fragments: usize,
+        /// Never compressed (a streamed message is sent as it is, which RFC 7692 allows).
+        wire: Wire,
     },
     Received {
         kind: DataKind,
         payload: Bytes,
+        wire: Wire,
     },
     /// A Ping frame; `outbound` when we sent it. `seq` for our own numbered probes.
     Ping {

@@ -66,6 +66,10 @@ pub fn check(data: &[u8]) {
         source: None,
         reach: Default::default(),
         follow: None,
+        // So that an answer's permessage-deflate parameters are checked, not refused whole.
+        compress: vec![
+            wsbeat::ws::ext::Offer::parse("client_max_window_bits").expect("a valid offer"),
+        ],
     };
     let whole = check_response(&buf, KEY, &opts);
     match &whole {

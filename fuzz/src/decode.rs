@@ -30,10 +30,12 @@ fn got(item: Item<'_>) -> Got {
         Item::Message {
             kind: DataKind::Text,
             payload,
+            ..
         } => Got::Text(payload.to_vec()),
         Item::Message {
             kind: DataKind::Binary,
             payload,
+            ..
         } => Got::Binary(payload.to_vec()),
         Item::Ping(p) => Got::Ping(p.to_vec()),
         Item::Pong(p) => Got::Pong(p.to_vec()),
@@ -47,10 +49,12 @@ fn event(e: Event<'_>) -> Got {
         Event::Message {
             kind: DataKind::Text,
             payload,
+            ..
         } => Got::Text(bytes(payload)),
         Event::Message {
             kind: DataKind::Binary,
             payload,
+            ..
         } => Got::Binary(bytes(payload)),
         Event::Ping(p) => Got::Ping(bytes(p)),
         Event::Pong(p) => Got::Pong(bytes(p)),

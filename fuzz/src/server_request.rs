@@ -68,9 +68,11 @@ pub fn check(data: &[u8]) {
     ];
     let subprotocols = &offers[(flags % 3) as usize];
     let reject = (flags & 0x80 != 0).then(|| 200 + (input.byte() as u16 * 3) % 400);
+    let deflate = wsbeat::ws::ext::ServerPolicy::default();
     let policy = Policy {
         subprotocols,
         reject,
+        deflate: (flags & 0x40 != 0).then_some(&deflate),
     };
     let count = (input.byte() % 16) as usize;
     let sizes = input.take(count);
@@ -114,6 +116,13 @@ pub fn check(data: &[u8]) {
                 source: None,
                 reach: Default::default(),
                 follow: None,
+                // What the request offered: the server's answer must satisfy it.
+                compress: up
+                    .offered_extensions
+                    .iter()
+                    .flat_map(|e| e.split(", "))
+                    .filter_map(|e| wsbeat::ws::ext::Offer::parse(e).ok())
+                    .collect(),
             };
             let key = key_of(&buf[..consumed]);
             match check_response(&response, &key, &opts) {

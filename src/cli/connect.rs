@@ -27,6 +27,14 @@ pub struct ConnectArgs {
     /// in command-line order with --expect/--expect-json, before stdin (repeatable)
     #[arg(long = "send", value_name = "MSG", help_heading = "Sending")]
     pub send: Vec<String>,
+    /// Send this message uncompressed (RSV1 clear) on a compressed connection, after --send and
+    /// --send-file (repeatable): servers must accept it (RFC 7692 6)
+    #[arg(
+        long = "send-uncompressed",
+        value_name = "MSG",
+        help_heading = "Sending"
+    )]
+    pub send_uncompressed: Vec<String>,
     /// Send --send messages and stdin lines as binary messages instead of text
     #[arg(long, help_heading = "Sending")]
     pub binary: bool,

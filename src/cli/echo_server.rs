@@ -52,6 +52,15 @@ pub struct EchoServerArgs {
         help_heading = "Handshake"
     )]
     pub subprotocols: Vec<String>,
+    /// Accept permessage-deflate (RFC 7692) offers: the first offer the server can honour is
+    /// accepted, invalid ones are declined
+    #[arg(long, help_heading = "Handshake")]
+    pub compress: bool,
+    /// What the server insists on or allows with --compress, e.g.
+    /// 'server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10;
+    /// client_max_window_bits=10'
+    #[arg(long, value_name = "PARAMS", requires = "compress", value_parser = parse::deflate_policy, help_heading = "Handshake")]
+    pub compress_params: Option<crate::ws::ext::ServerPolicy>,
     /// Refuse upgrades beyond this many open connections with 503
     #[arg(long, value_name = "N", default_value = "10000", value_parser = parse::positive, help_heading = "Limits")]
     pub max_connections: usize,

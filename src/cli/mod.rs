@@ -41,10 +41,10 @@ impl Cli {
         if let (Command::Connect(args), Some(("connect", m))) =
             (&mut cli.command, matches.subcommand())
         {
-            args.steps = steps_in_order(m, Some("send_file"));
+            args.steps = steps_in_order(m, true);
         }
         if let (Command::Soak(args), Some(("soak", m))) = (&mut cli.command, matches.subcommand()) {
-            args.steps = steps_in_order(m, None);
+            args.steps = steps_in_order(m, false);
         }
         Ok(cli)
     }
@@ -58,21 +58,27 @@ pub enum StepOpt {
     ExpectJson,
     /// `--send-file`, whose place among the steps is all it carries (its value is a path).
     SendFile,
+    SendUncompressed,
 }
 
 /// The step options of one subcommand, sorted by where they stood on the command line.
-fn steps_in_order(m: &clap::ArgMatches, file: Option<&str>) -> Vec<(StepOpt, String)> {
+/// `connect`: also `--send-uncompressed` and `--send-file`, which soak does not have.
+fn steps_in_order(m: &clap::ArgMatches, connect: bool) -> Vec<(StepOpt, String)> {
     let mut steps: Vec<(usize, StepOpt, String)> = Vec::new();
-    for (id, opt) in [
+    let mut ids = vec![
         ("send", StepOpt::Send),
         ("expect", StepOpt::Expect),
         ("expect_json", StepOpt::ExpectJson),
-    ] {
+    ];
+    if connect {
+        ids.push(("send_uncompressed", StepOpt::SendUncompressed));
+    }
+    for (id, opt) in ids {
         if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
             steps.extend(idx.zip(vals).map(|(i, v)| (i, opt, v.clone())));
         }
     }
-    if let Some(i) = file.and_then(|id| m.index_of(id)) {
+    if let Some(i) = connect.then(|| m.index_of("send_file")).flatten() {
         steps.push((i, StepOpt::SendFile, String::new()));
     }
     steps.sort_by_key(|(i, ..)| *i);
@@ -117,6 +123,7 @@ pub struct HandshakeArgs {
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse::duration)]
     pub connect_timeout: Duration,
     /// Largest message accepted from the peer (e.g. 64MiB); a larger one closes with 1009
+    /// (a compressed one as soon as it inflates past it)
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse::size)]
     pub max_message_size: usize,
 
@@ -157,6 +164,11 @@ pub struct HandshakeArgs {
     /// Connect to HOST2:PORT2 whenever the URL says HOST1:PORT1, like curl (repeatable; parts may be empty)
     #[arg(long, value_name = "HOST1:PORT1:HOST2:PORT2", value_parser = crate::net::resolve::parse_connect_to, help_heading = "Reaching the server")]
     pub connect_to: Vec<crate::net::resolve::ConnectTo>,
+    /// Offer permessage-deflate (RFC 7692), optionally with parameters, e.g.
+    /// 'client_max_window_bits=10; server_no_context_takeover'; repeat to offer alternatives
+    /// in order of preference
+    #[arg(long = "compress", value_name = "PARAMS", num_args = 0..=1, default_missing_value = "", value_parser = parse::deflate_offer)]
+    pub compress: Vec<crate::ws::ext::Offer>,
 }
 
 #[derive(Debug, Clone, Args)]

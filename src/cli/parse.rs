@@ -51,6 +51,21 @@ pub fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// `--compress [PARAMS]`: one permessage-deflate offer, checked as a server would.
+pub fn deflate_offer(s: &str) -> Result<crate::ws::ext::Offer, String> {
+    if s.contains("://") {
+        return Err(format!(
+            "'{s}' was read as --compress's parameters: put the URL before --compress, or write --compress=PARAMS"
+        ));
+    }
+    crate::ws::ext::Offer::parse(s)
+}
+
+/// `--compress-params`: what the server insists on or allows.
+pub fn deflate_policy(s: &str) -> Result<crate::ws::ext::ServerPolicy, String> {
+    crate::ws::ext::ServerPolicy::parse(s)
+}
+
 /// `-s/--subprotocol`: sent in Sec-WebSocket-Protocol, which is a list of tokens, so a space
 /// or a comma would silently offer something else (and the server's refusal would be exit 5).
 pub fn subprotocol(s: &str) -> Result<String, String> {

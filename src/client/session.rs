@@ -25,6 +25,7 @@ use crate::ws::connection::{Incoming, Source};
 use crate::ws::handshake::client::ConnectOptions;
 use crate::ws::open::{self, Handshake};
 use crate::ws::proto::DataKind;
+use crate::ws::proto::Wire;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -41,6 +42,8 @@ pub struct Outgoing {
     pub kind: DataKind,
     pub payload: Bytes,
     pub fragment_size: Option<usize>,
+    /// Send it without compression (RSV1 clear) on a compressed connection.
+    pub uncompressed: bool,
 }
 
 /// What the session needs to know; built once from the command's config.
@@ -51,6 +54,8 @@ pub struct SessionConfig {
     pub preamble: Vec<(DataKind, Bytes)>,
     /// Streamed after the preamble, on every connection too (`--send-file`).
     pub send_file: Option<PathBuf>,
+    /// Sent after the preamble without compression (`--send-uncompressed`).
+    pub uncompressed_preamble: Vec<(DataKind, Bytes)>,
     pub fragment_size: Option<usize>,
     pub heartbeat: Option<HeartbeatConfig>,
     /// `None`: a lost connection ends the session.
@@ -137,8 +142,11 @@ pub enum Wake<S> {
 pub struct Stats {
     pub sent_messages: u64,
     pub sent_bytes: u64,
+    /// Bytes on the wire, frame headers included (compression shows as the ratio to payload).
+    pub sent_wire: u64,
     pub recv_messages: u64,
     pub recv_bytes: u64,
+    pub recv_wire: u64,
     pub last_rtt: Option<Duration>,
     pub subprotocol: Option<String>,
     pub connected_at: Option<Instant>,
@@ -264,6 +272,16 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
                 kind,
                 payload,
                 fragment_size: self.cfg.fragment_size,
+                uncompressed: false,
+            };
+            self.send_now(out, msg, Origin::Preamble).await?;
+        }
+        for (kind, payload) in self.cfg.uncompressed_preamble.clone() {
+            let msg = Outgoing {
+                kind,
+                payload,
+                fragment_size: self.cfg.fragment_size,
+                uncompressed: true,
             };
             self.send_now(out, msg, Origin::Preamble).await?;
         }
@@ -293,15 +311,23 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
             name: &name,
         };
         let limit = self.cfg.conn.max_message_size as u64;
+        // The stream's length before and after: its frames, and any pong sent in between.
+        let start = conn.stream_end();
         let sent = conn
             .send_stream(DataKind::Binary, src, self.cfg.fragment_size, limit)
             .await?;
+        let wire_len = conn.stream_end() - start;
         self.stats.sent_messages += 1;
         self.stats.sent_bytes += sent.len;
+        self.stats.sent_wire += wire_len;
         out.emit(Event::SentFile {
             path: path.display().to_string(),
             len: sent.len,
             fragments: sent.frames,
+            wire: Wire {
+                compressed: false,
+                len: wire_len,
+            },
         });
         Ok(())
     }
@@ -372,9 +398,12 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
                 "cannot send: not connected",
             ));
         };
-        let fragments = conn.send(msg.kind, &msg.payload, msg.fragment_size).await?;
+        let sent = conn
+            .send_as(msg.kind, &msg.payload, msg.fragment_size, !msg.uncompressed)
+            .await?;
         self.stats.sent_messages += 1;
         self.stats.sent_bytes += msg.payload.len() as u64;
+        self.stats.sent_wire += sent.wire_len as u64;
         let (kind, payload) = (msg.kind, msg.payload.clone());
         // Right after the send, the stream ends with this message.
         let conn: &Connection<S> = conn;
@@ -388,8 +417,12 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
         out.emit(Event::Sent {
             kind,
             payload,
-            fragments,
+            fragments: sent.frames,
             resent: origin == Origin::Resent,
+            wire: Wire {
+                compressed: sent.compressed,
+                len: sent.wire_len as u64,
+            },
         });
         Ok(())
     }

@@ -26,6 +26,8 @@ pub enum StepArg {
     Send(String),
     Expect(String),
     ExpectJson(String),
+    /// `--send-uncompressed`: RSV1 clear on a compressed connection.
+    SendUncompressed(String),
     /// `--send-file`: streamed when its turn comes.
     SendFile(PathBuf),
 }
@@ -36,6 +38,8 @@ pub enum Action {
         kind: DataKind,
         template: Template,
     },
+    /// `--send-uncompressed`: sent as it is, without permessage-deflate.
+    SendUncompressed(DataKind, Bytes),
     /// `--send-file`: streamed from disk when its turn comes, never read whole.
     SendFile(PathBuf),
     /// `ordinal`: which expect this is, counting from 0 (the `expect` event's index).
@@ -116,6 +120,11 @@ impl Script {
                         source: pattern.clone(),
                     }
                 }
+                StepArg::SendUncompressed(text) => Step {
+                    action: Action::SendUncompressed(kind, Bytes::from(text.clone())),
+                    label: format!("--send-uncompressed {text:?}"),
+                    source: text.clone(),
+                },
                 StepArg::SendFile(path) => {
                     let label = format!("--send-file {}", path.display());
                     Step {
@@ -183,6 +192,17 @@ impl Script {
         )
     }
 
+    /// The `--send-uncompressed` messages, for interactive `connect` (after `sends_only`).
+    pub fn uncompressed_only(&self) -> Vec<(DataKind, Bytes)> {
+        self.steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::SendUncompressed(kind, payload) => Some((*kind, payload.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The messages of the send steps with nothing substituted but `{seq}`, for a session
     /// that does not wait for replies (interactive `connect`, which streams `--send-file`
     /// itself after these).
@@ -196,7 +216,7 @@ impl Script {
                     seq += 1;
                     Some((*kind, Bytes::from(template.render(seq, &none))))
                 }
-                Action::SendFile(_) | Action::Expect { .. } => None,
+                Action::SendUncompressed(..) | Action::SendFile(_) | Action::Expect { .. } => None,
             })
             .collect()
     }
@@ -206,6 +226,7 @@ impl Script {
 #[derive(Debug, PartialEq)]
 pub enum Next {
     Send(DataKind, Bytes),
+    SendUncompressed(DataKind, Bytes),
     SendFile(PathBuf),
     /// Wait for a message for the current expect, until `deadline` (`None`: no step timeout).
     Expect {
@@ -267,6 +288,10 @@ impl Runner {
                     *kind,
                     Bytes::from(template.render(self.seq, &self.captures)),
                 )
+            }
+            Action::SendUncompressed(kind, payload) => {
+                self.next += 1;
+                Next::SendUncompressed(*kind, payload.clone())
             }
             Action::SendFile(path) => {
                 self.next += 1;

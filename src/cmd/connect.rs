@@ -497,6 +497,10 @@ async fn run_sends(
     loop {
         let what = match runner.next(&cfg.script, Instant::now()) {
             Next::Send(kind, payload) => Sending::Message(outgoing(cfg, kind, payload)),
+            Next::SendUncompressed(kind, payload) => Sending::Message(Outgoing {
+                uncompressed: true,
+                ..outgoing(cfg, kind, payload)
+            }),
             Next::SendFile(path) => Sending::File(path),
             Next::Expect { deadline } => return Ok(Some(deadline)),
             Next::Done => return Ok(None),
@@ -510,5 +514,6 @@ fn outgoing(cfg: &ConnectConfig, kind: DataKind, payload: Bytes) -> Outgoing {
         kind,
         payload,
         fragment_size: cfg.fragment_size,
+        uncompressed: false,
     }
 }

@@ -72,6 +72,11 @@ impl ConnectConfig {
             } else {
                 None
             },
+            uncompressed_preamble: if self.interactive.is_some() {
+                self.script.uncompressed_only()
+            } else {
+                Vec::new()
+            },
             fragment_size: self.fragment_size,
             heartbeat: self.heartbeat.clone(),
             reconnect: self.reconnect,
@@ -194,6 +199,7 @@ fn step_args(args: &ConnectArgs) -> Vec<StepArg> {
     super::step_args(
         &args.steps,
         &args.send,
+        &args.send_uncompressed,
         args.send_file.as_ref(),
         &args.expect,
         &args.expect_json,

@@ -39,6 +39,9 @@ pub fn lower(args: &EchoServerArgs) -> Result<EchoServerConfig, Error> {
         },
         tls,
         subprotocols: args.subprotocols.clone(),
+        deflate: args
+            .compress
+            .then(|| args.compress_params.clone().unwrap_or_default()),
         max_connections: args.max_connections,
         max_message_size: args.max_message_size,
         handshake_timeout: args.handshake_timeout,

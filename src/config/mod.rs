@@ -145,14 +145,16 @@ fn build_options(
             tls_server_name: tls_args.tls_server_name.clone(),
         },
         follow,
+        compress: handshake.compress.clone(),
     })
 }
 
 /// The step options in command-line order; without the order (a parse that skipped
-/// `Cli::try_parse_ordered_from`), sends, then the file, then expects, then JSON expects.
+/// `Cli::try_parse_ordered_from`), sends, uncompressed sends, the file, expects, JSON expects.
 fn step_args(
     ordered: &[(StepOpt, String)],
     send: &[String],
+    uncompressed: &[String],
     file: Option<&std::path::PathBuf>,
     expect: &[String],
     expect_json: &[String],
@@ -163,6 +165,7 @@ fn step_args(
             .filter_map(|(opt, v)| {
                 Some(match opt {
                     StepOpt::Send => StepArg::Send(v.clone()),
+                    StepOpt::SendUncompressed => StepArg::SendUncompressed(v.clone()),
                     StepOpt::Expect => StepArg::Expect(v.clone()),
                     StepOpt::ExpectJson => StepArg::ExpectJson(v.clone()),
                     StepOpt::SendFile => StepArg::SendFile(file?.clone()),
@@ -171,10 +174,16 @@ fn step_args(
             .collect();
     }
     let sends = send.iter().cloned().map(StepArg::Send);
+    let raw = uncompressed.iter().cloned().map(StepArg::SendUncompressed);
     let file = file.cloned().map(StepArg::SendFile);
     let expects = expect.iter().cloned().map(StepArg::Expect);
     let json = expect_json.iter().cloned().map(StepArg::ExpectJson);
-    sends.chain(file).chain(expects).chain(json).collect()
+    sends
+        .chain(raw)
+        .chain(file)
+        .chain(expects)
+        .chain(json)
+        .collect()
 }
 
 /// `ws+unix:///path/to.sock:/ws/path` (also `wss+unix://`): the socket's path up to the first

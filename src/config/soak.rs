@@ -182,6 +182,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
             super::step_args(
                 &args.steps,
                 &args.send,
+                &[],
                 None,
                 &args.expect,
                 &args.expect_json,

@@ -131,6 +131,12 @@ impl Render for Human {
                     .to_string(),
                 )?;
                 if self.verbose {
+                    if let Some(offer) = &h.offered_extensions {
+                        stderr_line(
+                            &palette::dim(&format!("  > sec-websocket-extensions: {offer}"))
+                                .to_string(),
+                        )?;
+                    }
                     for (k, v) in &h.headers {
                         stderr_line(
                             &palette::dim(&format!(
@@ -147,16 +153,20 @@ impl Render for Human {
                 payload,
                 fragments,
                 resent,
+                wire,
             } => {
                 if *resent {
                     // Said even without -v: the peer may now have it twice.
                     stderr_line(&resent_line(*kind, payload))?;
                 } else if self.verbose {
-                    let frames = if *fragments > 1 {
+                    let mut frames = if *fragments > 1 {
                         format!(", {fragments} frames")
                     } else {
                         String::new()
                     };
+                    if wire.compressed {
+                        frames.push_str(&format!(", compressed to {} on the wire", wire.len));
+                    }
                     let body = match kind {
                         DataKind::Text => String::from_utf8_lossy(payload).into_owned(),
                         DataKind::Binary => format!("{} bytes", payload.len()),
@@ -173,6 +183,7 @@ impl Render for Human {
                 path,
                 len,
                 fragments,
+                ..
             } => {
                 if self.verbose {
                     let frames = if *fragments > 1 {
@@ -187,7 +198,7 @@ impl Render for Human {
                     ))?;
                 }
             }
-            Event::Received { kind, payload } => {
+            Event::Received { kind, payload, .. } => {
                 let mut out = io::stdout().lock();
                 match (kind, self.view.binary_format) {
                     // A pipe gets the bytes as received; a terminal gets them with control

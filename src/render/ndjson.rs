@@ -99,6 +99,13 @@ pub fn warning(message: &str) -> Value {
     json!({ "message": message })
 }
 
+/// permessage-deflate's view of a message: compressed or not, and bytes on the wire (frame
+/// headers included).
+fn wire_fields(m: &mut Map<String, Value>, wire: &crate::ws::proto::Wire) {
+    m.insert("compressed".into(), json!(wire.compressed));
+    m.insert("wire_len".into(), json!(wire.len));
+}
+
 fn payload_fields(obj: &mut Map<String, Value>, kind: DataKind, payload: &[u8]) {
     obj.insert("kind".into(), json!(kind.as_str()));
     obj.insert("len".into(), json!(payload.len()));
@@ -134,6 +141,12 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
                 }).collect::<Map<_, _>>(),
                 "subprotocol": h.subprotocol,
                 "extensions": h.extensions,
+                "compression": h.deflate.map(|d| json!({
+                    "server_no_context_takeover": d.server_no_context_takeover,
+                    "client_no_context_takeover": d.client_no_context_takeover,
+                    "server_max_window_bits": d.server_max_window_bits,
+                    "client_max_window_bits": d.client_max_window_bits,
+                })),
                 "timings": timings(&h.timings),
             }),
         ),
@@ -142,10 +155,12 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             payload,
             fragments,
             resent,
+            wire,
         } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
             m.insert("fragments".into(), json!(fragments));
+            wire_fields(&mut m, wire);
             if *resent {
                 m.insert("resent".into(), json!(true));
             }
@@ -155,13 +170,22 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             path,
             len,
             fragments,
-        } => (
-            "sent",
-            json!({"kind": "binary", "len": len, "file": path, "fragments": fragments}),
-        ),
-        Event::Received { kind, payload } => {
+            wire,
+        } => {
+            let mut m = json!({"kind": "binary", "len": len, "file": path, "fragments": fragments});
+            if let Value::Object(m) = &mut m {
+                wire_fields(m, wire);
+            }
+            ("sent", m)
+        }
+        Event::Received {
+            kind,
+            payload,
+            wire,
+        } => {
             let mut m = Map::new();
             payload_fields(&mut m, *kind, payload);
+            wire_fields(&mut m, wire);
             ("received", Value::Object(m))
         }
         Event::Ping { outbound, len, seq } => (
@@ -288,6 +312,7 @@ pub(crate) mod tests {
             &Event::Received {
                 kind: DataKind::Binary,
                 payload: Bytes::from_static(&[0xff, 0]),
+                wire: Default::default(),
             },
         );
         assert_eq!(v["type"], "received");
@@ -328,6 +353,8 @@ pub(crate) mod tests {
             ],
             subprotocol: Some("chat".into()),
             extensions: vec![],
+            deflate: None,
+            offered_extensions: None,
             timings: crate::ws::open::Timings {
                 dns: Duration::from_millis(1),
                 tcp: Duration::from_millis(2),
@@ -359,16 +386,28 @@ pub(crate) mod tests {
                 payload: Bytes::from_static(b"hi"),
                 fragments: 2,
                 resent: false,
+                wire: crate::ws::proto::Wire {
+                    compressed: false,
+                    len: 12,
+                },
             },
             Event::Sent {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"again"),
                 fragments: 1,
                 resent: true,
+                wire: crate::ws::proto::Wire {
+                    compressed: false,
+                    len: 11,
+                },
             },
             Event::Received {
                 kind: DataKind::Binary,
                 payload: Bytes::from_static(&[1, 2]),
+                wire: crate::ws::proto::Wire {
+                    compressed: true,
+                    len: 5,
+                },
             },
             Event::Ping {
                 outbound: true,
@@ -441,10 +480,10 @@ pub(crate) mod tests {
             .collect();
         let want = [
             r#"{"type":"redirect","ts":1.25,"status":301,"from":"ws://127.0.0.1:9000/","to":"ws://127.0.0.1:9001/","credentials_dropped":true}"#,
-            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","proxy":null,"status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":null,"upgrade":0.004,"total":0.01}}"#,
-            r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2}"#,
-            r#"{"type":"sent","ts":1.25,"kind":"text","len":5,"text":"again","fragments":1,"resent":true}"#,
-            r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI="}"#,
+            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","proxy":null,"status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"compression":null,"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":null,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"sent","ts":1.25,"kind":"text","len":2,"text":"hi","fragments":2,"compressed":false,"wire_len":12}"#,
+            r#"{"type":"sent","ts":1.25,"kind":"text","len":5,"text":"again","fragments":1,"compressed":false,"wire_len":11,"resent":true}"#,
+            r#"{"type":"received","ts":1.25,"kind":"binary","len":2,"base64":"AQI=","compressed":true,"wire_len":5}"#,
             r#"{"type":"ping","ts":1.25,"direction":"out","len":16,"seq":1}"#,
             r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.00025}"#,
             r#"{"type":"pong","ts":1.25,"direction":"out","len":0,"seq":null,"rtt":null}"#,

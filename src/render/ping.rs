@@ -555,7 +555,7 @@ mod tests {
             .map(|e| serde_json::to_string(&to_json(Duration::from_millis(1250), e)).unwrap())
             .collect();
         let want = [
-            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","proxy":null,"status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":0.003,"upgrade":0.004,"total":0.01}}"#,
+            r#"{"type":"opened","ts":1.25,"url":"ws://127.0.0.1:9001/","peer":"127.0.0.1:9001","proxy":null,"status":101,"headers":{"upgrade":"websocket","set-cookie":"[redacted]"},"subprotocol":"chat","extensions":[],"compression":null,"timings":{"dns":0.001,"tcp":0.002,"proxy":null,"tls":0.003,"upgrade":0.004,"total":0.01}}"#,
             r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.0005}"#,
             r#"{"type":"late","ts":1.25,"seq":2,"len":16,"rtt":3.0}"#,
             r#"{"type":"duplicate","ts":1.25,"seq":1,"len":16}"#,

@@ -150,6 +150,7 @@ fn human_line(event: &ServerEvent) -> String {
             peer,
             path,
             subprotocol,
+            compression,
         } => {
             // The path is the client's bytes; it may carry what would drive our terminal.
             let mut line = format!(
@@ -159,6 +160,9 @@ fn human_line(event: &ServerEvent) -> String {
             );
             if let Some(p) = subprotocol {
                 line.push_str(&format!(" subprotocol={}", escape_controls(p, false)));
+            }
+            if let Some(c) = compression {
+                line.push_str(&format!(" compression=\"{c}\""));
             }
             line
         }
@@ -268,9 +272,10 @@ fn to_json(event: &ServerEvent) -> (&'static str, Value) {
             peer,
             path,
             subprotocol,
+            compression,
         } => (
             "opened",
-            json!({"id": id, "peer": peer.to_string(), "path": path, "subprotocol": subprotocol}),
+            json!({"id": id, "peer": peer.to_string(), "path": path, "subprotocol": subprotocol, "compression": compression}),
         ),
         ServerEvent::Message { id, kind, len } => (
             "message",
@@ -353,7 +358,8 @@ mod tests {
                 id: 3,
                 peer: peer(),
                 path: "/x".into(),
-                subprotocol: Some("chat".into())
+                subprotocol: Some("chat".into()),
+                compression: None,
             }),
             "opened #3 127.0.0.1:5555 path=/x subprotocol=chat"
         );
@@ -461,6 +467,7 @@ mod tests {
                 peer: peer(),
                 path: "/".into(),
                 subprotocol: None,
+                compression: None,
             },
             ServerEvent::Message {
                 id: 1,
@@ -532,7 +539,7 @@ mod tests {
             lines.push(format!("listening {}", serde_json::to_string(&v).unwrap()));
         }
         let want = [
-            r#"opened {"id":1,"peer":"127.0.0.1:5555","path":"/","subprotocol":null}"#,
+            r#"opened {"id":1,"peer":"127.0.0.1:5555","path":"/","subprotocol":null,"compression":null}"#,
             r#"message {"id":1,"kind":"text","len":5}"#,
             r#"heartbeat_timeout {"id":1,"peer":"127.0.0.1:5555","timeout":1.5}"#,
             r#"closed {"id":1,"peer":"127.0.0.1:5555","code":4001,"name":"application","reason":"bye","wasClean":true,"initiator":"server","code_valid":true,"error":null,"duration":2.0,"messages_in":3,"messages_out":2,"rtt":null}"#,

@@ -108,6 +108,20 @@ pub fn render(r: &Report, color: bool) -> String {
         m.received,
         m.echoed
     );
+    let b = &r.bytes;
+    let (out_ratio, in_ratio) = b.ratios();
+    let ratio = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.2}"));
+    let _ = writeln!(
+        o,
+        "{}        sent {} payload, {} on the wire (ratio {}); received {} payload, {} on the wire (ratio {})",
+        head("bytes"),
+        units::bytes(b.sent_payload),
+        units::bytes(b.sent_wire),
+        ratio(out_ratio),
+        units::bytes(b.received_payload),
+        units::bytes(b.received_wire),
+        ratio(in_ratio)
+    );
     let lost = m.lost();
     let _ = writeln!(
         o,

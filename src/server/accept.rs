@@ -26,6 +26,7 @@ pub(super) struct Upgraded {
     pub io: Io,
     pub path: String,
     pub subprotocol: Option<String>,
+    pub deflate: Option<crate::ws::ext::Agreed>,
     /// Bytes that came after the request head: the first frames.
     pub leftover: Vec<u8>,
     pub slot: OpenSlot,
@@ -92,6 +93,7 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
     let policy = http::Policy {
         subprotocols: &shared.cfg.subprotocols,
         reject: shared.cfg.faults.reject,
+        deflate: shared.cfg.deflate.as_ref(),
     };
     let mut buf = Vec::with_capacity(1024);
     let (consumed, outcome) = loop {
@@ -140,6 +142,7 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
         io,
         path: up.path,
         subprotocol: up.subprotocol,
+        deflate: up.deflate,
         leftover: buf.get(consumed..).unwrap_or_default().to_vec(),
         slot,
     })

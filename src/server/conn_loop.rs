@@ -67,6 +67,7 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
             peer,
             path: up.path,
             subprotocol: up.subprotocol,
+            compression: up.deflate.map(|d| d.to_string()),
         });
         let member = shared.hub.as_ref().map(|h| h.join(id));
         let mut ws = Connection::new(
@@ -75,6 +76,9 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
             up.leftover,
             shared.cfg.max_message_size,
         );
+        if let Some(agreed) = up.deflate {
+            ws.endpoint_mut().enable_deflate(agreed);
+        }
         if shared.cfg.faults.no_pong {
             ws.endpoint_mut().set_ping_policy(PingPolicy::Ignore);
         }

@@ -125,7 +125,7 @@ impl Echo {
     pub(super) fn on_event(&mut self, ep: &mut Endpoint, ev: Event<'_>, out: &mut Vec<u8>) {
         self.tick();
         match ev {
-            Event::Message { kind, payload } => self.on_message(ep, kind, &payload, out),
+            Event::Message { kind, payload, .. } => self.on_message(ep, kind, &payload, out),
             // The engine answered it, or not (`--no-pong`).
             Event::Ping(_) => {}
             Event::Pong(p) => {

@@ -73,6 +73,8 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Accepted subprotocols; when not empty, an upgrade that offers none of them gets 400.
     pub subprotocols: Vec<String>,
+    /// `--compress`: accept permessage-deflate offers under this policy.
+    pub deflate: Option<crate::ws::ext::ServerPolicy>,
     /// Open WebSocket connections beyond this are refused with 503.
     pub max_connections: usize,
     /// A larger message is refused with Close 1009.
@@ -135,6 +137,7 @@ impl Default for ServerConfig {
             unix: None,
             tls: None,
             subprotocols: Vec::new(),
+            deflate: None,
             max_connections: 10_000,
             max_message_size: 64 << 20,
             handshake_timeout: Duration::from_secs(5),
@@ -163,6 +166,8 @@ pub enum ServerEvent {
         peer: SocketAddr,
         path: String,
         subprotocol: Option<String>,
+        /// permessage-deflate as accepted (the answer's header value).
+        compression: Option<String>,
     },
     /// Only with `log_messages`.
     Message {

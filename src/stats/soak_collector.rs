@@ -3,7 +3,7 @@
 //! and the end of the run turns it all into a `Report`.
 
 use super::soak_report::{
-    Connections, FORMAT, Heartbeats, Latencies, Latency, Messages, PEAK_FROM_HWM,
+    ByteCounts, Connections, FORMAT, Heartbeats, Latencies, Latency, Messages, PEAK_FROM_HWM,
     PEAK_FROM_SAMPLES, Report, RssSeries,
 };
 use super::soak_tracker::Echo;
@@ -35,14 +35,22 @@ pub enum Ev {
     /// We closed an open connection at the end of the run.
     Closed,
     GaveUp,
+    /// `len` payload bytes, `wire` bytes on the wire (saturated at u32::MAX).
     Sent {
         replay: bool,
+        len: u32,
+        wire: u32,
     },
-    Received,
+    Received {
+        len: u32,
+        wire: u32,
+    },
     /// An echo of ours; `rtt` is only read for intact ones.
     Echo {
         rtt: Duration,
         order: Echo,
+        len: u32,
+        wire: u32,
     },
     Missing(u64),
     Dropped(u64),
@@ -112,6 +120,7 @@ pub struct Stats {
     pub peak_open: u64,
     pub conns: Connections,
     pub messages: Messages,
+    pub bytes: ByteCounts,
     pub heartbeats: Heartbeats,
     echo: SerialHistogram,
     echo_recent: Recent,
@@ -165,6 +174,7 @@ impl Stats {
                 ..Default::default()
             },
             messages: Messages::default(),
+            bytes: ByteCounts::default(),
             heartbeats: Heartbeats::default(),
             echo: SerialHistogram::new(),
             echo_recent: Recent::new(),
@@ -218,15 +228,28 @@ impl Stats {
                 self.open = self.open.saturating_sub(1);
                 self.errors.add("preamble", 1);
             }
-            Ev::Sent { replay } => {
+            Ev::Sent { replay, len, wire } => {
                 self.messages.sent += 1;
+                self.bytes.sent_payload += len as u64;
+                self.bytes.sent_wire += wire as u64;
                 if replay {
                     self.messages.replayed += 1;
                 }
             }
-            Ev::Received => self.messages.received += 1,
-            Ev::Echo { rtt, order } => {
+            Ev::Received { len, wire } => {
                 self.messages.received += 1;
+                self.bytes.received_payload += len as u64;
+                self.bytes.received_wire += wire as u64;
+            }
+            Ev::Echo {
+                rtt,
+                order,
+                len,
+                wire,
+            } => {
+                self.messages.received += 1;
+                self.bytes.received_payload += len as u64;
+                self.bytes.received_wire += wire as u64;
                 self.echo_order(rtt, order);
             }
             Ev::Missing(n) => self.messages.missing += n,
@@ -268,8 +291,8 @@ impl Stats {
                 p.errors.add(kind.as_str(), 1);
             }
             Ev::Sent { .. } => r.at(second, open).sent += 1,
-            Ev::Received => r.at(second, open).received += 1,
-            Ev::Echo { rtt, order } => {
+            Ev::Received { .. } => r.at(second, open).received += 1,
+            Ev::Echo { rtt, order, .. } => {
                 r.at(second, open).received += 1;
                 if matches!(order, Echo::InOrder | Echo::Reordered) {
                     r.echo(second, open, rtt);
@@ -401,6 +424,7 @@ impl Stats {
             stopped_early,
             connections: conns,
             messages: self.messages.clone(),
+            bytes: self.bytes.clone(),
             heartbeats: self.heartbeats.clone(),
             latency: Latencies {
                 echo: Latency::from_histogram(&self.echo),
@@ -461,19 +485,29 @@ mod tests {
             reconnect: Some(Duration::from_millis(200)),
         });
         for _ in 0..3 {
-            s.apply(Ev::Sent { replay: false });
+            s.apply(Ev::Sent {
+                replay: false,
+                len: 100,
+                wire: 30,
+            });
         }
         s.apply(Ev::Echo {
             rtt: Duration::from_millis(2),
             order: Echo::InOrder,
+            len: 100,
+            wire: 40,
         });
         s.apply(Ev::Echo {
             rtt: Duration::from_millis(2),
             order: Echo::Duplicate,
+            len: 100,
+            wire: 40,
         });
         s.apply(Ev::Echo {
             rtt: Duration::ZERO,
             order: Echo::Corrupted { reordered: true },
+            len: 100,
+            wire: 40,
         });
         s.apply(Ev::Missing(1));
         s.apply(Ev::HeldToEnd);
@@ -487,6 +521,8 @@ mod tests {
         assert_eq!((r.messages.echoed, r.messages.duplicated), (1, 1));
         assert_eq!((r.messages.corrupted, r.messages.reordered), (1, 1));
         assert_eq!(r.messages.lost(), 2);
+        assert_eq!((r.bytes.sent_payload, r.bytes.sent_wire), (300, 90));
+        assert_eq!(r.bytes.ratios(), (Some(0.3), Some(0.4)));
         assert_eq!(
             r.latency.echo.count, 1,
             "a corrupted echo's time is not a latency"
@@ -514,12 +550,18 @@ mod tests {
                 took: Duration::from_millis(1),
                 reconnect: (i % 5 == 0).then_some(Duration::from_millis(9)),
             });
-            s.apply(Ev::Sent { replay: false });
+            s.apply(Ev::Sent {
+                replay: false,
+                len: 16,
+                wire: 22,
+            });
             s.apply(Ev::Echo {
                 rtt: Duration::from_micros(100 + i),
                 order: Echo::InOrder,
+                len: 16,
+                wire: 22,
             });
-            s.apply(Ev::Received);
+            s.apply(Ev::Received { len: 16, wire: 22 });
             s.apply(Ev::OpenFailed(ErrorKind::Refused));
             s.apply(Ev::Lost {
                 kind: ErrorKind::Abnormal,

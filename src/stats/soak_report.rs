@@ -24,6 +24,9 @@ pub struct Report {
     pub stopped_early: bool,
     pub connections: Connections,
     pub messages: Messages,
+    /// Payload and wire bytes each way (absent from reports before compression).
+    #[serde(default)]
+    pub bytes: ByteCounts,
     pub heartbeats: Heartbeats,
     pub latency: Latencies,
     /// Errors by kind (`dns`, `refused`, `connect_timeout`, `tls`, `http_status`, `protocol`,
@@ -95,6 +98,34 @@ pub struct Messages {
     pub unconfirmed: u64,
     #[serde(default)]
     pub unconfirmed_bytes: u64,
+}
+
+/// Payload bytes and bytes on the wire (frame headers included) each way: what
+/// permessage-deflate and framing made of the messages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ByteCounts {
+    pub sent_payload: u64,
+    pub sent_wire: u64,
+    pub received_payload: u64,
+    pub received_wire: u64,
+}
+
+impl ByteCounts {
+    /// Wire bytes per payload byte, each way (`None` before any payload).
+    pub fn ratios(&self) -> (Option<f64>, Option<f64>) {
+        let r = |w: u64, p: u64| (p > 0).then(|| w as f64 / p as f64);
+        (
+            r(self.sent_wire, self.sent_payload),
+            r(self.received_wire, self.received_payload),
+        )
+    }
+
+    pub fn merge(&mut self, o: &ByteCounts) {
+        self.sent_payload += o.sent_payload;
+        self.sent_wire += o.sent_wire;
+        self.received_payload += o.received_payload;
+        self.received_wire += o.received_wire;
+    }
 }
 
 impl Messages {
@@ -240,6 +271,7 @@ impl Report {
         c.gave_up += oc.gave_up;
         c.preambles += oc.preambles;
         self.messages.merge(&o.messages);
+        self.bytes.merge(&o.bytes);
         self.heartbeats.sent += o.heartbeats.sent;
         self.heartbeats.answered += o.heartbeats.answered;
         self.heartbeats.timeouts += o.heartbeats.timeouts;

@@ -18,10 +18,10 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::net::stream::SendQueue;
-use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;
-use crate::ws::proto::endpoint::{CLOSE_TIMEOUT, Endpoint, Event, State};
+use crate::ws::proto::endpoint::{CLOSE_TIMEOUT, Endpoint, Event, Sent, State};
 use crate::ws::proto::frame::{Payload, Role};
+use crate::ws::proto::{DataKind, Wire};
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -63,6 +63,8 @@ pub enum Incoming {
     Message {
         kind: DataKind,
         payload: Bytes,
+        /// Compressed or not, and its size on the wire.
+        wire: Wire,
     },
     /// Already answered (unless the ping policy says otherwise).
     Ping(Bytes),
@@ -189,6 +191,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .send_message(&mut self.out, kind, payload, fragment_size)?;
         self.write_all().await?;
         Ok(frames)
+    }
+
+    /// `send`, compressed when permessage-deflate was negotiated and `compress`; says how it
+    /// went out.
+    pub async fn send_as(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        fragment_size: Option<usize>,
+        compress: bool,
+    ) -> Result<Sent, Error> {
+        let sent =
+            self.ep
+                .send_message_as(&mut self.out, kind, payload, fragment_size, compress)?;
+        self.write_all().await?;
+        Ok(sent)
     }
 
     /// A Ping; `payload` must be at most 125 bytes.
@@ -405,9 +423,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn decode_one(&mut self, input: &mut [u8], pos: &mut usize) -> Option<Incoming> {
         let event = self.ep.feed(input, pos, &mut self.out)?;
         Some(match event {
-            Event::Message { kind, payload } => Incoming::Message {
+            Event::Message {
+                kind,
+                payload,
+                wire,
+            } => Incoming::Message {
                 kind,
                 payload: owned(payload),
+                wire,
             },
             Event::Ping(p) => Incoming::Ping(owned(p)),
             Event::Pong(p) => Incoming::Pong(owned(p)),

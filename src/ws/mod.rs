@@ -3,6 +3,7 @@
 //! subcommand drives in both roles (`connection`).
 
 pub mod connection;
+pub mod ext;
 pub mod handshake;
 pub mod open;
 pub mod proto;

@@ -44,13 +44,20 @@ pub struct Handshake {
     pub headers: Vec<(String, String)>,
     pub subprotocol: Option<String>,
     pub extensions: Vec<String>,
+    /// permessage-deflate as the server agreed to it.
+    pub deflate: Option<crate::ws::ext::Agreed>,
+    /// The Sec-WebSocket-Extensions we sent, if any (for `-v`).
+    pub offered_extensions: Option<Box<str>>,
     pub timings: Timings,
 }
 
 /// Open a WebSocket. The connect timeout covers every phase up to the 101.
 pub async fn open(opts: &ConnectOptions) -> Result<(ClientConnection, Handshake), Error> {
     let (io, leftover, handshake) = open_raw(opts).await?;
-    let conn = Connection::new(io, Role::Client, leftover, opts.max_message_size);
+    let mut conn = Connection::new(io, Role::Client, leftover, opts.max_message_size);
+    if let Some(agreed) = handshake.deflate {
+        conn.endpoint_mut().enable_deflate(agreed);
+    }
     Ok((conn, handshake))
 }
 
@@ -218,6 +225,8 @@ async fn open_phases(
         headers: accepted.headers,
         subprotocol: accepted.subprotocol,
         extensions: accepted.extensions,
+        deflate: accepted.deflate,
+        offered_extensions: client::offered_header(opts).map(String::into_boxed_str),
         timings: Timings {
             dns,
             tcp,

@@ -118,6 +118,7 @@ mod tests {
             source: None,
             reach: Default::default(),
             follow: Some(10),
+            compress: Vec::new(),
         };
         let (same, dropped) = options_for(&first, t("ws://h:1/other"));
         assert!(!dropped);

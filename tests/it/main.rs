@@ -16,6 +16,8 @@
 //! * `html_report`: `soak --report` pages rendered in headless Chromium.
 //! * `man`: the committed man pages match the CLI.
 //! * `live_view`: soak's live view with its last minute, in tmux terminals of two sizes.
+//! * `deflate`: permessage-deflate with Node `ws` and Python `websockets` both ways, and the
+//!   limits on inflated size (a bomb against the server and each client subcommand).
 //! * `tungstenite_interop`: the engine against tungstenite, an implementation nobody here wrote:
 //!   its client against our server, our client against its server.
 //! * `common`: the harness (child processes, third-party peers and skips, throwaway PKI, the
@@ -27,6 +29,7 @@
 mod common;
 mod completions;
 mod connect;
+mod deflate;
 mod echo_server;
 mod hostile;
 mod html_report;

@@ -493,6 +493,7 @@ async fn our_client(addr: SocketAddr, max_message_size: usize) -> ClientConnecti
         tls: None,
         max_message_size,
         source: None,
+        compress: Vec::new(),
     };
     let (conn, handshake) = wsbeat::ws::open::open(&opts).await.unwrap();
     assert_eq!(handshake.status, 101);
@@ -505,7 +506,7 @@ async fn recv(conn: &mut ClientConnection) -> Incoming {
 
 fn message(r: Incoming) -> (DataKind, Vec<u8>) {
     match r {
-        Incoming::Message { kind, payload } => (kind, payload.to_vec()),
+        Incoming::Message { kind, payload, .. } => (kind, payload.to_vec()),
         other => panic!("expected a data message, got {other:?}"),
     }
 }

@@ -7,7 +7,11 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
     pub(super) async fn on_inbound(&mut self, out: &mut dyn EventSink, inbound: Incoming) -> Step {
         let now = now();
         match inbound {
-            Incoming::Message { kind, payload } => {
+            Incoming::Message {
+                kind,
+                payload,
+                wire,
+            } => {
                 if let Some(hb) = &mut self.heartbeat {
                     let text = (kind == DataKind::Text).then(|| String::from_utf8_lossy(&payload));
                     let answered = match text {
@@ -29,9 +33,11 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
                 }
                 self.stats.recv_messages += 1;
                 self.stats.recv_bytes += payload.len() as u64;
+                self.stats.recv_wire += wire.len;
                 out.emit(Event::Received {
                     kind,
                     payload: payload.clone(),
+                    wire,
                 });
                 Step::Data { kind, payload }
             }

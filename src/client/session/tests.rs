@@ -58,6 +58,8 @@ fn handshake() -> Handshake {
         headers: Vec::new(),
         subprotocol: None,
         extensions: Vec::new(),
+        deflate: None,
+        offered_extensions: None,
         timings: Timings::default(),
     }
 }
@@ -123,9 +125,11 @@ fn config(reconnect: Option<ReconnectPolicy>) -> SessionConfig {
             source: None,
             reach: Default::default(),
             follow: None,
+            compress: Vec::new(),
         },
         preamble: vec![(DataKind::Text, Bytes::from_static(b"auth"))],
         send_file: None,
+        uncompressed_preamble: Vec::new(),
         fragment_size: None,
         heartbeat: None,
         reconnect,
@@ -142,6 +146,7 @@ fn text(s: &'static str) -> Outgoing {
         kind: DataKind::Text,
         payload: Bytes::from_static(s.as_bytes()),
         fragment_size: None,
+        uncompressed: false,
     }
 }
 

@@ -175,7 +175,7 @@ impl Run<'_> {
         let now = Instant::now();
         match inbound {
             Incoming::Pong(p) => self.on_pong(&p, now, out),
-            Incoming::Message { kind, payload } => self.on_data(kind, &payload, now, out),
+            Incoming::Message { kind, payload, .. } => self.on_data(kind, &payload, now, out),
             // The connection has already answered it.
             Incoming::Ping(_) => {}
             Incoming::Closed { close, error } => return Some((close, error)),

@@ -13,9 +13,11 @@ pub struct Embedded {
 }
 
 /// `connections`: the server must accept all of them (its default cap is lower).
-pub async fn start(connections: usize) -> Result<Embedded, Error> {
+/// `compress`: accept permessage-deflate (soak's `--compress` offers it).
+pub async fn start(connections: usize, compress: bool) -> Result<Embedded, Error> {
     let cfg = ServerConfig {
         max_connections: connections.saturating_add(64),
+        deflate: compress.then(Default::default),
         ..ServerConfig::default()
     };
     let server = Server::bind(cfg).await?;

@@ -83,7 +83,7 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let (server, url) = match &cfg.url {
         Some(u) => (None, u.clone()),
         None => {
-            let s = embedded::start(cfg.run.connections).await?;
+            let s = embedded::start(cfg.run.connections, !cfg.conn.compress.is_empty()).await?;
             let u = s.url.clone();
             (Some(s), u)
         }

@@ -302,7 +302,11 @@ impl Worker {
             Box::pin(crate::ws::open::open_raw(&opts))
                 .await
                 .map(|(io, leftover, hs)| {
-                    let conn = Connection::new(io, Role::Client, leftover, opts.max_message_size);
+                    let mut conn =
+                        Connection::new(io, Role::Client, leftover, opts.max_message_size);
+                    if let Some(agreed) = hs.deflate {
+                        conn.endpoint_mut().enable_deflate(agreed);
+                    }
                     (Box::new(conn), hs.timings.total)
                 })
         };
@@ -328,7 +332,8 @@ impl Worker {
             env.wrap(&buf, &mut wrapped);
             buf = wrapped;
         }
-        conn.send(self.sh.run.kind, &buf, self.sh.run.fragment_size)
+        let sent = conn
+            .send_as(self.sh.run.kind, &buf, self.sh.run.fragment_size, true)
             .await?;
         self.sent_on_conn = self.sent_on_conn.saturating_add(1);
         self.last_end = conn.stream_end();
@@ -338,7 +343,11 @@ impl Worker {
                 self.ev(Ev::Missing(missing));
             }
         }
-        self.ev(Ev::Sent { replay });
+        self.ev(Ev::Sent {
+            replay,
+            len: sat(buf.len() as u64),
+            wire: sat(sent.wire_len as u64),
+        });
         Ok(())
     }
 
@@ -431,8 +440,8 @@ impl Worker {
                 return Err(PreambleEnd::Stopped);
             }
             let deadline = match runner.next(script, Instant::now()) {
-                // soak has no --send-file, so its scripts hold no file step.
-                Next::Done | Next::SendFile(_) => return Ok(()),
+                // soak has no --send-file or --send-uncompressed, so its scripts hold neither.
+                Next::Done | Next::SendFile(_) | Next::SendUncompressed(..) => return Ok(()),
                 Next::Send(kind, payload) => {
                     if conn
                         .send(kind, &payload, sh.run.fragment_size)
@@ -452,8 +461,11 @@ impl Worker {
                 _ = self.stop.changed() => return Err(PreambleEnd::Stopped),
             };
             match inbound {
-                Some(Incoming::Message { payload, .. }) => {
-                    self.ev(Ev::Received);
+                Some(Incoming::Message { payload, wire, .. }) => {
+                    self.ev(Ev::Received {
+                        len: sat(payload.len() as u64),
+                        wire: sat(wire.len),
+                    });
                     runner.offer(script, &String::from_utf8_lossy(&payload));
                 }
                 Some(Incoming::Ping(_) | Incoming::Pong(_)) => {}
@@ -537,7 +549,12 @@ impl Worker {
         let now = Instant::now();
         match inbound {
             // One event per message: `Echo` and `Corrupted` count as received too.
-            Incoming::Message { kind, payload } => {
+            Incoming::Message {
+                kind,
+                payload,
+                wire,
+            } => {
+                let (len, wire) = (sat(payload.len() as u64), sat(wire.len));
                 let decoded = if self.sh.run.echo {
                     match &self.sh.run.envelope {
                         Some(env) => env
@@ -552,13 +569,20 @@ impl Worker {
                     Decoded::Ok(h) if h.conn == self.id => {
                         let order = self.tracker.echoed(h.seq, true);
                         let rtt = Duration::from_micros(self.now_us().saturating_sub(h.sent_us));
-                        self.ev(Ev::Echo { rtt, order });
+                        self.ev(Ev::Echo {
+                            rtt,
+                            order,
+                            len,
+                            wire,
+                        });
                     }
                     Decoded::Corrupted(Some((conn, seq))) if conn == self.id => {
                         let order = self.tracker.echoed(seq, false);
                         self.ev(Ev::Echo {
                             rtt: Duration::ZERO,
                             order,
+                            len,
+                            wire,
                         });
                     }
                     // Another connection's message on ours is as wrong as a flipped bit.
@@ -567,10 +591,12 @@ impl Worker {
                         self.ev(Ev::Echo {
                             rtt: Duration::ZERO,
                             order,
+                            len,
+                            wire,
                         });
                     }
                     Decoded::Foreign => {
-                        self.ev(Ev::Received);
+                        self.ev(Ev::Received { len, wire });
                         if let (Some(h), DataKind::Text) = (hb, kind)
                             && let Ok(text) = std::str::from_utf8(&payload)
                             && let Some(rtt) = h.on_text(text, now)
@@ -702,6 +728,11 @@ fn lost_by(e: &Error) -> SessionEnd {
         kind: e.kind(),
         close_code: None,
     }
+}
+
+/// A byte count for an event: soak's messages are far below 4 GiB.
+fn sat(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

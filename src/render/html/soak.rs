@@ -495,10 +495,16 @@ mod tests {
                 took: Duration::from_millis(1),
                 reconnect: (i == 5).then_some(Duration::from_millis(3)),
             });
-            s.apply(Ev::Sent { replay: false });
+            s.apply(Ev::Sent {
+                replay: false,
+                len: 16,
+                wire: 22,
+            });
             s.apply(Ev::Echo {
                 rtt: Duration::from_micros(200 + i * 10),
                 order: Echo::InOrder,
+                len: 16,
+                wire: 22,
             });
         }
         s.apply(Ev::OpenFailed(ErrorKind::Refused));
@@ -568,6 +574,8 @@ mod tests {
             s.apply(Ev::Echo {
                 rtt: Duration::from_micros(50 + i % 20_000),
                 order: Echo::InOrder,
+                len: 16,
+                wire: 22,
             });
         }
         let mut r = s.report(vec![serde_json::json!({"url": "ws://h/"})], false, None);

@@ -354,6 +354,7 @@ fn open(
     shared.emit(|| ServerEvent::Opened {
         id,
         peer,
+        compression: None,
         path: format!(
             "/socket.io/ ({})",
             match transport {
@@ -397,6 +398,8 @@ async fn upgrade(
     let policy = ws_http::Policy {
         subprotocols: &[],
         reject: None,
+        // socket.io's WebSocket transport is served uncompressed: offers are declined.
+        deflate: None,
     };
     let up = match ws_http::parse(&buf[..head], policy) {
         ws_http::Parsed::Done {

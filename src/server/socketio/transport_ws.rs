@@ -66,7 +66,7 @@ pub(super) async fn run(
         }
         tokio::select! {
             incoming = ws.recv() => match incoming {
-                Incoming::Message { kind: DataKind::Text, payload } => {
+                Incoming::Message { kind: DataKind::Text, payload, .. } => {
                     let Ok(text) = std::str::from_utf8(&payload) else { continue };
                     shared.bytes_in.fetch_add(payload.len() as u64, Ordering::Relaxed);
                     session.touch();
@@ -91,7 +91,7 @@ pub(super) async fn run(
                         }
                     }
                 }
-                Incoming::Message { kind: DataKind::Binary, payload } => {
+                Incoming::Message { kind: DataKind::Binary, payload, .. } => {
                     shared.bytes_in.fetch_add(payload.len() as u64, Ordering::Relaxed);
                     if upgraded {
                         session.on_binary(&hub, &shared, payload);

@@ -54,6 +54,7 @@ async fn server_reads(s: &mut TcpStream, n: usize) -> Vec<Seen> {
                 Item::Message {
                     kind: DataKind::Text,
                     payload,
+                    ..
                 } => Seen::Text(String::from_utf8(payload.to_vec()).unwrap()),
                 Item::Message { payload, .. } => Seen::Binary(payload.to_vec()),
                 Item::Ping(p) => Seen::Ping(p.to_vec()),
@@ -67,7 +68,7 @@ async fn server_reads(s: &mut TcpStream, n: usize) -> Vec<Seen> {
 
 fn data(r: Incoming) -> (DataKind, Vec<u8>) {
     match r {
-        Incoming::Message { kind, payload } => (kind, payload.to_vec()),
+        Incoming::Message { kind, payload, .. } => (kind, payload.to_vec()),
         other => panic!("expected data, got {other:?}"),
     }
 }

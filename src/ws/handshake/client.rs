@@ -7,6 +7,7 @@
 
 use crate::error::{Error, ErrorKind, escape_controls};
 use crate::net::target::Target;
+use crate::ws::ext::negotiation::{self, Agreed, Offer};
 use base64::Engine;
 use rustls::ClientConfig;
 use std::net::IpAddr;
@@ -37,6 +38,8 @@ pub struct ConnectOptions {
     pub reach: crate::net::route::Reach,
     /// `-L`: follow this many redirects at most; `None` shows the Location and stops.
     pub follow: Option<u32>,
+    /// permessage-deflate offers, in order (`--compress`); empty: none.
+    pub compress: Vec<Offer>,
 }
 
 /// How much of a refused upgrade's body we show: enough to read an error page's message.
@@ -55,6 +58,8 @@ pub struct Accepted {
     pub headers: Vec<(String, String)>,
     pub subprotocol: Option<String>,
     pub extensions: Vec<String>,
+    /// permessage-deflate as the server agreed to it.
+    pub deflate: Option<Agreed>,
 }
 
 /// Send the upgrade request and read the answer. Returns the accepted response and the bytes
@@ -282,16 +287,15 @@ fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accep
         .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()))
         .filter(|s| !s.is_empty())
         .collect();
-    // We offer no extensions; RFC 6455 4.1 says to fail when the server uses one anyway.
-    if !extensions.is_empty() {
-        return Err(Error::new(
+    // RFC 6455 4.1 and RFC 7692 7.1: an extension or a parameter we did not offer, or a value
+    // out of range, fails the connection.
+    let elements: Vec<&str> = extensions.iter().map(String::as_str).collect();
+    let deflate = negotiation::check_answer(&offers(opts), &elements).map_err(|why| {
+        Error::new(
             ErrorKind::Upgrade,
-            format!(
-                "the server enabled extension(s) we did not offer: {}",
-                escape_controls(&extensions.join(", "), false)
-            ),
-        ));
-    }
+            escape_controls(&why, false).into_owned(),
+        )
+    })?;
     let subprotocol = head.header("sec-websocket-protocol").map(str::to_string);
     match &subprotocol {
         Some(p) if !opts.subprotocols.contains(p) => {
@@ -320,7 +324,36 @@ fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accep
         headers: head.headers.clone(),
         subprotocol,
         extensions,
+        deflate,
     })
+}
+
+/// The Sec-WebSocket-Extensions value we send: a user's -H, else our `--compress` offers.
+pub fn offered_header(opts: &ConnectOptions) -> Option<String> {
+    match opts
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
+    {
+        Some((_, v)) => Some(v.clone()),
+        None => (!opts.compress.is_empty()).then(|| negotiation::offer_header(&opts.compress)),
+    }
+}
+
+/// What we offered: `--compress`, or the permessage-deflate offers of a user's own
+/// `-H 'Sec-WebSocket-Extensions: ...'` (which replaces ours).
+pub fn offers(opts: &ConnectOptions) -> Vec<Offer> {
+    match opts
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
+    {
+        Some((_, v)) => negotiation::elements([v.as_str()])
+            .into_iter()
+            .filter_map(|e| Offer::parse(e).ok())
+            .collect(),
+        None => opts.compress.clone(),
+    }
 }
 
 /// tungstenite's request (Host, key, version), plus our headers.
@@ -347,6 +380,13 @@ pub fn build_request(opts: &ConnectOptions) -> Result<Request, Error> {
         headers.insert(
             "sec-websocket-protocol",
             value("sec-websocket-protocol", &offered)?,
+        );
+    }
+    if !opts.compress.is_empty() {
+        let offered = negotiation::offer_header(&opts.compress);
+        headers.insert(
+            "sec-websocket-extensions",
+            value("sec-websocket-extensions", &offered)?,
         );
     }
     if let Some((user, pass)) = &opts.auth {
@@ -382,6 +422,7 @@ mod tests {
             source: None,
             reach: Default::default(),
             follow: None,
+            compress: Vec::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The opening handshake, server side (RFC 6455 4.2): read one HTTP request, decide between
 //! 101 and a refusal with a status that says why, and write the response.
 
+use crate::ws::ext::negotiation::{self, Agreed, ServerPolicy};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
@@ -15,6 +16,8 @@ pub struct Policy<'a> {
     pub subprotocols: &'a [String],
     /// `--reject STATUS`: refuse every upgrade with it.
     pub reject: Option<u16>,
+    /// `--compress`: accept permessage-deflate offers under this policy.
+    pub deflate: Option<&'a ServerPolicy>,
 }
 
 /// A request that may become a WebSocket.
@@ -23,6 +26,10 @@ pub struct Upgrade {
     pub path: String,
     pub accept: String,
     pub subprotocol: Option<String>,
+    /// permessage-deflate as we accepted it.
+    pub deflate: Option<Agreed>,
+    /// The offers, as the client sent them (for `-v`).
+    pub offered_extensions: Option<String>,
 }
 
 /// An HTTP answer other than 101, and why (for the log).
@@ -204,10 +211,17 @@ fn decide(req: &httparse::Request<'_, '_>, policy: Policy<'_>) -> Result<Upgrade
             }
         }
     };
+    let ext_values: Vec<_> = all("sec-websocket-extensions").collect();
+    let elements = negotiation::elements(ext_values.iter().map(|v| v.as_ref()));
+    // Offers we cannot honour are declined (RFC 7692 5), never refused: the connection goes
+    // on without compression.
+    let deflate = policy.deflate.and_then(|p| p.accept(&elements).0);
     Ok(Upgrade {
         path: path.to_string(),
         accept: accept_key(&key),
         subprotocol,
+        deflate,
+        offered_extensions: (!elements.is_empty()).then(|| elements.join(", ")),
     })
 }
 
@@ -237,6 +251,9 @@ pub fn switching_protocols(up: &Upgrade) -> Vec<u8> {
     );
     if let Some(p) = &up.subprotocol {
         s.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    }
+    if let Some(d) = &up.deflate {
+        s.push_str(&format!("Sec-WebSocket-Extensions: {d}\r\n"));
     }
     s.push_str("\r\n");
     s.into_bytes()
@@ -280,6 +297,7 @@ mod tests {
     const NONE: Policy<'static> = Policy {
         subprotocols: &[],
         reject: None,
+        deflate: None,
     };
 
     fn upgrade_request(extra: &str) -> String {
@@ -399,6 +417,7 @@ mod tests {
         let policy = Policy {
             subprotocols: &ours,
             reject: None,
+            deflate: None,
         };
         let req = upgrade_request(
             "Sec-WebSocket-Protocol: v2, superchat\r\nSec-WebSocket-Protocol: chat\r\n",
@@ -425,6 +444,7 @@ mod tests {
         let policy = Policy {
             subprotocols: &[],
             reject: Some(403),
+            deflate: None,
         };
         let r = outcome(&upgrade_request(""), policy).unwrap_err();
         assert_eq!(r.status, 403);

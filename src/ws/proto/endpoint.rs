@@ -15,11 +15,12 @@
 //! `Open`), the caller gives it `CLOSE_TIMEOUT` and calls `on_timeout` when that runs out.
 
 use crate::error::{Error, ErrorKind};
-use crate::ws::proto::DataKind;
+use crate::ws::ext::{Agreed, Deflate};
 use crate::ws::proto::close::{self, CloseEvent, Initiator};
 use crate::ws::proto::frame::{
     self, CloseCheck, Decoder, Item, OP_CLOSE, OP_PING, OP_PONG, Payload, Role, Violation,
 };
+use crate::ws::proto::{DataKind, Wire};
 use std::time::Duration;
 
 /// How long the whole closing phase may take, whoever started it: from the first Close frame
@@ -55,10 +56,21 @@ pub enum Event<'a> {
     Message {
         kind: DataKind,
         payload: Payload<'a>,
+        /// Compressed or not, and its size on the wire.
+        wire: Wire,
     },
     /// Already answered, as the `PingPolicy` says.
     Ping(Payload<'a>),
     Pong(Payload<'a>),
+}
+
+/// What `send_message_as` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub frames: usize,
+    pub compressed: bool,
+    /// Bytes on the wire, headers included.
+    pub wire_len: usize,
 }
 
 /// How the connection ended: the close as a browser reports it, and what went wrong when it
@@ -101,6 +113,17 @@ impl Endpoint {
             closing: None,
             linger: true,
         }
+    }
+
+    /// permessage-deflate was negotiated: compress what we send, inflate what RSV1 marks.
+    pub fn enable_deflate(&mut self, agreed: Agreed) {
+        self.dec
+            .set_deflate(Deflate::new(agreed, self.role == Role::Server));
+    }
+
+    /// The negotiated permessage-deflate parameters, if any.
+    pub fn deflate(&self) -> Option<&Agreed> {
+        self.dec.deflate().map(Deflate::agreed)
     }
 
     pub fn set_ping_policy(&mut self, policy: PingPolicy) {
@@ -197,7 +220,17 @@ impl Endpoint {
             }
             let input: &'a [u8] = input;
             match ready.item(input) {
-                Item::Message { kind, payload } => return Some(Event::Message { kind, payload }),
+                Item::Message {
+                    kind,
+                    payload,
+                    wire,
+                } => {
+                    return Some(Event::Message {
+                        kind,
+                        payload,
+                        wire,
+                    });
+                }
                 Item::Ping(p) => {
                     if self.ping == PingPolicy::Reply {
                         frame::write_control_as(self.role, out, OP_PONG, &p);
@@ -239,11 +272,41 @@ impl Endpoint {
         payload: &[u8],
         fragment: Option<usize>,
     ) -> Result<usize, Error> {
+        Ok(self
+            .send_message_as(out, kind, payload, fragment, true)?
+            .frames)
+    }
+
+    /// `send_message`, compressed when permessage-deflate was negotiated and `compress` (a
+    /// message may go uncompressed, RSV1 clear, on a compressed connection: RFC 7692 6).
+    /// Compressed first, then fragmented, as 6.1 says.
+    pub fn send_message_as(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: DataKind,
+        payload: &[u8],
+        fragment: Option<usize>,
+        compress: bool,
+    ) -> Result<Sent, Error> {
         self.check_open("a message")?;
-        frame::write_message_as(self.role, out, kind, payload, fragment);
-        Ok(match fragment {
-            Some(size) if size > 0 && payload.len() > size => payload.len().div_ceil(size),
-            _ => 1,
+        let start = out.len();
+        let mut deflated = Vec::new();
+        let compressed = match self.dec.deflate_mut() {
+            Some(d) if compress => {
+                d.compress(payload, &mut deflated);
+                true
+            }
+            _ => false,
+        };
+        let body = if compressed { &deflated[..] } else { payload };
+        frame::write_message_flagged(self.role, out, kind, body, fragment, compressed);
+        Ok(Sent {
+            frames: match fragment {
+                Some(size) if size > 0 && body.len() > size => body.len().div_ceil(size),
+                _ => 1,
+            },
+            compressed,
+            wire_len: out.len() - start,
         })
     }
 
@@ -286,9 +349,15 @@ impl Endpoint {
     /// ordinary closing handshake with 1009 and is reported as 1009 however it ends.
     pub fn fail(&mut self, out: &mut Vec<u8>, v: Violation) {
         let error = if v == frame::TOO_BIG {
+            let what = match self.dec.deflate().and_then(Deflate::stopped_at) {
+                Some((read, inflated)) => format!(
+                    "the peer sent a compressed message that inflates past the size limit (stopped after {read} compressed bytes had inflated to {inflated})"
+                ),
+                None => "the peer sent a message over the size limit".to_string(),
+            };
             Error::new(
                 ErrorKind::MessageTooLarge,
-                "the peer sent a message over the size limit; raise --max-message-size",
+                format!("{what}; raise --max-message-size"),
             )
         } else {
             Error::new(

@@ -15,7 +15,9 @@
 //! UTF-8 in a text message, found as early as the bytes arrive, even across frames (1007);
 //! messages over the size limit (1009).
 
-use crate::ws::proto::DataKind;
+use crate::ws::ext::Deflate;
+use crate::ws::ext::deflate::Inflated;
+use crate::ws::proto::{DataKind, Wire};
 use std::ops::Deref;
 
 pub const OP_CONTINUATION: u8 = 0x0;
@@ -70,6 +72,12 @@ pub const TOO_BIG: Violation = Violation {
     code: 1009,
     reason: "message larger than --max-message-size",
 };
+/// RFC 7692 leaves the code open; the data is inconsistent with the message's type, as 1007
+/// says, and Autobahn expects it.
+pub const BAD_DEFLATE: Violation = Violation {
+    code: 1007,
+    reason: "invalid permessage-deflate data",
+};
 
 /// A payload either still in the caller's input buffer or moved out of the decoder.
 #[derive(Debug)]
@@ -95,6 +103,7 @@ pub enum Item<'a> {
     Message {
         kind: DataKind,
         payload: Payload<'a>,
+        wire: Wire,
     },
     Ping(Payload<'a>),
     Pong(Payload<'a>),
@@ -103,7 +112,10 @@ pub enum Item<'a> {
 
 #[derive(Debug, Clone, Copy)]
 struct Frame {
-    fin: bool,
+    /// FIN (0x80) and RSV1 (0x40) as in the header's first byte; RSV1 only with
+    /// permessage-deflate, only on a message's first frame: it is compressed. (One byte, not
+    /// two bools: the frame, and so every idle connection, stays 16 bytes.)
+    flags: u8,
     opcode: u8,
     /// `None` for a server's frame (read by a client).
     mask: Option<[u8; 4]>,
@@ -114,6 +126,16 @@ struct Frame {
     remaining: u64,
 }
 
+impl Frame {
+    fn fin(&self) -> bool {
+        self.flags & 0x80 != 0
+    }
+
+    fn rsv1(&self) -> bool {
+        self.flags & 0x40 != 0
+    }
+}
+
 /// A complete item found by the decoder: its payload is `input[range]` unless it was
 /// assembled from several reads (`owned`).
 #[derive(Debug)]
@@ -122,6 +144,7 @@ pub struct Ready {
     kind: DataKind,
     range: std::ops::Range<usize>,
     owned: Option<Vec<u8>>,
+    wire: Wire,
 }
 
 impl Ready {
@@ -142,6 +165,7 @@ impl Ready {
             _ => Item::Message {
                 kind: self.kind,
                 payload,
+                wire: self.wire,
             },
         }
     }
@@ -161,10 +185,18 @@ pub struct Decoder {
     msg_len: u64,
     /// Payload of an unfinished message; empty (unallocated) between messages.
     msg: Vec<u8>,
-    /// How much of `msg` is known to be valid UTF-8 (text messages only).
-    utf8_ok: usize,
+    /// How many bytes at the end of `msg` are the start of a code point not yet complete (at
+    /// most 3; text messages only). All before them is valid UTF-8. (A byte, not an index:
+    /// every idle connection is smaller.)
+    utf8_tail: u8,
     /// Payload of a control frame split across reads.
     ctrl: Vec<u8>,
+    /// The message in flight is compressed (its first frame had RSV1).
+    msg_compressed: bool,
+    /// Frame-header bytes of the message in flight, for its size on the wire.
+    msg_hdr: u32,
+    /// permessage-deflate, when negotiated: one pointer otherwise.
+    deflate: Option<Box<Deflate>>,
 }
 
 impl Decoder {
@@ -189,9 +221,25 @@ impl Decoder {
             msg_kind: None,
             msg_len: 0,
             msg: Vec::new(),
-            utf8_ok: 0,
+            utf8_tail: 0,
             ctrl: Vec::new(),
+            msg_compressed: false,
+            msg_hdr: 0,
+            deflate: None,
         }
+    }
+
+    /// permessage-deflate was negotiated: RSV1 marks compressed messages from now on.
+    pub fn set_deflate(&mut self, deflate: Deflate) {
+        self.deflate = Some(Box::new(deflate));
+    }
+
+    pub fn deflate(&self) -> Option<&Deflate> {
+        self.deflate.as_deref()
+    }
+
+    pub fn deflate_mut(&mut self) -> Option<&mut Deflate> {
+        self.deflate.as_deref_mut()
     }
 
     /// From now on, data frames are parsed only to find the next frame; their payloads are
@@ -199,7 +247,9 @@ impl Decoder {
     pub fn discard_data(&mut self) {
         self.discard = true;
         self.msg = Vec::new();
-        self.utf8_ok = 0;
+        self.utf8_tail = 0;
+        self.msg_compressed = false;
+        self.msg_hdr = 0;
     }
 
     /// Capacity of the unfinished-message and control-frame buffers (tests: idle is free).
@@ -247,12 +297,15 @@ impl Decoder {
             let frame = match self.frame {
                 Some(f) => f,
                 None => {
-                    let Some((frame, used)) = self.read_header(&input[*pos..])? else {
+                    let Some((frame, used, size)) = self.read_header(&input[*pos..])? else {
                         *pos = input.len();
                         return Ok(None);
                     };
                     *pos += used;
                     self.start_frame(frame)?;
+                    if frame.opcode < OP_CLOSE {
+                        self.msg_hdr = self.msg_hdr.saturating_add(size as u32);
+                    }
                     frame
                 }
             };
@@ -288,14 +341,21 @@ impl Decoder {
                     kind: DataKind::Binary,
                     range,
                     owned,
+                    wire: Wire::default(),
                 }));
             }
 
             let kind = self.msg_kind.expect("data frame belongs to a message");
-            let finished = complete && frame.fin;
+            let finished = complete && frame.fin();
+            let mut wire = Wire::default();
             if finished {
+                wire = Wire {
+                    compressed: self.msg_compressed,
+                    len: self.msg_len + self.msg_hdr as u64,
+                };
                 self.msg_kind = None;
                 self.msg_len = 0;
+                self.msg_hdr = 0;
             }
             if self.discard {
                 if !complete {
@@ -305,6 +365,42 @@ impl Decoder {
             }
             let chunk = &mut input[range.clone()];
             unmask_opt(chunk, frame.mask, frame.phase as usize);
+            if self.msg_compressed {
+                // Inflated as it arrives, so that the limit and UTF-8 apply to what the
+                // message really holds, as early as it is known.
+                let d = self
+                    .deflate
+                    .as_mut()
+                    .expect("RSV1 is read only with the extension");
+                let before = self.msg.len();
+                if let Err(e) = d.inflate(chunk, &mut self.msg, self.max_message, finished) {
+                    return Err(match e {
+                        Inflated::Corrupt => BAD_DEFLATE,
+                        Inflated::TooBig { .. } => {
+                            self.discard_data();
+                            TOO_BIG
+                        }
+                    });
+                }
+                if kind == DataKind::Text {
+                    self.check_utf8(before, finished)?;
+                }
+                if finished {
+                    self.msg_compressed = false;
+                    self.utf8_tail = 0;
+                    return Ok(Some(Ready {
+                        opcode: OP_TEXT,
+                        kind,
+                        range,
+                        owned: Some(std::mem::take(&mut self.msg)),
+                        wire,
+                    }));
+                }
+                if !complete {
+                    return Ok(None);
+                }
+                continue;
+            }
             if finished && self.msg.is_empty() {
                 // The whole message is in this one read: hand it out where it lies.
                 if kind == DataKind::Text && std::str::from_utf8(chunk).is_err() {
@@ -315,19 +411,22 @@ impl Decoder {
                     kind,
                     range,
                     owned: None,
+                    wire,
                 }));
             }
+            let before = self.msg.len();
             self.msg.extend_from_slice(chunk);
             if kind == DataKind::Text {
-                self.check_utf8(finished)?;
+                self.check_utf8(before, finished)?;
             }
             if finished {
-                self.utf8_ok = 0;
+                self.utf8_tail = 0;
                 return Ok(Some(Ready {
                     opcode: OP_TEXT,
                     kind,
                     range,
                     owned: Some(std::mem::take(&mut self.msg)),
+                    wire,
                 }));
             }
             if !complete {
@@ -337,13 +436,19 @@ impl Decoder {
     }
 
     /// Collect a frame header from `input` (plus bytes kept from earlier reads). Returns the
-    /// frame and how many bytes of `input` it used, or `None` when `input` ran out first.
-    fn read_header(&mut self, input: &[u8]) -> Result<Option<(Frame, usize)>, Violation> {
+    /// frame, how many bytes of `input` it used and the header's whole size, or `None` when
+    /// `input` ran out first.
+    fn read_header(&mut self, input: &[u8]) -> Result<Option<(Frame, usize, usize)>, Violation> {
         if self.hdr_len == 0
             && let Some(need) = header_size(input)
             && input.len() >= need
         {
-            return Ok(Some((parse_header(&input[..need], self.role)?, need)));
+            let ext = self.deflate.is_some();
+            return Ok(Some((
+                parse_header(&input[..need], self.role, ext)?,
+                need,
+                need,
+            )));
         }
         let mut used = 0;
         loop {
@@ -351,7 +456,12 @@ impl Decoder {
             let need = header_size(&self.hdr[..have]).unwrap_or(2);
             if have == need {
                 self.hdr_len = 0;
-                return Ok(Some((parse_header(&self.hdr[..need], self.role)?, used)));
+                let ext = self.deflate.is_some();
+                return Ok(Some((
+                    parse_header(&self.hdr[..need], self.role, ext)?,
+                    used,
+                    need,
+                )));
             }
             if used == input.len() {
                 return Ok(None);
@@ -364,6 +474,14 @@ impl Decoder {
     }
 
     fn start_frame(&mut self, frame: Frame) -> Result<(), Violation> {
+        if frame.rsv1() && frame.opcode != OP_TEXT && frame.opcode != OP_BINARY {
+            // RFC 7692 6: only a message's first frame says it is compressed.
+            return Err(protocol(if frame.opcode == OP_CONTINUATION {
+                "RSV1 set on a continuation frame"
+            } else {
+                "RSV1 set on a control frame"
+            }));
+        }
         match frame.opcode {
             OP_CONTINUATION => {
                 if self.msg_kind.is_none() {
@@ -381,9 +499,10 @@ impl Decoder {
                 } else {
                     DataKind::Binary
                 });
+                self.msg_compressed = frame.rsv1();
             }
             OP_CLOSE | OP_PING | OP_PONG => {
-                if !frame.fin {
+                if !frame.fin() {
                     return Err(protocol("fragmented control frame"));
                 }
                 if frame.remaining > MAX_CONTROL_PAYLOAD as u64 {
@@ -394,7 +513,8 @@ impl Decoder {
         }
         if frame.opcode < OP_CLOSE && !self.discard {
             self.msg_len = self.msg_len.saturating_add(frame.remaining);
-            if self.msg_len > self.max_message {
+            // A compressed message's limit applies to what it inflates to, while it inflates.
+            if !self.msg_compressed && self.msg_len > self.max_message {
                 // Skip this frame's payload from now on, so that the closing handshake that
                 // follows can still find the peer's Close frame.
                 self.frame = Some(frame);
@@ -409,13 +529,17 @@ impl Decoder {
     /// Validate what arrived of a text message; incomplete code points at the end are fine
     /// until the message is finished. Rust's validator rejects a prefix as soon as it cannot
     /// start a valid sequence, so bad bytes fail the connection as soon as they arrive.
-    fn check_utf8(&mut self, finished: bool) -> Result<(), Violation> {
-        match std::str::from_utf8(&self.msg[self.utf8_ok..]) {
-            Ok(_) => self.utf8_ok = self.msg.len(),
+    /// `before`: the length of `msg` before the bytes just added.
+    fn check_utf8(&mut self, before: usize, finished: bool) -> Result<(), Violation> {
+        let from = before - self.utf8_tail as usize;
+        let valid_to = match std::str::from_utf8(&self.msg[from..]) {
+            Ok(_) => self.msg.len(),
             Err(e) if e.error_len().is_some() => return Err(INVALID_UTF8),
-            Err(e) => self.utf8_ok += e.valid_up_to(),
-        }
-        if finished && self.utf8_ok != self.msg.len() {
+            Err(e) => from + e.valid_up_to(),
+        };
+        // An unfinished code point is at most 3 bytes: anything longer was an error above.
+        self.utf8_tail = (self.msg.len() - valid_to) as u8;
+        if finished && self.utf8_tail != 0 {
             return Err(INVALID_UTF8);
         }
         Ok(())
@@ -434,10 +558,16 @@ fn header_size(b: &[u8]) -> Option<usize> {
     Some(2 + ext + mask)
 }
 
-fn parse_header(h: &[u8], role: Role) -> Result<Frame, Violation> {
+/// `deflate`: permessage-deflate was negotiated, so RSV1 has a meaning.
+fn parse_header(h: &[u8], role: Role, deflate: bool) -> Result<Frame, Violation> {
     let (b0, b1) = (h[0], h[1]);
-    if b0 & 0x70 != 0 {
-        return Err(protocol("RSV bits set but no extension was negotiated"));
+    if b0 & 0x30 != 0 {
+        return Err(protocol("RSV2 or RSV3 set but no extension defines them"));
+    }
+    if b0 & 0x40 != 0 && !deflate {
+        return Err(protocol(
+            "RSV1 set but permessage-deflate was not negotiated",
+        ));
     }
     let masked = b1 & 0x80 != 0;
     match role {
@@ -457,7 +587,7 @@ fn parse_header(h: &[u8], role: Role) -> Result<Frame, Violation> {
         return Err(protocol("frame length has its most significant bit set"));
     }
     Ok(Frame {
-        fin: b0 & 0x80 != 0,
+        flags: b0 & 0xC0,
         opcode: b0 & 0x0F,
         // `header_size` counted 4 mask bytes exactly when the mask bit is set.
         mask: masked.then(|| [h[at], h[at + 1], h[at + 2], h[at + 3]]),
@@ -523,6 +653,8 @@ pub use write::*;
 
 #[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod deflate_tests;
 #[cfg(test)]
 mod differential_tests;
 #[cfg(test)]

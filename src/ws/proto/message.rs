@@ -6,6 +6,14 @@ pub enum DataKind {
     Binary,
 }
 
+/// How a message travelled: compressed (permessage-deflate) or not, and its bytes on the wire,
+/// frame headers included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wire {
+    pub compressed: bool,
+    pub len: u64,
+}
+
 impl DataKind {
     pub fn as_str(self) -> &'static str {
         match self {

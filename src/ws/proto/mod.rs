@@ -6,4 +6,4 @@ pub mod endpoint;
 pub mod frame;
 pub mod message;
 
-pub use message::DataKind;
+pub use message::{DataKind, Wire};

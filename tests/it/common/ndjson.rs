@@ -288,6 +288,16 @@ fn payload(v: &Value) -> Result<(), String> {
     }
 }
 
+/// permessage-deflate's view of a message: compressed or not, and its bytes on the wire, which
+/// are at least the frame header's 2 more than an uncompressed payload.
+fn wire(v: &Value) -> Result<(), String> {
+    need(v, &[("compressed", J::Bool), ("wire_len", J::Int)])?;
+    if v["compressed"] == false && v["wire_len"].as_u64() < v["len"].as_u64().map(|l| l + 2) {
+        return Err("an uncompressed message's wire_len is at least len + 2".into());
+    }
+    Ok(())
+}
+
 /// A handshake's phases, in seconds; `tls` is null for ws://.
 fn timings(t: &Value, url: &str) -> Result<(), String> {
     need(
@@ -369,13 +379,14 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
                 payload(v)?;
             }
             need(v, &[("fragments", J::Int)])?;
+            wire(v)?;
             optional(v, &[("resent", J::Bool)])?;
             if v["fragments"].as_u64().unwrap_or(0) < 1 {
                 return Err("fragments should be >= 1".into());
             }
             Ok(())
         }
-        "received" => payload(v),
+        "received" => payload(v).and_then(|()| wire(v)),
         "ping" => need(
             v,
             &[
@@ -828,8 +839,9 @@ fn samples(schema: Schema) -> Vec<Value> {
             redirect.clone(),
             opened,
             json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 5, "text": "hello",
-                "fragments": 1, "resent": true}),
-            json!({"type": "received", "ts": 0.1, "kind": "binary", "len": 3, "base64": "YWJj"}),
+                "fragments": 1, "resent": true, "compressed": false, "wire_len": 11}),
+            json!({"type": "received", "ts": 0.1, "kind": "binary", "len": 3, "base64": "YWJj",
+                "compressed": true, "wire_len": 4}),
             json!({"type": "ping", "ts": 0.2, "direction": "in", "len": 5, "seq": null}),
             json!({"type": "pong", "ts": 0.2, "direction": "in", "len": 0, "seq": 1,
                 "rtt": 0.001}),

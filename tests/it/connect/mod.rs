@@ -835,8 +835,19 @@ fn schema_validator_rejects_bad_events() {
     // Guards the validator itself: it must be able to fail.
     let check = |v: Value| Schema::Connect.check(&v);
     assert!(
-        check(json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 1, "text": "a", "fragments": 1}))
-            .is_ok()
+        check(
+            json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 1, "text": "a", "fragments": 1,
+            "compressed": false, "wire_len": 7})
+        )
+        .is_ok()
+    );
+    // An uncompressed message cannot be smaller on the wire than its payload and header.
+    assert!(
+        check(
+            json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 1, "text": "a", "fragments": 1,
+            "compressed": false, "wire_len": 2})
+        )
+        .is_err()
     );
     assert!(
         check(json!({"type": "sent", "ts": 0.1, "kind": "text", "len": 1, "text": "a"})).is_err()

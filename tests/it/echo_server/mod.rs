@@ -452,8 +452,9 @@ fn node_ws_echo_keeps_type_and_bytes_and_reassembles_fragments() {
 }
 
 /// Loads `tests/browser/echo.html` in headless Chromium against `server` and asserts the
-/// page's verdict (text and binary echoes with their types and bytes, a clean close).
-fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
+/// page's verdict (text and binary echoes with their types and bytes, a clean close); `query`
+/// is added to the page's URL. Returns the verdict.
+fn chromium_echo(server: &EchoServer, extra_flags: &[&str], query: &str) -> Value {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let http = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -473,7 +474,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
     ])
     .args(extra_flags)
     .arg(format!("--user-data-dir={}", profile.path().display()))
-    .arg(format!("http://{http}/echo.html?url={}", server.url));
+    .arg(format!("http://{http}/echo.html?url={}{query}", server.url));
     client_env(&mut cmd);
     let browser = Proc::spawn_tree("chromium", &mut cmd);
     let result = rx
@@ -501,6 +502,7 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str]) {
         v["checks"][1],
         json!({"what": "binary", "type": "binary", "same": true})
     );
+    v
 }
 
 #[test]
@@ -509,7 +511,7 @@ fn chromium_page_echo_keeps_type_and_bytes() {
         return;
     }
     let server = EchoServer::start(&[]);
-    chromium_echo(&server, &[]);
+    chromium_echo(&server, &[], "");
 }
 
 #[test]
@@ -520,7 +522,27 @@ fn chromium_over_wss_reassembles_fragmented_echoes() {
     // The made-up certificate is not in Chromium's store; TLS itself (BoringSSL against
     // rustls) is what is under test here.
     let server = EchoServer::start(&["--tls-self-signed", "--fragment", "7"]);
-    chromium_echo(&server, &["--ignore-certificate-errors"]);
+    chromium_echo(&server, &["--ignore-certificate-errors"], "");
+}
+
+/// Chromium always offers permessage-deflate (with client_max_window_bits); against
+/// `--compress` the page sees the extension, and every echo, 1 MiB included, comes back intact.
+#[test]
+fn chromium_compressed_echo_of_text_binary_and_1_mib() {
+    if !common::require_peer("chromium") {
+        return;
+    }
+    let server = EchoServer::start(&["--compress"]);
+    let v = chromium_echo(&server, &[], "&big=1");
+    assert_eq!(
+        v["checks"][2],
+        json!({"what": "1 MiB text", "type": "text", "same": true})
+    );
+    let ext = v["extensions"].as_str().unwrap_or("");
+    assert!(
+        ext.starts_with("permessage-deflate"),
+        "page saw extensions {ext:?}"
+    );
 }
 
 #[test]

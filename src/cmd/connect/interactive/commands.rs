@@ -10,6 +10,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Send(DataKind, Bytes),
+    /// A text message sent uncompressed (RSV1 clear) on a compressed connection.
+    Raw(Bytes),
     /// One message split in frames of `size` payload bytes.
     Fragment {
         size: usize,
@@ -47,6 +49,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "send the decoded bytes as a binary message",
     ),
     ("/file", "PATH", "send a file as one binary message"),
+    (
+        "/raw",
+        "TEXT",
+        "send TEXT uncompressed (RSV1 clear) on a compressed connection",
+    ),
     (
         "/fragment",
         "SIZE TEXT",
@@ -106,6 +113,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/file" if args.trim().is_empty() => Err("/file needs a PATH".into()),
         "/file" => Ok(Command::File(PathBuf::from(args.trim()))),
         "/fragment" => fragment(args),
+        "/raw" => Ok(Command::Raw(Bytes::from(args.to_string()))),
         "/reconnect" => no_args(Command::Reconnect),
         "/status" => no_args(Command::Status),
         "/help" | "/?" => Ok(Command::Help),
@@ -285,6 +293,10 @@ mod tests {
         assert_eq!(parse("/quit").unwrap(), Command::Quit);
         assert!(parse("/quit now").is_err());
         assert_eq!(parse("/status").unwrap(), Command::Status);
+        assert_eq!(
+            parse("/raw as is").unwrap(),
+            Command::Raw(Bytes::from_static(b"as is"))
+        );
         assert_eq!(parse("/reconnect").unwrap(), Command::Reconnect);
         assert_eq!(
             parse("/file ./x.bin").unwrap(),

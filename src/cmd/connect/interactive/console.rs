@@ -188,10 +188,16 @@ impl Console<'_> {
             kind,
             payload,
             fragment_size,
+            uncompressed: false,
         };
         let result = match command {
             Command::Nothing => Ok(()),
             Command::Send(kind, payload) => link.send(out, msg(kind, payload, fragment_size)).await,
+            Command::Raw(payload) => {
+                let mut m = msg(DataKind::Text, payload, fragment_size);
+                m.uncompressed = true;
+                link.send(out, m).await
+            }
             Command::Fragment { size, payload } => {
                 link.send(out, msg(DataKind::Text, payload, Some(size)))
                     .await
@@ -237,17 +243,19 @@ impl Console<'_> {
             (
                 "sent",
                 format!(
-                    "{} messages, {}",
+                    "{} messages, {}{}",
                     s.sent_messages,
-                    units::bytes(s.sent_bytes)
+                    units::bytes(s.sent_bytes),
+                    wire_ratio(s.sent_wire, s.sent_bytes)
                 ),
             ),
             (
                 "received",
                 format!(
-                    "{} messages, {}",
+                    "{} messages, {}{}",
                     s.recv_messages,
-                    units::bytes(s.recv_bytes)
+                    units::bytes(s.recv_bytes),
+                    wire_ratio(s.recv_wire, s.recv_bytes)
                 ),
             ),
             (
@@ -284,4 +292,27 @@ fn help() -> String {
             .to_string(),
     );
     lines.join("\n")
+}
+
+/// `, 1.2 KiB on the wire (ratio 0.12)`: what compression (and framing) made of the payload.
+fn wire_ratio(wire: u64, payload: u64) -> String {
+    if payload == 0 {
+        return String::new();
+    }
+    format!(
+        ", {} on the wire (ratio {:.2})",
+        units::bytes(wire),
+        wire as f64 / payload as f64
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire_ratio;
+
+    #[test]
+    fn status_shows_wire_bytes_and_their_ratio_to_the_payload() {
+        assert_eq!(wire_ratio(0, 0), "");
+        assert_eq!(wire_ratio(250, 1000), ", 250 B on the wire (ratio 0.25)");
+    }
 }

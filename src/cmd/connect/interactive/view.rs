@@ -100,6 +100,7 @@ impl View {
                 payload,
                 fragments,
                 resent: false,
+                ..
             } => {
                 let frames = if *fragments > 1 {
                     palette::dim(&format!(" ({fragments} frames)")).to_string()
@@ -118,6 +119,7 @@ impl View {
                 path,
                 len,
                 fragments,
+                ..
             } => {
                 let frames = if *fragments > 1 {
                     format!(", {fragments} frames")
@@ -130,7 +132,7 @@ impl View {
                     escape_controls(path, false)
                 )
             }
-            Event::Received { kind, payload } => message(
+            Event::Received { kind, payload, .. } => message(
                 &palette::good("<").to_string(),
                 *kind,
                 payload,
@@ -241,6 +243,7 @@ mod tests {
                 payload: Bytes::from_static(b"abcdefg"),
                 fragments: 3,
                 resent: false,
+                wire: Default::default(),
             })
             .unwrap();
         assert_eq!(sent, "> abcdefg (3 frames)");
@@ -248,6 +251,7 @@ mod tests {
             .format(&Event::Received {
                 kind: DataKind::Binary,
                 payload: Bytes::from_static(&[0xff, 0]),
+                wire: Default::default(),
             })
             .unwrap();
         assert!(
@@ -262,6 +266,7 @@ mod tests {
             .format(&Event::Received {
                 kind: DataKind::Text,
                 payload: Bytes::from_static(b"a\x1b]0;x\x07b\nc"),
+                wire: Default::default(),
             })
             .unwrap();
         assert!(!got.contains(['\x1b', '\x07']), "{got:?}");

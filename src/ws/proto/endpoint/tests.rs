@@ -45,7 +45,7 @@ fn feed(ep: &mut Endpoint, wire: &[u8]) -> (Vec<Seen>, Vec<Item<'static>>) {
     let mut seen = Vec::new();
     while let Some(ev) = ep.feed(&mut input, &mut pos, &mut out) {
         seen.push(match ev {
-            Event::Message { kind, payload } => Seen::Message(kind, payload.to_vec()),
+            Event::Message { kind, payload, .. } => Seen::Message(kind, payload.to_vec()),
             Event::Ping(p) => Seen::Ping(p.to_vec()),
             Event::Pong(p) => Seen::Pong(p.to_vec()),
         });
@@ -60,9 +60,14 @@ fn written(role: Role, mut out: Vec<u8>) -> Vec<Item<'static>> {
     let mut items = Vec::new();
     while let Some(item) = dec.next(&mut out, &mut pos).expect("we write valid frames") {
         items.push(match item {
-            Item::Message { kind, payload } => Item::Message {
+            Item::Message {
+                kind,
+                payload,
+                wire,
+            } => Item::Message {
                 kind,
                 payload: Payload::Owned(payload.to_vec()),
+                wire,
             },
             Item::Ping(p) => Item::Ping(Payload::Owned(p.to_vec())),
             Item::Pong(p) => Item::Pong(Payload::Owned(p.to_vec())),

@@ -27,7 +27,7 @@ fn decode_with(mut dec: Decoder, wire: &[u8], chunk: usize) -> Vec<Got> {
         let mut pos = 0;
         loop {
             match dec.next(&mut buf, &mut pos) {
-                Ok(Some(Item::Message { kind, payload })) => {
+                Ok(Some(Item::Message { kind, payload, .. })) => {
                     got.push(Got::Data(kind, payload.to_vec()))
                 }
                 Ok(Some(Item::Ping(p))) => got.push(Got::Ping(p.to_vec())),

@@ -110,6 +110,7 @@ fn ours(role: Role, max: usize, input: &[u8], pieces: &[usize]) -> Verdict {
                 Event::Message {
                     kind: DataKind::Text,
                     payload,
+                    ..
                 } => Seen::Text(payload.to_vec()),
                 Event::Message { payload, .. } => Seen::Binary(payload.to_vec()),
                 Event::Ping(p) => Seen::Ping(p.to_vec()),

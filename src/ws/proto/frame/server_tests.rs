@@ -40,6 +40,7 @@ fn decode(wire: &[u8], chunk: usize, max: usize) -> Vec<Got> {
                     Item::Message {
                         kind: DataKind::Text,
                         payload,
+                        ..
                     } => Got::Text(String::from_utf8(payload.to_vec()).unwrap()),
                     Item::Message { payload, .. } => Got::Binary(payload.to_vec()),
                     Item::Ping(p) => Got::Ping(p.to_vec()),

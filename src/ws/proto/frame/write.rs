@@ -50,7 +50,11 @@ pub fn write_streamed_header(
     mask
 }
 
+/// RSV1: on a message's first frame, "this message is compressed" (RFC 7692 6).
+pub const RSV1: u8 = 0x40;
+
 /// One whole frame: header, then the payload (masked in place in `out` for a client).
+/// `opcode` may carry `RSV1`.
 fn write_frame(out: &mut Vec<u8>, role: Role, fin: bool, opcode: u8, payload: &[u8]) {
     let mask = role.next_mask();
     write_header_masked(out, fin, opcode, payload.len(), mask);
@@ -72,10 +76,25 @@ pub fn write_message_as(
     payload: &[u8],
     fragment: Option<usize>,
 ) {
-    let opcode = match kind {
-        DataKind::Text => OP_TEXT,
-        DataKind::Binary => OP_BINARY,
-    };
+    write_message_flagged(role, out, kind, payload, fragment, false);
+}
+
+/// `write_message_as` with RSV1 on the first frame when `compressed` (the payload is
+/// already deflated: a compressed message is fragmented after compression, RFC 7692 6.1).
+pub fn write_message_flagged(
+    role: Role,
+    out: &mut Vec<u8>,
+    kind: DataKind,
+    payload: &[u8],
+    fragment: Option<usize>,
+    compressed: bool,
+) {
+    let rsv = if compressed { RSV1 } else { 0 };
+    let opcode = rsv
+        | match kind {
+            DataKind::Text => OP_TEXT,
+            DataKind::Binary => OP_BINARY,
+        };
     match fragment {
         Some(size) if size > 0 && payload.len() > size => {
             out.reserve(payload.len() + payload.len().div_ceil(size) * MAX_HEADER);
