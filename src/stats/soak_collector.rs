@@ -290,10 +290,22 @@ impl Stats {
                 p.lost += 1;
                 p.errors.add(kind.as_str(), 1);
             }
-            Ev::Sent { .. } => r.at(second, open).sent += 1,
-            Ev::Received { .. } => r.at(second, open).received += 1,
-            Ev::Echo { rtt, order, .. } => {
-                r.at(second, open).received += 1;
+            Ev::Sent { wire, .. } => {
+                let p = r.at(second, open);
+                p.sent += 1;
+                p.sent_wire += u64::from(wire);
+            }
+            Ev::Received { wire, .. } => {
+                let p = r.at(second, open);
+                p.received += 1;
+                p.received_wire += u64::from(wire);
+            }
+            Ev::Echo {
+                rtt, order, wire, ..
+            } => {
+                let p = r.at(second, open);
+                p.received += 1;
+                p.received_wire += u64::from(wire);
                 if matches!(order, Echo::InOrder | Echo::Reordered) {
                     r.echo(second, open, rtt);
                 }
@@ -579,6 +591,8 @@ mod tests {
         assert_eq!(sum(|p| p.failures), r.connections.failed);
         assert_eq!(sum(|p| p.sent), r.messages.sent);
         assert_eq!(sum(|p| p.received), r.messages.received);
+        assert_eq!(sum(|p| p.sent_wire), r.bytes.sent_wire);
+        assert_eq!(sum(|p| p.received_wire), r.bytes.received_wire);
         assert_eq!(sum(|p| p.error_total()), r.errors.total());
         assert_eq!(
             t.points.len(),

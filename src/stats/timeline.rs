@@ -13,7 +13,7 @@ use super::serial::SerialHistogram;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// 24 hours at one point a second: about 20 MiB when full (a point is 176 bytes, and its
+/// 24 hours at one point a second: about 21 MiB when full (a point is 192 bytes, and its
 /// memory samples and error counts are on the heap), whatever the number of connections.
 pub const MAX_POINTS: usize = 86_400;
 
@@ -32,6 +32,12 @@ pub struct TimePoint {
     pub lost: u64,
     pub sent: u64,
     pub received: u64,
+    /// Bytes on the wire each way (frame headers included; after compression, with
+    /// permessage-deflate). Absent in reports older than compression.
+    #[serde(default)]
+    pub sent_wire: u64,
+    #[serde(default)]
+    pub received_wire: u64,
     /// Echo latency in seconds; `null` when no echo came back in this time.
     pub p50: Option<f64>,
     pub p99: Option<f64>,
@@ -81,6 +87,8 @@ impl TimePoint {
         self.lost = self.lost.saturating_add(o.lost);
         self.sent = self.sent.saturating_add(o.sent);
         self.received = self.received.saturating_add(o.received);
+        self.sent_wire = self.sent_wire.saturating_add(o.sent_wire);
+        self.received_wire = self.received_wire.saturating_add(o.received_wire);
         self.p50 = worst(self.p50, o.p50);
         self.p99 = worst(self.p99, o.p99);
         self.max = worst(self.max, o.max);

@@ -588,7 +588,7 @@ mod tests {
             json.len() / 1024
         );
         assert!(html.len() < 2 << 20, "HTML {} bytes", html.len());
-        assert!(json.len() < 1 << 20, "JSON {} bytes", json.len());
+        assert!(json.len() < 2 << 20, "JSON {} bytes", json.len());
         assert!(
             html.contains("drawn at 8 s a point"),
             "downsampled for drawing"
