@@ -8,7 +8,6 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -175,58 +174,6 @@ socket.on("connect", async () => {
 });
 </script></body></html>"#;
 
-fn serve_page(listener: TcpListener, bundle: Vec<u8>, results: mpsc::Sender<String>) {
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { break };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            let (head, body) = loop {
-                match s.read(&mut chunk) {
-                    Ok(0) | Err(_) => {
-                        break (String::from_utf8_lossy(&buf).into_owned(), String::new());
-                    }
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-                let text = String::from_utf8_lossy(&buf).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        break (head.to_string(), body.to_string());
-                    }
-                }
-            };
-            let (kind, content): (&str, &[u8]) = if head.starts_with("POST /result") {
-                let _ = results.send(body);
-                ("text/plain", b"")
-            } else if head.starts_with("GET /page.html") {
-                ("text/html; charset=utf-8", PAGE.as_bytes())
-            } else if head.starts_with("GET /socket.io.min.js") {
-                ("text/javascript", &bundle)
-            } else {
-                let _ = s.write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-                continue;
-            };
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                content.len()
-            );
-            let _ = s.write_all(content);
-        }
-    });
-}
-
 #[test]
 fn chromium_page_with_the_browser_bundle_connects_and_echoes() {
     if !common::require_peer("socket.io-client") || !common::require_peer("chromium") {
@@ -240,7 +187,19 @@ fn chromium_page_with_the_browser_bundle_connects_and_echoes() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let http = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
-    serve_page(listener, bundle, tx);
+    let pages = vec![
+        common::Page {
+            path: "/page.html",
+            content_type: "text/html; charset=utf-8",
+            body: PAGE.as_bytes().to_vec(),
+        },
+        common::Page {
+            path: "/socket.io.min.js",
+            content_type: "text/javascript",
+            body: bundle,
+        },
+    ];
+    common::serve_pages(listener, pages, tx);
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(common::CHROMIUM);
     cmd.args([

@@ -8,11 +8,13 @@
 //! * `ndjson`: the schemas of the subcommands' `--json` output (NDJSON events, the soak
 //!   report).
 //! * `frames`: RFC 6455 frames by hand.
+//! * `pages`: a tiny HTTP server for the pages headless Chromium loads.
 //! * `tmux`: a real terminal for the terminal UIs.
 //! * [`api`]: the library paths the tests reach into.
 
 pub mod frames;
 mod ndjson;
+mod pages;
 mod peers;
 mod pki;
 mod process;
@@ -20,6 +22,7 @@ mod skip;
 pub mod tmux;
 
 pub use ndjson::*;
+pub use pages::*;
 pub use peers::*;
 pub use pki::*;
 pub use process::*;

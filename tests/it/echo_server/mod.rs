@@ -17,7 +17,6 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -330,57 +329,6 @@ fn raw_ws_cases(cases: &[&str]) {
     );
 }
 
-/// Serves `tests/browser/echo.html` and takes the page's POSTed result.
-fn serve_page(listener: TcpListener, results: mpsc::Sender<String>) {
-    let page = std::fs::read(common::manifest_dir().join("tests/browser/echo.html"))
-        .expect("tests/browser/echo.html");
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { break };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            let (head, body) = loop {
-                match s.read(&mut chunk) {
-                    Ok(0) | Err(_) => {
-                        break (String::from_utf8_lossy(&buf).into_owned(), String::new());
-                    }
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-                let text = String::from_utf8_lossy(&buf).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        break (head.to_string(), body.to_string());
-                    }
-                }
-            };
-            if head.starts_with("POST /result") {
-                let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
-                let _ = results.send(body);
-            } else if head.starts_with("GET /echo.html") {
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    page.len()
-                );
-                let _ = s.write_all(&page);
-            } else {
-                let _ = s.write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-            }
-        }
-    });
-}
-
 /// nginx proxying 127.0.0.1:PORT to `upstream`, with `proxy_read_timeout`.
 fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -458,7 +406,14 @@ fn chromium_echo(server: &EchoServer, extra_flags: &[&str], query: &str) -> Valu
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let http = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
-    serve_page(listener, tx);
+    let page = std::fs::read(common::manifest_dir().join("tests/browser/echo.html"))
+        .expect("tests/browser/echo.html");
+    let pages = vec![common::Page {
+        path: "/echo.html",
+        content_type: "text/html; charset=utf-8",
+        body: page,
+    }];
+    common::serve_pages(listener, pages, tx);
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(common::CHROMIUM);
     cmd.args([

@@ -102,14 +102,7 @@ fn greedy_clients_over_max_buffered_are_closed_and_a_polite_one_is_served() {
         (true, 0x1, b"hello".to_vec()),
         "the polite client's echo"
     );
-    let refused = poll_until(WAIT, || {
-        let n = server
-            .events()
-            .iter()
-            .filter(|e| e["type"] == "closed" && why(e).contains("--max-buffered"))
-            .count();
-        (n >= GREEDY - 4).then_some(n)
-    });
+    let refused = closed_over_budget(&server, GREEDY - 4);
     assert!(
         refused.is_some(),
         "at least {} greedy clients should be closed over --max-buffered\n{}",
@@ -186,14 +179,7 @@ fn half_sent_messages_count_against_max_buffered() {
             s
         })
         .collect();
-    let refused = poll_until(WAIT, || {
-        let n = server
-            .events()
-            .iter()
-            .filter(|e| e["type"] == "closed" && why(e).contains("--max-buffered"))
-            .count();
-        (n >= CLIENTS - 5).then_some(n)
-    });
+    let refused = closed_over_budget(&server, CLIENTS - 5);
     assert!(
         refused.is_some(),
         "clients holding half-sent messages over --max-buffered should be closed\n{}",
@@ -206,6 +192,18 @@ fn half_sent_messages_count_against_max_buffered() {
         peak / MIB
     );
     drop(clients);
+}
+
+/// Waits until at least `n` clients were closed over `--max-buffered`; their count, or `None`.
+fn closed_over_budget(server: &Proc, n: usize) -> Option<usize> {
+    poll_until(WAIT, || {
+        let closed = server
+            .events()
+            .iter()
+            .filter(|e| e["type"] == "closed" && why(e).contains("--max-buffered"))
+            .count();
+        (closed >= n).then_some(closed)
+    })
 }
 
 /// A close's reason and, for a 1006 (whose reason is empty, as in the browser), our diagnostic.
