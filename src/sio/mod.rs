@@ -1,5 +1,5 @@
-//! Engine.IO v4 and socket.io v5: the packet codec under both roles (today the server,
-//! `echo-server --socketio`; the client commands later).
+//! Engine.IO v4 and socket.io v5: the packet codec under both roles (the server,
+//! `echo-server --socketio`, and the clients' `--socketio`), and the client's URL.
 //!
 //! Written here rather than taken from a crate: the socket.io crates (`rust_socketio`,
 //! `socketioxide`) each bring their own transport, connection and timers, while wsbeat needs
@@ -8,3 +8,4 @@
 
 pub mod engineio;
 pub mod packet;
+pub mod url;

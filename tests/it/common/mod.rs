@@ -9,6 +9,7 @@
 //!   report).
 //! * `frames`: RFC 6455 frames by hand.
 //! * `pages`: a tiny HTTP server for the pages headless Chromium loads.
+//! * `redis`: a real redis-server of the test's own ([`RedisServer`]).
 //! * `tmux`: a real terminal for the terminal UIs.
 //! * [`api`]: the library paths the tests reach into.
 
@@ -18,6 +19,7 @@ mod pages;
 mod peers;
 mod pki;
 mod process;
+mod redis;
 mod skip;
 pub mod tmux;
 
@@ -26,6 +28,7 @@ pub use pages::*;
 pub use peers::*;
 pub use pki::*;
 pub use process::*;
+pub use redis::*;
 
 /// The paths into the wsbeat library that tests use, in one place: when the engine's modules
 /// move, only these lines change.

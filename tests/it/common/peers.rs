@@ -122,10 +122,12 @@ fn peer_missing(name: &str) -> Option<String> {
         "chromium" => file(CHROMIUM, "chromium"),
         "tinyproxy" => file("/usr/bin/tinyproxy", "tinyproxy"),
         "microsocks" => file("/usr/bin/microsocks", "microsocks"),
+        "redis" => file(super::redis::REDIS_SERVER, "redis-server")
+            .or_else(|| file("/usr/bin/redis-cli", "redis-tools")),
         "tmux" => (!command_ok(Command::new("tmux").arg("-V")))
             .then(|| "tmux is not installed; run `apt-get install -y tmux`".into()),
         other => panic!(
-            "unknown peer {other:?} (want python, websocket-client, node, socket.io-client, nginx, chromium, tinyproxy, microsocks or tmux)"
+            "unknown peer {other:?} (want python, websocket-client, node, socket.io-client, nginx, chromium, tinyproxy, microsocks, redis or tmux)"
         ),
     }
 }
