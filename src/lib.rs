@@ -31,15 +31,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Connect(args) => {
             let cfg = config::connect::lower(&args)?;
-            Ok(runtime()?.block_on(cmd::connect::run(cfg)))
+            Ok(one_connection_runtime()?.block_on(cmd::connect::run(cfg)))
         }
         Command::Ping(args) => {
             let cfg = config::ping::lower(&args)?;
-            // One task: a single-threaded runtime spares every round trip a cross-thread wake-up.
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            Ok(rt.block_on(cmd::ping::run(cfg)))
+            Ok(one_connection_runtime()?.block_on(cmd::ping::run(cfg)))
         }
         Command::EchoServer(args) => {
             let cfg = config::echo_server::lower(&args)?;
@@ -73,6 +69,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// For the commands that drive one connection (`connect`, `ping`): a single-threaded runtime
+/// spares every round trip a cross-thread wake-up, and a one-shot run the start of worker
+/// threads (their stacks are a quarter of its page faults). Blocking readers (stdin, the line
+/// editor) run on threads of their own.
+fn one_connection_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
