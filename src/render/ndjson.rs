@@ -212,6 +212,19 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             "expect",
             json!({"index": index, "pattern": pattern, "matched": matched}),
         ),
+        Event::Step(r) => (
+            "step",
+            json!({
+                "index": r.index,
+                "kind": r.kind,
+                "source": r.source,
+                "outcome": r.outcome,
+                "start": r.start.as_secs_f64(),
+                "elapsed": r.elapsed.as_secs_f64(),
+                "matched": r.matched,
+                "captures": r.captures.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<serde_json::Map<String, Value>>(),
+            }),
+        ),
         Event::Closed(c) => ("closed", Value::Object(close_fields(c))),
         Event::Error(e) => {
             let mut m = error_fields(e);
@@ -431,6 +444,16 @@ pub(crate) mod tests {
                 pattern: "^p".into(),
                 matched: "pong".into(),
             },
+            Event::Step(Box::new(crate::event::StepRecord {
+                index: 1,
+                kind: "expect",
+                source: "(?P<t>o+)".into(),
+                outcome: "matched",
+                start: Duration::from_millis(10),
+                elapsed: Duration::from_millis(5),
+                matched: Some("pong".into()),
+                captures: vec![("t".into(), "o".into())],
+            })),
             Event::Closed(CloseEvent::abnormal("gone")),
             Event::Error(refused),
             Event::Error(Error::usage("bad")),

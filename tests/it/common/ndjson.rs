@@ -58,6 +58,7 @@ impl Schema {
                 "ping",
                 "pong",
                 "expect",
+                "step",
                 "closed",
                 "error",
                 "warning",
@@ -412,6 +413,32 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
             v,
             &[("index", J::Int), ("pattern", J::Str), ("matched", J::Str)],
         ),
+        "step" => need(
+            v,
+            &[
+                ("index", J::Int),
+                (
+                    "kind",
+                    J::OneOf(&[
+                        "send",
+                        "send_uncompressed",
+                        "send_file",
+                        "expect",
+                        "expect_json",
+                    ]),
+                ),
+                ("source", J::Str),
+                (
+                    "outcome",
+                    J::OneOf(&["sent", "matched", "timed_out", "failed"]),
+                ),
+                ("start", J::Num),
+                ("elapsed", J::Num),
+                ("matched", J::StrOrNull),
+                ("captures", J::StrMap),
+            ],
+        )
+        .and_then(|()| non_negative(v, &["start", "elapsed"])),
         "reconnecting" => need(
             v,
             &[("attempt", J::Int), ("max", J::Int), ("delay", J::Num)],
@@ -850,6 +877,9 @@ fn samples(schema: Schema) -> Vec<Value> {
                 "rtt": 0.001}),
             json!({"type": "expect", "ts": 0.3, "index": 0, "pattern": "wor.d",
                 "matched": "hello world"}),
+            json!({"type": "step", "ts": 0.3, "index": 1, "kind": "expect", "source": "wor.d",
+                "outcome": "matched", "start": 0.1, "elapsed": 0.2, "matched": "hello world",
+                "captures": {"w": "world"}}),
             closed,
             error,
             warning,
