@@ -511,6 +511,7 @@ pub(crate) mod tests {
             r#"{"type":"pong","ts":1.25,"direction":"in","len":16,"seq":1,"rtt":0.00025}"#,
             r#"{"type":"pong","ts":1.25,"direction":"out","len":0,"seq":null,"rtt":null}"#,
             r#"{"type":"expect","ts":1.25,"index":0,"pattern":"^p","matched":"pong"}"#,
+            r#"{"type":"step","ts":1.25,"index":1,"kind":"expect","source":"(?P<t>o+)","outcome":"matched","start":0.01,"elapsed":0.005,"matched":"pong","captures":{"t":"o"}}"#,
             r#"{"type":"closed","ts":1.25,"code":1006,"name":"Abnormal Closure","reason":"","wasClean":false,"initiator":"none","code_valid":true,"error":"gone"}"#,
             r#"{"type":"error","ts":1.25,"kind":"http_status","message":"the server answered 403","status":403,"body":"go away"}"#,
             r#"{"type":"error","ts":1.25,"kind":"usage","message":"bad"}"#,
