@@ -210,6 +210,9 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l expect -d 'A prea
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l expect-json -d 'A preamble step: wait for a JSON message matching POINTER[=TEXT|==JSON|=>NAME]' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l step-timeout -d 'How long each preamble expect may wait before the connection counts as a preamble failure (it is closed and reconnects)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l scenario -d 'A TOML scenario: preamble steps, the message template and echo rule, think times (schema in the README; instead of --send/--expect/--expect-json)' -r -F
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l namespace -d 'The socket.io namespace every connection joins' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l sio-auth -d 'The auth payload of the namespace CONNECT (a JSON object)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l event -d 'The event the messages are emitted as, and that the server sends back' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l backoff -d 'Backoff between attempts: MIN..MAX, doubling, with jitter' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-reconnects -d 'Reconnects allowed per connection over the whole run (default: unlimited)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l buffer -d 'Messages kept per connection while it is down, replayed in order after the reconnect; overflow is counted as dropped' -r
@@ -227,6 +230,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l min-connections -
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s L -l location -d 'Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l binary -d 'Send binary messages instead of text'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l socketio -d 'Speak socket.io (Engine.IO v4 over WebSocket) on every connection: join the namespace, answer the server\'s pings, emit the numbered messages as events and match the events the server sends back (implied by a URL whose path ends in /socket.io/)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l reconnect -d 'Reconnect lost connections (the default in soak)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l no-reconnect -d 'A lost connection stays down'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l no-live -d 'No live view: a plain status line every few seconds on stderr even on a terminal'

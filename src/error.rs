@@ -23,6 +23,12 @@ pub enum ErrorKind {
     /// The connection ended without a closing handshake (1006).
     Abnormal,
     HeartbeatTimeout,
+    /// socket.io: no Engine.IO ping from the server within pingInterval + pingTimeout.
+    PingTimeout,
+    /// socket.io: the server refused the namespace CONNECT (CONNECT_ERROR).
+    SioConnectError,
+    /// socket.io: the server ended the session (DISCONNECT `41`, or Engine.IO close `1`).
+    SioDisconnect,
     /// The peer closed with a code the caller did not expect.
     CloseCode,
     /// A check asked for by the user failed (`--expect`, thresholds).
@@ -49,6 +55,9 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::Abnormal => "abnormal_close",
             ErrorKind::HeartbeatTimeout => "heartbeat_timeout",
+            ErrorKind::PingTimeout => "ping_timeout",
+            ErrorKind::SioConnectError => "sio_connect_error",
+            ErrorKind::SioDisconnect => "sio_disconnect",
             ErrorKind::CloseCode => "close_code",
             ErrorKind::Check => "check_failed",
             ErrorKind::Timeout => "timeout",
@@ -68,14 +77,15 @@ impl ErrorKind {
             | ErrorKind::ConnectTimeout
             | ErrorKind::Connect => 3,
             ErrorKind::Tls => 4,
-            ErrorKind::Upgrade | ErrorKind::Subprotocol => 5,
+            ErrorKind::Upgrade | ErrorKind::Subprotocol | ErrorKind::SioConnectError => 5,
             ErrorKind::Protocol
             | ErrorKind::Abnormal
             | ErrorKind::HeartbeatTimeout
+            | ErrorKind::PingTimeout
             | ErrorKind::MessageTooLarge
             | ErrorKind::Io
             | ErrorKind::Timeout => 6,
-            ErrorKind::CloseCode => 7,
+            ErrorKind::CloseCode | ErrorKind::SioDisconnect => 7,
             ErrorKind::Interrupted => 130,
         }
     }

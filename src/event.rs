@@ -55,6 +55,8 @@ pub enum Event {
         pattern: String,
         matched: String,
     },
+    /// A `--send`/`--expect` step finished, or failed (NDJSON `step`). Boxed: rare and large.
+    Step(Box<StepRecord>),
     Closed(CloseEvent),
     Error(Error),
     /// Something the user should know that is not an error (e.g. `--insecure`).
@@ -114,4 +116,25 @@ pub enum Event {
 /// Where a session reports what happens: connect's renderer, or a test's list.
 pub trait EventSink {
     fn emit(&mut self, event: Event);
+}
+
+/// How one step of a conversation went (`client::steps::log`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// Among all the steps, from 0.
+    pub index: usize,
+    /// `send`, `send_uncompressed`, `send_file`, `expect` or `expect_json`.
+    pub kind: &'static str,
+    /// The message, expression or file as the user wrote it.
+    pub source: String,
+    /// `sent`, `matched`, `timed_out` or `failed` (the connection ended first).
+    pub outcome: &'static str,
+    /// When the step began, counted from the start of the steps on this connection.
+    pub start: Duration,
+    pub elapsed: Duration,
+    /// The message an expect matched.
+    pub matched: Option<String>,
+    /// The values this step captured, by name: a capture is the user's own pattern's match
+    /// and is shown as it is (a secret is for the user to leave out of a capture).
+    pub captures: Vec<(String, String)>,
 }

@@ -104,6 +104,27 @@ pub struct SoakArgs {
     #[arg(skip)]
     pub steps: Vec<(super::StepOpt, String)>,
 
+    /// Speak socket.io (Engine.IO v4 over WebSocket) on every connection: join the namespace,
+    /// answer the server's pings, emit the numbered messages as events and match the events the
+    /// server sends back (implied by a URL whose path ends in /socket.io/)
+    #[arg(long, help_heading = "socket.io")]
+    pub socketio: bool,
+    /// The socket.io namespace every connection joins
+    #[arg(long, value_name = "NS", default_value = "/", value_parser = namespace, help_heading = "socket.io")]
+    pub namespace: Box<str>,
+    /// The auth payload of the namespace CONNECT (a JSON object)
+    #[arg(long, value_name = "JSON", value_parser = sio_auth, help_heading = "socket.io")]
+    pub sio_auth: Option<Box<serde_json::Value>>,
+    /// The event the messages are emitted as, and that the server sends back
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "message",
+        value_parser = event,
+        help_heading = "socket.io"
+    )]
+    pub event: Box<str>,
+
     /// Reconnect lost connections (the default in soak)
     #[arg(long, overrides_with = "no_reconnect", help_heading = "Reconnect")]
     pub reconnect: bool,
@@ -179,6 +200,29 @@ pub struct SoakArgs {
         help_heading = "Thresholds (exit 1 when broken)"
     )]
     pub min_connections: Option<u64>,
+}
+
+// Boxed strings and JSON: `SoakArgs` is the largest `Command` variant.
+fn namespace(s: &str) -> Result<Box<str>, String> {
+    if !s.starts_with('/') || s.contains([',', '?', '#']) || s.chars().any(char::is_control) {
+        return Err(format!(
+            "'{}' is not a socket.io namespace; write /NAME (no ',', '?' or '#')",
+            crate::error::escape_controls(s, false)
+        ));
+    }
+    Ok(s.into())
+}
+
+fn event(s: &str) -> Result<Box<str>, String> {
+    Ok(s.into())
+}
+
+fn sio_auth(s: &str) -> Result<Box<serde_json::Value>, String> {
+    match serde_json::from_str(s) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(Box::new(v)),
+        Ok(_) => Err("--sio-auth must be a JSON object, e.g. '{\"token\":\"abc\"}'".into()),
+        Err(e) => Err(format!("--sio-auth is not JSON: {e}")),
+    }
 }
 
 /// `--source-addrs`: the addresses in order.

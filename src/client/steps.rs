@@ -8,6 +8,7 @@
 //! against the current expect, and the caller owns the connection and the clock. A new kind of
 //! step (a socket.io emit, say) is one more `Action` that `next` renders into a message.
 
+pub mod log;
 pub mod matcher;
 pub mod template;
 
@@ -269,6 +270,16 @@ impl Runner {
 
     pub fn is_done(&self, script: &Script) -> bool {
         self.next >= script.steps.len()
+    }
+
+    /// How many steps are behind it (the index of the current one).
+    pub fn position(&self) -> usize {
+        self.next
+    }
+
+    /// The captured values, by slot (`Script::captures` names them).
+    pub fn captures(&self) -> &[Option<String>] {
+        &self.captures
     }
 
     /// The step the runner is at, numbered from 1 as in messages.

@@ -7,7 +7,7 @@
 pub mod interactive;
 
 use crate::client::session::{NetOpener, Outgoing, Session, Step};
-use crate::client::steps::{Next, Runner};
+use crate::client::steps::{Next, Runner, log::StepLog};
 use crate::config::ConnectConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
@@ -231,6 +231,7 @@ async fn session(
 
     let script = &cfg.script;
     let mut runner = Runner::new(script);
+    let mut steplog = StepLog::default(); // NDJSON `step` events
     let mut step_timer = timer(None);
     let mut step_timer_armed = false;
     // The last message received, for a step's failure message.
@@ -243,6 +244,7 @@ async fn session(
     let mut stdin_sent = false;
 
     loop {
+        steplog.progress(&runner, script, last.as_deref(), |e| out.emit(e));
         if steps_live && !awaiting && link.is_up() && !link.is_closing() && !runner.is_done(script)
         {
             match run_sends(cfg, &mut runner, link, out, deadline, &mut stop).await {
@@ -274,6 +276,7 @@ async fn session(
                 }
             }
         }
+        steplog.progress(&runner, script, last.as_deref(), |e| out.emit(e));
         let steps_done = runner.is_done(script);
         if out.gone && !link.is_closing() {
             close_with = Some(CloseSpec::default());
@@ -318,6 +321,7 @@ async fn session(
                 Step::Reconnected => {
                     // A new connection runs the conversation again from the first step.
                     runner.restart();
+                    steplog.restart();
                     step_timer_armed = false;
                     awaiting = false;
                     last = None;
@@ -332,6 +336,7 @@ async fn session(
                         ending.error.get_or_insert(e);
                     }
                     if steps_live && !runner.is_done(script) && !ending.interrupted {
+                        steplog.failed(&runner, script, "failed", |e| out.emit(e));
                         let e = runner.failed(script, "did not complete before the connection ended", last.as_deref());
                         out.emit(Event::Error(e.clone()));
                         ending.error.get_or_insert(e);
@@ -341,6 +346,7 @@ async fn session(
             },
             _ = &mut step_timer, if step_timer_armed && steps_live && !closing => {
                 step_timer_armed = false;
+                steplog.failed(&runner, script, "timed_out", |e| out.emit(e));
                 let e = runner.timed_out(script, last.as_deref());
                 if keeps_going {
                     // Another connection might do better: make one.

@@ -43,6 +43,8 @@ pub struct SoakConfig {
     /// The per-connection preamble (`--send`/`--expect`), run after every open.
     pub preamble: Option<Script>,
     pub reconnect: Option<ReconnectPolicy>,
+    /// `--socketio` (or a `/socket.io/` URL): the namespace every connection joins.
+    pub socketio: Option<SocketIo>,
     pub watch_pid: Option<u32>,
     pub json: Option<JsonOut>,
     /// `--report FILE`: the HTML page.
@@ -88,6 +90,31 @@ pub struct ReconnectPolicy {
     pub max_reconnects: Option<u64>,
 }
 
+/// `soak --socketio`: what a connection needs to join before it is measured.
+#[derive(Debug, Clone)]
+pub struct SocketIo {
+    pub namespace: String,
+    /// The namespace CONNECT, ready to send (`40`, `40/chat,{"token":"…"}`).
+    pub connect: String,
+    /// How long the Engine.IO open and the namespace CONNECT may take (`--step-timeout`).
+    pub timeout: Duration,
+}
+
+impl SocketIo {
+    pub fn new(namespace: &str, auth: Option<&serde_json::Value>, timeout: Duration) -> SocketIo {
+        let packet = crate::sio::packet::Packet::new(
+            crate::sio::packet::Kind::Connect,
+            namespace,
+            auth.cloned(),
+        );
+        SocketIo {
+            namespace: namespace.to_string(),
+            connect: format!("4{}", packet.encode()),
+            timeout,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsonOut {
     Stdout,
@@ -116,7 +143,7 @@ pub fn writable(flag: &str, path: &str) -> Result<PathBuf, Error> {
 pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
     // Parse the URL and read the TLS files now, so that a typo fails before the run.
     let mut proxies = Vec::new();
-    let conn = match &args.url {
+    let mut conn = match &args.url {
         Some(url) => {
             let mut each = connect_options_per_proxy(url, &args.handshake, &args.tls)?;
             if each.len() > 1 {
@@ -143,6 +170,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         }
     };
     let echo = args.mode == SoakMode::Echo;
+    let socketio = socketio(args, &mut conn)?;
     let scenario = args.scenario.as_deref().map(scenario::load).transpose()?;
     let think = scenario.as_ref().and_then(|s| s.think_time);
     // A think time replaces --message-rate: MIN, plus up to MAX - MIN at random, per message.
@@ -191,7 +219,15 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         ),
     };
     let preamble = Script::build(&steps, DataKind::Text, Some(step_timeout))?;
-    let envelope = scenario.and_then(|s| s.envelope);
+    let mut envelope = scenario.and_then(|s| s.envelope);
+    if let Some(sio) = &socketio {
+        if envelope.is_some() {
+            return Err(Error::usage(
+                "with --socketio the message is the event's argument; drop the scenario's [message]",
+            ));
+        }
+        envelope = Some(Envelope::socketio(&sio.namespace, &args.event));
+    }
     let preamble = (!preamble.is_empty()).then_some(preamble);
     let json = match args.json.as_deref() {
         None => None,
@@ -248,6 +284,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
             backoff: args.backoff,
             max_reconnects: args.max_reconnects,
         }),
+        socketio,
         watch_pid: args.watch_pid,
         json,
         report,
@@ -261,6 +298,36 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
             min_connections: args.min_connections,
         },
     })
+}
+
+/// `--socketio`, or a URL whose path ends in `/socket.io/`: the handshake goes to the Engine.IO
+/// WebSocket resource.
+fn socketio(args: &SoakArgs, conn: &mut ConnectOptions) -> Result<Option<SocketIo>, Error> {
+    let implied = args.url.is_some() && crate::sio::url::implies_socketio(&conn.target.resource);
+    if !(args.socketio || implied) {
+        if args.sio_auth.is_some() || &*args.namespace != "/" || &*args.event != "message" {
+            return Err(Error::usage(
+                "--namespace, --sio-auth and --event need --socketio (or a /socket.io/ URL)",
+            ));
+        }
+        return Ok(None);
+    }
+    if args.url.is_none() && args.merge.is_empty() {
+        return Err(Error::usage(
+            "soak --socketio needs a URL (the embedded echo server is plain WebSocket; run `wsbeat echo-server --socketio` and soak it)",
+        ));
+    }
+    if args.binary {
+        return Err(Error::usage(
+            "--binary does not apply to --socketio (events are text)",
+        ));
+    }
+    conn.target.resource = crate::sio::url::websocket_resource(&conn.target.resource);
+    Ok(Some(SocketIo::new(
+        &args.namespace,
+        args.sio_auth.as_deref(),
+        args.step_timeout,
+    )))
 }
 
 fn heartbeat(args: &SoakArgs) -> Result<Option<HeartbeatConfig>, Error> {
@@ -378,6 +445,40 @@ mod tests {
         assert_eq!(merge.merge.len(), 1, "--merge opens no connection");
         assert!(soak(&["--heartbeat-timeout", "0s"]).is_err());
         assert!(soak(&["--heartbeat-text", "x", "--heartbeat-expect", "("]).is_err());
+    }
+
+    #[test]
+    fn socketio_joins_the_engine_io_resource_and_wraps_messages_as_events() {
+        let c = soak(&["ws://127.0.0.1:3000/?room=1", "--socketio"]).unwrap();
+        assert_eq!(
+            c.conn.target.resource,
+            "/socket.io/?room=1&EIO=4&transport=websocket"
+        );
+        let sio = c.socketio.unwrap();
+        assert_eq!(sio.connect, "40");
+        assert!(c.run.envelope.is_some());
+        let c = soak(&[
+            "ws://127.0.0.1:3000/socket.io/",
+            "--namespace",
+            "/chat",
+            "--sio-auth",
+            r#"{"token":"t"}"#,
+        ])
+        .unwrap();
+        assert_eq!(
+            c.socketio.unwrap().connect,
+            r#"40/chat,{"token":"t"}"#,
+            "implied by the path"
+        );
+        assert!(soak(&["ws://127.0.0.1:3000/", "--namespace", "/chat"]).is_err());
+        assert!(
+            soak(&["--socketio"]).is_err(),
+            "no embedded socket.io server"
+        );
+        assert!(soak(&["ws://h/", "--socketio", "--namespace", "chat"]).is_err());
+        assert!(soak(&["ws://h/", "--socketio", "--sio-auth", "[1]"]).is_err());
+        assert!(soak(&["ws://h/", "--socketio", "--binary"]).is_err());
+        assert!(soak(&["ws://h/"]).unwrap().socketio.is_none());
     }
 
     #[test]

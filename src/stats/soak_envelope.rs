@@ -23,6 +23,9 @@ pub enum Echo {
     Pointer(String),
     /// The group named `payload`, else group 1, else the whole match.
     Regex(Regex),
+    /// `soak --socketio`: the first argument of a socket.io EVENT (`42[...]`, in an Engine.IO
+    /// message) named `event`, in `namespace`.
+    SocketIo { namespace: String, event: String },
 }
 
 impl Envelope {
@@ -39,6 +42,26 @@ impl Envelope {
             after: after.to_string(),
             echo,
         })
+    }
+
+    /// socket.io's: our message is the one argument of `event`, emitted in `namespace`
+    /// (`42["message","<msg>"]`, `42/chat,["message","<msg>"]`).
+    pub fn socketio(namespace: &str, event: &str) -> Envelope {
+        let ns = if namespace == "/" {
+            String::new()
+        } else {
+            format!("{namespace},")
+        };
+        // The name as a JSON string (escaped); the message needs no escaping (ASCII, no quote).
+        let name = serde_json::Value::from(event).to_string();
+        Envelope {
+            before: format!("42{ns}[{name},\""),
+            after: "\"]".into(),
+            echo: Echo::SocketIo {
+                namespace: namespace.to_string(),
+                event: event.to_string(),
+            },
+        }
     }
 
     /// The template with `msg` in it, into `out` (cleared first).
@@ -67,6 +90,20 @@ impl Envelope {
                     .or_else(|| caps.get(1))
                     .or_else(|| caps.get(0))?;
                 Some(Cow::Borrowed(&reply[m.start()..m.end()]))
+            }
+            Echo::SocketIo { namespace, event } => {
+                let text = std::str::from_utf8(reply).ok()?.strip_prefix('4')?;
+                let p = crate::sio::packet::Packet::decode(text).ok()?;
+                if p.kind != crate::sio::packet::Kind::Event
+                    || p.namespace != *namespace
+                    || p.event_name() != Some(event)
+                {
+                    return None;
+                }
+                match p.data?.as_array()?.get(1)? {
+                    Value::String(s) => Some(Cow::Owned(s.clone().into_bytes())),
+                    _ => None,
+                }
             }
         }
     }
@@ -99,6 +136,29 @@ mod tests {
         let env = Envelope::new(r#"{"data":"{payload}"}"#, re).unwrap();
         assert_eq!(env.unwrap(reply.as_bytes()).unwrap().as_ref(), &msg[..]);
         assert!(env.unwrap(b"{\"other\":1}").is_none());
+    }
+
+    #[test]
+    fn socketio_events_carry_the_message_as_their_argument() {
+        let mut msg = Vec::new();
+        soak_message::encode(3, 9, 1000, 48, &mut msg);
+        let env = Envelope::socketio("/", "message");
+        let mut wire = Vec::new();
+        env.wrap(&msg, &mut wire);
+        let text = String::from_utf8(wire.clone()).unwrap();
+        assert!(text.starts_with(r#"42["message",""#), "{text}");
+        assert_eq!(env.unwrap(&wire).unwrap().as_ref(), &msg[..]);
+        // Another event, another namespace, an ack, a ping: not an echo.
+        let other = text.replacen("message", "news", 1);
+        assert!(env.unwrap(other.as_bytes()).is_none());
+        assert!(env.unwrap(b"2").is_none());
+        assert!(env.unwrap(br#"431["x"]"#).is_none());
+        let chat = Envelope::socketio("/chat", "echo \"it\"");
+        chat.wrap(&msg, &mut wire);
+        let text = String::from_utf8(wire.clone()).unwrap();
+        assert!(text.starts_with(r#"42/chat,["echo \"it\"",""#), "{text}");
+        assert_eq!(chat.unwrap(&wire).unwrap().as_ref(), &msg[..]);
+        assert!(env.unwrap(&wire).is_none(), "the root namespace's envelope");
     }
 
     #[test]

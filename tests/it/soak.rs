@@ -935,6 +935,7 @@ fn unwritable_json_path_exits_2_before_connecting() {
     );
 }
 mod preamble;
+mod socketio;
 
 /// A server that stops reading and then dies (`tests/peers/resilience/stall_server.py`): the
 /// messages still in our send queue were sent, but never arrived. The kernel's count is exact

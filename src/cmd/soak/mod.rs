@@ -107,6 +107,7 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         heartbeat: cfg.heartbeat.clone(),
         preamble: cfg.preamble.clone(),
         reconnect: cfg.reconnect,
+        socketio: cfg.socketio.clone(),
         tx,
         start,
         end,
@@ -421,6 +422,12 @@ fn config_json(cfg: &SoakConfig, url: &str, embedded: bool) -> serde_json::Value
                 }),
             },
         );
+        if let Some(sio) = &cfg.socketio {
+            o.insert(
+                "socketio".into(),
+                serde_json::json!({ "namespace": sio.namespace }),
+            );
+        }
         o.insert(
             "reconnect".into(),
             match &cfg.reconnect {

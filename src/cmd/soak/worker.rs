@@ -20,7 +20,7 @@
 use crate::client::heartbeat::{Action, Heartbeat, HeartbeatConfig, Probe};
 use crate::client::reconnect::{self, OutboundBuffer, Overflow, Reconnector};
 use crate::client::steps::{Next, Runner, Script};
-use crate::config::soak::{ReconnectPolicy, RunShape};
+use crate::config::soak::{ReconnectPolicy, RunShape, SocketIo};
 use crate::error::{Error, ErrorKind};
 use crate::net::stream::MaybeTls;
 use crate::stats::soak_collector::Ev;
@@ -28,6 +28,8 @@ use crate::stats::soak_message::{self as message, Decoded};
 use crate::stats::soak_tracker::Tracker;
 use crate::ws::connection::{Connection, Incoming};
 use crate::ws::proto::frame::Role;
+
+mod socketio;
 
 type Conn = Connection<MaybeTls>;
 use crate::ws::handshake::client::ConnectOptions;
@@ -46,6 +48,11 @@ pub const DRAIN: Duration = Duration::from_secs(2);
 /// handshakes in flight stay small next to the connections, and that a server's accept backlog
 /// does not overflow (an overflow costs a 1 s SYN retransmit).
 pub const OPEN_CONCURRENCY: usize = 32;
+/// A connection that stayed up this long was a success: the next loss reconnects after the
+/// backoff's first step again. One that was lost sooner (a server that accepts and then closes
+/// or refuses the namespace or the preamble) is a failed attempt, so the backoff keeps growing
+/// instead of reconnecting every MIN: no reconnect storm against a server that drops everyone.
+const STABLE: Duration = Duration::from_secs(1);
 
 /// Marks a sequence number in the replay buffer as sent before (in flight at a loss), so that
 /// one never sent again is counted lost in flight, not unsent. Sequence numbers never get
@@ -62,6 +69,8 @@ pub struct Shared {
     /// for all; a connection's runner and captures exist only while its preamble runs.
     pub preamble: Option<Script>,
     pub reconnect: Option<ReconnectPolicy>,
+    /// `--socketio`: each connection joins this namespace first (`socketio.rs`).
+    pub socketio: Option<SocketIo>,
     pub tx: mpsc::UnboundedSender<Ev>,
     pub start: Instant,
     pub end: Instant,
@@ -204,7 +213,10 @@ impl Worker {
                 Ok((conn, took)) => {
                     // The schedule starts with the first connection; a random phase spreads
                     // the sends of many connections over the period.
-                    if self.next_send.is_none() && self.sh.preamble.is_none() {
+                    if self.next_send.is_none()
+                        && self.sh.preamble.is_none()
+                        && self.sh.socketio.is_none()
+                    {
                         self.next_send = run
                             .message_period
                             .map(|p| Instant::now() + p.mul_f64(fastrand::f64()));
@@ -213,11 +225,17 @@ impl Worker {
                     if reconnect.is_some() {
                         reconnects += 1;
                     }
-                    if let Some(l) = &mut link {
+                    // While connected, `lost_at` holds when the connection opened (no second
+                    // `Instant` in this future): the backoff resets only after `STABLE`.
+                    lost_at = Some(Instant::now());
+                    self.ev(Ev::Opened { took, reconnect });
+                    let end = self.session(conn).await;
+                    if let (Some(l), Some(up)) = (&mut link, lost_at)
+                        && up.elapsed() >= STABLE
+                    {
                         l.succeeded();
                     }
-                    self.ev(Ev::Opened { took, reconnect });
-                    match self.session(conn).await {
+                    match end {
                         SessionEnd::Finished => break,
                         SessionEnd::PreambleFailed => {
                             lost_at = Some(Instant::now());
@@ -357,6 +375,9 @@ impl Worker {
     async fn session(&mut self, mut conn: Box<Conn>) -> SessionEnd {
         self.sent_on_conn = 0;
         self.last_end = 0;
+        if self.sh.socketio.is_some() {
+            return Box::pin(self.sio_session(conn)).await;
+        }
         if self.sh.preamble.is_some() {
             match Box::pin(self.preamble(&mut conn)).await {
                 Ok(()) => self.ev(Ev::PreambleDone),

@@ -320,6 +320,8 @@ async fn poll(session: &Arc<Session>, shared: &Arc<Shared>, hub: &Arc<Hub>) -> R
         })
         .collect();
     let payload = engineio::encode_payload(&texts);
+    // In the response now: one payload, written by this request's task.
+    session.sent();
     shared
         .bytes_out
         .fetch_add(payload.len() as u64, Ordering::Relaxed);
@@ -346,7 +348,7 @@ fn open(
         return Err(Response::error(503, 3, "server full (--max-connections)"));
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let session = Arc::new(Session::new(id, peer, transport));
+    let session = Arc::new(Session::new(id, peer, transport, shared));
     hub.insert(session.clone());
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let open = hub.len();

@@ -1,8 +1,15 @@
 //! One Engine.IO session and the socket.io sockets in it (one per namespace joined): what
 //! the server does with each packet, its output queue (bounded in bytes), and its heartbeat.
 //! The transports only move packets in and out.
+//!
+//! What waits for a client counts toward the server's `--max-buffered` (`server::budget`), as
+//! a WebSocket connection's output does: the queue, and the batch a transport has taken and is
+//! still writing (`in_flight`, until `sent`). A packet that would take the total over the
+//! budget ends the session as a slow consumer (or makes a bigger WebSocket holder make room),
+//! so sessions whose clients stop reading cannot add up past the budget.
 
 use super::{Hub, SESSION_BUFFER};
+use crate::server::budget::Verdict;
 use crate::server::{ServerEvent, Shared};
 use crate::sio::engineio::{self, Packet as Eio};
 use crate::sio::packet::{Kind, Packet};
@@ -12,7 +19,7 @@ use serde_json::{Value, json};
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -50,6 +57,12 @@ pub(super) struct Ending {
 pub(super) struct State {
     out: VecDeque<Out>,
     out_bytes: usize,
+    /// Taken by a transport and not yet written (`take` .. `sent`).
+    in_flight: usize,
+    /// What this session has added to the `--max-buffered` total.
+    held: usize,
+    /// It has left the hub (ended and reported): it holds nothing for the budget any more.
+    left: bool,
     pub transport: Transport,
     /// A polling GET is waiting for output.
     pub poll_held: bool,
@@ -72,6 +85,8 @@ pub(super) struct Session {
     state: Mutex<State>,
     /// Output, a transport change or the end: wakes whichever transport waits.
     wake: Notify,
+    /// For the `--max-buffered` budget; weak, as the server's state holds the sessions.
+    shared: Weak<Shared>,
 }
 
 /// What a packet asks of others, done once the session's own lock is released.
@@ -81,7 +96,12 @@ enum After {
 }
 
 impl Session {
-    pub(super) fn new(id: u64, peer: SocketAddr, transport: Transport) -> Session {
+    pub(super) fn new(
+        id: u64,
+        peer: SocketAddr,
+        transport: Transport,
+        shared: &Arc<Shared>,
+    ) -> Session {
         Session {
             sid: new_sid(),
             id,
@@ -90,6 +110,9 @@ impl Session {
             state: Mutex::new(State {
                 out: VecDeque::new(),
                 out_bytes: 0,
+                in_flight: 0,
+                held: 0,
+                left: false,
                 transport,
                 poll_held: false,
                 pong_due: false,
@@ -102,6 +125,7 @@ impl Session {
                 messages_out: 0,
             }),
             wake: Notify::new(),
+            shared: Arc::downgrade(shared),
         }
     }
 
@@ -128,23 +152,57 @@ impl Session {
         if st.ended.is_some() {
             return;
         }
+        let shared = self.shared.upgrade();
+        let budget = shared.as_ref().map(|s| &s.budget);
         if st.out_bytes + out.len() > SESSION_BUFFER {
             st.ended = Some(Ending {
                 reason: format!("slow consumer: over {SESSION_BUFFER} bytes waiting"),
                 abrupt: true,
             });
+        } else if let Some(b) = budget
+            && b.admit(self.id, st.held, out.len()) == Verdict::CloseSelf
+        {
+            st.ended = Some(Ending {
+                reason: format!(
+                    "slow consumer: the server's output is over --max-buffered {}",
+                    b.limit()
+                ),
+                abrupt: true,
+            });
         } else {
             st.out_bytes += out.len();
             st.out.push_back(out);
+            self.account(st);
         }
         self.wake();
     }
 
-    /// Everything queued, for the transport to send.
+    /// Tell the budget what this session holds now.
+    fn account(&self, st: &mut State) {
+        if let Some(shared) = self.shared.upgrade() {
+            // Once it has left the hub its output is dropped with it.
+            let now = if st.left {
+                0
+            } else {
+                st.out_bytes + st.in_flight
+            };
+            shared.budget.update(&mut st.held, now);
+        }
+    }
+
+    /// Everything queued, for the transport to send; it calls `sent` once it is written.
     pub(super) fn take(&self, st: &mut State) -> Vec<Out> {
+        st.in_flight += st.out_bytes;
         st.out_bytes = 0;
         st.messages_out += st.out.len() as u64;
         st.out.drain(..).collect()
+    }
+
+    /// What `take` gave the transport is written (or dropped).
+    pub(super) fn sent(&self) {
+        let mut st = self.lock();
+        st.in_flight = 0;
+        self.account(&mut st);
     }
 
     pub(super) fn has_output(st: &State) -> bool {
@@ -201,6 +259,12 @@ impl Session {
         hub.remove(&self.sid);
         let (messages_in, messages_out) = (st.messages_in, st.messages_out);
         drop(st);
+        // Gone from the hub: whatever it still holds is dropped with it.
+        if let Some(shared) = self.shared.upgrade() {
+            let mut st = self.lock();
+            st.left = true;
+            shared.budget.update(&mut st.held, 0);
+        }
         self.wake();
         shared.emit(|| ServerEvent::Closed {
             id: self.id,
@@ -519,6 +583,7 @@ mod tests {
             1,
             "127.0.0.1:1".parse().unwrap(),
             Transport::Polling,
+            &shared,
         ));
         hub.insert(session.clone());
         (shared, hub, session)
@@ -567,6 +632,69 @@ mod tests {
         assert_eq!(texts(&s), [r#"44{"message":"auth mismatch (--sio-auth)"}"#]);
         s.on_text(&hub, &shared, r#"40{"token":"t"}"#);
         assert!(texts(&s)[0].starts_with(r#"40{"sid":"#));
+    }
+
+    /// Sessions whose clients read nothing add up under `--max-buffered`, as WebSocket
+    /// connections do: well below each session's own bound, the server's total stops them.
+    #[tokio::test]
+    async fn sessions_count_toward_max_buffered() {
+        let limit = 1_000_000;
+        let (shared, hub, a) = setup(ServerConfig {
+            max_buffered: limit,
+            ..Default::default()
+        })
+        .await;
+        let b = Arc::new(Session::new(
+            2,
+            "127.0.0.1:2".parse().unwrap(),
+            Transport::Polling,
+            &shared,
+        ));
+        hub.insert(b.clone());
+        let big = format!(r#"42["x","{}"]"#, "y".repeat(100_000));
+        for s in [&a, &b] {
+            s.on_text(&hub, &shared, "40");
+        }
+        for _ in 0..10 {
+            for s in [&a, &b] {
+                s.on_text(&hub, &shared, &big);
+            }
+            assert!(shared.budget.total() <= limit, "{}", shared.budget.total());
+        }
+        let ended: Vec<_> = [&a, &b]
+            .iter()
+            .filter_map(|s| s.lock().ended.clone())
+            .collect();
+        assert!(!ended.is_empty(), "2 MB waited under a 1 MB budget");
+        assert!(
+            ended
+                .iter()
+                .all(|e| e.abrupt && e.reason.contains("--max-buffered")),
+            "{:?}",
+            ended.iter().map(|e| &e.reason).collect::<Vec<_>>()
+        );
+        // Taken and written: nothing held; ended sessions hold nothing either.
+        for s in [&a, &b] {
+            s.end(&hub, &shared, "test over", true);
+        }
+        assert_eq!(shared.budget.total(), 0);
+        let c = Arc::new(Session::new(
+            3,
+            "127.0.0.1:3".parse().unwrap(),
+            Transport::Polling,
+            &shared,
+        ));
+        hub.insert(c.clone());
+        c.on_text(&hub, &shared, "40");
+        c.on_text(&hub, &shared, &big);
+        assert!(shared.budget.total() > 100_000);
+        let mut st = c.lock();
+        let taken = c.take(&mut st);
+        drop(st);
+        assert!(!taken.is_empty());
+        assert!(shared.budget.total() > 100_000, "in flight still counts");
+        c.sent();
+        assert_eq!(shared.budget.total(), 0);
     }
 
     #[tokio::test]

@@ -50,6 +50,7 @@ pub(super) async fn run(
                 return;
             }
         }
+        session.sent();
         if let Some(ending) = ending {
             if upgraded && ending.abrupt {
                 drop(ws);

@@ -282,3 +282,72 @@ fn a_placeholder_nothing_captures_is_warned_about_and_sent_as_it_is() {
         r#"{"op":"auth","user":"{usr}"}"#
     );
 }
+
+/// Every step reports how it went as an NDJSON `step` event, in order: sends `sent`, expects
+/// `matched` with the message and what they captured, and a step that ran out of time
+/// `timed_out`, with the step's timings.
+#[test]
+fn each_step_reports_its_outcome_captures_and_timing() {
+    if !require_peer("python") {
+        return;
+    }
+    let p = peer(&["--auth-delay", "0.05"]);
+    let o = connect_json(
+        p.url(),
+        &[
+            "--send",
+            r#"{"op":"auth","user":"ann"}"#,
+            "--expect",
+            r#""token": ?"(?P<token>[^"]+)""#,
+            "--send",
+            r#"{"op":"sub","token":"{token}"}"#,
+            "--expect-json",
+            "/type=never",
+            "--step-timeout",
+            "300ms",
+        ],
+    );
+    assert_exit(&o, 1);
+    let events = parse_ndjson(Schema::Connect, &o);
+    let steps = of_type(&events, "step");
+    let summary: Vec<(u64, &str, &str)> = steps
+        .iter()
+        .map(|s| {
+            (
+                s["index"].as_u64().unwrap(),
+                s["kind"].as_str().unwrap(),
+                s["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (0, "send", "sent"),
+            (1, "expect", "matched"),
+            (2, "send", "sent"),
+            (3, "expect_json", "timed_out"),
+        ],
+        "{}",
+        describe(&o)
+    );
+    assert_eq!(steps[1]["captures"], serde_json::json!({"token": "t-1"}));
+    assert!(
+        steps[1]["matched"].as_str().unwrap().contains("t-1"),
+        "{}",
+        describe(&o)
+    );
+    // The server answers the auth after 50 ms; the last expect waited its 300 ms.
+    assert!(
+        steps[1]["elapsed"].as_f64().unwrap() >= 0.04,
+        "{}",
+        describe(&o)
+    );
+    assert!(
+        steps[3]["elapsed"].as_f64().unwrap() >= 0.29,
+        "{}",
+        describe(&o)
+    );
+    assert!(steps[3]["matched"].is_null());
+    assert_eq!(steps[2]["source"], r#"{"op":"sub","token":"{token}"}"#);
+}

@@ -15,6 +15,7 @@
 mod send_file;
 mod server_memory;
 mod servers;
+mod sio_memory;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
