@@ -32,6 +32,8 @@ pub enum ErrorKind {
     MessageTooLarge,
     Io,
     Interrupted,
+    /// A socket.io namespace refused the client (CONNECT_ERROR): like a refused upgrade.
+    SioConnectError,
 }
 
 impl ErrorKind {
@@ -55,6 +57,7 @@ impl ErrorKind {
             ErrorKind::MessageTooLarge => "message_too_large",
             ErrorKind::Io => "io",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::SioConnectError => "sio_connect_error",
         }
     }
 
@@ -68,7 +71,7 @@ impl ErrorKind {
             | ErrorKind::ConnectTimeout
             | ErrorKind::Connect => 3,
             ErrorKind::Tls => 4,
-            ErrorKind::Upgrade | ErrorKind::Subprotocol => 5,
+            ErrorKind::Upgrade | ErrorKind::Subprotocol | ErrorKind::SioConnectError => 5,
             ErrorKind::Protocol
             | ErrorKind::Abnormal
             | ErrorKind::HeartbeatTimeout

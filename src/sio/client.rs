@@ -41,7 +41,7 @@ impl Default for Limits {
 
 /// A WebSocket message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Send {
+pub enum Outbound {
     Text(String),
     Binary(Vec<u8>),
 }
@@ -84,7 +84,7 @@ pub enum SioEvent {
 /// What feeding a message produced.
 #[derive(Debug, Default, PartialEq)]
 pub struct Output {
-    pub send: Vec<Send>,
+    pub send: Vec<Outbound>,
     pub events: Vec<SioEvent>,
 }
 
@@ -207,7 +207,7 @@ impl Client {
                 self.arm(&open, now);
                 out.events.push(SioEvent::Opened(open.clone()));
                 self.open = Some(open);
-                out.send.push(Send::Text(self.connect_packet()));
+                out.send.push(Outbound::Text(self.connect_packet()));
             }
             _ if self.open.is_none() => return Err(ClientError::NotOpen),
             engineio::Packet::Ping(data) => {
@@ -217,7 +217,7 @@ impl Client {
                     self.arm(&open, now);
                 }
                 out.send
-                    .push(Send::Text(engineio::Packet::Pong(data).encode()));
+                    .push(Outbound::Text(engineio::Packet::Pong(data).encode()));
                 out.events.push(SioEvent::Ping {
                     count: self.pings,
                     since_last,
@@ -281,7 +281,7 @@ impl Client {
         args: Vec<Value>,
         ack: bool,
         now: Instant,
-    ) -> Result<(Vec<Send>, Option<u64>), ClientError> {
+    ) -> Result<(Vec<Outbound>, Option<u64>), ClientError> {
         if name.is_empty() {
             return Err(ClientError::EmptyEventName);
         }
@@ -304,7 +304,7 @@ impl Client {
         };
         let text = engineio::Packet::Message(&p.encode()).encode();
         if self.joined {
-            return Ok((vec![Send::Text(text)], id));
+            return Ok((vec![Outbound::Text(text)], id));
         }
         if self.queued_bytes + text.len() > self.limits.max_queued_bytes {
             if let Some(id) = id {
@@ -318,20 +318,28 @@ impl Client {
     }
 
     /// The answer to an event that asked for an ack.
-    pub fn ack(&self, namespace: &str, id: u64, args: Vec<Value>) -> Send {
+    pub fn ack(&self, namespace: &str, id: u64, args: Vec<Value>) -> Outbound {
         let mut p = packet::Packet::new(Kind::Ack, namespace, Some(Value::Array(args)));
         p.id = Some(id);
-        Send::Text(engineio::Packet::Message(&p.encode()).encode())
+        Outbound::Text(engineio::Packet::Message(&p.encode()).encode())
+    }
+
+    /// Leave the namespace before closing: the `41` to send when it was joined.
+    pub fn leave(&mut self) -> Option<Outbound> {
+        self.joined.then(|| {
+            self.joined = false;
+            self.disconnect_packet()
+        })
     }
 
     /// Leave the namespace (`41`), as `socket.disconnect()` does.
-    pub fn disconnect_packet(&self) -> Send {
+    pub fn disconnect_packet(&self) -> Outbound {
         let p = packet::Packet::new(Kind::Disconnect, &self.namespace, None);
-        Send::Text(engineio::Packet::Message(&p.encode()).encode())
+        Outbound::Text(engineio::Packet::Message(&p.encode()).encode())
     }
 
     /// Join another namespace on the same Engine.IO session (interactive `/namespace`).
-    pub fn switch_namespace(&mut self, namespace: &str) -> Vec<Send> {
+    pub fn switch_namespace(&mut self, namespace: &str) -> Vec<Outbound> {
         let mut send = Vec::new();
         if self.joined {
             send.push(self.disconnect_packet());
@@ -339,7 +347,7 @@ impl Client {
         self.namespace = normalize_namespace(namespace);
         self.joined = false;
         if self.open.is_some() {
-            send.push(Send::Text(self.connect_packet()));
+            send.push(Outbound::Text(self.connect_packet()));
         }
         send
     }
@@ -371,7 +379,7 @@ impl Client {
             Kind::Connect => {
                 if namespace == self.namespace {
                     self.joined = true;
-                    out.send.extend(self.queued.drain(..).map(Send::Text));
+                    out.send.extend(self.queued.drain(..).map(Outbound::Text));
                     self.queued_bytes = 0;
                 }
                 let sid = data
@@ -484,8 +492,8 @@ mod tests {
     // The open packet of the Engine.IO protocol document.
     const OPEN: &str = r#"0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000,"maxPayload":1000000}"#;
 
-    fn text(s: &str) -> Send {
-        Send::Text(s.into())
+    fn text(s: &str) -> Outbound {
+        Outbound::Text(s.into())
     }
 
     fn opened(ns: &str, auth: Option<Value>) -> (Client, Instant, Output) {

@@ -41,6 +41,7 @@ pub const ERROR_KINDS: &[&str] = &[
     "interrupted",
     "usage",
     "preamble",
+    "sio_connect_error",
 ];
 
 impl Schema {
@@ -66,6 +67,13 @@ impl Schema {
                 "buffered",
                 "buffer_drop",
                 "unconfirmed",
+                "sio_open",
+                "sio_ping",
+                "sio_connected",
+                "sio_event",
+                "sio_emit",
+                "sio_ack",
+                "sio_disconnect",
             ],
             Schema::Ping => &[
                 "redirect",
@@ -441,6 +449,43 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
                 ("resend", J::Bool),
             ],
         ),
+        "sio_open" => need(
+            v,
+            &[
+                ("sid", J::Str),
+                ("ping_interval", J::Num),
+                ("ping_timeout", J::Num),
+                ("max_payload", J::Int),
+            ],
+        ),
+        "sio_ping" => need(v, &[("count", J::Int), ("since_last", J::Num)])
+            .and_then(|()| non_negative(v, &["since_last"])),
+        "sio_connected" => need(v, &[("namespace", J::Str), ("sid", J::StrOrNull)]),
+        "sio_event" | "sio_emit" => {
+            need(
+                v,
+                &[
+                    ("namespace", J::Str),
+                    ("event", J::Str),
+                    ("ack_id", J::IntOrNull),
+                ],
+            )?;
+            v["args"]
+                .is_array()
+                .then_some(())
+                .ok_or("args is not an array".into())
+        }
+        "sio_ack" => {
+            need(
+                v,
+                &[("namespace", J::Str), ("id", J::Int), ("rtt", J::NumOrNull)],
+            )?;
+            v["args"]
+                .is_array()
+                .then_some(())
+                .ok_or("args is not an array".into())
+        }
+        "sio_disconnect" => need(v, &[("namespace", J::Str), ("reason", J::Str)]),
         other => unreachable!("{other} is in Schema::Connect.types() without a rule"),
     }
 }
