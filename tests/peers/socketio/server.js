@@ -1,5 +1,5 @@
 // A real socket.io v4 server (npm `socket.io`) for wsbeat's socket.io client tests.
-// Usage: node server.js PING_INTERVAL_MS PING_TIMEOUT_MS; prints `listening PORT` on stdout.
+// Usage: node server.js PING_INTERVAL_MS PING_TIMEOUT_MS; prints `listening ws://127.0.0.1:PORT/` on stdout.
 //   /          every event is echoed back with its arguments; an ack is answered with
 //              ["ack", ...args]; on connect the server emits `welcome` {"hello": "world"}.
 //              `bin` is answered with a `bin` event holding the bytes 1 2 3 and the arguments.
@@ -48,4 +48,4 @@ chat.on("connection", (socket) => {
 
 io.listen(0);
 const port = io.httpServer.address().port;
-console.log(`listening ${port}`);
+console.log(`listening ws://127.0.0.1:${port}/`);

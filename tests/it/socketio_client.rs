@@ -1,0 +1,336 @@
+//! `wsbeat connect --socketio` against the real socket.io v4 server (npm `socket.io`,
+//! `tests/peers/socketio/server.js`, heartbeat 1 s + 1 s) and against our own
+//! `echo-server --socketio`. The heartbeat tests last several heartbeat periods on purpose:
+//! the duration is what they test.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{self, Peer, Proc, Schema, of_type, parse_ndjson, require_peer};
+
+/// The socket.io server with pingInterval 1 s and pingTimeout 1 s.
+fn sio_peer() -> Peer {
+    let mut cmd = Command::new("node");
+    cmd.arg(common::peers_dir().join("socketio/server.js"))
+        .args(["1000", "1000"]);
+    Peer::spawn("socket.io server", cmd)
+}
+
+fn connect(url: &str, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    let mut cmd = common::wsbeat();
+    cmd.args(["connect", url, "--json"]).args(args);
+    common::run_timeout(&mut cmd, stdin, Duration::from_secs(30))
+}
+
+fn events_named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    of_type(events, "sio_event")
+        .into_iter()
+        .filter(|e| e["event"] == name)
+        .collect()
+}
+
+#[test]
+fn events_acks_and_binary_attachments_both_ways() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    let o = connect(
+        peer.url(),
+        &[
+            "--socketio",
+            "--emit",
+            "greet",
+            r#"["hi",{"n":1}]"#,
+            "--emit-ack",
+            "ping",
+            "[1]",
+            "--emit",
+            "bin",
+            r#""x""#,
+            "--expect",
+            r#"^\["bin""#,
+        ],
+        None,
+    );
+    common::assert_exit(&o, 0);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    let opened = &of_type(&ev, "opened")[0];
+    assert!(
+        opened["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/socket.io/?EIO=4&transport=websocket"),
+        "{opened}"
+    );
+    let open = &of_type(&ev, "sio_open")[0];
+    assert_eq!(
+        (&open["ping_interval"], &open["ping_timeout"]),
+        (&json!(1.0), &json!(1.0))
+    );
+    assert_eq!(open["max_payload"], 1_000_000);
+    assert!(!open["sid"].as_str().unwrap().is_empty());
+    assert_eq!(of_type(&ev, "sio_connected")[0]["namespace"], "/");
+    assert_eq!(
+        events_named(&ev, "welcome")[0]["args"],
+        json!([{"hello": "world"}])
+    );
+    assert_eq!(
+        events_named(&ev, "greet")[0]["args"],
+        json!(["hi", {"n": 1}])
+    );
+    let ack = &of_type(&ev, "sio_ack")[0];
+    assert_eq!((&ack["id"], &ack["args"]), (&json!(0), &json!(["ack", 1])));
+    assert!(ack["rtt"].as_f64().unwrap() >= 0.0, "{ack}");
+    // The server's Buffer came as a BINARY_EVENT attachment and is back in its place.
+    assert_eq!(
+        events_named(&ev, "bin")[0]["args"],
+        json!([{"_binary": "AQID"}, "x"])
+    );
+    assert_eq!(of_type(&ev, "expect").len(), 1);
+    // We left the namespace before closing, as socket.disconnect() does.
+    let bye = of_type(&ev, "sio_disconnect");
+    assert_eq!(bye[0]["reason"], "io client disconnect");
+}
+
+#[test]
+fn human_output_shows_events_and_the_open_packet() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    let url = peer.url_with("socket.io/");
+    let mut cmd = common::wsbeat();
+    // The /socket.io/ path implies --socketio.
+    cmd.args(["connect", &url, "--emit", "say", "\"a\\u001b[2Jb\""]);
+    cmd.args(["--expect", "say"]);
+    let o = common::run(&mut cmd);
+    common::assert_exit(&o, 0);
+    let out = common::stdout_of(&o);
+    assert!(out.contains(r#"event welcome {"hello":"world"}"#), "{out}");
+    // The escape character reaches stdout escaped, never raw.
+    assert!(out.contains(r#"event say "a\u001b[2Jb""#), "{out}");
+    assert!(!out.contains('\x1b'));
+    let err = common::stderr_of(&o);
+    assert!(
+        err.contains("pingInterval=1.00 s pingTimeout=1.00 s maxPayload=1000000"),
+        "{err}"
+    );
+    assert!(err.contains("socket.io: joined namespace /"), "{err}");
+}
+
+#[test]
+fn namespace_with_auth_accepted_and_refused() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    let o = connect(
+        peer.url(),
+        &[
+            "--socketio",
+            "--namespace",
+            "/chat",
+            "--sio-auth",
+            r#"{"token":"secret"}"#,
+            "--expect",
+            "joined",
+        ],
+        None,
+    );
+    common::assert_exit(&o, 0);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    assert_eq!(of_type(&ev, "sio_connected")[0]["namespace"], "/chat");
+    let joined = &events_named(&ev, "joined")[0];
+    assert_eq!(
+        (&joined["namespace"], &joined["args"]),
+        (&json!("/chat"), &json!(["/chat"]))
+    );
+
+    let o = connect(
+        peer.url(),
+        &[
+            "--socketio",
+            "--namespace",
+            "chat",
+            "--sio-auth",
+            r#"{"token":"wrong"}"#,
+        ],
+        None,
+    );
+    common::assert_exit(&o, 5);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    assert!(of_type(&ev, "sio_connected").is_empty());
+    let err = &of_type(&ev, "error")[0];
+    assert_eq!(err["kind"], "sio_connect_error");
+    assert!(
+        err["message"].as_str().unwrap().contains("not authorized"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stdin_lines_are_message_events() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    let o = connect(
+        peer.url(),
+        &["--socketio", "--wait", "2s"],
+        Some(b"hello\nworld\n"),
+    );
+    common::assert_exit(&o, 0);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    let emitted: Vec<&Value> = of_type(&ev, "sio_emit")
+        .into_iter()
+        .map(|e| &e["args"])
+        .collect();
+    assert_eq!(emitted, [&json!(["hello"]), &json!(["world"])]);
+    let echoed: Vec<&Value> = events_named(&ev, "message")
+        .into_iter()
+        .map(|e| &e["args"])
+        .collect();
+    assert_eq!(echoed, [&json!(["hello"]), &json!(["world"])]);
+}
+
+#[test]
+fn stays_up_for_many_heartbeats_answering_every_ping() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    // 3 × (pingInterval + pingTimeout) = 6 s; a client that never answered would be dropped
+    // after 2 s.
+    let o = connect(peer.url(), &["--socketio", "--wait", "7s"], None);
+    common::assert_exit(&o, 0);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    let pings = of_type(&ev, "sio_ping");
+    assert!(
+        pings.len() >= 3,
+        "{} pings\n{}",
+        pings.len(),
+        common::describe(&o)
+    );
+    let pongs = of_type(&ev, "sent")
+        .into_iter()
+        .filter(|s| s["text"] == "3")
+        .count();
+    assert_eq!(pongs, pings.len());
+    assert_eq!(pings.last().unwrap()["count"], json!(pings.len()));
+    assert!(of_type(&ev, "error").is_empty(), "{}", common::describe(&o));
+    assert_eq!(
+        of_type(&ev, "sio_disconnect")[0]["reason"],
+        "io client disconnect"
+    );
+}
+
+#[test]
+fn a_server_that_stops_pinging_is_a_ping_timeout() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    // `mute` stops the server's pings on this connection; the TCP connection stays up.
+    let o = connect(
+        peer.url(),
+        &[
+            "--socketio",
+            "--emit-ack",
+            "mute",
+            "[]",
+            "--expect",
+            "never sent",
+            "--step-timeout",
+            "forever",
+        ],
+        None,
+    );
+    common::assert_exit(&o, 6);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    let err = &of_type(&ev, "error")[0];
+    assert_eq!(err["kind"], "heartbeat_timeout");
+    assert!(
+        err["message"].as_str().unwrap().contains("ping timeout"),
+        "{err}"
+    );
+    let gone = &of_type(&ev, "sio_disconnect")[0];
+    assert_eq!(gone["reason"], "ping timeout");
+    // Detected at pingInterval + pingTimeout (2 s) after the last ping or the open packet,
+    // not before; the upper bound is a margin against a hang, not a speed target.
+    let last_ping = of_type(&ev, "sio_ping")
+        .last()
+        .map(|p| p["ts"].as_f64().unwrap())
+        .unwrap_or_else(|| of_type(&ev, "sio_open")[0]["ts"].as_f64().unwrap());
+    let waited = gone["ts"].as_f64().unwrap() - last_ping;
+    assert!((2.0..10.0).contains(&waited), "waited {waited} s");
+    let closed = &of_type(&ev, "closed")[0];
+    assert_eq!(closed["code"], 1006);
+}
+
+#[test]
+fn a_server_disconnect_is_reported() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    let o = connect(
+        peer.url(),
+        &["--socketio", "--emit", "bye", "[]", "--wait", "forever"],
+        None,
+    );
+    common::assert_exit(&o, 0);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    assert_eq!(
+        of_type(&ev, "sio_disconnect")[0]["reason"],
+        "io server disconnect"
+    );
+}
+
+#[test]
+fn socketio_options_need_socketio() {
+    let mut cmd = common::wsbeat();
+    cmd.args(["connect", "ws://127.0.0.1:9/", "--emit", "a", "1"]);
+    let o = common::run(&mut cmd);
+    common::assert_exit(&o, 2);
+    let mut cmd = common::wsbeat();
+    cmd.args([
+        "connect",
+        "ws://127.0.0.1:9/",
+        "--socketio",
+        "--emit",
+        "a",
+        "{oops",
+    ]);
+    let o = common::run(&mut cmd);
+    common::assert_exit(&o, 2);
+    assert!(common::stderr_of(&o).contains("not JSON"));
+}
+
+#[test]
+fn against_our_own_echo_server() {
+    let mut cmd = common::wsbeat();
+    cmd.args(["echo-server", "--socketio", "--listen", "127.0.0.1:0"]);
+    let server = Proc::spawn("echo-server --socketio", &mut cmd);
+    let first = server
+        .out
+        .wait(Duration::from_secs(15), |_| true)
+        .unwrap_or_else(|| panic!("no listening line\n{}", server.dump()));
+    let url = first
+        .strip_prefix("listening on http://")
+        .map(|rest| format!("ws://{rest}"))
+        .unwrap_or_else(|| panic!("odd first line {first:?}"));
+    let o = connect(
+        &url,
+        &["--socketio", "--emit-ack", "greet", r#"["hello",{"n":1}]"#],
+        None,
+    );
+    common::assert_exit(&o, 0);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    assert_eq!(of_type(&ev, "sio_connected").len(), 1);
+    let ack = &of_type(&ev, "sio_ack")[0];
+    assert_eq!(ack["id"], 0);
+    assert!(ack["rtt"].is_number());
+}
