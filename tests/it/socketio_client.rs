@@ -334,3 +334,66 @@ fn against_our_own_echo_server() {
     assert_eq!(ack["id"], 0);
     assert!(ack["rtt"].is_number());
 }
+
+#[test]
+fn ping_times_emits_to_their_acks_and_the_servers_heartbeat() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    let mut cmd = common::wsbeat();
+    cmd.args([
+        "ping",
+        peer.url(),
+        "--socketio",
+        "-c",
+        "3",
+        "-i",
+        "0.1s",
+        "--json",
+    ]);
+    let o = common::run(&mut cmd);
+    common::assert_exit(&o, 0);
+    let ev = parse_ndjson(Schema::Ping, &o);
+    let seqs: Vec<&Value> = of_type(&ev, "pong").iter().map(|p| &p["seq"]).collect();
+    assert_eq!(seqs, [&json!(1), &json!(2), &json!(3)]);
+    let summary = &of_type(&ev, "summary")[0];
+    assert_eq!(
+        (&summary["sent"], &summary["received"]),
+        (&json!(3), &json!(3))
+    );
+
+    // --engineio: the gaps between the server's pings (1 s configured), nothing emitted.
+    let mut cmd = common::wsbeat();
+    cmd.args([
+        "ping",
+        &peer.url_with("socket.io/"),
+        "--engineio",
+        "-c",
+        "2",
+    ]);
+    let o = common::run(&mut cmd);
+    common::assert_exit(&o, 0);
+    let out = common::stdout_of(&o);
+    assert!(out.contains("engine.io ping from"), "{out}");
+    assert!(out.contains("2 server pings, 2 answered"), "{out}");
+    assert!(
+        out.contains("interval between server pings (as seen here) min/avg/max/mdev"),
+        "{out}"
+    );
+
+    // A refused namespace is exit 5, as in connect.
+    let mut cmd = common::wsbeat();
+    cmd.args([
+        "ping",
+        peer.url(),
+        "--socketio",
+        "--namespace",
+        "/chat",
+        "-c",
+        "1",
+    ]);
+    let o = common::run(&mut cmd);
+    common::assert_exit(&o, 5);
+    assert!(common::stderr_of(&o).contains("not authorized"));
+}

@@ -543,7 +543,10 @@ fn ping_summary(s: &Value) -> Result<(), String> {
         s,
         &[
             ("url", J::Str),
-            ("mode", J::OneOf(&["ping", "text", "connect"])),
+            (
+                "mode",
+                J::OneOf(&["ping", "text", "connect", "socketio", "engineio"]),
+            ),
             ("sent", J::Int),
             ("received", J::Int),
             ("loss_percent", J::Num),
