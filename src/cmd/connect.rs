@@ -5,15 +5,18 @@
 //! `client::Session`.
 
 pub mod interactive;
+pub mod sio;
+
+use sio::{self as sio_glue, Reaction};
 
 use crate::client::session::{NetOpener, Outgoing, Session, Step};
 use crate::client::steps::{Next, Runner};
 use crate::config::ConnectConfig;
-use crate::error::{Error, ErrorKind, escape_controls};
+use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::render::{self, ClientView, Render};
 use crate::signals::{self, Stop};
-use crate::sio::client::{Client as SioClient, Limits, Outbound, SioEvent};
+use crate::sio::client::{Client as SioClient, Limits, Outbound};
 use crate::stdin::{self, StdinItem};
 use crate::ws::open::{self, ClientConnection, Handshake};
 use crate::ws::proto::DataKind;
@@ -345,15 +348,9 @@ async fn session(
             wake = link.wait() => match link.handle(out, wake).await {
                 Step::Data { kind, payload } if sio.is_some() => {
                     let client = sio.as_mut().expect("guarded");
-                    let now = Instant::now();
-                    let fed = match kind {
-                        DataKind::Text => client.on_text(&String::from_utf8_lossy(&payload), now),
-                        DataKind::Binary => client.on_binary(&payload, now),
-                    };
-                    let output = match fed {
+                    let output = match sio_glue::feed(client, kind, &payload) {
                         Ok(output) => output,
                         Err(e) => {
-                            let e = Error::new(ErrorKind::Protocol, e.to_string());
                             out.emit(Event::Error(e.clone()));
                             ending.error.get_or_insert(e);
                             steps_live = false;
@@ -362,8 +359,7 @@ async fn session(
                         }
                     };
                     for send in output.send {
-                        let Outbound::Text(text) = send else { continue };
-                        let msg = Sending::Message(outgoing(cfg, DataKind::Text, Bytes::from(text)));
+                        let msg = Sending::Message(sio_glue::outgoing(send, cfg.fragment_size));
                         let sent = send_bounded(link, out, msg, deadline, &mut stop).await;
                         ending.record(out, sent);
                     }
@@ -372,39 +368,16 @@ async fn session(
                         sio_armed = true;
                     }
                     for ev in output.events {
-                        match ev {
-                            SioEvent::Opened(open) => out.emit(Event::SioOpen {
-                                sid: open.sid,
-                                ping_interval: open.ping_interval,
-                                ping_timeout: open.ping_timeout,
-                                max_payload: open.max_payload,
-                            }),
-                            SioEvent::Ping { count, since_last } => {
-                                out.emit(Event::SioPing { count, since_last })
-                            }
-                            SioEvent::Connected { namespace, sid } => {
-                                out.emit(Event::SioConnected { namespace, sid })
-                            }
-                            SioEvent::ConnectError { namespace, message } => {
-                                let e = Error::new(
-                                    ErrorKind::SioConnectError,
-                                    format!(
-                                        "socket.io: namespace {} refused the connection: {}",
-                                        escape_controls(&namespace, false),
-                                        escape_controls(&message, false)
-                                    ),
-                                );
-                                out.emit(Event::Error(e.clone()));
+                        match sio_glue::report(out, client, ev) {
+                            Reaction::Nothing => {}
+                            Reaction::Refused(e) => {
                                 ending.error.get_or_insert(e);
                                 steps_live = false;
                                 close_with = Some(CloseSpec::default());
                             }
-                            SioEvent::Event { namespace, name, args, ack_id } => {
-                                // Expects see the event as socket.io writes it: ["name",args…].
-                                let mut all = vec![serde_json::Value::String(name.clone())];
-                                all.extend(args.iter().cloned());
-                                let text = serde_json::Value::Array(all).to_string();
-                                out.emit(Event::SioEvent { namespace, event: name, args, ack_id });
+                            // As socket.io clients: a server disconnect is not retried.
+                            Reaction::ServerLeft => close_with = Some(cfg.close.clone()),
+                            Reaction::Event { text, .. } => {
                                 if steps_live && !steps_done && ack_wait.is_none() {
                                     if let Some(m) = runner.offer(script, &text) {
                                         awaiting = false;
@@ -417,8 +390,7 @@ async fn session(
                                     last = Some(text);
                                 }
                             }
-                            SioEvent::Ack { namespace, id, args, rtt } => {
-                                out.emit(Event::SioAck { namespace, id, args, rtt });
+                            Reaction::Ack(id) => {
                                 if ack_wait.as_ref().is_some_and(|(want, _)| *want == id) {
                                     ack_wait = None;
                                     awaiting = false;
@@ -427,24 +399,6 @@ async fn session(
                                         close_with = Some(cfg.close.clone());
                                     }
                                 }
-                            }
-                            SioEvent::Disconnected { namespace } => {
-                                let ours = namespace == client.namespace();
-                                out.emit(Event::SioDisconnect {
-                                    namespace,
-                                    reason: "io server disconnect".into(),
-                                });
-                                if ours {
-                                    // As socket.io clients: a server disconnect is not retried.
-                                    close_with = Some(cfg.close.clone());
-                                }
-                            }
-                            SioEvent::Closed => {
-                                out.emit(Event::SioDisconnect {
-                                    namespace: client.namespace().to_string(),
-                                    reason: "transport close (the server closed the Engine.IO session)".into(),
-                                });
-                                close_with = Some(cfg.close.clone());
                             }
                         }
                     }
@@ -505,19 +459,8 @@ async fn session(
             },
             _ = &mut sio_timer, if sio_armed && up && !closing => {
                 sio_armed = false;
-                let open = sio.as_ref().and_then(|c| c.open_packet().cloned());
-                let waited = open.map_or(0, |o| o.ping_interval + o.ping_timeout);
-                let why = format!(
-                    "ping timeout: no Engine.IO ping within pingInterval + pingTimeout ({})",
-                    humantime::format_duration(Duration::from_millis(waited))
-                );
-                if let Some(client) = sio.as_ref() {
-                    out.emit(Event::SioDisconnect {
-                        namespace: client.namespace().to_string(),
-                        reason: "ping timeout".into(),
-                    });
-                }
-                let e = Error::new(ErrorKind::HeartbeatTimeout, why.clone());
+                let Some(client) = sio.as_ref() else { continue };
+                let (why, e) = sio_glue::ping_timeout(out, client);
                 if !keeps_going {
                     out.emit(Event::Error(e.clone()));
                 }

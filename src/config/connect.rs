@@ -161,9 +161,6 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
     } else {
         None
     };
-    // The line editor has no socket.io commands yet: a socket.io session runs scripted, where
-    // typed lines are still emitted as `message` events.
-    let interactive = interactive.filter(|_| socketio.is_none());
     let mut output = output(&args.output);
     if interactive.is_some() {
         // The interactive session writes everything to stdout, so that is the tty that counts.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::tmux::Tmux;
 use crate::common::{self, Peer, Proc, Schema, of_type, parse_ndjson, require_peer};
 
 /// The socket.io server with pingInterval 1 s and pingTimeout 1 s.
@@ -396,4 +397,36 @@ fn ping_times_emits_to_their_acks_and_the_servers_heartbeat() {
     let o = common::run(&mut cmd);
     common::assert_exit(&o, 5);
     assert!(common::stderr_of(&o).contains("not authorized"));
+}
+
+#[test]
+fn interactive_emit_ack_and_namespace() {
+    if !require_peer("node") || !require_peer("tmux") {
+        return;
+    }
+    let peer = sio_peer();
+    let script = format!(
+        "env -i PATH=\"$PATH\" HOME=\"$HOME\" TERM=screen NO_COLOR=1 '{bin}' connect '{url}' --socketio; \
+         echo EXIT=$?; echo END-OF-RUN; exec sleep 120",
+        bin = env!("CARGO_BIN_EXE_wsbeat"),
+        url = peer.url()
+    );
+    let t = Tmux::start(120, 40, common::OBS_TIMEOUT, &script);
+    t.wait_text("socket.io: joined namespace /");
+    // A typed line is a `message` event, which the server echoes.
+    t.line("hello there");
+    t.wait_text(r#"< event message "hello there""#);
+    t.line(r#"/emit greet {"a":1}"#);
+    t.wait_text(r#"< event greet {"a":1}"#);
+    t.line("/ack");
+    t.wait_text("no event is waiting for an ack");
+    t.line("/emit ask");
+    t.wait_text(r#"< event question "why?" (asks for an ack"#);
+    t.line(r#"/ack ["because",42]"#);
+    t.wait_text(r#"< event answered "because" 42"#);
+    // /chat wants auth: the switch is refused, which ends the session with exit 5.
+    t.line("/namespace /chat");
+    t.wait_text("refused the connection: not authorized");
+    let screen = t.wait_text("END-OF-RUN");
+    assert!(screen.contains("EXIT=5\n"), "{screen}");
 }

@@ -3,6 +3,8 @@
 //   /          every event is echoed back with its arguments; an ack is answered with
 //              ["ack", ...args]; on connect the server emits `welcome` {"hello": "world"}.
 //              `bin` is answered with a `bin` event holding the bytes 1 2 3 and the arguments.
+//              `ask` is answered with a `question` event that asks for an ack; the ack's
+//              arguments come back as an `answered` event.
 //              `bye` makes the server disconnect the socket (DISCONNECT `41`).
 //              `mute` stops the Engine.IO pings (and the server's own ping timeout), as a
 //              server that hangs would, with the TCP connection still up.
@@ -18,6 +20,10 @@ io.on("connection", (socket) => {
   socket.onAny((event, ...args) => {
     const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
     if (event === "bye") return socket.disconnect(true);
+    if (event === "ask") {
+      // An event that asks the client for an ack; the answer comes back as `answered`.
+      return socket.emit("question", "why?", (...answer) => socket.emit("answered", ...answer));
+    }
     if (event === "mute") {
       const conn = socket.conn;
       clearTimeout(conn.pingIntervalTimer);
