@@ -430,3 +430,50 @@ fn interactive_emit_ack_and_namespace() {
     let screen = t.wait_text("END-OF-RUN");
     assert!(screen.contains("EXIT=5\n"), "{screen}");
 }
+
+#[test]
+fn a_ping_timeout_reconnects_with_reconnect() {
+    if !require_peer("node") {
+        return;
+    }
+    let peer = sio_peer();
+    // Every connection mutes the server again, so each one times out after 2 s and the
+    // session reconnects (with the backoff) until --timeout ends it.
+    let o = connect(
+        peer.url(),
+        &[
+            "--socketio",
+            "--emit",
+            "mute",
+            "[]",
+            "--wait",
+            "forever",
+            "--reconnect",
+            "--timeout",
+            "6s",
+        ],
+        None,
+    );
+    common::assert_exit(&o, 0);
+    let ev = parse_ndjson(Schema::Connect, &o);
+    let reasons: Vec<&Value> = of_type(&ev, "sio_disconnect")
+        .iter()
+        .map(|d| &d["reason"])
+        .collect();
+    assert!(reasons.len() >= 2, "{reasons:?}");
+    assert_eq!(reasons[0], "ping timeout");
+    assert_eq!(
+        reasons.last().unwrap().as_str(),
+        Some("io client disconnect")
+    );
+    let reconnected = of_type(&ev, "reconnected").len();
+    assert!(reconnected >= 1);
+    // Each new connection joined the namespace again.
+    assert_eq!(of_type(&ev, "sio_connected").len(), reconnected + 1);
+    // Not a storm: each reconnect waited out a backoff.
+    assert!(
+        of_type(&ev, "reconnecting")
+            .iter()
+            .all(|r| r["delay"].as_f64().unwrap() > 0.0)
+    );
+}
