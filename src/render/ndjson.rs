@@ -328,10 +328,13 @@ pub fn mirror_to_stderr(event: &Event) {
             crate::error::escape_controls(e.message(), false)
         ),
         Event::Warning(w) => eprintln!("wsbeat: warning: {w}"),
-        Event::SioDisconnect { namespace, reason } => eprintln!(
-            "wsbeat: socket.io: left namespace {}: {reason}",
-            crate::error::escape_controls(namespace, false)
-        ),
+        // Leaving on our own at the end is not news.
+        Event::SioDisconnect { namespace, reason } if reason != "io client disconnect" => {
+            eprintln!(
+                "wsbeat: socket.io: left namespace {}: {reason}",
+                crate::error::escape_controls(namespace, false)
+            )
+        }
         Event::HeartbeatTimeout { waited } => eprintln!(
             "wsbeat: error: heartbeat timeout after {}: no answer from the peer",
             super::units::duration(*waited)
