@@ -322,6 +322,67 @@ mod tests {
     }
 
     #[test]
+    fn socketio_builds_the_engine_io_url_and_orders_emits_with_the_steps() {
+        let c = connect(&[
+            "ws://h/app?token=1",
+            "--socketio",
+            "--send",
+            "raw",
+            "--emit",
+            "join",
+            r#"["room"]"#,
+            "--expect",
+            "joined",
+            "--emit-ack",
+            "ping",
+            "1",
+            "--namespace",
+            "/chat",
+            "--sio-auth",
+            r#"{"t":"x"}"#,
+        ])
+        .unwrap();
+        assert_eq!(
+            c.conn.target.resource,
+            "/socket.io/?token=1&EIO=4&transport=websocket"
+        );
+        let sio = c.socketio.unwrap();
+        assert_eq!(sio.namespace, "/chat");
+        assert_eq!(sio.auth, Some(serde_json::json!({"t": "x"})));
+        let labels: Vec<&str> = c.script.steps.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                r#"--send "raw""#,
+                r#"--emit "join" "[\"room\"]""#,
+                r#"--expect "joined""#,
+                r#"--emit-ack "ping" "1""#
+            ]
+        );
+        // The Engine.IO path implies --socketio.
+        let c = connect(&["ws://h/socket.io/"]).unwrap();
+        assert!(c.socketio.is_some());
+        assert!(connect(&["ws://h/"]).unwrap().socketio.is_none());
+    }
+
+    #[test]
+    fn socketio_mistakes_are_usage_errors() {
+        for args in [
+            &["ws://h/", "--emit", "a", "1"][..],
+            &["ws://h/", "--namespace", "/x"],
+            &["ws://h/", "--socketio", "--sio-auth", "[1]"],
+            &["ws://h/", "--socketio", "--sio-auth", "{"],
+            &["ws://h/", "--socketio", "--emit", "", "1"],
+            &["ws://h/", "--socketio", "--emit", "a", "{oops"],
+        ] {
+            let e = connect(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} lowered"));
+            assert_eq!(e.kind(), crate::error::ErrorKind::Usage, "{args:?}: {e}");
+        }
+    }
+
+    #[test]
     fn lowers_the_script() {
         let c = connect(&["--send", "a", "--binary", "--wait", "forever", "ws://h/"]).unwrap();
         assert_eq!(c.script.steps.len(), 1);

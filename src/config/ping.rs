@@ -180,6 +180,27 @@ mod tests {
     }
 
     #[test]
+    fn socketio_probes() {
+        let c = ping(&["--socketio", "--event", "echo", "ws://h/?k=v"]).unwrap();
+        assert_eq!(
+            c.conn.target.resource,
+            "/socket.io/?k=v&EIO=4&transport=websocket"
+        );
+        assert!(matches!(&c.probe, Probe::SocketIo { event, .. } if event == "echo"));
+        let c = ping(&["ws://h/socket.io/"]).unwrap();
+        assert!(matches!(&c.probe, Probe::SocketIo { event, .. } if event == "ping"));
+        let c = ping(&["--engineio", "--namespace", "/x", "ws://h/"]).unwrap();
+        assert!(matches!(&c.probe, Probe::EngineIo { namespace, .. } if namespace == "/x"));
+        for args in [
+            &["--event", "x", "ws://h/"][..],
+            &["--socketio", "--sio-auth", "1", "ws://h/"],
+            &["--socketio", "--text", "x", "ws://h/"],
+        ] {
+            assert!(ping(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
     fn a_count_makes_any_loss_a_failure() {
         let c = ping(&["-c", "3", "ws://h/"]).unwrap();
         assert_eq!(c.thresholds.max_loss, Some(0.0));
