@@ -235,6 +235,11 @@ fn socketio(
             "--send-file and --send-uncompressed are plain WebSocket steps; with --socketio use --emit or --send",
         ));
     }
+    if args.echo {
+        return Err(Error::usage(
+            "--echo sends messages back as they came; with --socketio there are events instead, so it does not apply",
+        ));
+    }
     Ok(Some(SocketIoConfig {
         namespace: args.namespace.clone(),
         auth,
@@ -374,6 +379,7 @@ mod tests {
             &["ws://h/", "--socketio", "--sio-auth", "{"],
             &["ws://h/", "--socketio", "--emit", "", "1"],
             &["ws://h/", "--socketio", "--emit", "a", "{oops"],
+            &["ws://h/", "--socketio", "--echo"],
         ] {
             let e = connect(args)
                 .err()
