@@ -358,11 +358,6 @@ async fn session(
                             continue;
                         }
                     };
-                    for send in output.send {
-                        let msg = Sending::Message(sio_glue::outgoing(send, cfg.fragment_size));
-                        let sent = send_bounded(link, out, msg, deadline, &mut stop).await;
-                        ending.record(out, sent);
-                    }
                     if let Some(at) = client.ping_deadline() {
                         sio_timer = timer(Some(at));
                         sio_armed = true;
@@ -401,6 +396,13 @@ async fn session(
                                 }
                             }
                         }
+                    }
+                    // Reported first, so that an event's time is when it came; then the
+                    // answers (pongs, the namespace CONNECT, emits queued for it).
+                    for send in output.send {
+                        let msg = Sending::Message(sio_glue::outgoing(send, cfg.fragment_size));
+                        let sent = send_bounded(link, out, msg, deadline, &mut stop).await;
+                        ending.record(out, sent);
                     }
                 }
                 Step::Data { kind, payload } => {

@@ -260,13 +260,14 @@ fn a_server_that_stops_pinging_is_a_ping_timeout() {
     let gone = &of_type(&ev, "sio_disconnect")[0];
     assert_eq!(gone["reason"], "ping timeout");
     // Detected at pingInterval + pingTimeout (2 s) after the last ping or the open packet,
-    // not before; the upper bound is a margin against a hang, not a speed target.
+    // not before (less 10 ms: an event's time is stamped when it is written, just after the
+    // deadline was set); the upper bound is a margin against a hang, not a speed target.
     let last_ping = of_type(&ev, "sio_ping")
         .last()
         .map(|p| p["ts"].as_f64().unwrap())
         .unwrap_or_else(|| of_type(&ev, "sio_open")[0]["ts"].as_f64().unwrap());
     let waited = gone["ts"].as_f64().unwrap() - last_ping;
-    assert!((2.0..10.0).contains(&waited), "waited {waited} s");
+    assert!((1.99..10.0).contains(&waited), "waited {waited} s");
     let closed = &of_type(&ev, "closed")[0];
     assert_eq!(closed["code"], 1006);
 }
