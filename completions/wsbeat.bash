@@ -93,7 +93,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__connect)
-            opts="-H -s -x -L -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --send --send-uncompressed --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-json --step-timeout --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --resend-unconfirmed --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
+            opts="-H -s -x -L -k -P -v -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --send --send-uncompressed --binary --send-file --fragment-size --echo --binary-format --ping-interval --show-control --close --wait --expect --expect-json --step-timeout --socketio --namespace --sio-auth --emit --emit-ack --expect-close --timeout --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --reconnect --backoff --max-reconnects --buffer --buffer-overflow --resend-unconfirmed --interactive --no-interactive --history --timestamps --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -224,6 +224,22 @@ _wsbeat() {
                     return 0
                     ;;
                 --step-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sio-auth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --emit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --emit-ack)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -535,7 +551,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__ping)
-            opts="-H -x -L -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --count --interval --timeout --size --deadline --text --expect --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --report --json --color --verbose --subprotocol --help --version"
+            opts="-H -x -L -k -c -i -W -s -w -q -v -h -V --header --origin --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --count --interval --timeout --size --deadline --text --expect --socketio --event --engineio --namespace --sio-auth --connect-only --max-loss --max-rtt --max-rtt-each --min-replies --quiet --report --json --color --verbose --subprotocol --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +678,18 @@ _wsbeat() {
                     return 0
                     ;;
                 --expect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --event)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sio-auth)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -64,6 +64,10 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l wait -d 'After
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect -d 'A step: wait for a message matching this regular expression ((?P<NAME>...) captures {NAME}); other messages are shown and skipped (repeatable)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect-json -d 'A step: wait for a JSON message where POINTER (RFC 6901) exists, =TEXT, ==JSON or =>NAME (captures {NAME}), e.g. \'/type=welcome\' (repeatable)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l step-timeout -d 'How long each expect step may wait before the run fails (exit 1) (\'forever\': bounded only by --timeout)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l namespace -d 'The socket.io namespace to join' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l sio-auth -d 'The auth payload sent with the namespace CONNECT (a JSON object)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l emit -d 'A step: emit EVENT with JSON (an array is the argument list, anything else one argument; {NAME} captures substituted) (repeatable)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l emit-ack -d 'A step: emit EVENT with JSON and wait for its ack (--step-timeout), showing its round trip' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l expect-close -d 'The peer must close with this code' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l timeout -d 'Overall limit for the whole session' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l heartbeat -d 'Send a Ping frame when nothing was received for DUR; no answer in time ends the connection (exit 6), or reconnects with --reconnect' -r
@@ -84,6 +88,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s k -l insecure 
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l binary -d 'Send --send messages and stdin lines as binary messages instead of text'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l echo -d 'Send every received data message back with its type kept'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -s P -l show-control -d 'Show received pings and pongs'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l socketio -d 'Speak socket.io (Engine.IO v4 over WebSocket, socket.io v5): answer pings, join --namespace; implied by a URL path ending in /socket.io/'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l reconnect -d 'Reconnect when the connection is lost (backoff with jitter); the steps run again'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l resend-unconfirmed -d 'After a reconnect, send again the messages the lost connection may not have delivered (its TCP never acknowledged them), in order, before the buffered ones; the peer may see them twice'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand connect" -l interactive -d 'Interactive session with a line editor (default when stdin and stdout are terminals)'
@@ -156,6 +161,9 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s s -l size -d 'Pin
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s w -l deadline -d 'Stop after this long, however many probes were sent' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l text -d 'Application-level probes: send this text message instead of a Ping frame ({seq} is replaced by the sequence number)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l expect -d 'A reply is a text or binary message matching this regular expression (default: any message); others count as other traffic' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l event -d 'The event to emit; the server must acknowledge it' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l namespace -d 'The socket.io namespace to join' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l sio-auth -d 'The auth payload sent with the namespace CONNECT (a JSON object)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-loss -d 'Exit 1 when more than this percentage of probes got no reply in time (default: 0 with -c, else no limit)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-rtt -d 'Exit 1 when the p99 round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l max-rtt-each -d 'Exit 1 when any single round trip is over this' -r
@@ -167,6 +175,8 @@ never\t''"
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l subprotocol -d 'Offer this subprotocol (repeatable, in order of preference); the chosen one is reported' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s L -l location -d 'Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l socketio -d 'socket.io probes: emit --event with the sequence number and time its ack (implied by a URL path ending in /socket.io/)'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l engineio -d 'Measure the server\'s Engine.IO heartbeat instead: the interval between the server\'s pings as this client sees them, and its jitter (mdev); nothing is sent but pongs'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l connect-only -d 'Each probe opens a new connection, completes the handshake and closes with 1000; reports DNS/TCP/TLS/upgrade timings'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -s q -l quiet -d 'Print only the summary (and errors)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand ping" -l json -d 'Print one JSON event per line on stdout (NDJSON; schema in the README)'

@@ -111,6 +111,50 @@ pub enum Event {
         payload: Bytes,
         why: String,
     },
+    /// socket.io: the Engine.IO open packet (milliseconds as the server sent them).
+    SioOpen {
+        sid: String,
+        ping_interval: u64,
+        ping_timeout: u64,
+        max_payload: u64,
+    },
+    /// socket.io: a server ping, answered; `since_last`: since the previous one (or the open).
+    SioPing {
+        count: u64,
+        since_last: Duration,
+    },
+    /// socket.io: the namespace accepted us.
+    SioConnected {
+        namespace: String,
+        sid: Option<String>,
+    },
+    /// socket.io: an event from the server (binary attachments as `{"_binary": base64}`).
+    SioEvent {
+        namespace: String,
+        event: String,
+        args: Vec<serde_json::Value>,
+        ack_id: Option<u64>,
+    },
+    /// socket.io: an emit went out (`ack_id` when it asked for an ack).
+    SioEmit {
+        namespace: String,
+        event: String,
+        args: Vec<serde_json::Value>,
+        ack_id: Option<u64>,
+    },
+    /// socket.io: the ack of an emit; `rtt` when we asked for it.
+    SioAck {
+        namespace: String,
+        id: u64,
+        args: Vec<serde_json::Value>,
+        rtt: Option<Duration>,
+    },
+    /// socket.io: the session lost its namespace, and why: `io server disconnect` (the
+    /// server's `41`), `transport close`, `ping timeout`.
+    SioDisconnect {
+        namespace: String,
+        reason: String,
+    },
 }
 
 /// Where a session reports what happens: connect's renderer, or a test's list.

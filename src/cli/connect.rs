@@ -85,6 +85,28 @@ pub struct ConnectArgs {
     /// indices by `Cli::parse_ordered`; without it, sends come before expects)
     #[arg(skip)]
     pub steps: Vec<(super::StepOpt, String)>,
+    /// Speak socket.io (Engine.IO v4 over WebSocket, socket.io v5): answer pings, join
+    /// --namespace; implied by a URL path ending in /socket.io/
+    #[arg(long, help_heading = "socket.io")]
+    pub socketio: bool,
+    /// The socket.io namespace to join
+    #[arg(
+        long,
+        value_name = "NS",
+        default_value = "/",
+        help_heading = "socket.io"
+    )]
+    pub namespace: String,
+    /// The auth payload sent with the namespace CONNECT (a JSON object)
+    #[arg(long, value_name = "JSON", help_heading = "socket.io")]
+    pub sio_auth: Option<String>,
+    /// A step: emit EVENT with JSON (an array is the argument list, anything else one
+    /// argument; {NAME} captures substituted) (repeatable)
+    #[arg(long, num_args = 2, value_names = ["EVENT", "JSON"], help_heading = "socket.io")]
+    pub emit: Vec<String>,
+    /// A step: emit EVENT with JSON and wait for its ack (--step-timeout), showing its round trip
+    #[arg(long, num_args = 2, value_names = ["EVENT", "JSON"], help_heading = "socket.io")]
+    pub emit_ack: Vec<String>,
     /// The peer must close with this code
     #[arg(long, value_name = "CODE", value_parser = parse::close_code, help_heading = "Scripting")]
     pub expect_close: Option<u16>,

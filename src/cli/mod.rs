@@ -59,6 +59,10 @@ pub enum StepOpt {
     /// `--send-file`, whose place among the steps is all it carries (its value is a path).
     SendFile,
     SendUncompressed,
+    /// `--emit EVENT JSON` (socket.io): the value is the JSON array `[EVENT, JSON]`.
+    Emit,
+    /// `--emit-ack EVENT JSON`: as `Emit`, then wait for the ack.
+    EmitAck,
 }
 
 /// The step options of one subcommand, sorted by where they stood on the command line.
@@ -76,6 +80,21 @@ fn steps_in_order(m: &clap::ArgMatches, connect: bool) -> Vec<(StepOpt, String)>
     for (id, opt) in ids {
         if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
             steps.extend(idx.zip(vals).map(|(i, v)| (i, opt, v.clone())));
+        }
+    }
+    if connect {
+        // Two values per occurrence: the event and its JSON, kept together as one step.
+        for (id, opt) in [("emit", StepOpt::Emit), ("emit_ack", StepOpt::EmitAck)] {
+            if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
+                let idx: Vec<usize> = idx.collect();
+                let vals: Vec<&String> = vals.collect();
+                for (i, pair) in idx.chunks(2).zip(vals.chunks(2)) {
+                    if let [event, json] = pair {
+                        let v = serde_json::to_string(&[event, json]).unwrap_or_default();
+                        steps.push((i[0], opt, v));
+                    }
+                }
+            }
         }
     }
     if let Some(i) = connect.then(|| m.index_of("send_file")).flatten() {

@@ -43,6 +43,33 @@ pub struct PingArgs {
     /// A reply is a text or binary message matching this regular expression (default: any message); others count as other traffic
     #[arg(long, value_name = "REGEX", help_heading = "Application-level mode")]
     pub expect: Option<String>,
+    /// socket.io probes: emit --event with the sequence number and time its ack (implied by a
+    /// URL path ending in /socket.io/)
+    #[arg(long, conflicts_with_all = ["text", "size", "connect_only"], help_heading = "socket.io mode")]
+    pub socketio: bool,
+    /// The event to emit; the server must acknowledge it
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "ping",
+        help_heading = "socket.io mode"
+    )]
+    pub event: String,
+    /// Measure the server's Engine.IO heartbeat instead: the interval between the server's
+    /// pings as this client sees them, and its jitter (mdev); nothing is sent but pongs
+    #[arg(long, conflicts_with_all = ["text", "size", "connect_only"], help_heading = "socket.io mode")]
+    pub engineio: bool,
+    /// The socket.io namespace to join
+    #[arg(
+        long,
+        value_name = "NS",
+        default_value = "/",
+        help_heading = "socket.io mode"
+    )]
+    pub namespace: String,
+    /// The auth payload sent with the namespace CONNECT (a JSON object)
+    #[arg(long, value_name = "JSON", help_heading = "socket.io mode")]
+    pub sio_auth: Option<String>,
     /// Each probe opens a new connection, completes the handshake and closes with 1000; reports DNS/TCP/TLS/upgrade timings
     #[arg(long, conflicts_with_all = ["text", "size"], help_heading = "Connection mode")]
     pub connect_only: bool,

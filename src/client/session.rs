@@ -520,6 +520,17 @@ impl<S: AsyncRead + AsyncWrite + SendQueue + Unpin + Send + 'static> Session<S> 
         }
     }
 
+    /// An application-level heartbeat (socket.io's ping deadline) says the peer is dead: drop
+    /// the connection as a heartbeat death does, reconnecting with the backoff when allowed.
+    pub fn peer_dead(&mut self, out: &mut dyn EventSink, why: &str, error: Error) -> Step {
+        if !matches!(self.state, State::Up(_)) {
+            return Step::Nothing;
+        }
+        let mut close = CloseEvent::abnormal(why.to_string());
+        close.initiator = Initiator::Client;
+        self.on_closed(out, close, Some(error), false)
+    }
+
     /// `/reconnect`: close this connection with 1000 and open a new one right away.
     pub async fn reconnect(&mut self) -> Result<(), Error> {
         match &mut self.state {

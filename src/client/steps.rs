@@ -31,6 +31,12 @@ pub enum StepArg {
     SendUncompressed(String),
     /// `--send-file`: streamed when its turn comes.
     SendFile(PathBuf),
+    /// `--emit EVENT JSON` / `--emit-ack` (socket.io).
+    Emit {
+        event: String,
+        json: String,
+        ack: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +49,12 @@ pub enum Action {
     SendUncompressed(DataKind, Bytes),
     /// `--send-file`: streamed from disk when its turn comes, never read whole.
     SendFile(PathBuf),
+    /// A socket.io emit: its arguments are a template like a send's, JSON once rendered.
+    Emit {
+        event: String,
+        template: Template,
+        ack: bool,
+    },
     /// `ordinal`: which expect this is, counting from 0 (the `expect` event's index).
     Expect {
         matcher: Matcher,
@@ -134,6 +146,28 @@ impl Script {
                         source: label,
                     }
                 }
+                StepArg::Emit { event, json, ack } => {
+                    let flag = if *ack { "--emit-ack" } else { "--emit" };
+                    if event.is_empty() {
+                        return Err(Error::usage(format!("{flag}: the event name is empty")));
+                    }
+                    // Checked as written; a {NAME} inside a JSON string stays valid JSON.
+                    if let Err(e) = serde_json::from_str::<serde_json::Value>(json) {
+                        return Err(Error::usage(format!(
+                            "{flag} {event} '{json}': not JSON ({e})"
+                        )));
+                    }
+                    let template = Template::parse(json, |n| script.slot_of(n));
+                    Step {
+                        action: Action::Emit {
+                            event: event.clone(),
+                            template,
+                            ack: *ack,
+                        },
+                        label: format!("{flag} {event:?} {json:?}"),
+                        source: json.clone(),
+                    }
+                }
                 StepArg::ExpectJson(expr) => {
                     let e = parse_json_expr(expr)
                         .map_err(|why| Error::usage(format!("--expect-json '{expr}': {why}")))?;
@@ -217,7 +251,10 @@ impl Script {
                     seq += 1;
                     Some((*kind, Bytes::from(template.render(seq, &none))))
                 }
-                Action::SendUncompressed(..) | Action::SendFile(_) | Action::Expect { .. } => None,
+                Action::SendUncompressed(..)
+                | Action::SendFile(_)
+                | Action::Emit { .. }
+                | Action::Expect { .. } => None,
             })
             .collect()
     }
@@ -234,6 +271,14 @@ pub enum Next {
         deadline: Option<Instant>,
     },
     Done,
+}
+
+/// A socket.io emit step, ready to go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emit {
+    pub event: String,
+    pub args: Vec<serde_json::Value>,
+    pub ack: bool,
 }
 
 /// A matched expect, for the `expect` event.
@@ -287,11 +332,53 @@ impl Runner {
         self.next + 1
     }
 
+    /// The current step when it is a socket.io emit: its event, its arguments rendered
+    /// (a JSON array is the argument list, anything else one argument) and whether it waits
+    /// for an ack; the runner moves past it. A socket.io session asks this before `next`.
+    pub fn take_emit(&mut self, script: &Script) -> Option<Result<Emit, Error>> {
+        let step = script.steps.get(self.next)?;
+        let Action::Emit {
+            event,
+            template,
+            ack,
+        } = &step.action
+        else {
+            return None;
+        };
+        self.next += 1;
+        self.seq += 1;
+        let text = template.render(self.seq, &self.captures);
+        Some(match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Array(args)) => Ok(Emit {
+                event: event.clone(),
+                args,
+                ack: *ack,
+            }),
+            Ok(one) => Ok(Emit {
+                event: event.clone(),
+                args: vec![one],
+                ack: *ack,
+            }),
+            Err(e) => Err(Error::new(
+                ErrorKind::Check,
+                format!(
+                    "step {} ({}): the arguments are not JSON once captures are in: {e}",
+                    self.next, step.label
+                ),
+            )),
+        })
+    }
+
     pub fn next(&mut self, script: &Script, now: Instant) -> Next {
         let Some(step) = script.steps.get(self.next) else {
             return Next::Done;
         };
         match &step.action {
+            Action::Emit { .. } => {
+                // Only a socket.io session emits (through `take_emit`); others skip the step.
+                self.next += 1;
+                self.next(script, now)
+            }
             Action::Send { kind, template } => {
                 self.next += 1;
                 self.seq += 1;
@@ -424,6 +511,47 @@ mod tests {
             e.to_string(),
             r#"step 2 (--expect "tick") timed out after 5s; last received: bad\x1b[2Jpeer"#
         );
+    }
+
+    #[test]
+    fn emits_take_their_turn_with_captures() {
+        let s = script(&[
+            StepArg::Expect(r#"token=(?P<t>\w+)"#.into()),
+            StepArg::Emit {
+                event: "join".into(),
+                json: r#"["room",{"token":"{t}"}]"#.into(),
+                ack: true,
+            },
+            StepArg::Emit {
+                event: "chat message".into(),
+                json: r#""hi""#.into(),
+                ack: false,
+            },
+        ]);
+        let mut r = Runner::new(&s);
+        assert!(r.take_emit(&s).is_none());
+        r.next(&s, Instant::now());
+        r.offer(&s, "token=abc").unwrap();
+        let e = r.take_emit(&s).unwrap().unwrap();
+        assert_eq!(e.event, "join");
+        assert_eq!(
+            e.args,
+            [
+                serde_json::json!("room"),
+                serde_json::json!({"token": "abc"})
+            ]
+        );
+        assert!(e.ack);
+        let e = r.take_emit(&s).unwrap().unwrap();
+        assert_eq!((e.args, e.ack), (vec![serde_json::json!("hi")], false));
+        assert!(r.is_done(&s));
+        let bad = StepArg::Emit {
+            event: "x".into(),
+            json: "{oops".into(),
+            ack: false,
+        };
+        let e = Script::build(&[bad], DataKind::Text, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage);
     }
 
     #[test]

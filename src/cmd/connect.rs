@@ -5,6 +5,9 @@
 //! `client::Session`.
 
 pub mod interactive;
+pub mod sio;
+
+use sio::{self as sio_glue, Reaction};
 
 use crate::client::session::{NetOpener, Outgoing, Session, Step};
 use crate::client::steps::{Next, Runner, log::StepLog};
@@ -13,6 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::render::{self, ClientView, Render};
 use crate::signals::{self, Stop};
+use crate::sio::client::{Client as SioClient, Limits, Outbound};
 use crate::stdin::{self, StdinItem};
 use crate::ws::open::{self, ClientConnection, Handshake};
 use crate::ws::proto::DataKind;
@@ -30,6 +34,8 @@ pub struct Output {
     render: Box<dyn Render + Send>,
     /// Set when stdout went away (closed pipe): we stop, and that is not an error.
     pub gone: bool,
+    /// socket.io: raw Engine.IO packets are not shown; the `sio_*` events say what they held.
+    pub hide_received: bool,
 }
 
 impl crate::event::EventSink for Output {
@@ -44,11 +50,12 @@ impl Output {
             start,
             render,
             gone: false,
+            hide_received: false,
         }
     }
 
     pub fn emit(&mut self, event: Event) {
-        if self.gone {
+        if self.gone || (self.hide_received && matches!(event, Event::Received { .. })) {
             return;
         }
         if let Err(e) = self.render.event(self.start.elapsed(), &event) {
@@ -78,6 +85,7 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
         },
     );
     let mut out = Output::new(start, render);
+    out.hide_received = cfg.socketio.is_some();
     for w in &cfg.script.warnings {
         out.emit(Event::Warning(w.clone()));
     }
@@ -242,12 +250,37 @@ async fn session(
     let mut awaiting = false;
     // Whether stdin lines went out: then the end of stdin leads to --wait, not an instant close.
     let mut stdin_sent = false;
+    // socket.io: the client state machine, its ping deadline, and the emit-ack a step awaits.
+    let mut sio = cfg
+        .socketio
+        .as_ref()
+        .map(|c| SioClient::new(&c.namespace, c.auth.clone(), Limits::default()));
+    let mut sio_timer = timer(None);
+    let mut sio_armed = false;
+    let mut ack_wait: Option<(u64, String)> = None;
 
     loop {
         steplog.progress(&runner, script, last.as_deref(), |e| out.emit(e));
-        if steps_live && !awaiting && link.is_up() && !link.is_closing() && !runner.is_done(script)
+        let sio_ready = sio.as_ref().is_none_or(SioClient::joined);
+        if steps_live
+            && sio_ready
+            && !awaiting
+            && link.is_up()
+            && !link.is_closing()
+            && !runner.is_done(script)
         {
-            match run_sends(cfg, &mut runner, link, out, deadline, &mut stop).await {
+            let mut emitter = sio.as_mut().map(|c| (c, &mut ack_wait));
+            match run_sends(
+                cfg,
+                &mut runner,
+                link,
+                out,
+                deadline,
+                &mut stop,
+                &mut emitter,
+            )
+            .await
+            {
                 Ok(Some(deadline)) => {
                     awaiting = true;
                     step_timer_armed = deadline.is_some();
@@ -281,6 +314,23 @@ async fn session(
         if out.gone && !link.is_closing() {
             close_with = Some(CloseSpec::default());
         }
+        if let Some(spec) = close_with.as_ref()
+            && !link.is_closing()
+            && link.is_up()
+            && let Some(client) = sio.as_mut()
+            && let Some(Outbound::Text(bye)) = client.leave()
+        {
+            // As `socket.disconnect()`: leave the namespace, then close the transport.
+            let namespace = client.namespace().to_string();
+            let _ = spec;
+            let msg = Sending::Message(outgoing(cfg, DataKind::Text, Bytes::from(bye)));
+            let sent = send_bounded(link, out, msg, deadline, &mut stop).await;
+            ending.record(out, sent);
+            out.emit(Event::SioDisconnect {
+                namespace,
+                reason: "io client disconnect".into(),
+            });
+        }
         if let Some(spec) = close_with.take()
             && !link.is_closing()
             && let Err(e) = link.close(out, &spec).await
@@ -299,6 +349,65 @@ async fn session(
         let up = link.is_up();
         tokio::select! {
             wake = link.wait() => match link.handle(out, wake).await {
+                Step::Data { kind, payload } if sio.is_some() => {
+                    let client = sio.as_mut().expect("guarded");
+                    let output = match sio_glue::feed(client, kind, &payload) {
+                        Ok(output) => output,
+                        Err(e) => {
+                            out.emit(Event::Error(e.clone()));
+                            ending.error.get_or_insert(e);
+                            steps_live = false;
+                            close_with = Some(CloseSpec::default());
+                            continue;
+                        }
+                    };
+                    if let Some(at) = client.ping_deadline() {
+                        sio_timer = timer(Some(at));
+                        sio_armed = true;
+                    }
+                    for ev in output.events {
+                        match sio_glue::report(out, client, ev) {
+                            Reaction::Nothing => {}
+                            Reaction::Refused(e) => {
+                                ending.error.get_or_insert(e);
+                                steps_live = false;
+                                close_with = Some(CloseSpec::default());
+                            }
+                            // As socket.io clients: a server disconnect is not retried.
+                            Reaction::ServerLeft => close_with = Some(cfg.close.clone()),
+                            Reaction::Event { text, .. } => {
+                                if steps_live && !steps_done && ack_wait.is_none() {
+                                    if let Some(m) = runner.offer(script, &text) {
+                                        awaiting = false;
+                                        out.emit(Event::ExpectMet {
+                                            index: m.ordinal,
+                                            pattern: m.source.to_string(),
+                                            matched: text.clone(),
+                                        });
+                                    }
+                                    last = Some(text);
+                                }
+                            }
+                            Reaction::Ack(id) => {
+                                if ack_wait.as_ref().is_some_and(|(want, _)| *want == id) {
+                                    ack_wait = None;
+                                    awaiting = false;
+                                    step_timer_armed = false;
+                                    if runner.is_done(script) && (!stdin_open || cfg.stdin_tty) {
+                                        close_with = Some(cfg.close.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    // Reported first, so that an event's time is when it came; then the
+                    // answers (pongs, the namespace CONNECT, emits queued for it).
+                    for send in output.send {
+                        let msg = Sending::Message(sio_glue::outgoing(send, cfg.fragment_size));
+                        let sent = send_bounded(link, out, msg, deadline, &mut stop).await;
+                        ending.record(out, sent);
+                    }
+                }
                 Step::Data { kind, payload } => {
                     if steps_live && !steps_done {
                         let text = String::from_utf8_lossy(&payload);
@@ -312,13 +421,18 @@ async fn session(
                         }
                         last = Some(text.into_owned());
                     }
-                    if cfg.echo && !closing {
+                    if cfg.echo && !closing && sio.is_none() {
                         let echo = Sending::Message(outgoing(cfg, kind, payload));
                         let sent = send_bounded(link, out, echo, deadline, &mut stop).await;
                         ending.record(out, sent);
                     }
                 }
                 Step::Reconnected => {
+                    if let Some(client) = sio.as_mut() {
+                        client.reset();
+                        sio_armed = false;
+                        ack_wait = None;
+                    }
                     // A new connection runs the conversation again from the first step.
                     runner.restart();
                     steplog.restart();
@@ -332,6 +446,12 @@ async fn session(
                 }
                 Step::Nothing => {}
                 Step::Ended { close, error } => {
+                    if let Some(client) = sio.as_ref().filter(|c| c.joined()) {
+                        out.emit(Event::SioDisconnect {
+                            namespace: client.namespace().to_string(),
+                            reason: "transport close".into(),
+                        });
+                    }
                     if let Some(e) = error {
                         ending.error.get_or_insert(e);
                     }
@@ -344,10 +464,36 @@ async fn session(
                     return (close, ending);
                 }
             },
+            _ = &mut sio_timer, if sio_armed && up && !closing => {
+                sio_armed = false;
+                let Some(client) = sio.as_ref() else { continue };
+                let (why, e) = sio_glue::ping_timeout(out, client);
+                if !keeps_going {
+                    out.emit(Event::Error(e.clone()));
+                }
+                match link.peer_dead(out, &why, e) {
+                    Step::Ended { close, error } => {
+                        if let Some(e) = error {
+                            ending.error.get_or_insert(e);
+                        }
+                        return (close, ending);
+                    }
+                    _ => continue,
+                }
+            }
             _ = &mut step_timer, if step_timer_armed && steps_live && !closing => {
                 step_timer_armed = false;
                 steplog.failed(&runner, script, "timed_out", |e| out.emit(e));
-                let e = runner.timed_out(script, last.as_deref());
+                let e = match ack_wait.take() {
+                    Some((id, label)) => Error::new(
+                        ErrorKind::Check,
+                        format!(
+                            "step {label}: no ack (id {id}) within {}",
+                            script.step_timeout.map(|t| humantime::format_duration(t).to_string()).unwrap_or_default()
+                        ),
+                    ),
+                    None => runner.timed_out(script, last.as_deref()),
+                };
                 if keeps_going {
                     // Another connection might do better: make one.
                     out.emit(Event::Warning(e.to_string()));
@@ -375,6 +521,13 @@ async fn session(
                         _ => Bytes::from(line),
                     };
                     stdin_sent = true;
+                    if let Some(client) = sio.as_mut() {
+                        // socket.io: each line is the argument of a `message` event.
+                        let arg = serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned());
+                        let sent = emit(cfg, client, link, out, "message", vec![arg], false, deadline, &mut stop).await;
+                        ending.record(out, sent.map(|_| ()));
+                        continue;
+                    }
                     let line = Sending::Message(outgoing(cfg, cfg.line_kind, payload));
                     let sent = send_bounded(link, out, line, deadline, &mut stop).await;
                     ending.record(out, sent);
@@ -492,6 +645,7 @@ async fn send_bounded(
 
 /// Send the steps' messages up to the next expect. `Ok(Some(deadline))`: an expect is waiting
 /// (`None` inside: without a step timeout); `Ok(None)`: the steps are done.
+#[allow(clippy::too_many_arguments)]
 async fn run_sends(
     cfg: &ConnectConfig,
     runner: &mut Runner,
@@ -499,8 +653,28 @@ async fn run_sends(
     out: &mut Output,
     deadline: Option<Instant>,
     stop: &mut signals::Shutdown,
+    emitter: &mut Option<(&mut SioClient, &mut Option<(u64, String)>)>,
 ) -> Result<Option<Option<Instant>>, Cut> {
     loop {
+        if let Some((client, ack_wait)) = emitter.as_mut() {
+            let label = runner.step_number();
+            match runner.take_emit(&cfg.script) {
+                None => {}
+                Some(Err(e)) => return Err(Cut::Failed(e)),
+                Some(Ok(e)) => {
+                    let id = emit(
+                        cfg, client, link, out, &e.event, e.args, e.ack, deadline, stop,
+                    )
+                    .await?;
+                    if let Some(id) = id {
+                        let name = &cfg.script.steps[label - 1].label;
+                        **ack_wait = Some((id, format!("{label} ({name})")));
+                        return Ok(Some(cfg.script.step_timeout.map(|t| Instant::now() + t)));
+                    }
+                    continue;
+                }
+            }
+        }
         let what = match runner.next(&cfg.script, Instant::now()) {
             Next::Send(kind, payload) => Sending::Message(outgoing(cfg, kind, payload)),
             Next::SendUncompressed(kind, payload) => Sending::Message(Outgoing {
@@ -513,6 +687,36 @@ async fn run_sends(
         };
         send_bounded(link, out, what, deadline, stop).await?;
     }
+}
+
+/// Emit one socket.io event; `Ok(Some(id))` when it asked for an ack.
+#[allow(clippy::too_many_arguments)]
+async fn emit(
+    cfg: &ConnectConfig,
+    client: &mut SioClient,
+    link: &mut Session,
+    out: &mut Output,
+    event: &str,
+    args: Vec<serde_json::Value>,
+    ack: bool,
+    deadline: Option<Instant>,
+    stop: &mut signals::Shutdown,
+) -> Result<Option<u64>, Cut> {
+    let (sends, id) = client
+        .emit(event, args.clone(), ack, Instant::now())
+        .map_err(|e| Cut::Failed(Error::new(ErrorKind::Check, e.to_string())))?;
+    out.emit(Event::SioEmit {
+        namespace: client.namespace().to_string(),
+        event: event.to_string(),
+        args,
+        ack_id: id,
+    });
+    for send in sends {
+        let Outbound::Text(text) = send else { continue };
+        let msg = Sending::Message(outgoing(cfg, DataKind::Text, Bytes::from(text)));
+        send_bounded(link, out, msg, deadline, stop).await?;
+    }
+    Ok(id)
 }
 
 fn outgoing(cfg: &ConnectConfig, kind: DataKind, payload: Bytes) -> Outgoing {

@@ -7,6 +7,7 @@ mod connect_only;
 mod report;
 mod schedule;
 mod session;
+mod socketio;
 
 use crate::config::ping::{PingConfig, Probe, Thresholds};
 use crate::error::{Error, ErrorKind};
@@ -87,7 +88,11 @@ pub async fn run(cfg: PingConfig) -> ExitCode {
     let mut sigint = signals::subscribe();
     let outcome = match &cfg.probe {
         Probe::Connect => connect_only::run(&cfg, &mut out, &mut sigint).await,
-        _ => match session::run(&cfg, &mut out, &mut sigint).await {
+        _ => match if matches!(cfg.probe, Probe::SocketIo { .. } | Probe::EngineIo { .. }) {
+            socketio::run(&cfg, &mut out, &mut sigint).await
+        } else {
+            session::run(&cfg, &mut out, &mut sigint).await
+        } {
             Ok(outcome) => outcome,
             // Could not open the connection: nothing was probed, so there is no summary.
             Err(e) => {

@@ -51,6 +51,15 @@ pub struct ConnectConfig {
     /// Scripted with stdin on a terminal (`| jq`): nobody pipes lines, so a script that ends
     /// with an expect is done when it matches, without waiting for Ctrl-D.
     pub stdin_tty: bool,
+    /// `--socketio` (or a `/socket.io/` URL): the session speaks socket.io.
+    pub socketio: Option<SocketIoConfig>,
+}
+
+/// `connect --socketio`.
+#[derive(Debug, Clone)]
+pub struct SocketIoConfig {
+    pub namespace: String,
+    pub auth: Option<serde_json::Value>,
 }
 
 pub use crate::client::session::ReconnectPolicy as ReconnectConfig;
@@ -97,7 +106,8 @@ pub struct InteractiveConfig {
 }
 
 pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
-    let conn = connect_options(&args.url, &args.handshake, &args.tls)?;
+    let mut conn = connect_options(&args.url, &args.handshake, &args.tls)?;
+    let socketio = socketio(args, &mut conn)?;
     let line_kind = if args.binary {
         DataKind::Binary
     } else {
@@ -192,10 +202,70 @@ pub fn lower(args: &ConnectArgs) -> Result<ConnectConfig, Error> {
         resend_unconfirmed: args.resend_unconfirmed,
         interactive,
         stdin_tty: std::io::stdin().is_terminal(),
+        socketio,
     })
 }
 
+/// `--socketio`, or a URL that implies it: the Engine.IO resource, the namespace, the auth.
+fn socketio(
+    args: &ConnectArgs,
+    conn: &mut ConnectOptions,
+) -> Result<Option<SocketIoConfig>, Error> {
+    use crate::sio::url;
+    let emits = !args.emit.is_empty() || !args.emit_ack.is_empty();
+    if !args.socketio && !url::implies_socketio(&conn.target.resource) {
+        if emits || args.sio_auth.is_some() || args.namespace != "/" {
+            return Err(Error::usage(
+                "--emit, --emit-ack, --namespace and --sio-auth need --socketio (or a URL ending in /socket.io/)",
+            ));
+        }
+        return Ok(None);
+    }
+    conn.target.resource = url::websocket_resource(&conn.target.resource);
+    let auth = match &args.sio_auth {
+        None => None,
+        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v @ serde_json::Value::Object(_)) => Some(v),
+            Ok(_) => return Err(Error::usage("--sio-auth must be a JSON object")),
+            Err(e) => return Err(Error::usage(format!("--sio-auth is not JSON: {e}"))),
+        },
+    };
+    if args.send_file.is_some() || !args.send_uncompressed.is_empty() {
+        return Err(Error::usage(
+            "--send-file and --send-uncompressed are plain WebSocket steps; with --socketio use --emit or --send",
+        ));
+    }
+    if args.echo {
+        return Err(Error::usage(
+            "--echo sends messages back as they came; with --socketio there are events instead, so it does not apply",
+        ));
+    }
+    Ok(Some(SocketIoConfig {
+        namespace: args.namespace.clone(),
+        auth,
+    }))
+}
+
 fn step_args(args: &ConnectArgs) -> Vec<StepArg> {
+    let mut steps = step_args_plain(args);
+    if args.steps.is_empty() {
+        // Without the command-line order: the emits after the other steps.
+        for (pairs, ack) in [(&args.emit, false), (&args.emit_ack, true)] {
+            for pair in pairs.chunks(2) {
+                if let [event, json] = pair {
+                    steps.push(StepArg::Emit {
+                        event: event.clone(),
+                        json: json.clone(),
+                        ack,
+                    });
+                }
+            }
+        }
+    }
+    steps
+}
+
+fn step_args_plain(args: &ConnectArgs) -> Vec<StepArg> {
     super::step_args(
         &args.steps,
         &args.send,
@@ -254,6 +324,68 @@ mod tests {
             unreachable!("parsed a connect command")
         };
         lower(&a)
+    }
+
+    #[test]
+    fn socketio_builds_the_engine_io_url_and_orders_emits_with_the_steps() {
+        let c = connect(&[
+            "ws://h/app?token=1",
+            "--socketio",
+            "--send",
+            "raw",
+            "--emit",
+            "join",
+            r#"["room"]"#,
+            "--expect",
+            "joined",
+            "--emit-ack",
+            "ping",
+            "1",
+            "--namespace",
+            "/chat",
+            "--sio-auth",
+            r#"{"t":"x"}"#,
+        ])
+        .unwrap();
+        assert_eq!(
+            c.conn.target.resource,
+            "/socket.io/?token=1&EIO=4&transport=websocket"
+        );
+        let sio = c.socketio.unwrap();
+        assert_eq!(sio.namespace, "/chat");
+        assert_eq!(sio.auth, Some(serde_json::json!({"t": "x"})));
+        let labels: Vec<&str> = c.script.steps.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                r#"--send "raw""#,
+                r#"--emit "join" "[\"room\"]""#,
+                r#"--expect "joined""#,
+                r#"--emit-ack "ping" "1""#
+            ]
+        );
+        // The Engine.IO path implies --socketio.
+        let c = connect(&["ws://h/socket.io/"]).unwrap();
+        assert!(c.socketio.is_some());
+        assert!(connect(&["ws://h/"]).unwrap().socketio.is_none());
+    }
+
+    #[test]
+    fn socketio_mistakes_are_usage_errors() {
+        for args in [
+            &["ws://h/", "--emit", "a", "1"][..],
+            &["ws://h/", "--namespace", "/x"],
+            &["ws://h/", "--socketio", "--sio-auth", "[1]"],
+            &["ws://h/", "--socketio", "--sio-auth", "{"],
+            &["ws://h/", "--socketio", "--emit", "", "1"],
+            &["ws://h/", "--socketio", "--emit", "a", "{oops"],
+            &["ws://h/", "--socketio", "--echo"],
+        ] {
+            let e = connect(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} lowered"));
+            assert_eq!(e.kind(), crate::error::ErrorKind::Usage, "{args:?}: {e}");
+        }
     }
 
     #[test]

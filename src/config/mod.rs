@@ -169,6 +169,14 @@ fn step_args(
                     StepOpt::Expect => StepArg::Expect(v.clone()),
                     StepOpt::ExpectJson => StepArg::ExpectJson(v.clone()),
                     StepOpt::SendFile => StepArg::SendFile(file?.clone()),
+                    StepOpt::Emit | StepOpt::EmitAck => {
+                        let [event, json]: [String; 2] = serde_json::from_str(v).ok()?;
+                        StepArg::Emit {
+                            event,
+                            json,
+                            ack: *opt == StepOpt::EmitAck,
+                        }
+                    }
                 })
             })
             .collect();

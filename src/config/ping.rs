@@ -36,6 +36,17 @@ pub enum Probe {
         expect: Option<Regex>,
     },
     Connect,
+    /// socket.io: emit `event` with the sequence number, the ack is the reply.
+    SocketIo {
+        event: String,
+        namespace: String,
+        auth: Option<serde_json::Value>,
+    },
+    /// Engine.IO: the interval between the server's pings, nothing sent but pongs.
+    EngineIo {
+        namespace: String,
+        auth: Option<serde_json::Value>,
+    },
 }
 
 impl Probe {
@@ -44,6 +55,8 @@ impl Probe {
             Probe::Frame { .. } => ProbeMode::Frame,
             Probe::Text { .. } => ProbeMode::Text,
             Probe::Connect => ProbeMode::Connect,
+            Probe::SocketIo { .. } => ProbeMode::SocketIo,
+            Probe::EngineIo { .. } => ProbeMode::EngineIo,
         }
     }
 }
@@ -69,7 +82,37 @@ pub fn lower(args: &PingArgs) -> Result<PingConfig, Error> {
     if args.timeout.is_zero() {
         return Err(Error::usage("-W/--timeout must be longer than 0"));
     }
-    let probe = if args.connect_only {
+    let sio = args.socketio
+        || args.engineio
+        || crate::sio::url::implies_socketio(&conn.target.resource) && !args.connect_only;
+    let probe = if sio {
+        conn.target.resource = crate::sio::url::websocket_resource(&conn.target.resource);
+        let auth = match &args.sio_auth {
+            None => None,
+            Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v @ serde_json::Value::Object(_)) => Some(v),
+                Ok(_) => return Err(Error::usage("--sio-auth must be a JSON object")),
+                Err(e) => return Err(Error::usage(format!("--sio-auth is not JSON: {e}"))),
+            },
+        };
+        if args.event.is_empty() {
+            return Err(Error::usage("--event must not be empty"));
+        }
+        let namespace = args.namespace.clone();
+        if args.engineio {
+            Probe::EngineIo { namespace, auth }
+        } else {
+            Probe::SocketIo {
+                event: args.event.clone(),
+                namespace,
+                auth,
+            }
+        }
+    } else if args.sio_auth.is_some() || args.namespace != "/" || args.event != "ping" {
+        return Err(Error::usage(
+            "--event, --namespace and --sio-auth need --socketio (or a URL ending in /socket.io/)",
+        ));
+    } else if args.connect_only {
         // A probe that takes longer than -W is lost, whatever --connect-timeout says.
         conn.connect_timeout = conn.connect_timeout.min(args.timeout);
         Probe::Connect
@@ -134,6 +177,27 @@ mod tests {
             unreachable!("parsed a ping command")
         };
         lower(&a)
+    }
+
+    #[test]
+    fn socketio_probes() {
+        let c = ping(&["--socketio", "--event", "echo", "ws://h/?k=v"]).unwrap();
+        assert_eq!(
+            c.conn.target.resource,
+            "/socket.io/?k=v&EIO=4&transport=websocket"
+        );
+        assert!(matches!(&c.probe, Probe::SocketIo { event, .. } if event == "echo"));
+        let c = ping(&["ws://h/socket.io/"]).unwrap();
+        assert!(matches!(&c.probe, Probe::SocketIo { event, .. } if event == "ping"));
+        let c = ping(&["--engineio", "--namespace", "/x", "ws://h/"]).unwrap();
+        assert!(matches!(&c.probe, Probe::EngineIo { namespace, .. } if namespace == "/x"));
+        for args in [
+            &["--event", "x", "ws://h/"][..],
+            &["--socketio", "--sio-auth", "1", "ws://h/"],
+            &["--socketio", "--text", "x", "ws://h/"],
+        ] {
+            assert!(ping(args).is_err(), "{args:?}");
+        }
     }
 
     #[test]

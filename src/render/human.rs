@@ -272,6 +272,36 @@ impl Render for Human {
             Event::Warning(w) => {
                 stderr_line(&format!("{} {w}", palette::warn("wsbeat: warning:")))?
             }
+            Event::SioEvent { event, args, .. } => {
+                stdout_data_line(&sio_event_line("event", event, args, None))?;
+            }
+            Event::SioAck { id, args, rtt, .. } => {
+                let mut line = sio_event_line("ack", &id.to_string(), args, None);
+                if let Some(rtt) = rtt {
+                    line.push_str(&format!(" rtt={}", units::duration(*rtt)));
+                }
+                stdout_data_line(&line)?;
+            }
+            Event::SioEmit {
+                event,
+                args,
+                ack_id,
+                ..
+            } => {
+                if self.verbose {
+                    let line = sio_event_line("> emit", event, args, *ack_id);
+                    stderr_line(&palette::dim(&line).to_string())?;
+                }
+            }
+            Event::SioPing { count, since_last } => {
+                if self.view.show_control || self.verbose {
+                    let line = format!(
+                        "< engine.io ping #{count} ({} after the last), answered with a pong",
+                        units::duration(*since_last)
+                    );
+                    stderr_line(&palette::control(&line).to_string())?;
+                }
+            }
             Event::Heartbeat { seq, rtt } => {
                 if self.view.show_control || self.verbose {
                     stderr_line(&palette::control(&heartbeat_line(*seq, *rtt)).to_string())?;
@@ -285,6 +315,33 @@ impl Render for Human {
         }
         Ok(())
     }
+}
+
+/// A socket.io event or ack as one line: `event NAME ARG…`. Arguments are JSON, whose
+/// strings have their control characters escaped; the name is escaped here.
+pub fn sio_event_line(
+    what: &str,
+    name: &str,
+    args: &[serde_json::Value],
+    ack_id: Option<u64>,
+) -> String {
+    let mut line = format!("{what} {}", escape_controls(name, false));
+    if let Some(id) = ack_id {
+        line.push_str(&format!(" (ack {id})"));
+    }
+    for a in args {
+        line.push(' ');
+        // serde_json escapes C0 controls but not C1 or bidi overrides.
+        line.push_str(&escape_controls(&a.to_string(), false));
+    }
+    line
+}
+
+fn stdout_data_line(line: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// ` via PROXY` when the connection went through one (never its credentials).
@@ -422,6 +479,32 @@ pub fn link_line(event: &Event) -> Option<String> {
                 kind.as_str()
             )
         }
+        Event::SioOpen {
+            sid,
+            ping_interval,
+            ping_timeout,
+            max_payload,
+        } => palette::info(&format!(
+            "socket.io: sid={} pingInterval={} pingTimeout={} maxPayload={max_payload}",
+            escape_controls(sid, false),
+            units::duration(Duration::from_millis(*ping_interval)),
+            units::duration(Duration::from_millis(*ping_timeout)),
+        ))
+        .to_string(),
+        Event::SioConnected { namespace, sid } => palette::good(&format!(
+            "socket.io: joined namespace {}{}",
+            escape_controls(namespace, false),
+            sid.as_ref().map_or(String::new(), |s| format!(
+                " (sid {})",
+                escape_controls(s, false)
+            ))
+        ))
+        .to_string(),
+        Event::SioDisconnect { namespace, reason } => palette::bad(&format!(
+            "socket.io: left namespace {}: {reason}",
+            escape_controls(namespace, false)
+        ))
+        .to_string(),
         _ => return None,
     })
 }

@@ -281,6 +281,54 @@ pub fn to_json(ts: Duration, event: &Event) -> Value {
             m.insert("why".into(), json!(why));
             ("buffer_drop", Value::Object(m))
         }
+        Event::SioOpen {
+            sid,
+            ping_interval,
+            ping_timeout,
+            max_payload,
+        } => (
+            "sio_open",
+            json!({"sid": sid, "ping_interval": *ping_interval as f64 / 1000.0,
+                   "ping_timeout": *ping_timeout as f64 / 1000.0, "max_payload": max_payload}),
+        ),
+        Event::SioPing { count, since_last } => (
+            "sio_ping",
+            json!({"count": count, "since_last": secs(*since_last)}),
+        ),
+        Event::SioConnected { namespace, sid } => {
+            ("sio_connected", json!({"namespace": namespace, "sid": sid}))
+        }
+        Event::SioEvent {
+            namespace,
+            event,
+            args,
+            ack_id,
+        } => (
+            "sio_event",
+            json!({"namespace": namespace, "event": event, "args": args, "ack_id": ack_id}),
+        ),
+        Event::SioEmit {
+            namespace,
+            event,
+            args,
+            ack_id,
+        } => (
+            "sio_emit",
+            json!({"namespace": namespace, "event": event, "args": args, "ack_id": ack_id}),
+        ),
+        Event::SioAck {
+            namespace,
+            id,
+            args,
+            rtt,
+        } => (
+            "sio_ack",
+            json!({"namespace": namespace, "id": id, "args": args, "rtt": rtt.map(secs)}),
+        ),
+        Event::SioDisconnect { namespace, reason } => (
+            "sio_disconnect",
+            json!({"namespace": namespace, "reason": reason}),
+        ),
     };
     object(ty, ts, fields)
 }
@@ -293,6 +341,13 @@ pub fn mirror_to_stderr(event: &Event) {
             crate::error::escape_controls(e.message(), false)
         ),
         Event::Warning(w) => eprintln!("wsbeat: warning: {w}"),
+        // Leaving on our own at the end is not news.
+        Event::SioDisconnect { namespace, reason } if reason != "io client disconnect" => {
+            eprintln!(
+                "wsbeat: socket.io: left namespace {}: {reason}",
+                crate::error::escape_controls(namespace, false)
+            )
+        }
         Event::HeartbeatTimeout { waited } => eprintln!(
             "wsbeat: error: heartbeat timeout after {}: no answer from the peer",
             super::units::duration(*waited)

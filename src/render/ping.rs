@@ -22,6 +22,10 @@ pub enum ProbeMode {
     Text,
     /// A whole connection: handshake, then close 1000.
     Connect,
+    /// A socket.io emit answered by its ack.
+    SocketIo,
+    /// The server's Engine.IO pings: the interval between them as the client sees them.
+    EngineIo,
 }
 
 impl ProbeMode {
@@ -30,6 +34,8 @@ impl ProbeMode {
             ProbeMode::Frame => "ping",
             ProbeMode::Text => "text",
             ProbeMode::Connect => "connect",
+            ProbeMode::SocketIo => "socketio",
+            ProbeMode::EngineIo => "engineio",
         }
     }
 }
@@ -197,6 +203,8 @@ impl Human {
     fn reply_word(&self) -> &'static str {
         match self.view.mode {
             ProbeMode::Text => "reply",
+            ProbeMode::SocketIo => "ack",
+            ProbeMode::EngineIo => "engine.io ping",
             _ => "pong",
         }
     }
@@ -206,6 +214,14 @@ impl Human {
             ProbeMode::Connect => ("connections tried", "opened", "handshake"),
             ProbeMode::Text => ("probes sent", "replies", "rtt"),
             ProbeMode::Frame => ("probes sent", "received", "rtt"),
+            ProbeMode::SocketIo => ("emits sent", "acks", "rtt"),
+            // Nothing is timed on our side: the gaps between the server's pings, as they
+            // arrived here (network delay variations included); mdev is their jitter.
+            ProbeMode::EngineIo => (
+                "server pings",
+                "answered",
+                "interval between server pings (as seen here)",
+            ),
         };
         stdout_line(&palette::info(&format!("--- {} ping statistics ---", s.url)).to_string())?;
         let loss = percent(s.loss_percent);
@@ -305,8 +321,13 @@ impl PingRender for Human {
             },
             PingEvent::Core(_) => Ok(()),
             PingEvent::Reply { seq, size, rtt } => stdout_line(&format!(
-                "{word} from {}: seq={seq} size={size} time={}",
+                "{word} from {}: seq={seq} size={size} {}={}",
                 self.from(),
+                if self.view.mode == ProbeMode::EngineIo {
+                    "interval"
+                } else {
+                    "time"
+                },
                 units::duration(*rtt)
             )),
             PingEvent::Late { seq, size, rtt } => stdout_line(

@@ -9,6 +9,7 @@
 //! * `ping`, `soak`: those subcommands; `soak::preamble` (per-connection steps, scenarios).
 //! * `socketio_server`: `echo-server --socketio` against the real `socket.io-client`, from Node
 //!   and from a Chromium page.
+//! * `socketio_client`: `connect --socketio` against the real npm `socket.io` server and our own.
 //! * `completions`: the committed shell completions match the CLI.
 //! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
 //!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one
@@ -38,5 +39,6 @@ mod man;
 mod ping;
 mod reach;
 mod soak;
+mod socketio_client;
 mod socketio_server;
 mod tungstenite_interop;

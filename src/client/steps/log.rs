@@ -85,6 +85,8 @@ impl StepLog {
             Action::Send { .. } => ("send", Vec::new()),
             Action::SendUncompressed(..) => ("send_uncompressed", Vec::new()),
             Action::SendFile(_) => ("send_file", Vec::new()),
+            Action::Emit { ack: false, .. } => ("emit", Vec::new()),
+            Action::Emit { ack: true, .. } => ("emit_ack", Vec::new()),
             Action::Expect { matcher, .. } => match matcher {
                 Matcher::Regex(_, names) => ("expect", names.iter().map(|(_, s)| *s).collect()),
                 Matcher::Json { test, .. } => (

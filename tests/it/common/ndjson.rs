@@ -44,6 +44,7 @@ pub const ERROR_KINDS: &[&str] = &[
     "interrupted",
     "usage",
     "preamble",
+    "sio_connect_error",
 ];
 
 impl Schema {
@@ -70,6 +71,13 @@ impl Schema {
                 "buffered",
                 "buffer_drop",
                 "unconfirmed",
+                "sio_open",
+                "sio_ping",
+                "sio_connected",
+                "sio_event",
+                "sio_emit",
+                "sio_ack",
+                "sio_disconnect",
             ],
             Schema::Ping => &[
                 "redirect",
@@ -423,6 +431,8 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
                         "send",
                         "send_uncompressed",
                         "send_file",
+                        "emit",
+                        "emit_ack",
                         "expect",
                         "expect_json",
                     ]),
@@ -471,6 +481,43 @@ fn connect_event(ty: &str, v: &Value) -> Result<(), String> {
                 ("resend", J::Bool),
             ],
         ),
+        "sio_open" => need(
+            v,
+            &[
+                ("sid", J::Str),
+                ("ping_interval", J::Num),
+                ("ping_timeout", J::Num),
+                ("max_payload", J::Int),
+            ],
+        ),
+        "sio_ping" => need(v, &[("count", J::Int), ("since_last", J::Num)])
+            .and_then(|()| non_negative(v, &["since_last"])),
+        "sio_connected" => need(v, &[("namespace", J::Str), ("sid", J::StrOrNull)]),
+        "sio_event" | "sio_emit" => {
+            need(
+                v,
+                &[
+                    ("namespace", J::Str),
+                    ("event", J::Str),
+                    ("ack_id", J::IntOrNull),
+                ],
+            )?;
+            v["args"]
+                .is_array()
+                .then_some(())
+                .ok_or("args is not an array".into())
+        }
+        "sio_ack" => {
+            need(
+                v,
+                &[("namespace", J::Str), ("id", J::Int), ("rtt", J::NumOrNull)],
+            )?;
+            v["args"]
+                .is_array()
+                .then_some(())
+                .ok_or("args is not an array".into())
+        }
+        "sio_disconnect" => need(v, &[("namespace", J::Str), ("reason", J::Str)]),
         other => unreachable!("{other} is in Schema::Connect.types() without a rule"),
     }
 }
@@ -528,7 +575,10 @@ fn ping_summary(s: &Value) -> Result<(), String> {
         s,
         &[
             ("url", J::Str),
-            ("mode", J::OneOf(&["ping", "text", "connect"])),
+            (
+                "mode",
+                J::OneOf(&["ping", "text", "connect", "socketio", "engineio"]),
+            ),
             ("sent", J::Int),
             ("received", J::Int),
             ("loss_percent", J::Num),
@@ -894,6 +944,18 @@ fn samples(schema: Schema) -> Vec<Value> {
                 "why": "gave up"}),
             json!({"type": "unconfirmed", "ts": 1.7, "count": 5, "bytes": 640, "first": 26,
                 "last": 30, "more": false, "resend": true}),
+            json!({"type": "sio_open", "ts": 0.003, "sid": "lv_VI97HAXpY6yYWAAAC",
+                "ping_interval": 25.0, "ping_timeout": 20.0, "max_payload": 1000000}),
+            json!({"type": "sio_ping", "ts": 25.0, "count": 1, "since_last": 25.0}),
+            json!({"type": "sio_connected", "ts": 0.004, "namespace": "/", "sid": "oSO0"}),
+            json!({"type": "sio_event", "ts": 0.005, "namespace": "/", "event": "welcome",
+                "args": [{"hello": "world"}], "ack_id": null}),
+            json!({"type": "sio_emit", "ts": 0.005, "namespace": "/", "event": "ping",
+                "args": [1], "ack_id": 0}),
+            json!({"type": "sio_ack", "ts": 0.006, "namespace": "/", "id": 0, "args": ["ok"],
+                "rtt": 0.001}),
+            json!({"type": "sio_disconnect", "ts": 2.0, "namespace": "/",
+                "reason": "ping timeout"}),
         ],
         Schema::Ping => vec![
             redirect,

@@ -28,6 +28,16 @@ pub enum Command {
     Quit,
     /// An empty line: nothing to do.
     Nothing,
+    /// socket.io: emit EVENT; `json` (checked) is the argument list when an array, else one
+    /// argument, empty for none.
+    Emit {
+        event: String,
+        json: String,
+    },
+    /// socket.io: answer the last event that asked for an ack.
+    Ack(String),
+    /// socket.io: leave the namespace and join this one.
+    Namespace(String),
 }
 
 /// Name, arguments, what it does: `/help` prints this, Tab completes from it.
@@ -60,6 +70,21 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "send TEXT as one message in frames of SIZE bytes",
     ),
     ("/reconnect", "", "close with 1000 and connect again"),
+    (
+        "/emit",
+        "EVENT [JSON]",
+        "socket.io: emit EVENT (a JSON array is the argument list)",
+    ),
+    (
+        "/ack",
+        "[JSON]",
+        "socket.io: answer the last event that asked for an ack",
+    ),
+    (
+        "/namespace",
+        "NS",
+        "socket.io: leave the namespace and join NS",
+    ),
     (
         "/status",
         "",
@@ -115,12 +140,46 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/fragment" => fragment(args),
         "/raw" => Ok(Command::Raw(Bytes::from(args.to_string()))),
         "/reconnect" => no_args(Command::Reconnect),
+        "/emit" => {
+            let (event, json) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            if event.is_empty() {
+                return Err("/emit needs an EVENT, e.g. /emit chat {\"text\":\"hi\"}".into());
+            }
+            json_args("/emit", json.trim()).map(|json| Command::Emit {
+                event: event.to_string(),
+                json,
+            })
+        }
+        "/ack" => json_args("/ack", args.trim()).map(Command::Ack),
+        "/namespace" if args.trim().is_empty() => {
+            Err("/namespace needs a NS, e.g. /namespace /chat".into())
+        }
+        "/namespace" => Ok(Command::Namespace(args.trim().to_string())),
         "/status" => no_args(Command::Status),
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" => no_args(Command::Quit),
         other => Err(format!(
             "unknown command {other}; /help lists them, //text sends a line starting with /"
         )),
+    }
+}
+
+/// Arguments as JSON (empty: none), checked here so that a typo is an error line.
+fn json_args(name: &str, json: &str) -> Result<String, String> {
+    if !json.is_empty()
+        && let Err(e) = serde_json::from_str::<serde_json::Value>(json)
+    {
+        return Err(format!("{name}: the arguments are not JSON ({e})"));
+    }
+    Ok(json.to_string())
+}
+
+/// The argument list of `/emit` or `/ack`: an array is the list, anything else one argument.
+pub fn json_list(json: &str) -> Vec<serde_json::Value> {
+    match serde_json::from_str(json) {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(one) => vec![one],
+        Err(_) => Vec::new(),
     }
 }
 
@@ -298,6 +357,34 @@ mod tests {
             Command::Raw(Bytes::from_static(b"as is"))
         );
         assert_eq!(parse("/reconnect").unwrap(), Command::Reconnect);
+        assert_eq!(
+            parse(r#"/emit chat {"text":"hi"}"#).unwrap(),
+            Command::Emit {
+                event: "chat".into(),
+                json: r#"{"text":"hi"}"#.into()
+            }
+        );
+        assert_eq!(
+            parse("/emit ping").unwrap(),
+            Command::Emit {
+                event: "ping".into(),
+                json: String::new()
+            }
+        );
+        assert!(parse("/emit").is_err());
+        assert!(parse("/emit chat {oops").unwrap_err().contains("not JSON"));
+        assert_eq!(parse("/ack [1,2]").unwrap(), Command::Ack("[1,2]".into()));
+        assert_eq!(
+            parse("/namespace /chat").unwrap(),
+            Command::Namespace("/chat".into())
+        );
+        assert!(parse("/namespace").is_err());
+        assert_eq!(
+            json_list("[1,2]"),
+            [serde_json::json!(1), serde_json::json!(2)]
+        );
+        assert_eq!(json_list(r#""a""#), [serde_json::json!("a")]);
+        assert!(json_list("").is_empty());
         assert_eq!(
             parse("/file ./x.bin").unwrap(),
             Command::File("./x.bin".into())

@@ -6,12 +6,15 @@ use super::editor::{Edit, Editor};
 use super::screen::Screen;
 use super::view::lock;
 use crate::client::session::{self as client, Outgoing, Step};
-use crate::cmd::connect::{Ending, Output};
+use crate::client::steps::{Next, Runner};
+use crate::cmd::connect::sio::{self as sio_glue, Reaction};
+use crate::cmd::connect::{Ending, Output, sleep_opt};
 use crate::config::ConnectConfig;
 use crate::event::Event;
 use crate::render::human::palette;
 use crate::render::units;
 use crate::signals::{self, Stop};
+use crate::sio::client::Client as SioClient;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{CloseEvent, CloseSpec, Initiator};
 use crossterm::event::{Event as TermEvent, KeyEventKind};
@@ -27,6 +30,9 @@ pub struct Console<'a> {
     pub history_path: Option<&'a Path>,
     pub keys: mpsc::Receiver<TermEvent>,
     pub started: Instant,
+    /// `--socketio`: the client state machine, and the last event that asked for an ack.
+    pub sio: Option<SioClient>,
+    pub to_ack: Option<(String, u64)>,
 }
 
 impl Console<'_> {
@@ -41,6 +47,7 @@ impl Console<'_> {
         }
         let mut prompt_up = None;
         let mut shutdown = signals::subscribe();
+        self.queue_emit_steps(out);
         loop {
             // The prompt tells whether typed lines go out now or wait in the buffer.
             let up = link.is_up();
@@ -49,8 +56,37 @@ impl Console<'_> {
                 self.set_prompt(up);
             }
             tokio::select! {
-                wake = link.wait() => {
-                    if let Step::Ended { close, error } = link.handle(out, wake).await {
+                wake = link.wait() => match link.handle(out, wake).await {
+                    Step::Ended { close, error } => {
+                        if let Some(client) = self.sio.as_ref().filter(|c| c.joined()) {
+                            out.emit(Event::SioDisconnect {
+                                namespace: client.namespace().to_string(),
+                                reason: "transport close".into(),
+                            });
+                        }
+                        if let Some(e) = error {
+                            ending.error.get_or_insert(e);
+                        }
+                        return (close, ending);
+                    }
+                    Step::Data { kind, payload } if self.sio.is_some() => {
+                        self.on_sio(kind, &payload, link, out, &mut ending).await;
+                    }
+                    Step::Reconnected => {
+                        if let Some(client) = self.sio.as_mut() {
+                            client.reset();
+                            self.to_ack = None;
+                        }
+                    }
+                    _ => {}
+                },
+                _ = sleep_opt(self.sio.as_ref().and_then(SioClient::ping_deadline)), if link.is_up() && !link.is_closing() => {
+                    let Some(client) = self.sio.as_ref() else { continue };
+                    let (why, e) = sio_glue::ping_timeout(out, client);
+                    if self.cfg.reconnect.is_none() {
+                        out.emit(Event::Error(e.clone()));
+                    }
+                    if let Step::Ended { close, error } = link.peer_dead(out, &why, e) {
                         if let Some(e) = error {
                             ending.error.get_or_insert(e);
                         }
@@ -192,6 +228,40 @@ impl Console<'_> {
         };
         let result = match command {
             Command::Nothing => Ok(()),
+            // socket.io: a typed line is a `message` event.
+            Command::Send(DataKind::Text, payload) if self.sio.is_some() => {
+                let arg = serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned());
+                self.emit(link, out, "message", vec![arg]).await
+            }
+            Command::Emit { .. } | Command::Ack(_) | Command::Namespace(_)
+                if self.sio.is_none() =>
+            {
+                return self.error("/emit, /ack and /namespace need --socketio");
+            }
+            Command::Emit { event, json } => {
+                self.emit(link, out, &event, commands::json_list(&json))
+                    .await
+            }
+            Command::Ack(json) => {
+                let Some((namespace, id)) = self.to_ack.take() else {
+                    return self.error("no event is waiting for an ack");
+                };
+                let client = self.sio.as_ref().expect("checked above");
+                let send = client.ack(&namespace, id, commands::json_list(&json));
+                link.send(out, sio_glue::outgoing(send, fragment_size))
+                    .await
+            }
+            Command::Namespace(ns) => {
+                let client = self.sio.as_mut().expect("checked above");
+                let mut result = Ok(());
+                for send in client.switch_namespace(&ns) {
+                    result = result.and(
+                        link.send(out, sio_glue::outgoing(send, fragment_size))
+                            .await,
+                    );
+                }
+                result
+            }
             Command::Send(kind, payload) => link.send(out, msg(kind, payload, fragment_size)).await,
             Command::Raw(payload) => {
                 let mut m = msg(DataKind::Text, payload, fragment_size);
@@ -218,6 +288,99 @@ impl Console<'_> {
         };
         if let Err(e) = result {
             self.error(e.message());
+        }
+    }
+
+    /// `--emit` steps: queued in the client, sent once the namespace is joined (the console
+    /// waits for nothing, so `--emit-ack` only emits and `--expect` steps are not waited for).
+    fn queue_emit_steps(&mut self, out: &mut Output) {
+        let Some(client) = self.sio.as_mut() else {
+            return;
+        };
+        let script = &self.cfg.script;
+        let mut runner = Runner::new(script);
+        loop {
+            match runner.take_emit(script) {
+                Some(Ok(e)) => {
+                    if let Err(err) = client.emit(&e.event, e.args.clone(), e.ack, Instant::now()) {
+                        out.emit(Event::Warning(err.to_string()));
+                    }
+                }
+                Some(Err(err)) => out.emit(Event::Warning(err.to_string())),
+                None => match runner.next(script, Instant::now()) {
+                    Next::Done | Next::Expect { .. } => break,
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    async fn emit(
+        &mut self,
+        link: &mut client::Session,
+        out: &mut Output,
+        event: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Result<(), crate::error::Error> {
+        let client = self.sio.as_mut().expect("socket.io session");
+        let (sends, ack_id) = client
+            .emit(event, args.clone(), false, Instant::now())
+            .map_err(|e| crate::error::Error::new(crate::error::ErrorKind::Usage, e.to_string()))?;
+        out.emit(Event::SioEmit {
+            namespace: client.namespace().to_string(),
+            event: event.to_string(),
+            args,
+            ack_id,
+        });
+        for send in sends {
+            link.send(out, sio_glue::outgoing(send, self.cfg.fragment_size))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A WebSocket message in a socket.io session: answer, report, react.
+    async fn on_sio(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        link: &mut client::Session,
+        out: &mut Output,
+        ending: &mut Ending,
+    ) {
+        let Some(client) = self.sio.as_mut() else {
+            return;
+        };
+        let output = match sio_glue::feed(client, kind, payload) {
+            Ok(o) => o,
+            Err(e) => {
+                out.emit(Event::Error(e.clone()));
+                ending.error.get_or_insert(e);
+                return self.close(link, out, &CloseSpec::default()).await;
+            }
+        };
+        for send in output.send {
+            if let Err(e) = link
+                .send(out, sio_glue::outgoing(send, self.cfg.fragment_size))
+                .await
+            {
+                out.emit(Event::Error(e));
+            }
+        }
+        let mut close = false;
+        for ev in output.events {
+            match sio_glue::report(out, client, ev) {
+                Reaction::Refused(e) => {
+                    ending.error.get_or_insert(e);
+                    close = true;
+                }
+                Reaction::ServerLeft => close = true,
+                Reaction::Event { ack: Some(ack), .. } => self.to_ack = Some(ack),
+                _ => {}
+            }
+        }
+        if close {
+            self.close(link, out, &CloseSpec::default()).await;
         }
     }
 

@@ -39,10 +39,12 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
     let mut view = View::new(screen.clone());
     view.show_control = cfg.show_control;
     view.verbose = cfg.output.verbose;
+    view.sio = cfg.socketio.is_some();
     view.base64 = cfg.binary_format == crate::render::BinaryFormat::Base64;
     let history_path = cfg.interactive.as_ref().and_then(|i| i.history.clone());
     view.timestamps = cfg.interactive.as_ref().is_some_and(|i| i.timestamps);
     let mut out = Output::new(start, Box::new(view));
+    out.hide_received = cfg.socketio.is_some();
 
     // Connect before raw mode so that Ctrl-C during a slow connect is the usual signal.
     let (conn, hs) = match open_first(&cfg, &mut out, None).await {
@@ -95,6 +97,14 @@ pub async fn run(cfg: ConnectConfig) -> ExitCode {
         history_path: history_path.as_deref(),
         keys,
         started: start,
+        sio: cfg.socketio.as_ref().map(|c| {
+            crate::sio::client::Client::new(
+                &c.namespace,
+                c.auth.clone(),
+                crate::sio::client::Limits::default(),
+            )
+        }),
+        to_ack: None,
     }
     .run(&mut link, &mut out)
     .await;

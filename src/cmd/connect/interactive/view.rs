@@ -5,7 +5,9 @@
 use super::screen::Screen;
 use crate::error::escape_controls;
 use crate::event::Event;
-use crate::render::human::{close_line, heartbeat_line, link_line, palette, redact_header};
+use crate::render::human::{
+    close_line, heartbeat_line, link_line, palette, redact_header, sio_event_line,
+};
 use crate::render::{Render, units};
 use crate::ws::proto::DataKind;
 use base64::Engine;
@@ -19,6 +21,9 @@ pub struct View {
     pub verbose: bool,
     pub timestamps: bool,
     pub base64: bool,
+    /// socket.io: the raw Engine.IO packets sent (pongs, `42[…]`) only with -v; the emits
+    /// have lines of their own.
+    pub sio: bool,
 }
 
 impl View {
@@ -29,6 +34,7 @@ impl View {
             verbose: false,
             timestamps: false,
             base64: false,
+            sio: false,
         }
     }
 }
@@ -89,6 +95,7 @@ impl View {
                 }
                 line
             }
+            Event::Sent { .. } if self.sio && !self.verbose => return None,
             Event::Sent {
                 kind,
                 payload,
@@ -194,6 +201,41 @@ impl View {
                 line
             }
             Event::Warning(w) => format!("{} {w}", palette::warn("warning:")),
+            Event::SioEvent {
+                event,
+                args,
+                ack_id,
+                ..
+            } => {
+                let mut line = format!("< {}", sio_event_line("event", event, args, None));
+                if ack_id.is_some() {
+                    line.push_str(&palette::dim(" (asks for an ack: /ack [JSON])").to_string());
+                }
+                line
+            }
+            Event::SioAck { id, args, rtt, .. } => {
+                let mut line = format!("< {}", sio_event_line("ack", &id.to_string(), args, None));
+                if let Some(rtt) = rtt {
+                    line.push_str(&format!(" rtt={}", units::duration(*rtt)));
+                }
+                line
+            }
+            Event::SioEmit {
+                event,
+                args,
+                ack_id,
+                ..
+            } => format!(
+                "{} {}",
+                palette::dim(">"),
+                sio_event_line("emit", event, args, *ack_id)
+            ),
+            Event::SioPing { count, since_last } if control => palette::control(&format!(
+                "< engine.io ping #{count} ({} after the last), answered with a pong",
+                units::duration(*since_last)
+            ))
+            .to_string(),
+            Event::SioPing { .. } => return None,
             other => link_line(other)?,
         })
     }
