@@ -1,24 +1,37 @@
 //! One task per accepted socket: TLS and the HTTP upgrade under the handshake timeout, within
 //! the connection limit, then the connection loop (`conn_loop`).
 
-use super::Shared;
 use super::conn_loop::ConnLoop;
+use super::{Shared, TaskGuard};
 use crate::net::stream::Socket;
 use crate::ws::handshake::server as http;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The byte stream: plain TCP or TLS.
 pub(super) type Io = crate::net::stream::MaybeTls<tokio_rustls::server::TlsStream<Socket>>;
 
-/// Holds one of the `max_connections` places while a WebSocket is open.
-pub(super) struct OpenSlot(Arc<Shared>);
+/// Holds one of the `max_connections` places from the upgrade until the connection loop takes
+/// it over (`TaskGuard::hold_open`), or gives it back when dropped before that.
+pub(super) struct OpenSlot(Option<Arc<Shared>>);
+
+impl OpenSlot {
+    /// The place stays taken: the connection's `TaskGuard` gives it back.
+    pub(super) fn keep(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for OpenSlot {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        if let Some(shared) = &self.0 {
+            shared.open.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -32,36 +45,81 @@ pub(super) struct Upgraded {
     pub slot: OpenSlot,
 }
 
-pub(super) async fn serve(tcp: Socket, peer: SocketAddr, shared: Arc<Shared>) {
+/// A connection's task: the handshake, boxed (the TLS and HTTP state is large, and is only
+/// needed until the upgrade), then the connection loop held in the task itself. Written by
+/// hand rather than as one async fn: an async fn keeps its arguments, its `Notified` and the
+/// locals of every branch in the task for the connection's whole life (920 bytes against the
+/// loop's own size; see the size test in `conn_loop`). The size difference between the
+/// variants is the point: the big one is the one that lasts.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum ConnTask {
+    Handshake(Pin<Box<dyn Future<Output = Option<ConnLoop>> + Send>>),
+    Open(ConnLoop),
+    Done,
+}
+
+impl ConnTask {
+    pub(super) fn new(tcp: Socket, peer: SocketAddr, guard: TaskGuard) -> Self {
+        ConnTask::Handshake(Box::pin(upgrade(tcp, peer, guard)))
+    }
+}
+
+impl Future for ConnTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            match this {
+                ConnTask::Handshake(f) => match ready!(f.as_mut().poll(cx)) {
+                    // Dropping the handshake's box before the loop's first poll.
+                    Some(conn) => *this = ConnTask::Open(conn),
+                    None => *this = ConnTask::Done,
+                },
+                ConnTask::Open(conn) => {
+                    ready!(Pin::new(conn).poll(cx));
+                    *this = ConnTask::Done;
+                }
+                ConnTask::Done => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+/// TLS and the HTTP upgrade under the handshake timeout, unless shutdown comes first.
+async fn upgrade(tcp: Socket, peer: SocketAddr, guard: TaskGuard) -> Option<ConnLoop> {
     // Created before the check, so a shutdown that starts in between is still seen.
+    let shared = Arc::clone(&guard);
     let shutdown = shared.shutdown.notified();
     tokio::pin!(shutdown);
-    if shared.stopping.load(Ordering::SeqCst) {
-        return;
+    if guard.stopping.load(Ordering::SeqCst) {
+        return None;
     }
     if let Socket::Tcp(s) = &tcp {
         let _ = s.set_nodelay(true);
     }
-    let limit = shared.cfg.handshake_timeout;
+    let limit = guard.cfg.handshake_timeout;
     let upgraded = tokio::select! {
         biased;
-        _ = &mut shutdown => return,
-        // Boxed: the TLS and HTTP state is large, and is only needed until the upgrade;
-        // inline, it would stay part of every connection's task for its whole life.
-        r = tokio::time::timeout(limit, Box::pin(handshake(tcp, peer, &shared))) => r,
+        _ = &mut shutdown => return None,
+        r = tokio::time::timeout(limit, handshake(tcp, peer, &shared)) => r,
     };
     match upgraded {
-        Err(_) => shared.reject(
-            peer,
-            None,
-            None,
-            format!(
-                "no complete handshake within {} (--handshake-timeout); dropped",
-                humantime::format_duration(limit)
-            ),
-        ),
-        Ok(None) => {}
-        Ok(Some(up)) => ConnLoop::new(up, peer, shared.clone(), shutdown).await,
+        Err(_) => {
+            guard.reject(
+                peer,
+                None,
+                None,
+                format!(
+                    "no complete handshake within {} (--handshake-timeout); dropped",
+                    humantime::format_duration(limit)
+                ),
+            );
+            None
+        }
+        Ok(None) => None,
+        // Open connections learn of shutdown from `Shared::stopping` and its wakers table.
+        Ok(Some(up)) => Some(ConnLoop::new(up, peer, guard)),
     }
 }
 
@@ -82,10 +140,9 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
     if shared.sio.is_some() {
         // socket.io sessions outlive the handshake timeout: served by a task of their own,
         // which shutdown waits for like a connection's.
-        shared.tasks.fetch_add(1, Ordering::AcqRel);
-        let guard = super::TaskGuard(shared.clone());
+        let guard = TaskGuard::enter(shared.clone());
         tokio::spawn(async move {
-            super::socketio::serve(io, peer, guard.0.clone()).await;
+            super::socketio::serve(io, peer, Arc::clone(&guard)).await;
             drop(guard);
         });
         return None;
@@ -119,7 +176,7 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
         }
     };
     let open = shared.open.fetch_add(1, Ordering::AcqRel) + 1;
-    let slot = OpenSlot(shared.clone());
+    let slot = OpenSlot(Some(shared.clone()));
     if open > shared.cfg.max_connections {
         drop(slot);
         let refusal = http::Refusal::new(

@@ -5,9 +5,11 @@
 //! and the report when the connection ends. RFC 6455 itself (ping replies, the closing
 //! handshake, violations) is the engine's (`ws::proto::endpoint`).
 
-use super::accept::{Io, OpenSlot};
+use super::accept::Io;
 use super::broadcast::{self, Member, Next};
-use super::{ServerEvent, Shared, app_pong, budget, message_faults};
+use super::stamp::Stamp;
+use super::wakers::Key;
+use super::{ConnGuard, ServerEvent, app_pong, budget, message_faults};
 use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::ws::connection::Connection;
 use crate::ws::proto::DataKind;
@@ -17,7 +19,6 @@ use crate::ws::proto::frame;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -53,34 +54,48 @@ struct Counts {
     bytes_out: u64,
 }
 
+/// Replies held back by `--delay`: boxed, since only that fault needs them.
+#[derive(Default)]
+struct Deferrals {
+    queue: VecDeque<(Instant, Deferred)>,
+    /// Wire bytes held in `queue`: output too, counted in `--max-buffered`.
+    bytes: usize,
+}
+
+/// Every idle connection holds one of these: times are `Stamp`s (8 bytes, not 16), what only
+/// a feature needs is boxed, and the small fields of the loop live here too, where they fill
+/// the padding (see the size test in `conn_loop`).
 pub(super) struct Echo {
     pub(super) id: u64,
     peer: SocketAddr,
-    pub(super) shared: Arc<Shared>,
+    /// The server, and this connection's count in it.
+    pub(super) shared: ConnGuard,
     heartbeat: Option<Box<Heartbeat>>,
-    opened: Instant,
-    last_data: Instant,
+    opened: Stamp,
+    last_data: Stamp,
     /// The time of the read being processed, when something needs a clock.
-    now: Instant,
-    /// `now` is from an earlier read; refreshed on first use.
-    pub(super) clock_stale: bool,
-    deferred: VecDeque<(Instant, Deferred)>,
-    /// Wire bytes held in `deferred`: output too, counted in `--max-buffered`.
-    pub(super) deferred_bytes: usize,
-    /// Set on shutdown: nothing may last past it.
-    hard_deadline: Option<Instant>,
-    /// When the connection's one timer is set to fire.
-    pub(super) timer_at: Option<Instant>,
-    pub(super) resume_on_drain: bool,
+    now: Stamp,
+    /// When the connection's one timer is set to fire (`NEVER`: no timer).
+    timer_at: Stamp,
+    deferred: Option<Box<Deferrals>>,
     counts: Counts,
     /// Only with message faults configured.
     faults: Option<Box<message_faults::State>>,
-    _slot: OpenSlot,
+    /// `now` is from an earlier read; refreshed on first use.
+    pub(super) clock_stale: bool,
+    pub(super) resume_on_drain: bool,
+    /// Shutdown began: nothing may last past `Shared::stop_deadline`.
+    pub(super) shutdown_seen: bool,
+    /// The loop's: registered with the budget as a candidate to make room.
+    pub(super) heavy: bool,
+    /// The loop's: its slot in the server's wakers table.
+    pub(super) waker_key: Key,
 }
 
 impl Echo {
-    pub(super) fn new(id: u64, peer: SocketAddr, shared: Arc<Shared>, slot: OpenSlot) -> Self {
+    pub(super) fn new(id: u64, peer: SocketAddr, shared: ConnGuard) -> Self {
         let now = Instant::now();
+        let stamp = Stamp::of(shared.epoch, now);
         let m = shared.cfg.faults.messages;
         let faults = m.any().then(|| Box::new(message_faults::State::new(m, id)));
         Echo {
@@ -91,23 +106,47 @@ impl Echo {
                 .clone()
                 .map(|cfg| Box::new(Heartbeat::new(cfg, now))),
             shared,
-            opened: now,
-            last_data: now,
-            now,
-            clock_stale: false,
-            deferred: VecDeque::new(),
-            deferred_bytes: 0,
-            hard_deadline: None,
-            timer_at: None,
-            resume_on_drain: false,
+            opened: stamp,
+            last_data: stamp,
+            now: stamp,
+            timer_at: Stamp::NEVER,
+            deferred: None,
             counts: Counts::default(),
             faults,
-            _slot: slot,
+            clock_stale: false,
+            resume_on_drain: false,
+            shutdown_seen: false,
+            heavy: false,
+            waker_key: Key::NONE,
         }
     }
 
     pub(super) fn can_read(&self) -> bool {
-        self.deferred.len() < MAX_DEFERRED
+        self.deferred
+            .as_ref()
+            .is_none_or(|d| d.queue.len() < MAX_DEFERRED)
+    }
+
+    /// Output held back by `--delay`, in wire bytes.
+    pub(super) fn deferred_bytes(&self) -> usize {
+        self.deferred.as_ref().map_or(0, |d| d.bytes)
+    }
+
+    fn stamp(&self, t: Instant) -> Stamp {
+        Stamp::of(self.shared.epoch, t)
+    }
+
+    fn at(&self, s: Stamp) -> Instant {
+        s.instant(self.shared.epoch)
+    }
+
+    /// When the connection's one timer is set to fire.
+    pub(super) fn timer_at(&self) -> Option<Instant> {
+        self.timer_at.get(self.shared.epoch)
+    }
+
+    pub(super) fn set_timer_at(&mut self, at: Option<Instant>) {
+        self.timer_at = at.map_or(Stamp::NEVER, |t| self.stamp(t));
     }
 
     /// Only features that need a clock pay for reading it, once per read.
@@ -117,7 +156,7 @@ impl Echo {
             let cfg = &self.shared.cfg;
             if self.heartbeat.is_some() || cfg.idle_timeout.is_some() || cfg.faults.delay.is_some()
             {
-                self.now = Instant::now();
+                self.now = self.stamp(Instant::now());
             }
         }
     }
@@ -130,7 +169,7 @@ impl Echo {
             Event::Ping(_) => {}
             Event::Pong(p) => {
                 if let Some(hb) = &mut self.heartbeat {
-                    hb.on_pong(&p, self.now);
+                    hb.on_pong(&p, self.now.instant(self.shared.epoch));
                 }
             }
         }
@@ -141,7 +180,7 @@ impl Echo {
         self.counts.bytes_in += payload.len() as u64;
         self.last_data = self.now;
         if let Some(hb) = &mut self.heartbeat {
-            hb.on_traffic(self.now);
+            hb.on_traffic(self.now.instant(self.shared.epoch));
         }
         // Plain reads of the shared config; no reference counting on this path.
         let cfg = &self.shared.cfg;
@@ -198,7 +237,7 @@ impl Echo {
         }
         // A frame header is at most 14 bytes.
         let wire_len = payload.len() + 14;
-        let own = out.len() + self.deferred_bytes;
+        let own = out.len() + self.deferred_bytes();
         if self.shared.budget.admit(self.id, own, wire_len) == budget::Verdict::CloseSelf {
             self.over_budget(ep, out);
             return;
@@ -228,8 +267,10 @@ impl Echo {
 
     fn defer(&mut self, action: Deferred) {
         let delay = self.shared.cfg.faults.delay.unwrap_or_default();
-        self.deferred_bytes += action.wire_len();
-        self.deferred.push_back((self.now + delay, action));
+        let at = self.at(self.now) + delay;
+        let d = self.deferred.get_or_insert_default();
+        d.bytes += action.wire_len();
+        d.queue.push_back((at, action));
     }
 
     fn execute(&mut self, ep: &mut Endpoint, action: Deferred, out: &mut Vec<u8>) {
@@ -262,22 +303,25 @@ impl Echo {
     /// Send Close and wait for the client's (a server-initiated closing handshake).
     fn start_close(&mut self, ep: &mut Endpoint, code: u16, reason: &str, out: &mut Vec<u8>) {
         ep.close(out, code, reason);
-        self.deferred = VecDeque::new();
-        self.deferred_bytes = 0;
+        self.deferred = None;
     }
 
     /// The next thing due. While closing, the engine keeps its own `CLOSE_TIMEOUT`; only a
     /// shutdown's grace period can end it sooner.
     pub(super) fn next_deadline(&self, state: State) -> Option<Instant> {
+        let hard = self.hard_deadline();
         if state != State::Open {
-            return self.hard_deadline;
+            return hard;
         }
         let cfg = &self.shared.cfg;
         [
-            self.deferred.front().map(|(at, _)| *at),
-            cfg.idle_timeout.map(|t| self.last_data + t),
+            self.deferred
+                .as_ref()
+                .and_then(|d| d.queue.front())
+                .map(|(at, _)| *at),
+            cfg.idle_timeout.map(|t| self.at(self.last_data) + t),
             self.heartbeat.as_ref().map(|hb| hb.next_deadline()),
-            self.hard_deadline,
+            hard,
         ]
         .into_iter()
         .flatten()
@@ -288,12 +332,20 @@ impl Echo {
     /// the loop must set it again.
     pub(super) fn timer_stale(&self, state: State) -> bool {
         self.next_deadline(state)
-            .is_some_and(|d| self.timer_at.is_none_or(|at| d < at))
+            .is_some_and(|d| self.timer_at().is_none_or(|at| d < at))
+    }
+
+    /// Set on shutdown (the same for every connection): nothing may last past it.
+    fn hard_deadline(&self) -> Option<Instant> {
+        if !self.shutdown_seen {
+            return None;
+        }
+        self.shared.stop_deadline.get().copied()
     }
 
     pub(super) fn on_timer(&mut self, ws: &mut Connection<Io>, now: Instant) {
-        self.now = now;
-        if self.hard_deadline.is_some_and(|h| now >= h) && ws.endpoint().state() != State::Open {
+        self.now = self.stamp(now);
+        if self.hard_deadline().is_some_and(|h| now >= h) && ws.endpoint().state() != State::Open {
             ws.endpoint_mut().on_timeout();
             return;
         }
@@ -304,18 +356,19 @@ impl Echo {
 
     fn on_timer_open(&mut self, ep: &mut Endpoint, now: Instant, out: &mut Vec<u8>) {
         while ep.is_open()
-            && let Some((at, _)) = self.deferred.front()
+            && let Some(d) = &mut self.deferred
+            && let Some((at, _)) = d.queue.front()
             && *at <= now
         {
-            let (_, action) = self.deferred.pop_front().expect("front exists");
-            self.deferred_bytes -= action.wire_len();
+            let (_, action) = d.queue.pop_front().expect("front exists");
+            d.bytes -= action.wire_len();
             self.execute(ep, action, out);
         }
-        if self.deferred.is_empty() && self.deferred.capacity() > 0 {
-            self.deferred = VecDeque::new();
+        if self.deferred.as_ref().is_some_and(|d| d.queue.is_empty()) {
+            self.deferred = None;
         }
         if let Some(idle) = self.shared.cfg.idle_timeout
-            && now >= self.last_data + idle
+            && now >= self.at(self.last_data) + idle
         {
             self.start_close(ep, close::GOING_AWAY, "idle timeout", out);
         }
@@ -344,7 +397,7 @@ impl Echo {
     }
 
     pub(super) fn on_shutdown(&mut self, ws: &mut Connection<Io>) {
-        self.hard_deadline = Some(Instant::now() + self.shared.cfg.shutdown_grace);
+        self.shutdown_seen = true;
         if ws.endpoint().is_open() {
             ws.queue(|ep, out| self.start_close(ep, close::GOING_AWAY, "going away", out));
         }
@@ -406,7 +459,7 @@ impl Echo {
             id: self.id,
             peer: self.peer,
             close,
-            duration: self.opened.elapsed(),
+            duration: self.at(self.opened).elapsed(),
             messages_in: self.counts.messages_in,
             messages_out: self.counts.messages_out,
             rtt,

@@ -21,7 +21,9 @@ mod conn_loop;
 mod echo;
 mod message_faults;
 pub mod socketio;
+mod stamp;
 pub mod tls;
+mod wakers;
 
 pub use message_faults::{Injected, MessageFaults};
 
@@ -249,7 +251,14 @@ struct Shared {
     tasks: AtomicUsize,
     all_done: Notify,
     stopping: AtomicBool,
+    /// Wakes the connections still in their handshake at shutdown.
     shutdown: Notify,
+    /// Wakes the open connections at shutdown.
+    wakers: wakers::Wakers,
+    /// Set at shutdown, before `stopping`: no connection lasts past it.
+    stop_deadline: std::sync::OnceLock<Instant>,
+    /// What connections count their times from (`stamp`).
+    epoch: Instant,
 }
 
 impl Shared {
@@ -272,6 +281,12 @@ impl Shared {
         });
     }
 
+    fn task_ended(&self) {
+        if self.tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.all_done.notify_waiters();
+        }
+    }
+
     fn summary(&self) -> ServerSummary {
         let get = |a: &AtomicU64| a.load(Ordering::Acquire);
         ServerSummary {
@@ -288,14 +303,62 @@ impl Shared {
     }
 }
 
-/// Counts a connection task alive until it ends, however it ends.
-struct TaskGuard(Arc<Shared>);
+/// Counts a connection task alive until it ends, however it ends; `hold_open` turns it into
+/// the connection's `ConnGuard` once its WebSocket is open. (`None` only inside `hold_open`.)
+struct TaskGuard(Option<Arc<Shared>>);
+
+impl TaskGuard {
+    fn enter(shared: Arc<Shared>) -> Self {
+        shared.tasks.fetch_add(1, Ordering::AcqRel);
+        TaskGuard(Some(shared))
+    }
+
+    /// The connection's WebSocket is open: its place is given back when the task ends.
+    fn hold_open(mut self, slot: accept::OpenSlot) -> ConnGuard {
+        slot.keep();
+        ConnGuard(
+            self.0
+                .take()
+                .expect("a task guard holds the server until hold_open"),
+        )
+    }
+}
+
+impl std::ops::Deref for TaskGuard {
+    type Target = Arc<Shared>;
+
+    fn deref(&self) -> &Arc<Shared> {
+        self.0
+            .as_ref()
+            .expect("a task guard holds the server until hold_open")
+    }
+}
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
-        if self.0.tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.all_done.notify_waiters();
+        if let Some(shared) = &self.0 {
+            shared.task_ended();
         }
+    }
+}
+
+/// An open connection's hold on the server: counted in `tasks` and in `open` until it ends.
+/// One `Arc` for both, and for everything the connection reads of the server: every idle
+/// connection carries it.
+struct ConnGuard(Arc<Shared>);
+
+impl std::ops::Deref for ConnGuard {
+    type Target = Arc<Shared>;
+
+    fn deref(&self) -> &Arc<Shared> {
+        &self.0
+    }
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.0.task_ended();
     }
 }
 
@@ -387,6 +450,9 @@ impl Server {
                 all_done: Notify::new(),
                 stopping: AtomicBool::new(false),
                 shutdown: Notify::new(),
+                wakers: wakers::Wakers::default(),
+                stop_deadline: std::sync::OnceLock::new(),
+                epoch: Instant::now(),
             }),
         })
     }
@@ -433,12 +499,8 @@ impl Server {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
-                        shared.tasks.fetch_add(1, Ordering::AcqRel);
-                        let guard = TaskGuard(shared.clone());
-                        tokio::spawn(async move {
-                            accept::serve(tcp, peer, guard.0.clone()).await;
-                            drop(guard);
-                        });
+                        let guard = TaskGuard::enter(shared.clone());
+                        tokio::spawn(accept::ConnTask::new(tcp, peer, guard));
                     }
                     Err(e) => {
                         // Out of file descriptors, usually: say so once a second and back off
@@ -457,10 +519,14 @@ impl Server {
         }
         drop(listener);
 
+        let _ = shared
+            .stop_deadline
+            .set(Instant::now() + shared.cfg.shutdown_grace);
         shared.stopping.store(true, Ordering::SeqCst);
         let open = shared.open.load(Ordering::Acquire) + shared.sio.as_ref().map_or(0, |h| h.len());
         shared.emit(|| ServerEvent::ShuttingDown { connections: open });
         shared.shutdown.notify_waiters();
+        shared.wakers.wake_all();
         if let Some(sio) = &shared.sio {
             sio.shut_down(&shared);
         }
