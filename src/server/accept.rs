@@ -30,6 +30,8 @@ pub(super) struct Upgraded {
     /// Bytes that came after the request head: the first frames.
     pub leftover: Vec<u8>,
     pub slot: OpenSlot,
+    /// `--client-id header:NAME`: that header's value.
+    pub client_header: Option<String>,
 }
 
 pub(super) async fn serve(tcp: Socket, peer: SocketAddr, shared: Arc<Shared>) {
@@ -138,7 +140,17 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
     if io.write_all(&response).await.is_err() || io.flush().await.is_err() {
         return None;
     }
+    let client_header = shared
+        .cfg
+        .scale
+        .replay
+        .as_ref()
+        .and_then(|r| match &r.client_id {
+            super::scaleout::ClientIdFrom::Header(name) => header(&buf[..consumed], name),
+            _ => None,
+        });
     Some(Upgraded {
+        client_header,
         io,
         path: up.path,
         subprotocol: up.subprotocol,
@@ -146,6 +158,20 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
         leftover: buf.get(consumed..).unwrap_or_default().to_vec(),
         slot,
     })
+}
+
+/// One header of a request head already parsed once (rare: only for `header:NAME` ids).
+fn header(head: &[u8], name: &str) -> Option<String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    req.parse(head).ok()?;
+    let h = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))?;
+    String::from_utf8(h.value.to_vec())
+        .ok()
+        .map(|v| v.trim().to_string())
 }
 
 async fn refuse(io: &mut Io, refusal: &http::Refusal) {

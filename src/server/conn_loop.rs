@@ -61,6 +61,10 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         shutdown: Pin<&'a mut Notified<'n>>,
     ) -> Self {
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut seat = shared
+            .scale
+            .as_ref()
+            .map(|r| Box::new(r.seat(&up.path, up.client_header.as_deref())));
         shared.connections.fetch_add(1, Ordering::Relaxed);
         shared.emit(|| ServerEvent::Opened {
             id,
@@ -69,7 +73,14 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
             subprotocol: up.subprotocol,
             compression: up.deflate.map(|d| d.to_string()),
         });
-        let member = shared.hub.as_ref().map(|h| h.join(id));
+        let room = seat.as_ref().map_or(&shared.lobby, |s| &s.room).clone();
+        let member = shared.hub.as_ref().map(|h| h.join(id, &room));
+        if let (Some(relay), Some(seat), Some(m)) = (&shared.scale, &mut seat, &member) {
+            seat.member = Some(m.clone());
+            if let Some(client) = &seat.client {
+                relay.start_replay(&shared, m, &seat.room, client);
+            }
+        }
         let mut ws = Connection::new(
             up.io,
             Role::Server,
@@ -84,7 +95,7 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         }
         ConnLoop {
             ws,
-            echo: Echo::new(id, peer, shared, up.slot),
+            echo: Echo::new(id, peer, shared, up.slot, seat),
             member,
             held: 0,
             heavy: false,
@@ -98,7 +109,7 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
     /// The connection is over: leave the hub, report, add to the totals.
     fn end(&mut self) {
         if let (Some(hub), Some(_)) = (&self.echo.shared.hub, &self.member) {
-            hub.leave(self.echo.id);
+            hub.leave(self.echo.id, self.echo.room());
         }
         self.timer = None;
         let budget = &self.echo.shared.budget;

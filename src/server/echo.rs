@@ -7,6 +7,7 @@
 
 use super::accept::{Io, OpenSlot};
 use super::broadcast::{self, Member, Next};
+use super::scaleout::Seat;
 use super::{ServerEvent, Shared, app_pong, budget, message_faults};
 use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::ws::connection::Connection;
@@ -75,11 +76,19 @@ pub(super) struct Echo {
     counts: Counts,
     /// Only with message faults configured.
     faults: Option<Box<message_faults::State>>,
+    /// With `--redis`, `--room` or `--replay`: the room and who the client is.
+    seat: Option<Box<Seat>>,
     _slot: OpenSlot,
 }
 
 impl Echo {
-    pub(super) fn new(id: u64, peer: SocketAddr, shared: Arc<Shared>, slot: OpenSlot) -> Self {
+    pub(super) fn new(
+        id: u64,
+        peer: SocketAddr,
+        shared: Arc<Shared>,
+        slot: OpenSlot,
+        seat: Option<Box<Seat>>,
+    ) -> Self {
         let now = Instant::now();
         let m = shared.cfg.faults.messages;
         let faults = m.any().then(|| Box::new(message_faults::State::new(m, id)));
@@ -102,8 +111,37 @@ impl Echo {
             resume_on_drain: false,
             counts: Counts::default(),
             faults,
+            seat,
             _slot: slot,
         }
+    }
+
+    pub(super) fn room(&self) -> &str {
+        self.seat.as_ref().map_or(&self.shared.lobby, |s| &s.room)
+    }
+
+    /// `--client-id first-message`: the first text message names the client (and is not
+    /// broadcast); its replay starts then.
+    fn take_first_message_id(&mut self, kind: DataKind, payload: &[u8]) -> bool {
+        let (Some(relay), Some(seat)) = (&self.shared.scale, &mut self.seat) else {
+            return false;
+        };
+        let Some(client) = &mut seat.client else {
+            return false;
+        };
+        if client.id.is_some() || !relay.first_message_ids() {
+            return false;
+        }
+        let id = match kind {
+            DataKind::Text => String::from_utf8_lossy(payload).trim().to_string(),
+            DataKind::Binary => String::new(),
+        };
+        // An unusable id still ends the wait: the client is simply not replayed to.
+        client.id = Some(id).filter(|i| !i.is_empty() && i.len() <= 256);
+        if let Some(m) = &seat.member {
+            relay.start_replay(&self.shared, m, &seat.room, client);
+        }
+        true
     }
 
     pub(super) fn can_read(&self) -> bool {
@@ -158,6 +196,11 @@ impl Echo {
         };
         if let Some(reply) = pong {
             self.reply(ep, DataKind::Text, &reply, out);
+        } else if self.take_first_message_id(kind, payload) {
+        } else if let (Some(relay), Some(hub), Some(seat)) =
+            (&self.shared.scale, &self.shared.hub, &self.seat)
+        {
+            relay.broadcast(hub, &seat.room, kind, payload, fragment);
         } else if let Some(hub) = &self.shared.hub {
             // Framed once for every member: the server's frames are the same for all.
             let mut wire = Vec::new();
@@ -165,11 +208,12 @@ impl Echo {
             let frame = broadcast::Frame {
                 wire: Bytes::from(wire),
                 payload_len: payload.len(),
+                seq: 0,
             };
             if delay.is_some() {
                 self.defer(Deferred::Broadcast(frame));
             } else {
-                hub.broadcast(&frame);
+                hub.broadcast(&self.shared.lobby, &frame);
             }
         } else if let Some(faults) = &mut self.faults {
             for echo in faults.on_message(kind, payload) {
@@ -244,7 +288,7 @@ impl Echo {
             }
             Deferred::Broadcast(frame) => {
                 if let Some(hub) = &self.shared.hub {
-                    hub.broadcast(&frame);
+                    hub.broadcast(&self.shared.lobby, &frame);
                 }
             }
             Deferred::Close(spec) => self.start_close(ep, spec.code, &spec.reason, out),
@@ -366,6 +410,11 @@ impl Echo {
                 match next {
                     Next::Frame(f) => {
                         if ep.is_open() {
+                            if f.seq > 0
+                                && let Some(c) = self.seat.as_mut().and_then(|s| s.client.as_mut())
+                            {
+                                c.last_seq = c.last_seq.max(f.seq);
+                            }
                             out.extend_from_slice(&f.wire);
                             self.counts.messages_out += 1;
                             self.counts.bytes_out += f.payload_len as u64;
@@ -374,7 +423,7 @@ impl Echo {
                     Next::Empty => return,
                     Next::Slow => {
                         if let Some(hub) = &self.shared.hub {
-                            hub.leave(self.id);
+                            hub.leave(self.id, self.room());
                         }
                         self.start_close(ep, 1008, "slow consumer", out);
                         return;
@@ -387,6 +436,11 @@ impl Echo {
     /// The connection is over: add to the totals and report.
     pub(super) fn finish(&mut self, close: CloseEvent) {
         let s = &self.shared;
+        if let (Some(relay), Some(seat)) = (&s.scale, &self.seat)
+            && let Some(client) = &seat.client
+        {
+            relay.leave(&seat.room, client);
+        }
         if let Some(f) = &mut self.faults {
             f.finish();
             s.injected
