@@ -23,6 +23,12 @@ impl Drop for OpenSlot {
 }
 
 pub(super) struct Upgraded {
+    pub id: u64,
+    /// With `--redis`, `--room` or `--replay`.
+    pub seat: Option<Box<super::scaleout::Seat>>,
+    /// In the broadcast room before the client hears 101: whatever it sends next, or anyone
+    /// else sends after its upgrade, reaches it.
+    pub member: Option<Arc<super::broadcast::Member>>,
     pub io: Io,
     pub path: String,
     pub subprotocol: Option<String>,
@@ -30,8 +36,25 @@ pub(super) struct Upgraded {
     /// Bytes that came after the request head: the first frames.
     pub leftover: Vec<u8>,
     pub slot: OpenSlot,
-    /// `--client-id header:NAME`: that header's value.
-    pub client_header: Option<String>,
+}
+
+/// Leaves the room if the upgrade does not complete (a failed write, the handshake timeout
+/// dropping the future) — the connection loop leaves it otherwise.
+struct Joined<'a> {
+    shared: &'a Shared,
+    id: u64,
+    room: Arc<str>,
+    armed: bool,
+}
+
+impl Drop for Joined<'_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Some(hub) = &self.shared.hub
+        {
+            hub.leave(self.id, &self.room);
+        }
+    }
 }
 
 pub(super) async fn serve(tcp: Socket, peer: SocketAddr, shared: Arc<Shared>) {
@@ -135,11 +158,6 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
         shared.reject(peer, Some(up.path), Some(503), refusal.why);
         return None;
     }
-    shared.peak.fetch_max(open, Ordering::AcqRel);
-    let response = http::switching_protocols(&up);
-    if io.write_all(&response).await.is_err() || io.flush().await.is_err() {
-        return None;
-    }
     let client_header = shared
         .cfg
         .scale
@@ -149,8 +167,35 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
             super::scaleout::ClientIdFrom::Header(name) => header(&buf[..consumed], name),
             _ => None,
         });
+    shared.peak.fetch_max(open, Ordering::AcqRel);
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut seat = shared
+        .scale
+        .as_ref()
+        .map(|r| Box::new(r.seat(&up.path, client_header.as_deref())));
+    let room = seat.as_ref().map_or(&shared.lobby, |s| &s.room).clone();
+    let member = shared.hub.as_ref().map(|h| h.join(id, &room));
+    let mut joined = Joined {
+        shared,
+        id,
+        room,
+        armed: member.is_some(),
+    };
+    if let (Some(relay), Some(seat), Some(m)) = (&shared.scale, &mut seat, &member) {
+        seat.member = Some(m.clone());
+        if let Some(client) = &seat.client {
+            relay.start_replay(shared, m, &seat.room, client);
+        }
+    }
+    let response = http::switching_protocols(&up);
+    if io.write_all(&response).await.is_err() || io.flush().await.is_err() {
+        return None;
+    }
+    joined.armed = false;
     Some(Upgraded {
-        client_header,
+        id,
+        seat,
+        member,
         io,
         path: up.path,
         subprotocol: up.subprotocol,

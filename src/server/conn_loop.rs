@@ -60,11 +60,7 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
         shared: Arc<Shared>,
         shutdown: Pin<&'a mut Notified<'n>>,
     ) -> Self {
-        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut seat = shared
-            .scale
-            .as_ref()
-            .map(|r| Box::new(r.seat(&up.path, up.client_header.as_deref())));
+        let (id, seat, member) = (up.id, up.seat, up.member);
         shared.connections.fetch_add(1, Ordering::Relaxed);
         shared.emit(|| ServerEvent::Opened {
             id,
@@ -73,14 +69,6 @@ impl<'a, 'n> ConnLoop<'a, 'n> {
             subprotocol: up.subprotocol,
             compression: up.deflate.map(|d| d.to_string()),
         });
-        let room = seat.as_ref().map_or(&shared.lobby, |s| &s.room).clone();
-        let member = shared.hub.as_ref().map(|h| h.join(id, &room));
-        if let (Some(relay), Some(seat), Some(m)) = (&shared.scale, &mut seat, &member) {
-            seat.member = Some(m.clone());
-            if let Some(client) = &seat.client {
-                relay.start_replay(&shared, m, &seat.room, client);
-            }
-        }
         let mut ws = Connection::new(
             up.io,
             Role::Server,
