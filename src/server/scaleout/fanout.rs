@@ -31,6 +31,10 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('PUBLISH', KEYS[3], env)
 return seq";
 
+/// A client's cursor at the room's latest sequence number: KEYS cursor, seq; ARGV TTL.
+const CURSOR_AT_END: &str =
+    "return redis.call('SET', KEYS[1], redis.call('GET', KEYS[2]) or 0, 'EX', ARGV[1])";
+
 pub(super) enum Op {
     Publish {
         room: Arc<str>,
@@ -40,11 +44,11 @@ pub(super) enum Op {
         /// What it counts against the publisher's byte bound.
         cost: usize,
     },
-    /// Where a client resumes.
+    /// Where a client resumes: after `seq`, or (`None`) after what the room holds now.
     Cursor {
         room: Arc<str>,
         id: String,
-        seq: u64,
+        seq: Option<u64>,
     },
 }
 
@@ -160,11 +164,23 @@ async fn publisher(
                 }
                 Op::Cursor { room, id, seq } => {
                     let ttl = replay.map_or(3600, |r| r.ttl.as_secs().max(1));
-                    pipe.cmd("SET")
-                        .arg(Keys::cursor(room, id))
-                        .arg(*seq)
-                        .arg("EX")
-                        .arg(ttl);
+                    match seq {
+                        Some(seq) => {
+                            pipe.cmd("SET")
+                                .arg(Keys::cursor(room, id))
+                                .arg(*seq)
+                                .arg("EX")
+                                .arg(ttl);
+                        }
+                        None => {
+                            pipe.cmd("EVAL")
+                                .arg(CURSOR_AT_END)
+                                .arg(2)
+                                .arg(Keys::cursor(room, id))
+                                .arg(Keys::seq(room))
+                                .arg(ttl);
+                        }
+                    }
                 }
             }
         }

@@ -226,7 +226,12 @@ impl Relay {
         let Some(id) = client.id.clone() else {
             return;
         };
-        let limit = shared.hub.as_ref().map_or(usize::MAX, |h| h.limits().bytes);
+        // Half the client's broadcast queue at most, so that live messages still fit behind.
+        let limits = shared.hub.as_ref().map(|h| h.limits());
+        let limit = replay::Cap {
+            frames: limits.map_or(usize::MAX, |l| (l.frames / 2).max(1)),
+            bytes: limits.map_or(usize::MAX, |l| (l.bytes / 2).max(1)),
+        };
         if let Some(mem) = &self.memory {
             let frames = mem.missed(room, &id, client.since, limit);
             self.note_replay(frames.as_ref().map(Vec::len));
@@ -324,7 +329,9 @@ impl Relay {
         let Some(id) = &client.id else {
             return;
         };
-        let seq = client.last_seq.max(client.since.unwrap_or(0));
+        // Nothing numbered reached it: it resumes after whatever the room holds now (it was
+        // in the room, so it missed none of it; what came before it joined is not its own).
+        let seq = Some(client.last_seq.max(client.since.unwrap_or(0))).filter(|s| *s > 0);
         if let Some(mem) = &self.memory {
             mem.set_cursor(room, id, seq);
         } else if let Some(redis) = &self.redis {
@@ -363,7 +370,7 @@ async fn redis_replay(
     room: &str,
     id: &str,
     since: Option<u64>,
-    limit: usize,
+    limit: replay::Cap,
 ) -> Result<Option<Vec<Frame>>, String> {
     let Some(redis) = &relay.redis else {
         return Ok(None);

@@ -91,8 +91,10 @@ impl Memory {
         g.cursors.retain(|_, (_, t)| now < *t + ttl);
     }
 
-    pub fn set_cursor(&self, room: &Arc<str>, id: &str, seq: u64) {
+    /// After `seq`, or (`None`) after what the room holds now.
+    pub fn set_cursor(&self, room: &Arc<str>, id: &str, seq: Option<u64>) {
         let mut g = lock(&self.inner);
+        let seq = seq.unwrap_or_else(|| g.rooms.get(room).map_or(0, |l| l.next));
         let key = (room.clone(), id.to_string());
         if g.cursors.len() < MAX_CURSORS || g.cursors.contains_key(&key) {
             g.cursors.insert(key, (seq, Instant::now()));
@@ -106,7 +108,7 @@ impl Memory {
         room: &Arc<str>,
         id: &str,
         since: Option<u64>,
-        limit: usize,
+        limit: Cap,
     ) -> Option<Vec<Frame>> {
         let g = lock(&self.inner);
         let after = since.or_else(|| {
@@ -126,11 +128,18 @@ impl Memory {
     }
 }
 
-/// Drops the oldest until the rest fit in `limit` wire bytes.
-fn trim_to(frames: &mut Vec<Frame>, limit: usize) {
+/// How much one replay may put in a client's queue.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cap {
+    pub frames: usize,
+    pub bytes: usize,
+}
+
+/// Drops the oldest until the rest fit.
+fn trim_to(frames: &mut Vec<Frame>, limit: Cap) {
     let mut total: usize = frames.iter().map(|f| f.wire.len()).sum();
     let mut cut = 0;
-    while total > limit && cut < frames.len() {
+    while (total > limit.bytes || frames.len() - cut > limit.frames) && cut < frames.len() {
         total -= frames[cut].wire.len();
         cut += 1;
     }
@@ -144,7 +153,7 @@ pub(super) async fn from_redis(
     id: &str,
     since: Option<u64>,
     keep: usize,
-    limit: usize,
+    limit: Cap,
 ) -> Result<Option<Vec<Frame>>, String> {
     let after = match since {
         Some(s) => s,
@@ -187,6 +196,11 @@ mod tests {
     use super::*;
     use crate::server::scaleout::ClientIdFrom;
 
+    const ALL: Cap = Cap {
+        frames: usize::MAX,
+        bytes: usize::MAX,
+    };
+
     fn memory(keep: usize, bytes: usize) -> Memory {
         Memory::new(&ReplayConfig {
             keep,
@@ -200,31 +214,36 @@ mod tests {
     fn memory_keeps_the_last_n_and_replays_after_the_cursor() {
         let m = memory(3, 1 << 20);
         let room: Arc<str> = Arc::from("/r");
-        assert!(
-            m.missed(&room, "ann", None, usize::MAX).is_none(),
-            "never seen"
-        );
+        assert!(m.missed(&room, "ann", None, ALL).is_none(), "never seen");
         for i in 1..=5u8 {
             assert_eq!(m.push(&room, DataKind::Text, &[b'0' + i]), Some(i as u64));
         }
-        m.set_cursor(&room, "ann", 3);
-        let seqs: Vec<u64> = m
-            .missed(&room, "ann", None, usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|f| f.seq)
-            .collect();
-        assert_eq!(seqs, [4, 5]);
-        let seqs: Vec<u64> = m
-            .missed(&room, "ann", Some(0), usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|f| f.seq)
-            .collect();
-        assert_eq!(seqs, [3, 4, 5], "only the last 3 are kept");
-        // The byte limit keeps the newest.
-        let one = m.missed(&room, "ann", Some(0), 20).unwrap();
-        assert_eq!(one.iter().map(|f| f.seq).collect::<Vec<_>>(), [5]);
+        m.set_cursor(&room, "ann", Some(3));
+        let seqs = |id: &str, since, cap| -> Vec<u64> {
+            let got = m.missed(&room, id, since, cap).unwrap();
+            got.iter().map(|f| f.seq).collect()
+        };
+        assert_eq!(seqs("ann", None, ALL), [4, 5]);
+        assert_eq!(
+            seqs("ann", Some(0), ALL),
+            [3, 4, 5],
+            "only the last 3 are kept"
+        );
+        // The limits keep the newest.
+        let bytes = Cap {
+            frames: 9,
+            bytes: 20,
+        };
+        assert_eq!(seqs("ann", Some(0), bytes), [5]);
+        let frames = Cap {
+            frames: 2,
+            bytes: 1 << 20,
+        };
+        assert_eq!(seqs("ann", Some(0), frames), [4, 5]);
+        // A client that got nothing numbered resumes after what the room held when it left.
+        m.set_cursor(&room, "bob", None);
+        m.push(&room, DataKind::Text, b"6");
+        assert_eq!(seqs("bob", None, ALL), [6]);
     }
 
     #[test]

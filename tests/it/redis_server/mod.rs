@@ -510,3 +510,35 @@ fn replay_works_through_nginx_round_robin_over_two_instances() {
         5
     );
 }
+
+#[test]
+fn a_client_named_by_its_first_message_is_replayed_to_and_its_name_not_broadcast() {
+    let one = Instance::start(&["--replay", "10", "--client-id", "first-message"]);
+    rt().block_on(async {
+        let room = one.url("/r");
+        let mut ann = join(&room).await;
+        send(&mut ann, "ann").await;
+        let mut bob = join(&room).await;
+        send(&mut bob, "bob").await;
+        send(&mut ann, "one").await;
+        assert_eq!(
+            next(&mut bob).await,
+            "[seq=1] one",
+            "bob's name was not broadcast"
+        );
+        assert_eq!(next(&mut ann).await, "[seq=1] one");
+        bob.close(None).await.unwrap();
+        drop(bob);
+        one.proc.wait_event("closed", WAIT);
+        send(&mut ann, "two").await;
+        assert_eq!(next(&mut ann).await, "[seq=2] two");
+        let mut bob = join(&room).await;
+        quiet(&mut bob).await; // nothing until he says who he is
+        send(&mut bob, "bob").await;
+        assert_eq!(next(&mut bob).await, "[replay seq=2] two");
+        send(&mut ann, "three").await;
+        assert_eq!(next(&mut bob).await, "[seq=3] three");
+    });
+    let (scale, _) = one.stop();
+    assert_eq!(scale["replayed"], 1, "{scale}");
+}
