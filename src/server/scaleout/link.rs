@@ -43,7 +43,15 @@ impl RedisTarget {
             .set_response_timeout(Some(TIMEOUT))
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(2));
-        let connect = ConnectionManager::new_with_config(self.client()?, cfg);
+        // One plain attempt first: its error says why (refused, WRONGPASS); the manager's
+        // retries would only say that they ran out.
+        let client = self.client()?;
+        match tokio::time::timeout(TIMEOUT * 3, client.get_multiplexed_async_connection()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(self.unreachable(&e.to_string())),
+            Err(_) => return Err(self.unreachable("no answer within 3s")),
+        }
+        let connect = ConnectionManager::new_with_config(client, cfg);
         match tokio::time::timeout(TIMEOUT * 3, connect).await {
             Ok(Ok(m)) => Ok(m),
             Ok(Err(e)) => Err(self.unreachable(&e.to_string())),
