@@ -506,6 +506,9 @@ impl Server {
                 break;
             }
         }
+        if let Some(relay) = &shared.scale {
+            relay.flush().await;
+        }
         let summary = shared.summary();
         for task in scale_tasks {
             task.abort();

@@ -11,10 +11,10 @@ use crate::ws::proto::DataKind;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// Messages per pipeline.
 const BATCH: usize = 64;
@@ -59,6 +59,9 @@ pub(super) struct Redis {
     up: AtomicBool,
     tx: mpsc::UnboundedSender<Op>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Op>>>,
+    /// Operations sent to the publisher and not yet answered, and a wake-up when that falls.
+    pending: AtomicUsize,
+    answered: Notify,
 }
 
 impl Redis {
@@ -72,6 +75,8 @@ impl Redis {
             up: AtomicBool::new(true),
             tx,
             rx: Mutex::new(Some(rx)),
+            pending: AtomicUsize::new(0),
+            answered: Notify::new(),
         })
     }
 
@@ -84,7 +89,27 @@ impl Redis {
     }
 
     pub fn enqueue(&self, op: Op) {
-        let _ = self.tx.send(op);
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send(op).is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// At shutdown: the last messages and the cursors of the clients just closed reach Redis
+    /// (or fail) before the tasks end, within `within`.
+    pub async fn flush(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let answered = self.answered.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
+            if self.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, answered).await.is_err() {
+                return;
+            }
+        }
     }
 
     pub fn start(&self, shared: Weak<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
@@ -196,6 +221,7 @@ async fn publisher(
             }
         };
         let answers = answer.unwrap_or_default();
+        let done = batch.len();
         for (i, op) in batch.drain(..).enumerate() {
             let Op::Publish {
                 room,
@@ -230,6 +256,8 @@ async fn publisher(
             };
             hub.broadcast(&room, &frame_for(kind, &payload, fragment, mark));
         }
+        redis.pending.fetch_sub(done, Ordering::AcqRel);
+        redis.answered.notify_waiters();
     }
 }
 

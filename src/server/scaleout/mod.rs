@@ -181,6 +181,13 @@ impl Relay {
         }
     }
 
+    /// At shutdown, before the tasks end: what waits for Redis gets there (bounded).
+    pub(super) async fn flush(&self) {
+        if let Some(r) = &self.redis {
+            r.flush(Duration::from_secs(1)).await;
+        }
+    }
+
     pub(super) fn seat(&self, path: &str, header: Option<&str>) -> Seat {
         let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
         let room: Arc<str> = Arc::from(self.cfg.room.as_deref().unwrap_or(path_only));

@@ -542,3 +542,26 @@ fn a_client_named_by_its_first_message_is_replayed_to_and_its_name_not_broadcast
     let (scale, _) = one.stop();
     assert_eq!(scale["replayed"], 1, "{scale}");
 }
+
+#[test]
+fn a_stopping_instance_writes_its_clients_cursors_before_it_exits() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::start(&["--redis", &url, "--replay", "10"]);
+    let rt = rt();
+    let mut eve = rt.block_on(async {
+        let mut eve = join(&a.url("/s?user=eve")).await;
+        send(&mut eve, "x").await;
+        assert_eq!(next(&mut eve).await, "[seq=1] x");
+        eve
+    });
+    // Answered by the client library while the server shuts down (1001).
+    let reader = rt.spawn(async move { while let Some(Ok(_)) = eve.next().await {} });
+    let (scale, _) = a.stop();
+    rt.block_on(reader).unwrap();
+    assert_eq!(scale["stored"], 1);
+    assert_eq!(redis.cli(&["GET", "wsbeat:room:/s:last:eve"]), "1");
+}
