@@ -299,7 +299,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__echo__subcmd__server)
-            opts="-s -v -h -V --listen --ping-interval --ping-timeout --app-pong --broadcast --broadcast-queue --broadcast-queue-bytes --subprotocol --compress --compress-params --max-connections --max-message-size --max-buffered --handshake-timeout --idle-timeout --tls-cert --tls-key --tls-self-signed --close-after --close-code --drop-after --delay --no-pong --reject --fragment --drop-every --duplicate-every --reorder-every --corrupt-every --fault-seed --socketio --sio-auth --json --color --verbose --help --version"
+            opts="-s -v -h -V --listen --ping-interval --ping-timeout --app-pong --broadcast --broadcast-queue --broadcast-queue-bytes --redis --room --replay --replay-ttl --client-id --replay-memory --subprotocol --compress --compress-params --max-connections --max-message-size --max-buffered --handshake-timeout --idle-timeout --tls-cert --tls-key --tls-self-signed --close-after --close-code --drop-after --delay --no-pong --reject --fragment --drop-every --duplicate-every --reorder-every --corrupt-every --fault-seed --socketio --sio-auth --json --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -322,6 +322,30 @@ _wsbeat() {
                     return 0
                     ;;
                 --broadcast-queue-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --room)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay-memory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

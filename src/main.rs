@@ -73,7 +73,10 @@ fn secret_value_error(e: &clap::Error) -> Option<String> {
     let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
         return None;
     };
-    if !["--header ", "--auth "].iter().any(|f| arg.starts_with(f)) {
+    if !["--header ", "--auth ", "--redis "]
+        .iter()
+        .any(|f| arg.starts_with(f))
+    {
         return None;
     }
     let why = std::error::Error::source(e).map_or_else(String::new, |s| format!(": {s}"));

@@ -43,6 +43,38 @@ pub struct EchoServerArgs {
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse::size, requires = "broadcast", help_heading = "Broadcast")]
     pub broadcast_queue_bytes: usize,
 
+    /// Share broadcast with every echo-server on this Redis (redis://[:PASSWORD@]HOST:PORT[/DB],
+    /// rediss:// for TLS) and the same room, over pub/sub; with --replay, keep messages there.
+    /// The password is never printed
+    #[arg(long, value_name = "URL", value_parser = redis_target, requires = "broadcast", conflicts_with_all = ["socketio", "delay"], help_heading = "Scaling out")]
+    pub redis: Option<crate::server::scaleout::RedisTarget>,
+    /// Put every client in this broadcast room [default: the request path, without its query]
+    #[arg(long, value_name = "NAME", requires = "broadcast", conflicts_with_all = ["socketio", "delay"], help_heading = "Scaling out")]
+    pub room: Option<String>,
+    /// Keep the last N broadcast messages of each room (in Redis with --redis, else in memory);
+    /// a client that comes back (see --client-id) first gets what it missed, marked
+    /// '[replay seq=N] ', then live messages marked '[seq=N] '; ?since=SEQ in its URL says
+    /// what it already has
+    #[arg(long, value_name = "N", value_parser = parse::positive, requires = "broadcast", conflicts_with_all = ["socketio", "delay"], help_heading = "Scaling out")]
+    pub replay: Option<usize>,
+    /// How long kept messages and where each client stopped are remembered
+    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse::duration, requires = "replay", help_heading = "Scaling out")]
+    pub replay_ttl: Duration,
+    /// How a client is recognized for --replay: query:NAME (the URL's ?NAME=), header:NAME,
+    /// or first-message (its first text message, not broadcast)
+    #[arg(
+        long,
+        value_name = "SOURCE",
+        default_value = "query:user",
+        requires = "replay",
+        help_heading = "Scaling out"
+    )]
+    pub client_id: crate::server::scaleout::ClientIdFrom,
+    /// Without --redis: bytes of kept messages over all rooms; a message beyond it is sent
+    /// marked '[unstored] ' and counted
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse::size, requires = "replay", help_heading = "Scaling out")]
+    pub replay_memory: usize,
+
     /// Accept this subprotocol (repeatable); the first one the client offers that is accepted
     /// is chosen, and an upgrade that offers none of them gets 400
     #[arg(
@@ -149,6 +181,10 @@ pub struct EchoServerArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+fn redis_target(s: &str) -> Result<crate::server::scaleout::RedisTarget, String> {
+    crate::server::scaleout::RedisTarget::parse(s)
 }
 
 fn json(s: &str) -> Result<serde_json::Value, String> {

@@ -75,6 +75,18 @@ pub fn lower(args: &EchoServerArgs) -> Result<EchoServerConfig, Error> {
             .then(|| crate::server::socketio::SocketIoConfig {
                 auth: args.sio_auth.clone(),
             }),
+        scale: crate::server::scaleout::ScaleConfig {
+            redis: args.redis.clone(),
+            room: args.room.clone(),
+            replay: args
+                .replay
+                .map(|keep| crate::server::scaleout::ReplayConfig {
+                    keep,
+                    ttl: args.replay_ttl,
+                    client_id: args.client_id.clone(),
+                    memory_bytes: args.replay_memory,
+                }),
+        },
         ..ServerConfig::default()
     };
     Ok(EchoServerConfig {

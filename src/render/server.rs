@@ -230,6 +230,22 @@ fn human_line(event: &ServerEvent) -> String {
             if *connections == 1 { "" } else { "s" }
         ),
         ServerEvent::Warning(w) => format!("{} {w}", palette::warn("wsbeat: warning:")),
+        ServerEvent::Redis {
+            up: false,
+            target,
+            detail,
+        } => format!(
+            "{} Redis at {target} is unreachable ({}): broadcast to other instances and \
+             replay are degraded, local echo goes on",
+            palette::warn("wsbeat: warning:"),
+            crate::error::escape_controls(detail, false)
+        ),
+        ServerEvent::Redis {
+            up: true, target, ..
+        } => format!(
+            "{} Redis at {target} is back: broadcast and replay resume",
+            palette::info("redis:")
+        ),
         ServerEvent::Summary(s) => summary_line(s),
     }
 }
@@ -260,6 +276,26 @@ fn summary_line(s: &ServerSummary) -> String {
         line.push_str(&format!(
             "; injected: dropped {}, duplicated {}, reordered {}, corrupted {}",
             i.dropped, i.duplicated, i.reordered, i.corrupted
+        ));
+    }
+    if let Some(r) = &s.scale {
+        if r.redis {
+            line.push_str(&format!(
+                "; redis: rtt avg {:.2} ms max {:.2} ms, {} outage{}, published {}, publish \
+                 failures {}, received {}",
+                r.rtt_avg_us as f64 / 1000.0,
+                r.rtt_max_us as f64 / 1000.0,
+                r.outages,
+                if r.outages == 1 { "" } else { "s" },
+                r.published,
+                r.publish_failures,
+                r.received
+            ));
+        }
+        line.push_str(&format!(
+            "; replay: stored {}, store failures {}, {} reconnects replayed {} messages ({} \
+             failed)",
+            r.stored, r.store_failures, r.replays, r.replayed, r.replay_failures
         ));
     }
     line
@@ -317,26 +353,49 @@ fn to_json(event: &ServerEvent) -> (&'static str, Value) {
             ("shutdown", json!({"connections": connections}))
         }
         ServerEvent::Warning(w) => ("warning", ndjson::warning(w)),
-        ServerEvent::Summary(s) => (
-            "summary",
-            json!({
-                "connections": s.connections,
-                "peak_connections": s.peak_connections,
-                "messages_in": s.messages_in,
-                "messages_out": s.messages_out,
-                "bytes_in": s.bytes_in,
-                "bytes_out": s.bytes_out,
-                "rejected": s.rejected,
-                "events_dropped": s.events_dropped,
-                "injected": {
-                    "dropped": s.injected.dropped,
-                    "duplicated": s.injected.duplicated,
-                    "reordered": s.injected.reordered,
-                    "corrupted": s.injected.corrupted,
-                },
-            }),
+        ServerEvent::Redis { up, target, detail } => (
+            "redis",
+            json!({"state": if *up { "up" } else { "down" }, "target": target, "detail": detail}),
         ),
+        ServerEvent::Summary(s) => ("summary", summary_json(s)),
     }
+}
+
+fn summary_json(s: &ServerSummary) -> Value {
+    let mut v = json!({
+        "connections": s.connections,
+        "peak_connections": s.peak_connections,
+        "messages_in": s.messages_in,
+        "messages_out": s.messages_out,
+        "bytes_in": s.bytes_in,
+        "bytes_out": s.bytes_out,
+        "rejected": s.rejected,
+        "events_dropped": s.events_dropped,
+        "injected": {
+            "dropped": s.injected.dropped,
+            "duplicated": s.injected.duplicated,
+            "reordered": s.injected.reordered,
+            "corrupted": s.injected.corrupted,
+        },
+    });
+    if let Some(r) = &s.scale {
+        v["scale"] = json!({
+            "redis": r.redis,
+            "rtt_samples": r.rtt_samples,
+            "rtt_avg": r.rtt_avg_us as f64 / 1e6,
+            "rtt_max": r.rtt_max_us as f64 / 1e6,
+            "outages": r.outages,
+            "published": r.published,
+            "publish_failures": r.publish_failures,
+            "received": r.received,
+            "stored": r.stored,
+            "store_failures": r.store_failures,
+            "replays": r.replays,
+            "replayed": r.replayed,
+            "replay_failures": r.replay_failures,
+        });
+    }
+    v
 }
 
 #[cfg(test)]
@@ -524,6 +583,30 @@ mod tests {
                     reordered: 2,
                     corrupted: 1,
                 },
+                scale: None,
+            }),
+            ServerEvent::Redis {
+                up: false,
+                target: "redis://***@127.0.0.1:6379".into(),
+                detail: "broken pipe".into(),
+            },
+            ServerEvent::Summary(ServerSummary {
+                scale: Some(crate::server::scaleout::ScaleSummary {
+                    redis: true,
+                    rtt_samples: 4,
+                    rtt_avg_us: 250,
+                    rtt_max_us: 500,
+                    outages: 1,
+                    published: 9,
+                    publish_failures: 2,
+                    received: 7,
+                    stored: 9,
+                    store_failures: 2,
+                    replays: 1,
+                    replayed: 5,
+                    replay_failures: 0,
+                }),
+                ..Default::default()
             }),
         ];
         let mut lines: Vec<String> = events
@@ -548,6 +631,8 @@ mod tests {
             r#"shutdown {"connections":2}"#,
             r#"warning {"message":"careful"}"#,
             r#"summary {"connections":1,"peak_connections":1,"messages_in":3,"messages_out":2,"bytes_in":30,"bytes_out":20,"rejected":1,"events_dropped":0,"injected":{"dropped":4,"duplicated":3,"reordered":2,"corrupted":1}}"#,
+            r#"redis {"state":"down","target":"redis://***@127.0.0.1:6379","detail":"broken pipe"}"#,
+            r#"summary {"connections":0,"peak_connections":0,"messages_in":0,"messages_out":0,"bytes_in":0,"bytes_out":0,"rejected":0,"events_dropped":0,"injected":{"dropped":0,"duplicated":0,"reordered":0,"corrupted":0},"scale":{"redis":true,"rtt_samples":4,"rtt_avg":0.00025,"rtt_max":0.0005,"outages":1,"published":9,"publish_failures":2,"received":7,"stored":9,"store_failures":2,"replays":1,"replayed":5,"replay_failures":0}}"#,
             r#"listening {"url":"wss://127.0.0.1:9001/"}"#,
             r#"listening {"url":"wss://127.0.0.1:9001/","tls_cert":"/tmp/c.pem","sha256":"ab:cd"}"#,
         ];

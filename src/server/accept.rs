@@ -36,6 +36,12 @@ impl Drop for OpenSlot {
 }
 
 pub(super) struct Upgraded {
+    pub id: u64,
+    /// With `--redis`, `--room` or `--replay`.
+    pub seat: Option<Box<super::scaleout::Seat>>,
+    /// In the broadcast room before the client hears 101: whatever it sends next, or anyone
+    /// else sends after its upgrade, reaches it.
+    pub member: Option<Arc<super::broadcast::Member>>,
     pub io: Io,
     pub path: String,
     pub subprotocol: Option<String>,
@@ -82,6 +88,25 @@ impl Future for ConnTask {
                 }
                 ConnTask::Done => return Poll::Ready(()),
             }
+        }
+    }
+}
+
+/// Leaves the room if the upgrade does not complete (a failed write, the handshake timeout
+/// dropping the future) — the connection loop leaves it otherwise.
+struct Joined<'a> {
+    shared: &'a Shared,
+    id: u64,
+    room: Arc<str>,
+    armed: bool,
+}
+
+impl Drop for Joined<'_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Some(hub) = &self.shared.hub
+        {
+            hub.leave(self.id, &self.room);
         }
     }
 }
@@ -190,12 +215,44 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
         shared.reject(peer, Some(up.path), Some(503), refusal.why);
         return None;
     }
+    let client_header = shared
+        .cfg
+        .scale
+        .replay
+        .as_ref()
+        .and_then(|r| match &r.client_id {
+            super::scaleout::ClientIdFrom::Header(name) => header(&buf[..consumed], name),
+            _ => None,
+        });
     shared.peak.fetch_max(open, Ordering::AcqRel);
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut seat = shared
+        .scale
+        .as_ref()
+        .map(|r| Box::new(r.seat(&up.path, client_header.as_deref())));
+    let room = seat.as_ref().map_or(&shared.lobby, |s| &s.room).clone();
+    let member = shared.hub.as_ref().map(|h| h.join(id, &room));
+    let mut joined = Joined {
+        shared,
+        id,
+        room,
+        armed: member.is_some(),
+    };
+    if let (Some(relay), Some(seat), Some(m)) = (&shared.scale, &mut seat, &member) {
+        seat.member = Some(m.clone());
+        if let Some(client) = &seat.client {
+            relay.start_replay(shared, m, &seat.room, client);
+        }
+    }
     let response = http::switching_protocols(&up);
     if io.write_all(&response).await.is_err() || io.flush().await.is_err() {
         return None;
     }
+    joined.armed = false;
     Some(Upgraded {
+        id,
+        seat,
+        member,
         io,
         path: up.path,
         subprotocol: up.subprotocol,
@@ -203,6 +260,20 @@ async fn handshake(tcp: Socket, peer: SocketAddr, shared: &Arc<Shared>) -> Optio
         leftover: buf.get(consumed..).unwrap_or_default().to_vec(),
         slot,
     })
+}
+
+/// One header of a request head already parsed once (rare: only for `header:NAME` ids).
+fn header(head: &[u8], name: &str) -> Option<String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    req.parse(head).ok()?;
+    let h = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))?;
+    String::from_utf8(h.value.to_vec())
+        .ok()
+        .map(|v| v.trim().to_string())
 }
 
 async fn refuse(io: &mut Io, refusal: &http::Refusal) {

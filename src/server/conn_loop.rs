@@ -53,7 +53,7 @@ pub(super) struct ConnLoop {
 impl ConnLoop {
     pub(super) fn new(up: Upgraded, peer: SocketAddr, guard: TaskGuard) -> Self {
         let shared = guard.hold_open(up.slot);
-        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let (id, seat, member) = (up.id, up.seat, up.member);
         shared.connections.fetch_add(1, Ordering::Relaxed);
         shared.emit(|| ServerEvent::Opened {
             id,
@@ -62,7 +62,6 @@ impl ConnLoop {
             subprotocol: up.subprotocol,
             compression: up.deflate.map(|d| d.to_string()),
         });
-        let member = shared.hub.as_ref().map(|h| h.join(id));
         let mut ws = Connection::new(
             up.io,
             Role::Server,
@@ -77,7 +76,7 @@ impl ConnLoop {
         }
         ConnLoop {
             ws,
-            echo: Echo::new(id, peer, shared),
+            echo: Echo::new(id, peer, shared, seat),
             member,
             held: 0,
             timer: None,
@@ -89,7 +88,7 @@ impl ConnLoop {
         self.echo.shared.wakers.unregister(self.echo.waker_key);
         self.echo.waker_key = Key::NONE;
         if let (Some(hub), Some(_)) = (&self.echo.shared.hub, &self.member) {
-            hub.leave(self.echo.id);
+            hub.leave(self.echo.id, self.echo.room());
         }
         self.timer = None;
         let budget = &self.echo.shared.budget;

@@ -7,6 +7,7 @@
 
 use super::accept::Io;
 use super::broadcast::{self, Member, Next};
+use super::scaleout::Seat;
 use super::stamp::Stamp;
 use super::wakers::Key;
 use super::{ConnGuard, ServerEvent, app_pong, budget, message_faults};
@@ -79,8 +80,6 @@ pub(super) struct Echo {
     timer_at: Stamp,
     deferred: Option<Box<Deferrals>>,
     counts: Counts,
-    /// Only with message faults configured.
-    faults: Option<Box<message_faults::State>>,
     /// `now` is from an earlier read; refreshed on first use.
     pub(super) clock_stale: bool,
     pub(super) resume_on_drain: bool,
@@ -90,14 +89,36 @@ pub(super) struct Echo {
     pub(super) heavy: bool,
     /// The loop's: its slot in the server's wakers table.
     pub(super) waker_key: Key,
+    /// Message faults and the seat: only some servers have them.
+    rare: Option<Box<Rare>>,
+}
+
+/// What only some servers need, boxed together: one pointer in every connection, not two
+/// (an idle connection's task has no byte to spare; see the size test in `conn_loop`).
+struct Rare {
+    /// Only with message faults configured.
+    faults: Option<message_faults::State>,
+    /// With `--redis`, `--room` or `--replay`: the room and who the client is.
+    seat: Option<Seat>,
 }
 
 impl Echo {
-    pub(super) fn new(id: u64, peer: SocketAddr, shared: ConnGuard) -> Self {
+    pub(super) fn new(
+        id: u64,
+        peer: SocketAddr,
+        shared: ConnGuard,
+        seat: Option<Box<Seat>>,
+    ) -> Self {
         let now = Instant::now();
         let stamp = Stamp::of(shared.epoch, now);
         let m = shared.cfg.faults.messages;
-        let faults = m.any().then(|| Box::new(message_faults::State::new(m, id)));
+        let faults = m.any().then(|| message_faults::State::new(m, id));
+        let rare = (faults.is_some() || seat.is_some()).then(|| {
+            Box::new(Rare {
+                faults,
+                seat: seat.map(|s| *s),
+            })
+        });
         Echo {
             id,
             peer,
@@ -112,13 +133,48 @@ impl Echo {
             timer_at: Stamp::NEVER,
             deferred: None,
             counts: Counts::default(),
-            faults,
             clock_stale: false,
             resume_on_drain: false,
             shutdown_seen: false,
             heavy: false,
             waker_key: Key::NONE,
+            rare,
         }
+    }
+
+    fn seat(&self) -> Option<&Seat> {
+        self.rare.as_ref().and_then(|r| r.seat.as_ref())
+    }
+
+    pub(super) fn room(&self) -> &str {
+        self.seat().map_or(&self.shared.lobby, |s| &s.room)
+    }
+
+    /// `--client-id first-message`: the first text message names the client (and is not
+    /// broadcast); its replay starts then.
+    fn take_first_message_id(&mut self, kind: DataKind, payload: &[u8]) -> bool {
+        let (Some(relay), Some(seat)) = (
+            &self.shared.scale,
+            self.rare.as_mut().and_then(|r| r.seat.as_mut()),
+        ) else {
+            return false;
+        };
+        let Some(client) = &mut seat.client else {
+            return false;
+        };
+        if client.id.is_some() || !relay.first_message_ids() {
+            return false;
+        }
+        let id = match kind {
+            DataKind::Text => String::from_utf8_lossy(payload).trim().to_string(),
+            DataKind::Binary => String::new(),
+        };
+        // An unusable id still ends the wait: the client is simply not replayed to.
+        client.id = Some(id).filter(|i| !i.is_empty() && i.len() <= 256);
+        if let Some(m) = &seat.member {
+            relay.start_replay(&self.shared, m, &seat.room, client);
+        }
+        true
     }
 
     pub(super) fn can_read(&self) -> bool {
@@ -197,6 +253,11 @@ impl Echo {
         };
         if let Some(reply) = pong {
             self.reply(ep, DataKind::Text, &reply, out);
+        } else if self.take_first_message_id(kind, payload) {
+        } else if let (Some(relay), Some(hub), Some(seat)) =
+            (&self.shared.scale, &self.shared.hub, self.seat())
+        {
+            relay.broadcast(hub, &seat.room, kind, payload, fragment);
         } else if let Some(hub) = &self.shared.hub {
             // Framed once for every member: the server's frames are the same for all.
             let mut wire = Vec::new();
@@ -204,13 +265,14 @@ impl Echo {
             let frame = broadcast::Frame {
                 wire: Bytes::from(wire),
                 payload_len: payload.len(),
+                seq: 0,
             };
             if delay.is_some() {
                 self.defer(Deferred::Broadcast(frame));
             } else {
-                hub.broadcast(&frame);
+                hub.broadcast(&self.shared.lobby, &frame);
             }
-        } else if let Some(faults) = &mut self.faults {
+        } else if let Some(faults) = self.rare.as_mut().and_then(|r| r.faults.as_mut()) {
             for echo in faults.on_message(kind, payload) {
                 for _ in 0..echo.copies {
                     self.reply(ep, echo.kind, &echo.payload, out);
@@ -285,7 +347,7 @@ impl Echo {
             }
             Deferred::Broadcast(frame) => {
                 if let Some(hub) = &self.shared.hub {
-                    hub.broadcast(&frame);
+                    hub.broadcast(&self.shared.lobby, &frame);
                 }
             }
             Deferred::Close(spec) => self.start_close(ep, spec.code, &spec.reason, out),
@@ -419,6 +481,15 @@ impl Echo {
                 match next {
                     Next::Frame(f) => {
                         if ep.is_open() {
+                            if f.seq > 0
+                                && let Some(c) = self
+                                    .rare
+                                    .as_mut()
+                                    .and_then(|r| r.seat.as_mut())
+                                    .and_then(|s| s.client.as_mut())
+                            {
+                                c.last_seq = c.last_seq.max(f.seq);
+                            }
                             out.extend_from_slice(&f.wire);
                             self.counts.messages_out += 1;
                             self.counts.bytes_out += f.payload_len as u64;
@@ -427,7 +498,7 @@ impl Echo {
                     Next::Empty => return,
                     Next::Slow => {
                         if let Some(hub) = &self.shared.hub {
-                            hub.leave(self.id);
+                            hub.leave(self.id, self.room());
                         }
                         self.start_close(ep, 1008, "slow consumer", out);
                         return;
@@ -440,7 +511,12 @@ impl Echo {
     /// The connection is over: add to the totals and report.
     pub(super) fn finish(&mut self, close: CloseEvent) {
         let s = &self.shared;
-        if let Some(f) = &mut self.faults {
+        if let (Some(relay), Some(seat)) = (&s.scale, self.seat())
+            && let Some(client) = &seat.client
+        {
+            relay.leave(&seat.room, client);
+        }
+        if let Some(f) = self.rare.as_mut().and_then(|r| r.faults.as_mut()) {
             f.finish();
             s.injected
                 .lock()

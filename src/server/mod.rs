@@ -20,6 +20,7 @@ mod budget;
 mod conn_loop;
 mod echo;
 mod message_faults;
+pub mod scaleout;
 pub mod socketio;
 mod stamp;
 pub mod tls;
@@ -110,6 +111,8 @@ pub struct ServerConfig {
     pub log_messages: bool,
     /// Serve socket.io (`--socketio`) on `/socket.io/` instead of plain WebSocket echo.
     pub socketio: Option<socketio::SocketIoConfig>,
+    /// `--redis`, `--room`, `--replay`: broadcast across instances, replay on reconnect.
+    pub scale: scaleout::ScaleConfig,
 }
 
 /// Misbehaviour on purpose, for testing clients. Faults combine.
@@ -156,6 +159,7 @@ impl Default for ServerConfig {
             events: None,
             log_messages: false,
             socketio: None,
+            scale: scaleout::ScaleConfig::default(),
         }
     }
 }
@@ -206,6 +210,12 @@ pub enum ServerEvent {
         connections: usize,
     },
     Warning(String),
+    /// Redis went away (`up: false`) or came back; `target` is shown without its password.
+    Redis {
+        up: bool,
+        target: String,
+        detail: String,
+    },
     /// The last event of a run.
     Summary(ServerSummary),
 }
@@ -226,6 +236,8 @@ pub struct ServerSummary {
     pub events_dropped: u64,
     /// What the message faults did, over all connections.
     pub injected: Injected,
+    /// With `--redis` or `--replay`.
+    pub scale: Option<scaleout::ScaleSummary>,
 }
 
 /// State shared by the accept loop and every connection task.
@@ -235,6 +247,9 @@ struct Shared {
     hub: Option<broadcast::Hub>,
     budget: budget::Budget,
     sio: Option<Arc<socketio::Hub>>,
+    scale: Option<Arc<scaleout::Relay>>,
+    /// The one room of a broadcast server without `--redis`, `--replay` or `--room`.
+    lobby: Arc<str>,
     next_id: AtomicU64,
     open: AtomicUsize,
     peak: AtomicUsize,
@@ -299,6 +314,7 @@ impl Shared {
             rejected: get(&self.rejected),
             events_dropped: get(&self.events_dropped),
             injected: *self.injected.lock().unwrap_or_else(|p| p.into_inner()),
+            scale: self.scale.as_ref().map(|r| r.summary()),
         }
     }
 }
@@ -422,6 +438,10 @@ impl Server {
             })
         });
         let budget = budget::Budget::new(cfg.max_buffered);
+        let scale = match cfg.scale.active() {
+            true => Some(Arc::new(scaleout::Relay::new(cfg.scale.clone()).await?)),
+            false => None,
+        };
         let sio = cfg
             .socketio
             .is_some()
@@ -435,6 +455,8 @@ impl Server {
                 hub,
                 budget,
                 sio,
+                scale,
+                lobby: Arc::from("/"),
                 next_id: AtomicU64::new(1),
                 open: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
@@ -492,6 +514,11 @@ impl Server {
             listener, shared, ..
         } = self;
         tokio::pin!(shutdown);
+        let scale_tasks = shared
+            .scale
+            .as_ref()
+            .map(|r| r.start(&shared))
+            .unwrap_or_default();
         let mut last_warning: Option<Instant> = None;
         loop {
             tokio::select! {
@@ -545,7 +572,13 @@ impl Server {
                 break;
             }
         }
+        if let Some(relay) = &shared.scale {
+            relay.flush().await;
+        }
         let summary = shared.summary();
+        for task in scale_tasks {
+            task.abort();
+        }
         if let Some(tx) = &shared.cfg.events {
             // A renderer stuck on a full pipe never makes room; the stop must not wait on it.
             let _ = tokio::time::timeout(
@@ -586,6 +619,16 @@ fn validate(cfg: &ServerConfig) -> Result<(), Error> {
         return Err(Error::usage(
             "--max-connections, --broadcast-queue, --broadcast-queue-bytes and --max-buffered \
              must be at least 1",
+        ));
+    }
+    if cfg.scale.active() && (!cfg.broadcast || cfg.socketio.is_some()) {
+        return Err(Error::usage(
+            "--redis, --room and --replay act on --broadcast (and not with --socketio)",
+        ));
+    }
+    if cfg.scale.active() && cfg.faults.delay.is_some() {
+        return Err(Error::usage(
+            "--delay does not combine with --redis, --room or --replay",
         ));
     }
     if let Some(p) = cfg.subprotocols.iter().find(|p| !is_token(p)) {

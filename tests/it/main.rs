@@ -7,6 +7,8 @@
 //! * `echo_server`: `wsbeat echo-server` against third-party clients, browsers and proxies;
 //!   `echo_server::server_api` drives the embeddable server (`wsbeat::server`) directly.
 //! * `ping`, `soak`: those subcommands; `soak::preamble` (per-connection steps, scenarios).
+//! * `redis_server`: `echo-server --redis` and `--replay` against a real Redis: broadcast across
+//!   instances exactly once, replay across instances and through nginx, outages, passwords.
 //! * `socketio_server`: `echo-server --socketio` against the real `socket.io-client`, from Node
 //!   and from a Chromium page.
 //! * `socketio_client`: `connect --socketio` against the real npm `socket.io` server and our own.
@@ -38,6 +40,7 @@ mod live_view;
 mod man;
 mod ping;
 mod reach;
+mod redis_server;
 mod soak;
 mod socketio_client;
 mod socketio_server;

@@ -104,6 +104,7 @@ impl Schema {
                 "rejected",
                 "shutdown",
                 "warning",
+                "redis",
                 "summary",
             ],
         }
@@ -672,6 +673,11 @@ fn echo_server_event(ty: &str, v: &Value) -> Result<(), String> {
             )?;
             non_negative(v, &["duration", "rtt"])
         }
+        // --redis: Redis went away or came back (the target without its password).
+        "redis" => need(
+            v,
+            &[("state", J::Str), ("target", J::Str), ("detail", J::Str)],
+        ),
         // A socket that never became a WebSocket: refused with a status, or dropped (null).
         "rejected" => need(
             v,

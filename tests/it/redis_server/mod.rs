@@ -1,0 +1,567 @@
+//! `echo-server --redis` and `--replay` against a real Redis (Debian's redis-server, one per
+//! test on a free port, `common::RedisServer`): broadcast across two and three instances,
+//! exactly once; replay of what a client missed, on one instance and across instances (also
+//! through nginx round-robin); a Redis killed and restarted mid-run; a password that never
+//! shows. Clients are tokio-tungstenite; every wait is bounded.
+
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{self, Proc, RedisServer};
+
+const START: Duration = Duration::from_secs(15);
+const WAIT: Duration = Duration::from_secs(10);
+/// How long a client listens for a message that must not come.
+const QUIET: Duration = Duration::from_millis(400);
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// `wsbeat echo-server --json --listen 127.0.0.1:0 --broadcast ARGS`, listening.
+struct Instance {
+    proc: Proc,
+    /// `127.0.0.1:PORT`
+    addr: String,
+}
+
+impl Instance {
+    #[track_caller]
+    fn start(args: &[&str]) -> Instance {
+        let mut cmd = common::wsbeat();
+        cmd.args([
+            "echo-server",
+            "--json",
+            "--listen",
+            "127.0.0.1:0",
+            "--broadcast",
+        ])
+        .args(args);
+        let proc = Proc::spawn("echo-server", &mut cmd);
+        let v = proc.wait_event("listening", START);
+        let url = v["url"].as_str().expect("listening.url");
+        let addr = url
+            .trim_start_matches("ws://")
+            .trim_end_matches('/')
+            .to_string();
+        Instance { proc, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    /// SIGTERM, the exit, and the summary's `scale` object.
+    #[track_caller]
+    fn stop(mut self) -> (Value, Proc) {
+        self.proc.signal(libc::SIGTERM);
+        assert!(self.proc.finish(WAIT).success(), "{}", self.proc.dump());
+        let summary = self
+            .proc
+            .events()
+            .into_iter()
+            .find(|v| v["type"] == "summary")
+            .unwrap_or_else(|| panic!("no summary\n{}", self.proc.dump()));
+        (summary["scale"].clone(), self.proc)
+    }
+}
+
+/// Every instance subscribed (Redis's clients in pub/sub mode).
+#[track_caller]
+fn await_subscribers(redis: &RedisServer, n: usize) {
+    common::poll_until(WAIT, || {
+        let list = redis.cli(&["CLIENT", "LIST", "TYPE", "pubsub"]);
+        (list.lines().filter(|l| l.contains("psub=1")).count() == n).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{n} instances never subscribed"));
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn join(url: &str) -> Ws {
+    let addr = url.trim_start_matches("ws://");
+    let host = &addr[..addr.find('/').unwrap_or(addr.len())];
+    let tcp = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(url, tcp))
+        .await
+        .expect("upgrade in time")
+        .expect("upgrade");
+    ws
+}
+
+/// The next text message, within `WAIT`.
+async fn next(ws: &mut Ws) -> String {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => return t.to_string(),
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+/// Nothing more arrives for a while.
+async fn quiet(ws: &mut Ws) {
+    if let Ok(Some(m)) = tokio::time::timeout(QUIET, ws.next()).await {
+        panic!("one message too many: {m:?}");
+    }
+}
+
+async fn send(ws: &mut Ws, text: &str) {
+    ws.send(Message::text(text)).await.expect("send");
+}
+
+/// `[seq=7] hi` → (Some(7), false, "hi"); `[replay seq=7] hi` → (Some(7), true, "hi").
+fn unmark(m: &str) -> (Option<u64>, bool, String) {
+    let (replayed, rest) = match m.strip_prefix("[replay seq=") {
+        Some(r) => (true, r),
+        None => (false, m.strip_prefix("[seq=").unwrap_or(m)),
+    };
+    match rest.split_once("] ") {
+        Some((n, body)) if n.parse::<u64>().is_ok() => (n.parse().ok(), replayed, body.to_string()),
+        _ => (None, false, m.to_string()),
+    }
+}
+
+#[test]
+fn a_broadcast_through_one_instance_reaches_clients_on_every_other_exactly_once() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    for n in [2, 3] {
+        let redis = RedisServer::start();
+        let url = redis.url();
+        let instances: Vec<Instance> = (0..n)
+            .map(|_| Instance::start(&["--redis", &url]))
+            .collect();
+        await_subscribers(&redis, n);
+        rt().block_on(async {
+            let mut clients = Vec::new();
+            for i in &instances {
+                clients.push(join(&i.url("/room")).await);
+            }
+            // Another room hears nothing.
+            let mut elsewhere = join(&instances[1].url("/other")).await;
+            for from in 0..n {
+                let text = format!("from {from}");
+                send(&mut clients[from], &text).await;
+                for c in clients.iter_mut() {
+                    assert_eq!(next(c).await, text);
+                }
+            }
+            for c in clients.iter_mut() {
+                quiet(c).await;
+            }
+            quiet(&mut elsewhere).await;
+        });
+        for (k, i) in instances.into_iter().enumerate() {
+            let (scale, proc) = i.stop();
+            assert_eq!(scale["published"], 1, "instance {k}\n{}", proc.dump());
+            assert_eq!(scale["received"], n as u64 - 1, "{}", proc.dump());
+            assert_eq!(scale["publish_failures"], 0);
+            assert!(scale["rtt_samples"].as_u64().unwrap() >= 1, "{scale}");
+        }
+    }
+}
+
+/// A client drops, misses 5 messages, comes back through `back`: exactly those 5, in order
+/// and marked, then live traffic with no duplicate. `settled` awaits the server's note of
+/// where the client stopped (it is written when the server sees the connection end).
+async fn drop_miss_five_and_return(send_to: &str, first: &str, back: &str, settled: impl FnOnce()) {
+    let mut sender = join(send_to).await;
+    let mut bob = join(first).await;
+    send(&mut sender, "before").await;
+    let (seen, _, body) = unmark(&next(&mut bob).await);
+    assert_eq!(body, "before");
+    let seen = seen.expect("live messages carry a seq");
+    assert_eq!(unmark(&next(&mut sender).await).2, "before");
+    bob.close(None).await.unwrap();
+    drop(bob);
+    settled();
+    for i in 1..=5 {
+        send(&mut sender, &format!("missed {i}")).await;
+        assert_eq!(unmark(&next(&mut sender).await).2, format!("missed {i}"));
+    }
+    let mut bob = join(back).await;
+    for i in 1..=5u64 {
+        let (seq, replayed, body) = unmark(&next(&mut bob).await);
+        assert!(replayed, "message {i} is marked as replayed");
+        assert_eq!((seq, body), (Some(seen + i), format!("missed {i}")));
+    }
+    send(&mut sender, "live").await;
+    let (seq, replayed, body) = unmark(&next(&mut bob).await);
+    assert_eq!(
+        (seq, replayed, body.as_str()),
+        (Some(seen + 6), false, "live")
+    );
+    quiet(&mut bob).await;
+}
+
+#[test]
+fn replay_on_one_instance_from_memory_gives_exactly_the_missed_messages_then_live() {
+    let one = Instance::start(&["--replay", "100"]);
+    rt().block_on(async {
+        let base = one.url("/chat");
+        // In memory the cursor is written before the `closed` event.
+        drop_miss_five_and_return(
+            &format!("{base}?user=ann"),
+            &format!("{base}?user=bob"),
+            &format!("{base}?user=bob"),
+            || {
+                one.proc.wait_event("closed", WAIT);
+            },
+        )
+        .await;
+    });
+    let (scale, _) = one.stop();
+    assert_eq!(
+        (scale["replays"].as_u64(), scale["replayed"].as_u64()),
+        (Some(1), Some(5))
+    );
+    assert_eq!(scale["redis"], false);
+}
+
+#[test]
+fn replay_across_instances_gives_exactly_the_missed_messages_then_live() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::start(&["--redis", &url, "--replay", "100"]);
+    let b = Instance::start(&["--redis", &url, "--replay", "100"]);
+    await_subscribers(&redis, 2);
+    rt().block_on(async {
+        // bob leaves B; his cursor reaches Redis; he comes back on A.
+        let (on_a, on_b) = (a.url("/chat"), b.url("/chat"));
+        let mut sender = join(&format!("{on_a}?user=ann")).await;
+        let mut bob = join(&format!("{on_b}?user=bob")).await;
+        send(&mut sender, "hello").await;
+        assert_eq!(unmark(&next(&mut bob).await).2, "hello");
+        assert_eq!(unmark(&next(&mut sender).await).2, "hello");
+        bob.close(None).await.unwrap();
+        drop(bob);
+        common::poll_until(WAIT, || {
+            (redis.cli(&["GET", "wsbeat:room:/chat:last:bob"]) == "1").then_some(())
+        })
+        .expect("bob's cursor stored");
+        drop(sender);
+        drop_miss_five_and_return(
+            &format!("{on_b}?user=ann"),
+            &format!("{on_b}?user=carol"),
+            &format!("{on_a}?user=carol"),
+            || {
+                common::poll_until(WAIT, || {
+                    (redis.cli(&["EXISTS", "wsbeat:room:/chat:last:carol"]) == "1").then_some(())
+                })
+                .expect("carol's cursor stored");
+            },
+        )
+        .await;
+        // hello 1, before 2, missed 3..=7, live 8. ?since= says what a client has: it gets
+        // only what came after, whoever it is.
+        let mut dan = join(&format!("{on_a}?user=dan&since=5")).await;
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let (seq, replayed, _) = unmark(&next(&mut dan).await);
+            got.push((seq, replayed));
+        }
+        assert_eq!(got, [(Some(6), true), (Some(7), true), (Some(8), true)]);
+        quiet(&mut dan).await;
+    });
+    let (sa, _) = a.stop();
+    let (sb, _) = b.stop();
+    assert_eq!(
+        sa["replayed"].as_u64().unwrap() + sb["replayed"].as_u64().unwrap(),
+        8
+    );
+    assert_eq!(sa["store_failures"], 0);
+}
+
+#[test]
+fn a_redis_killed_mid_run_leaves_local_traffic_alone_is_reported_and_recovered_from() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::start(&["--redis", &url, "--replay", "10"]);
+    let b = Instance::start(&["--redis", &url, "--replay", "10"]);
+    await_subscribers(&redis, 2);
+    rt().block_on(async {
+        let mut a1 = join(&a.url("/r")).await;
+        let mut a2 = join(&a.url("/r")).await;
+        let mut b1 = join(&b.url("/r")).await;
+        send(&mut a1, "one").await;
+        for c in [&mut a1, &mut a2, &mut b1] {
+            assert_eq!(unmark(&next(c).await), (Some(1), false, "one".into()));
+        }
+
+        redis.stop();
+        let down = a.proc.wait_event("redis", WAIT);
+        assert_eq!(down["state"], "down", "{down}");
+        // Local clients still get each other's messages, marked as not kept; B's do not.
+        send(&mut a1, "during").await;
+        for c in [&mut a1, &mut a2] {
+            assert_eq!(next(c).await, "[unstored] during");
+        }
+        quiet(&mut b1).await;
+
+        redis.restart();
+        a.proc.wait_out("redis up", WAIT, |l| {
+            l.contains(r#""type":"redis""#) && l.contains(r#""state":"up""#)
+        });
+        await_subscribers(&redis, 2);
+        send(&mut a1, "after").await;
+        // A fresh Redis: the room's numbers start again.
+        for c in [&mut a1, &mut a2, &mut b1] {
+            assert_eq!(unmark(&next(c).await), (Some(1), false, "after".into()));
+        }
+    });
+    let (scale, proc) = a.stop();
+    assert!(scale["outages"].as_u64().unwrap() >= 1, "{scale}");
+    assert!(scale["store_failures"].as_u64().unwrap() >= 1, "{scale}");
+    assert!(scale["publish_failures"].as_u64().unwrap() >= 1, "{scale}");
+    assert_eq!(scale["stored"], 2, "{scale}");
+    let warned = proc.err.snapshot().join("\n");
+    assert!(
+        warned.contains("lost the subscription"),
+        "the subscriber's outage is said on stderr:\n{}",
+        proc.dump()
+    );
+    let (sb, _) = b.stop();
+    assert_eq!(sb["received"], 2, "{sb}");
+}
+
+#[test]
+fn a_redis_password_is_used_and_shows_nowhere() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let secret = "pa55-Wsbeat-s3cret";
+    let redis = RedisServer::start_with_password(secret);
+    let url = redis.url();
+    assert!(url.contains(secret));
+    let a = Instance::start(&["--redis", &url, "--replay", "5"]);
+    rt().block_on(async {
+        let mut c = join(&a.url("/p?user=x")).await;
+        send(&mut c, "hi").await;
+        assert_eq!(next(&mut c).await, "[seq=1] hi");
+    });
+    assert_eq!(redis.cli(&["LLEN", "wsbeat:room:/p:log"]), "1");
+    let (_, proc) = a.stop();
+    let all = format!(
+        "{}\n{}",
+        proc.out.snapshot().join("\n"),
+        proc.err.snapshot().join("\n")
+    );
+    assert!(!all.contains(secret), "the password leaked:\n{all}");
+
+    // A wrong password: one line, exit 3, no password either.
+    let wrong = url.replace(secret, "Wrong-pa55");
+    let out = common::run_timeout(
+        common::wsbeat().args([
+            "echo-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--broadcast",
+            "--redis",
+            &wrong,
+        ]),
+        None,
+        WAIT,
+    );
+    common::assert_exit(&out, 3);
+    let text = common::describe(&out);
+    assert!(
+        !text.contains("Wrong-pa55") && text.contains("redis://***@127.0.0.1"),
+        "{text}"
+    );
+    // And a bad URL is refused by the parser without echoing it.
+    let out = common::run(common::wsbeat().args([
+        "echo-server",
+        "--broadcast",
+        "--redis",
+        "http://:Wrong-pa55@h",
+    ]));
+    common::assert_exit(&out, 2);
+    assert!(!common::describe(&out).contains("Wrong-pa55"));
+}
+
+/// nginx round-robin over two instances (`tests/nginx/ws_round_robin.conf.template`).
+fn start_round_robin(a: &Instance, b: &Instance) -> (Proc, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().to_str().unwrap().to_string();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let port = common::free_port();
+    let conf = std::fs::read_to_string(
+        common::manifest_dir().join("tests/nginx/ws_round_robin.conf.template"),
+    )
+    .expect("tests/nginx/ws_round_robin.conf.template")
+    .replace("@PREFIX@", &prefix)
+    .replace("@LISTEN_PORT@", &port.to_string())
+    .replace("@UPSTREAM_A@", &a.addr)
+    .replace("@UPSTREAM_B@", &b.addr);
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let mut cmd = Command::new(common::NGINX);
+    cmd.arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-g")
+        .arg(format!(
+            "daemon off; pid {prefix}/nginx.pid; error_log stderr;"
+        ));
+    let nginx = Proc::spawn_tree("nginx", &mut cmd);
+    let addr = format!("127.0.0.1:{port}");
+    common::poll_until(WAIT, || TcpStream::connect(&addr).ok())
+        .unwrap_or_else(|| panic!("nginx did not listen on {addr}\n{}", nginx.dump()));
+    (nginx, format!("ws://{addr}"), dir)
+}
+
+#[test]
+fn replay_works_through_nginx_round_robin_over_two_instances() {
+    if !common::require_peer("redis") || !common::require_peer("nginx") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::start(&[
+        "--redis",
+        &url,
+        "--replay",
+        "100",
+        "--client-id",
+        "header:X-User-Id",
+    ]);
+    let b = Instance::start(&[
+        "--redis",
+        &url,
+        "--replay",
+        "100",
+        "--client-id",
+        "header:X-User-Id",
+    ]);
+    await_subscribers(&redis, 2);
+    let (_nginx, front, _dir) = start_round_robin(&a, &b);
+    rt().block_on(async {
+        let connect_as = |user: &'static str| {
+            let url = format!("{front}/lobby");
+            async move {
+                use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+                let mut req = url.as_str().into_client_request().unwrap();
+                req.headers_mut().insert("X-User-Id", user.parse().unwrap());
+                let host = url.trim_start_matches("ws://");
+                let host = &host[..host.find('/').unwrap()];
+                let tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+                tokio_tungstenite::client_async(req, tcp)
+                    .await
+                    .expect("upgrade")
+                    .0
+            }
+        };
+        let mut ann = connect_as("ann").await;
+        let mut bob = connect_as("bob").await;
+        send(&mut ann, "hi").await;
+        assert_eq!(unmark(&next(&mut bob).await).2, "hi");
+        assert_eq!(unmark(&next(&mut ann).await).2, "hi");
+        bob.close(None).await.unwrap();
+        drop(bob);
+        common::poll_until(WAIT, || {
+            (redis.cli(&["EXISTS", "wsbeat:room:/lobby:last:bob"]) == "1").then_some(())
+        })
+        .expect("bob's cursor stored");
+        for i in 1..=5 {
+            send(&mut ann, &format!("m{i}")).await;
+            assert_eq!(unmark(&next(&mut ann).await).2, format!("m{i}"));
+        }
+        let mut bob = connect_as("bob").await;
+        for i in 1..=5u64 {
+            assert_eq!(
+                unmark(&next(&mut bob).await),
+                (Some(1 + i), true, format!("m{i}"))
+            );
+        }
+        send(&mut ann, "live").await;
+        assert_eq!(
+            unmark(&next(&mut bob).await),
+            (Some(7), false, "live".into())
+        );
+        quiet(&mut bob).await;
+    });
+    let (sa, _) = a.stop();
+    let (sb, _) = b.stop();
+    // Round-robin put the connections on both instances: messages crossed over Redis.
+    assert!(
+        sa["received"].as_u64().unwrap() + sb["received"].as_u64().unwrap() > 0,
+        "{sa} {sb}"
+    );
+    assert_eq!(
+        sa["replayed"].as_u64().unwrap() + sb["replayed"].as_u64().unwrap(),
+        5
+    );
+}
+
+#[test]
+fn a_client_named_by_its_first_message_is_replayed_to_and_its_name_not_broadcast() {
+    let one = Instance::start(&["--replay", "10", "--client-id", "first-message"]);
+    rt().block_on(async {
+        let room = one.url("/r");
+        let mut ann = join(&room).await;
+        send(&mut ann, "ann").await;
+        let mut bob = join(&room).await;
+        send(&mut bob, "bob").await;
+        send(&mut ann, "one").await;
+        assert_eq!(
+            next(&mut bob).await,
+            "[seq=1] one",
+            "bob's name was not broadcast"
+        );
+        assert_eq!(next(&mut ann).await, "[seq=1] one");
+        bob.close(None).await.unwrap();
+        drop(bob);
+        one.proc.wait_event("closed", WAIT);
+        send(&mut ann, "two").await;
+        assert_eq!(next(&mut ann).await, "[seq=2] two");
+        let mut bob = join(&room).await;
+        quiet(&mut bob).await; // nothing until he says who he is
+        send(&mut bob, "bob").await;
+        assert_eq!(next(&mut bob).await, "[replay seq=2] two");
+        send(&mut ann, "three").await;
+        assert_eq!(next(&mut bob).await, "[seq=3] three");
+    });
+    let (scale, _) = one.stop();
+    assert_eq!(scale["replayed"], 1, "{scale}");
+}
+
+#[test]
+fn a_stopping_instance_writes_its_clients_cursors_before_it_exits() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::start(&["--redis", &url, "--replay", "10"]);
+    let rt = rt();
+    let mut eve = rt.block_on(async {
+        let mut eve = join(&a.url("/s?user=eve")).await;
+        send(&mut eve, "x").await;
+        assert_eq!(next(&mut eve).await, "[seq=1] x");
+        eve
+    });
+    // Answered by the client library while the server shuts down (1001).
+    let reader = rt.spawn(async move { while let Some(Ok(_)) = eve.next().await {} });
+    let (scale, _) = a.stop();
+    rt.block_on(reader).unwrap();
+    assert_eq!(scale["stored"], 1);
+    assert_eq!(redis.cli(&["GET", "wsbeat:room:/s:last:eve"]), "1");
+}
