@@ -38,5 +38,6 @@ mod man;
 mod ping;
 mod reach;
 mod soak;
+mod soak_coord;
 mod socketio_server;
 mod tungstenite_interop;
