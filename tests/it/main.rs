@@ -9,6 +9,9 @@
 //! * `ping`, `soak`: those subcommands; `soak::preamble` (per-connection steps, scenarios).
 //! * `socketio_server`: `echo-server --socketio` against the real `socket.io-client`, from Node
 //!   and from a Chromium page.
+//! * `soak_coord`: `soak --coordinator` over a real Redis: 21,000 connections from three
+//!   workers as one run, the merge equal to the sum, a killed worker, the barrier timeout,
+//!   `deploy/workers.sh`.
 //! * `completions`: the committed shell completions match the CLI.
 //! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
 //!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one
