@@ -5,7 +5,8 @@
 //! Exit codes: 0 ok; 1 a threshold broke (named on stderr); 2 usage; 3 no connection ever
 //! opened; 130 the run was interrupted by Ctrl-C (the report is still printed; `q` in the live
 //! view is a normal early stop and exits by the thresholds); 101 a worker panicked (a bug: the
-//! report is incomplete, so the run must not pass).
+//! report is incomplete, so the run must not pass). With `--coordinator` (see `coord`): 3 also
+//! when Redis cannot be reached at the start, 6 when the barrier times out.
 
 pub mod coord;
 mod embedded;

@@ -147,3 +147,27 @@ pub fn missing_line(c: &Coordinator, joined: &[(usize, String)]) -> String {
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timeout_names_the_missing_slots_and_who_came() {
+        let c = crate::config::coordinator::lower(
+            "redis://:pw@h/r9",
+            4,
+            None,
+            None,
+            false,
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let line = missing_line(&c, &[(2, "b:2".into()), (0, "a:1".into())]);
+        assert_eq!(
+            line,
+            "barrier timeout after 2s: run r9 has 2 of 4 workers; slot(s) 1, 3 never came (joined: w0 a:1, w2 b:2)"
+        );
+        assert!(missing_line(&c, &[]).ends_with("slot(s) 0, 1, 2, 3 never came (joined: none)"));
+    }
+}

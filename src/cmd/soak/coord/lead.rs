@@ -63,8 +63,12 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             _ = shutdown.recv() => { interrupted = true; break; }
         };
         let now = Instant::now();
+        // Silence means something only once the stream is read up to now (a lead started late
+        // reads a backlog first).
+        let mut caught_up = false;
         match read {
             Ok(entries) => {
+                caught_up = entries.len() < READ_COUNT as usize;
                 if warned {
                     eprintln!("wsbeat: coordinator {} reachable again", c.shown);
                     warned = false;
@@ -86,7 +90,12 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
                 tokio::time::sleep(Duration::from_millis(BLOCK_MS)).await;
             }
         }
-        for slot in view.mark_lost(Instant::now(), LOST_AFTER) {
+        let silent = if caught_up || warned {
+            view.mark_lost(Instant::now(), LOST_AFTER)
+        } else {
+            Vec::new()
+        };
+        for slot in silent {
             let w = &view.workers[slot];
             eprintln!("wsbeat: {}", lost_line(w.slot, &w.name, w.t));
             lost_named.push(slot);
