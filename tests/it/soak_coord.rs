@@ -413,3 +413,62 @@ fn the_compose_and_kubernetes_files_are_valid_yaml() {
         Err(e) => eprintln!("skipped: no python3 ({e})"),
     }
 }
+
+/// Redis going away mid-run costs the live view, never the run: the worker says so once, runs
+/// on, publishes again when Redis is back, and writes its whole report.
+#[test]
+fn a_worker_that_loses_redis_mid_run_goes_on_and_comes_back() {
+    if !require_peer("redis") {
+        return;
+    }
+    let mut redis = RedisServer::start();
+    let coordinator = format!("{}/outage", redis.url());
+    let (mut server, url) = echo_server(100);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("w.json");
+    let mut w = worker(
+        "worker",
+        &url,
+        &[
+            "-c",
+            "5",
+            "-d",
+            "6s",
+            "--message-rate",
+            "5",
+            "--coordinator",
+            &coordinator,
+            "--workers",
+            "1",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    w.wait_err("past the barrier", WAIT, |l| {
+        l.contains("connections 0..5 of 5")
+    });
+    redis.stop();
+    w.wait_err("saying it lost Redis", WAIT, |l| {
+        l.contains("lost the coordinator")
+    });
+    redis.restart();
+    w.wait_err("saying Redis is back", WAIT, |l| {
+        l.contains("reachable again")
+    });
+    assert_eq!(code(w.finish(EXIT)), 0, "{}", w.dump());
+    let lost = w
+        .err
+        .snapshot()
+        .iter()
+        .filter(|l| l.contains("lost the coordinator"))
+        .count();
+    assert_eq!(lost, 1, "one warning per outage\n{}", w.dump());
+    let report = read_json(&json);
+    assert_eq!(report["connections"]["peak_open"], 5);
+    assert_eq!(report["messages"]["missing"], 0);
+    // Its final report reached the restarted Redis.
+    let entries = redis.cli(&["XLEN", "wsbeat:soak:outage:stream"]);
+    assert!(entries.parse::<u64>().unwrap() >= 1, "{entries}");
+    server.signal(libc::SIGTERM);
+    let _ = server.finish(WAIT);
+}

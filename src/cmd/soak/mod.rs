@@ -67,8 +67,14 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     // Before anything else, so that Ctrl-C during the ramp-up already drains and reports.
     let mut shutdown = signals::subscribe();
     // A coordinated worker: its share of -c, after the barrier, from the agreed start.
-    let part = match &cfg.coordinator {
-        Some(c) => Some(coord::join_as_worker(&c.clone(), &mut cfg.run).await?),
+    let part = match cfg.coordinator.clone() {
+        Some(c) => tokio::select! {
+            joined = coord::join_as_worker(&c, &mut cfg.run) => Some(joined?),
+            _ = shutdown.recv() => {
+                eprintln!("wsbeat: interrupted at the barrier of run {}", c.run_id);
+                return Ok(ExitCode::from(ErrorKind::Interrupted.exit_code()));
+            }
+        },
         None => None,
     };
     let embedded_server = cfg.url.is_none();
