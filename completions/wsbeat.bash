@@ -753,7 +753,7 @@ _wsbeat() {
             return 0
             ;;
         wsbeat__subcmd__soak)
-            opts="-H -s -x -L -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --send --expect --expect-json --step-timeout --scenario --socketio --namespace --sio-auth --event --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --report --no-live --color --max-loss --max-p99 --max-errors --min-connections --help --version"
+            opts="-H -s -x -L -k -c -d -h -V --header --origin --subprotocol --auth --connect-timeout --max-message-size --proxy --proxy-user --noproxy --location --max-redirs --unix-socket --resolve --connect-to --compress --cacert --cert --key --insecure --tls-server-name --connections --connect-rate --duration --message-rate --size --binary --fragment-size --mode --source-addrs --heartbeat --heartbeat-timeout --heartbeat-text --heartbeat-expect --send --expect --expect-json --step-timeout --scenario --socketio --namespace --sio-auth --event --reconnect --no-reconnect --backoff --max-reconnects --buffer --merge --watch-pid --json --report --no-live --color --max-loss --max-p99 --max-errors --min-connections --coordinator --workers --worker-index --lead --barrier-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -976,6 +976,22 @@ _wsbeat() {
                     return 0
                     ;;
                 --min-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --coordinator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --worker-index)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --barrier-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -243,6 +243,10 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-loss -d 'Exit
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-p99 -d 'Exit 1 when the p99 message round trip is over this' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l max-errors -d 'Exit 1 when more errors than this were counted (all kinds)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l min-connections -d 'Exit 1 when fewer than N connections were open at the same time at the peak' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l coordinator -d 'Join a coordinated run: redis://[:PASSWORD@]HOST[:PORT]/RUN_ID (rediss:// for TLS). Every worker takes its share of -c, waits at a barrier for the others, and publishes its figures every second; `--lead` shows and reports the whole run' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l workers -d 'How many workers make the run (each takes 1/N of -c)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l worker-index -d 'This worker\'s slot, 0..N-1 (default: $JOB_COMPLETION_INDEX, else the order of joining)' -r
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l barrier-timeout -d 'How long the workers wait for each other before giving up (exit 6, naming the missing slots)' -r
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s L -l location -d 'Follow redirects (301, 302, 303, 307, 308) of the upgrade; credentials only go to the first host'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s k -l insecure -d 'Do not verify the server\'s certificate (prints a warning)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l binary -d 'Send binary messages instead of text'
@@ -250,6 +254,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l socketio -d 'Spea
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l reconnect -d 'Reconnect lost connections (the default in soak)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l no-reconnect -d 'A lost connection stays down'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l no-live -d 'No live view: a plain status line every few seconds on stderr even on a terminal'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l lead -d 'Open no connection: show the whole run live, then write the merged report and check the thresholds on it'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s V -l version -d 'Print version'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand completions" -s h -l help -d 'Print help'

@@ -200,6 +200,37 @@ pub struct SoakArgs {
         help_heading = "Thresholds (exit 1 when broken)"
     )]
     pub min_connections: Option<u64>,
+
+    /// Join a coordinated run: redis://[:PASSWORD@]HOST[:PORT]/RUN_ID (rediss:// for TLS).
+    /// Every worker takes its share of -c, waits at a barrier for the others, and publishes
+    /// its figures every second; `--lead` shows and reports the whole run
+    #[arg(
+        long,
+        value_name = "REDIS_URL/RUN_ID",
+        requires = "workers",
+        conflicts_with = "merge",
+        help_heading = "Scaling out"
+    )]
+    pub coordinator: Option<String>,
+    /// How many workers make the run (each takes 1/N of -c)
+    #[arg(long, value_name = "N", value_parser = parse::positive, requires = "coordinator", help_heading = "Scaling out")]
+    pub workers: Option<usize>,
+    /// This worker's slot, 0..N-1 (default: $JOB_COMPLETION_INDEX, else the order of joining)
+    #[arg(
+        long,
+        value_name = "I",
+        requires = "coordinator",
+        help_heading = "Scaling out"
+    )]
+    pub worker_index: Option<usize>,
+    /// Open no connection: show the whole run live, then write the merged report and check
+    /// the thresholds on it
+    #[arg(long, requires = "coordinator", help_heading = "Scaling out")]
+    pub lead: bool,
+    /// How long the workers wait for each other before giving up (exit 6, naming the missing
+    /// slots)
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse::duration, help_heading = "Scaling out")]
+    pub barrier_timeout: Duration,
 }
 
 // Boxed strings and JSON: `SoakArgs` is the largest `Command` variant.

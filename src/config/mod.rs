@@ -3,6 +3,7 @@
 //! only run. Nothing below this module sees a clap type.
 
 pub mod connect;
+pub mod coordinator;
 pub mod echo_server;
 pub mod ping;
 pub mod scenario;

@@ -52,6 +52,8 @@ pub struct SoakConfig {
     pub live: bool,
     pub color: bool,
     pub thresholds: Thresholds,
+    /// `--coordinator`: one worker (or the lead) of a run over several processes.
+    pub coordinator: Option<super::coordinator::Coordinator>,
 }
 
 /// What every connection does; shared read-only by all workers.
@@ -238,6 +240,31 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         None => None,
         Some(path) => Some(writable("--report", path)?),
     };
+    let coordinator = match (&args.coordinator, args.workers) {
+        (Some(url), Some(workers)) => {
+            if args.url.is_none() && !args.lead {
+                return Err(Error::usage(
+                    "a --coordinator worker needs the URL to soak (only --lead runs without one)",
+                ));
+            }
+            if args.connections < workers && !args.lead {
+                return Err(Error::usage(format!(
+                    "-c {} is fewer than --workers {workers}: every worker needs a connection",
+                    args.connections
+                )));
+            }
+            let env = std::env::var("JOB_COMPLETION_INDEX").ok();
+            Some(super::coordinator::lower(
+                url,
+                workers,
+                args.worker_index,
+                env.as_deref(),
+                args.lead,
+                args.barrier_timeout,
+            )?)
+        }
+        _ => None,
+    };
     let stderr_tty = std::io::stderr().is_terminal();
     Ok(SoakConfig {
         // The parsed target's form, not the input: `user:pass@` must reach no output.
@@ -297,6 +324,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
             max_errors: args.max_errors,
             min_connections: args.min_connections,
         },
+        coordinator,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod counters;
 pub mod latency;
 pub mod probes;
+pub mod run_view;
 pub mod serial;
 pub mod series;
 pub mod soak_collector;

@@ -52,6 +52,12 @@ impl SerialHistogram {
         let _ = self.hist.add(&other.hist);
     }
 
+    /// Takes away what an earlier copy of this histogram held: the interval between two
+    /// cumulative figures. Anything `earlier` has that `self` lacks is ignored.
+    pub fn subtract(&mut self, earlier: &SerialHistogram) {
+        let _ = self.hist.subtract(&earlier.hist);
+    }
+
     /// `q` in 0..=1; `None` when empty.
     pub fn percentile(&self, q: f64) -> Option<Duration> {
         (self.count() > 0)

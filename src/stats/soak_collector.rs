@@ -405,8 +405,6 @@ impl Stats {
         stopped_early: bool,
         own_peak: Option<u64>,
     ) -> Report {
-        let mut conns = self.conns.clone();
-        conns.peak_open = self.peak_open;
         let (peak_bytes, peak_from) = match own_peak {
             Some(p) => (Some(p), PEAK_FROM_HWM),
             None => (self.rss_self.max(), PEAK_FROM_SAMPLES),
@@ -427,6 +425,17 @@ impl Stats {
                 samples: s.points().to_vec(),
             });
         }
+        let mut report = self.totals(config, stopped_early);
+        report.rss = rss;
+        report.timeline = Some(self.timeline.timeline_until(self.second(), self.open));
+        report
+    }
+
+    /// The report without its RSS series and timeline, which grow with the run: what a
+    /// coordinated worker publishes every second.
+    pub fn totals(&self, config: Vec<serde_json::Value>, stopped_early: bool) -> Report {
+        let mut conns = self.conns.clone();
+        conns.peak_open = self.peak_open;
         Report {
             format: FORMAT.into(),
             wsbeat: env!("CARGO_PKG_VERSION").into(),
@@ -446,9 +455,10 @@ impl Stats {
             },
             errors: self.errors.clone(),
             close_codes: self.close_codes.clone(),
-            rss,
+            rss: Vec::new(),
             thresholds: Vec::new(),
-            timeline: Some(self.timeline.timeline_until(self.second(), self.open)),
+            timeline: None,
+            workers: Vec::new(),
         }
     }
 }

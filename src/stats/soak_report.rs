@@ -42,6 +42,22 @@ pub struct Report {
     /// merge with one of those).
     #[serde(default)]
     pub timeline: Option<super::timeline::Timeline>,
+    /// A coordinated run (`--coordinator --lead`): each worker, and whether its figures are
+    /// its final report or the last it published before it was lost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub slot: usize,
+    /// `host:pid`.
+    pub name: String,
+    /// `finished`, `lost` (no figures for a while: it died or lost Redis; its last figures are
+    /// counted) or `never_reported`.
+    pub status: String,
+    /// Seconds into the run of its last figures.
+    pub last_seen: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -283,6 +299,7 @@ impl Report {
         self.errors.merge(&o.errors);
         self.close_codes.merge(&o.close_codes);
         self.rss.extend(o.rss.iter().cloned());
+        self.workers.extend(o.workers.iter().cloned());
         self.timeline = match (self.timeline.take(), &o.timeline) {
             (Some(mut mine), Some(theirs)) => {
                 mine.merge(theirs);

@@ -12,6 +12,9 @@
 //! * `socketio_server`: `echo-server --socketio` against the real `socket.io-client`, from Node
 //!   and from a Chromium page.
 //! * `socketio_client`: `connect --socketio` against the real npm `socket.io` server and our own.
+//! * `soak_coord`: `soak --coordinator` over a real Redis: 21,000 connections from three
+//!   workers as one run, the merge equal to the sum, a killed worker, the barrier timeout,
+//!   `deploy/workers.sh`.
 //! * `completions`: the committed shell completions match the CLI.
 //! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
 //!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one
@@ -42,6 +45,7 @@ mod ping;
 mod reach;
 mod redis_server;
 mod soak;
+mod soak_coord;
 mod socketio_client;
 mod socketio_server;
 mod tungstenite_interop;

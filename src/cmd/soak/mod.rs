@@ -5,8 +5,10 @@
 //! Exit codes: 0 ok; 1 a threshold broke (named on stderr); 2 usage; 3 no connection ever
 //! opened; 130 the run was interrupted by Ctrl-C (the report is still printed; `q` in the live
 //! view is a normal early stop and exits by the thresholds); 101 a worker panicked (a bug: the
-//! report is incomplete, so the run must not pass).
+//! report is incomplete, so the run must not pass). With `--coordinator` (see `coord`): 3 also
+//! when Redis cannot be reached at the start, 6 when the barrier times out.
 
+pub mod coord;
 mod embedded;
 pub mod rss;
 pub mod worker;
@@ -39,6 +41,9 @@ pub fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if cfg.coordinator.as_ref().is_some_and(|c| c.lead) {
+        return rt.block_on(coord::lead::run(cfg));
+    }
     rt.block_on(soak(cfg))
 }
 
@@ -58,9 +63,20 @@ enum Stop {
     Interrupt,
 }
 
-async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
+async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     // Before anything else, so that Ctrl-C during the ramp-up already drains and reports.
     let mut shutdown = signals::subscribe();
+    // A coordinated worker: its share of -c, after the barrier, from the agreed start.
+    let part = match cfg.coordinator.clone() {
+        Some(c) => tokio::select! {
+            joined = coord::join_as_worker(&c, &mut cfg.run) => Some(joined?),
+            _ = shutdown.recv() => {
+                eprintln!("wsbeat: interrupted at the barrier of run {}", c.run_id);
+                return Ok(ExitCode::from(ErrorKind::Interrupted.exit_code()));
+            }
+        },
+        None => None,
+    };
     let embedded_server = cfg.url.is_none();
     if let Some(limit) = rss::raise_file_limit()
         && let Some(w) =
@@ -93,7 +109,10 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         conn.target = url.parse()?;
     }
     let opts = options_per_source(conn, &cfg.run.source_addrs, &cfg.proxies);
-    let config_json = config_json(&cfg, &url, embedded_server);
+    let mut config_json = config_json(&cfg, &url, embedded_server);
+    if let (Some(p), Some(o)) = (&part, config_json.as_object_mut()) {
+        o.insert("worker".into(), p.config());
+    }
 
     let start = Instant::now();
     let end = start + cfg.run.duration;
@@ -113,11 +132,23 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         end,
         stop: stop_rx,
         open_gate: Semaphore::new(worker::OPEN_CONCURRENCY),
+        first_id: part.as_ref().map_or(0, |p| p.first_id),
     });
     let mut workers = tokio::task::JoinSet::new();
     for id in 0..cfg.run.connections {
-        workers.spawn(worker::run(id as u32, shared.clone()));
+        workers.spawn(worker::run(shared.first_id + id as u32, shared.clone()));
     }
+    let publisher = part.map(|p| {
+        coord::publish::Publisher::spawn(
+            p.c,
+            p.con,
+            p.slot,
+            p.name,
+            stats.clone(),
+            config_json.clone(),
+            start,
+        )
+    });
     drop(shared);
     let sampler = tokio::spawn(sample_rss(stats.clone(), cfg.watch_pid));
 
@@ -202,6 +233,10 @@ async fn soak(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         stop != Stop::Time,
         rss::own_peak_rss_bytes(),
     );
+    if let Some(p) = publisher {
+        // The same report --json writes: the lead's merge adds up exactly these.
+        p.finish(&report).await;
+    }
     if report.connections.opened == 0 {
         let reason = report
             .errors
@@ -289,7 +324,7 @@ fn start_view(
 }
 
 /// Thresholds, JSON, human summary, exit code: shared by a run and by `--merge`.
-fn finish_report(
+pub(crate) fn finish_report(
     cfg: &SoakConfig,
     report: &mut Report,
     interrupted: bool,

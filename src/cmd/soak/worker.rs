@@ -77,6 +77,9 @@ pub struct Shared {
     /// Becomes true when the user stops the run early.
     pub stop: watch::Receiver<bool>,
     pub open_gate: Semaphore,
+    /// The first connection id of this process: 0, or this worker's slice of a coordinated
+    /// run (ids are unique across the run; the ramp and the source addresses count from here).
+    pub first_id: u32,
 }
 
 /// What ended a wait in the connected loop.
@@ -193,7 +196,10 @@ impl Worker {
         let run = &sh.run;
         // Ramp-up: connection i opens at i / rate, so the rate holds without a shared limiter.
         let slot = match run.connect_rate {
-            Some(rate) => self.sh.start + Duration::from_secs_f64(f64::from(self.id) / rate),
+            Some(rate) => {
+                self.sh.start
+                    + Duration::from_secs_f64(f64::from(self.id - self.sh.first_id) / rate)
+            }
             None => self.sh.start,
         };
         if !self.wait_until(slot).await {
@@ -308,7 +314,7 @@ impl Worker {
 
     /// Open a connection; `None` when the run ended first.
     async fn open(&mut self) -> Option<Result<(Box<Conn>, Duration), Error>> {
-        let opts = self.sh.opts[self.id as usize % self.sh.opts.len()].clone();
+        let opts = self.sh.opts[(self.id - self.sh.first_id) as usize % self.sh.opts.len()].clone();
         let end = self.sh.end;
         let sh = self.sh.clone();
         // The permit first, and only then the handshake's state (about 1.5 KiB), boxed. Boxed
