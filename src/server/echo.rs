@@ -13,10 +13,11 @@ use super::wakers::Key;
 use super::{ConnGuard, ServerEvent, app_pong, budget, message_faults};
 use crate::client::heartbeat::{Action, Heartbeat, Probe};
 use crate::ws::connection::Connection;
+use crate::ws::connection::replies::Replies;
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::{self, CloseEvent, CloseSpec};
 use crate::ws::proto::endpoint::{Endpoint, Event, State};
-use crate::ws::proto::frame;
+use crate::ws::proto::frame::{self, Payload};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -217,10 +218,10 @@ impl Echo {
         }
     }
 
-    pub(super) fn on_event(&mut self, ep: &mut Endpoint, ev: Event<'_>, out: &mut Vec<u8>) {
+    pub(super) fn on_event(&mut self, ep: &mut Endpoint, ev: Event<'_>, out: &mut Replies) {
         self.tick();
         match ev {
-            Event::Message { kind, payload, .. } => self.on_message(ep, kind, &payload, out),
+            Event::Message { kind, payload, .. } => self.on_message(ep, kind, payload, out),
             // The engine answered it, or not (`--no-pong`).
             Event::Ping(_) => {}
             Event::Pong(p) => {
@@ -231,7 +232,15 @@ impl Echo {
         }
     }
 
-    fn on_message(&mut self, ep: &mut Endpoint, kind: DataKind, payload: &[u8], out: &mut Vec<u8>) {
+    /// `message` is handed on to the plain echo, which sends it from where it lies.
+    fn on_message(
+        &mut self,
+        ep: &mut Endpoint,
+        kind: DataKind,
+        message: Payload<'_>,
+        out: &mut Replies,
+    ) {
+        let payload: &[u8] = &message;
         self.counts.messages_in += 1;
         self.counts.bytes_in += payload.len() as u64;
         self.last_data = self.now;
@@ -252,7 +261,7 @@ impl Echo {
             None
         };
         if let Some(reply) = pong {
-            self.reply(ep, DataKind::Text, &reply, out);
+            self.reply(ep, DataKind::Text, Payload::Borrowed(&reply), out);
         } else if self.take_first_message_id(kind, payload) {
         } else if let (Some(relay), Some(hub), Some(seat)) =
             (&self.shared.scale, &self.shared.hub, self.seat())
@@ -275,11 +284,11 @@ impl Echo {
         } else if let Some(faults) = self.rare.as_mut().and_then(|r| r.faults.as_mut()) {
             for echo in faults.on_message(kind, payload) {
                 for _ in 0..echo.copies {
-                    self.reply(ep, echo.kind, &echo.payload, out);
+                    self.reply(ep, echo.kind, Payload::Borrowed(&echo.payload), out);
                 }
             }
         } else {
-            self.reply(ep, kind, payload, out);
+            self.reply(ep, kind, message, out);
         }
         let n = self.counts.messages_in;
         if close_after == Some(n) {
@@ -293,7 +302,13 @@ impl Echo {
 
     /// A data message to this client: now, or after `--delay`; or, when it would take the
     /// server's output over `--max-buffered` and this client holds the most, a 1013.
-    fn reply(&mut self, ep: &mut Endpoint, kind: DataKind, payload: &[u8], out: &mut Vec<u8>) {
+    fn reply(
+        &mut self,
+        ep: &mut Endpoint,
+        kind: DataKind,
+        payload: Payload<'_>,
+        out: &mut Replies,
+    ) {
         if !ep.is_open() {
             return;
         }
@@ -307,14 +322,17 @@ impl Echo {
         let fragment = self.shared.cfg.faults.fragment;
         if self.shared.cfg.faults.delay.is_some() {
             let mut wire = Vec::new();
-            frame::write_message(&mut wire, kind, payload, fragment);
+            frame::write_message(&mut wire, kind, &payload, fragment);
             self.defer(Deferred::Frame {
                 wire,
                 payload_len: payload.len(),
             });
-        } else if ep.send_message(out, kind, payload, fragment).is_ok() {
-            self.counts.messages_out += 1;
-            self.counts.bytes_out += payload.len() as u64;
+        } else {
+            let len = payload.len() as u64;
+            if out.send_payload(ep, kind, payload, fragment).is_ok() {
+                self.counts.messages_out += 1;
+                self.counts.bytes_out += len;
+            }
         }
     }
 

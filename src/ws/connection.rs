@@ -48,12 +48,15 @@ pub const MAX_QUEUED: usize = 256 * 1024;
 struct Scratch {
     input: Vec<u8>,
     output: Vec<u8>,
+    /// Payloads `poll_process` echoes from `input` (their capacity is reused).
+    spans: Vec<Span>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
         input: vec![0; READ_CHUNK],
         output: Vec::new(),
+        spans: Vec::new(),
     });
 }
 
@@ -273,18 +276,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn poll_read_scratch(
         &mut self,
         cx: &mut Context<'_>,
-        f: impl FnOnce(&mut Self, &mut Context<'_>, &mut [u8], &mut Vec<u8>),
+        f: impl FnOnce(&mut Self, &mut Context<'_>, &mut [u8], &mut Vec<u8>, &mut Vec<Span>),
     ) -> Poll<io::Result<bool>> {
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
-            let Scratch { input, output } = &mut *scratch;
+            let Scratch {
+                input,
+                output,
+                spans,
+            } = &mut *scratch;
             let mut rb = ReadBuf::new(&mut input[..]);
             ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb))?;
             let n = rb.filled().len();
             if n == 0 {
                 return Poll::Ready(Ok(false));
             }
-            f(self, cx, &mut input[..n], output);
+            f(self, cx, &mut input[..n], output, spans);
             Poll::Ready(Ok(true))
         })
     }
@@ -331,7 +338,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             self.pending = Vec::new();
             self.pending_pos = 0;
-            match ready!(self.poll_read_scratch(cx, |_, _, _, _| {})) {
+            match ready!(self.poll_read_scratch(cx, |_, _, _, _, _| {})) {
                 Ok(true) => {}
                 Ok(false) => self.ep.on_eof(),
                 Err(e) => self.ep.on_io_error(&e),
@@ -387,7 +394,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             }
             let mut got = None;
-            match self.poll_read_scratch(cx, |this, _, input, _| {
+            match self.poll_read_scratch(cx, |this, _, input, _, _| {
                 let mut pos = 0;
                 got = this.decode_one(input, &mut pos);
                 if pos < input.len() && !this.ep.is_finishing() {
@@ -437,62 +444,107 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         })
     }
 
-    /// One read, every item in it handed to `f` with the buffer its replies go into: the
-    /// scratch output when nothing is queued, written to the socket before this returns, and
-    /// only what the socket did not take is kept. `Ok(false)` at the end of the stream. The
+    /// One read, every item in it handed to `f` with the replies it makes: into the scratch
+    /// output when nothing is queued, big payloads echoed from the read buffer itself where
+    /// the stream writes vectors (`replies`), written to the socket before this returns; only
+    /// what the socket did not take is kept. `Ok(false)` at the end of the stream. The
     /// server's path: no per-item copy, no per-connection buffer.
     pub fn poll_process(
         &mut self,
         cx: &mut Context<'_>,
-        mut f: impl FnMut(&mut Endpoint, Event<'_>, &mut Vec<u8>),
+        mut f: impl FnMut(&mut Endpoint, Event<'_>, &mut Replies),
     ) -> Poll<io::Result<bool>> {
         if (self.pending_pos as usize) < self.pending.len() {
             let mut input = std::mem::take(&mut self.pending);
-            let mut out = std::mem::take(&mut self.out);
+            let mut out = Replies::copied(std::mem::take(&mut self.out));
             let from = self.pending_pos as usize;
             feed_all(&mut self.ep, &mut input[from..], &mut out, &mut f);
-            self.out = out;
+            self.out = out.into_parts().buf;
             self.pending_pos = 0;
             return Poll::Ready(Ok(true));
         }
-        self.poll_read_scratch(cx, |this, cx, input, output| {
+        self.poll_read_scratch(cx, |this, cx, input, output, spans| {
             if !this.out.is_empty() {
                 // Earlier output is still queued: new output goes behind it.
-                let mut out = std::mem::take(&mut this.out);
+                let mut out = Replies::copied(std::mem::take(&mut this.out));
                 feed_all(&mut this.ep, input, &mut out, &mut f);
-                this.out = out;
+                this.out = out.into_parts().buf;
                 return;
             }
             output.clear();
-            feed_all(&mut this.ep, input, output, &mut f);
-            let mut at = 0;
-            while at < output.len() {
-                match Pin::new(&mut this.io).poll_write(cx, &output[at..]) {
-                    Poll::Ready(Ok(k)) if k > 0 => {
-                        at += k;
-                        this.written += k as u64;
-                        this.need_flush = true;
-                    }
-                    // A failure or no room: the queue keeps the rest and the next write
-                    // reports the error.
-                    _ => break,
-                }
+            let buf = std::mem::take(output);
+            let mut out = if this.io.is_write_vectored() {
+                Replies::over(buf, std::mem::take(spans), input)
+            } else {
+                Replies::copied(buf)
+            };
+            feed_all(&mut this.ep, input, &mut out, &mut f);
+            let mut parts = out.into_parts();
+            if parts.spans.is_empty() {
+                this.write_scratch(cx, &mut parts.buf);
+            } else {
+                this.write_replies(cx, &parts, input);
+                parts.buf.clear();
+                parts.spans.clear();
             }
-            if at < output.len() {
-                if output.len() - at > SCRATCH_KEEP {
-                    // A big echo the socket did not take: the scratch buffer becomes the
-                    // queue rather than being copied into it (one copy of it, not two).
-                    this.out = std::mem::take(output);
-                    this.out_pos = at;
-                } else {
-                    this.out.extend_from_slice(&output[at..]);
-                    this.out_mid_frame = at > 0;
-                }
-            }
+            *output = parts.buf;
+            *spans = parts.spans;
             if output.capacity() > SCRATCH_KEEP {
                 *output = Vec::new();
             }
         })
+    }
+
+    /// Write one read's replies, payloads named where they lie. What the socket did not
+    /// take is copied into the queue (a failure is reported by the next write).
+    fn write_replies(&mut self, cx: &mut Context<'_>, parts: &Parts, input: &[u8]) {
+        let total = parts.total(input);
+        let mut iov = replies::empty_iov();
+        let mut at = 0;
+        while at < total {
+            let n = parts.gather(input, at, &mut iov);
+            match Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..n]) {
+                Poll::Ready(Ok(k)) if k > 0 => {
+                    at += k;
+                    self.written += k as u64;
+                    self.need_flush = true;
+                }
+                _ => break,
+            }
+        }
+        if at < total {
+            self.out.reserve(total - at);
+            parts.copy_rest(input, at, &mut self.out);
+            self.out_mid_frame = at > 0;
+        }
+    }
+
+    /// Write the scratch output, keeping what the socket did not take.
+    fn write_scratch(&mut self, cx: &mut Context<'_>, output: &mut Vec<u8>) {
+        let mut at = 0;
+        while at < output.len() {
+            match Pin::new(&mut self.io).poll_write(cx, &output[at..]) {
+                Poll::Ready(Ok(k)) if k > 0 => {
+                    at += k;
+                    self.written += k as u64;
+                    self.need_flush = true;
+                }
+                // A failure or no room: the queue keeps the rest and the next write
+                // reports the error.
+                _ => break,
+            }
+        }
+        if at < output.len() {
+            if output.len() - at > SCRATCH_KEEP {
+                // A big echo the socket did not take: the scratch buffer becomes the
+                // queue rather than being copied into it (one copy of it, not two).
+                self.out = std::mem::take(output);
+                self.out_pos = at;
+            } else {
+                self.out.extend_from_slice(&output[at..]);
+                self.out_mid_frame = at > 0;
+            }
+        }
     }
 }
 
@@ -526,8 +578,8 @@ impl<S: SendQueue> Connection<S> {
 fn feed_all(
     ep: &mut Endpoint,
     input: &mut [u8],
-    out: &mut Vec<u8>,
-    f: &mut impl FnMut(&mut Endpoint, Event<'_>, &mut Vec<u8>),
+    out: &mut Replies,
+    f: &mut impl FnMut(&mut Endpoint, Event<'_>, &mut Replies),
 ) {
     let mut pos = 0;
     while let Some(event) = ep.feed(input, &mut pos, out) {
@@ -542,7 +594,9 @@ fn owned(p: Payload<'_>) -> Bytes {
     }
 }
 
+pub mod replies;
 mod send_stream;
+use replies::{Parts, Replies, Span};
 pub use send_stream::{STREAM_CHUNK, Source, Streamed};
 
 #[cfg(test)]

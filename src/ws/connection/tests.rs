@@ -432,3 +432,126 @@ async fn an_unsized_source_over_the_limit_is_abandoned_with_1009() {
     };
     assert_eq!(p[..2], 1009u16.to_be_bytes());
 }
+
+/// A server echoing through `poll_process`, as the echo server does, until the client is gone.
+/// Returns the most output it ever had to queue.
+async fn echo_server(mut conn: Connection<MaybeTls>) -> usize {
+    use crate::ws::proto::endpoint::Event;
+    let mut most = 0;
+    poll_fn(|cx| {
+        loop {
+            most = most.max(conn.queued());
+            if let Poll::Ready(Err(_)) = conn.poll_write_out(cx) {
+                return Poll::Ready(most);
+            }
+            let got = ready!(conn.poll_process(cx, |ep, ev, out| {
+                if let Event::Message { kind, payload, .. } = ev {
+                    out.send_message(ep, kind, &payload, None).unwrap();
+                }
+            }));
+            if !matches!(got, Ok(true)) || !conn.endpoint().is_open() {
+                return Poll::Ready(most);
+            }
+        }
+    })
+    .await
+}
+
+/// Sizes around every threshold: copied, named in the read buffer, split across reads.
+const ECHO_SIZES: [usize; 8] = [0, 64, 1023, 1024, 16 * 1024, 64 * 1024, 70_000, 1 << 20];
+
+fn echo_payload(i: usize, size: usize) -> Vec<u8> {
+    (0..size).map(|j| (i * 7 + j * 13) as u8).collect()
+}
+
+/// Enough that, unread, they overflow the kernel's socket buffers (~14 MiB).
+const COUNT: usize = 96;
+
+/// Send every message masked; with `read_after`, read the echoes only once all were sent, so
+/// that the server's socket fills and its replies are partly queued.
+async fn echo_round_trip(read_after: bool) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let server = Connection::new(
+        MaybeTls::Plain(server.unwrap().0.into()),
+        Role::Server,
+        Vec::new(),
+        4 << 20,
+    );
+    let task = tokio::spawn(echo_server(server));
+    let (mut rd, mut wr) = client.unwrap().into_split();
+    let messages: Vec<(DataKind, Vec<u8>)> = (0..COUNT)
+        .map(|i| {
+            let kind = if i % 3 == 0 {
+                DataKind::Text
+            } else {
+                DataKind::Binary
+            };
+            let size = ECHO_SIZES[i % ECHO_SIZES.len()];
+            let mut p = echo_payload(i, size);
+            if kind == DataKind::Text {
+                p.iter_mut().for_each(|b| *b = b'a' + *b % 26);
+            }
+            (kind, p)
+        })
+        .collect();
+    let sent = messages.clone();
+    let writer = async move {
+        for (kind, p) in &sent {
+            let mut wire = Vec::new();
+            frame::write_message_as(Role::Client, &mut wire, *kind, p, None);
+            wr.write_all(&wire).await.unwrap();
+        }
+        wr
+    };
+    let reader = async move {
+        let mut dec = Decoder::client(4 << 20);
+        let mut got = Vec::new();
+        let mut buf = vec![0; 64 * 1024];
+        while got.len() < COUNT {
+            let k = tokio::time::timeout(Duration::from_secs(20), rd.read(&mut buf))
+                .await
+                .expect("echoes in time")
+                .unwrap();
+            assert!(k > 0, "server closed after {} echoes", got.len());
+            let mut pos = 0;
+            while let Some(item) = dec.next(&mut buf[..k], &mut pos).expect("valid frames") {
+                match item {
+                    Item::Message { kind, payload, .. } => got.push((kind, payload.to_vec())),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        got
+    };
+    let (got, wr) = if read_after {
+        let wr = writer.await;
+        (reader.await, wr)
+    } else {
+        let (wr, got) = tokio::join!(writer, reader);
+        (got, wr)
+    };
+    assert_eq!(got.len(), messages.len());
+    for (i, (g, m)) in got.iter().zip(&messages).enumerate() {
+        assert!(g == m, "echo {i} ({} bytes) differs", m.1.len());
+    }
+    drop(wr);
+    let queued = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("server ends")
+        .unwrap();
+    if read_after {
+        assert!(queued > 0, "the socket took everything: nothing was queued");
+    }
+}
+
+#[tokio::test]
+async fn poll_process_echoes_every_size_byte_for_byte() {
+    echo_round_trip(false).await;
+}
+
+#[tokio::test]
+async fn poll_process_queues_what_a_full_socket_does_not_take_in_order() {
+    echo_round_trip(true).await;
+}

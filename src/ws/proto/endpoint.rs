@@ -310,6 +310,28 @@ impl Endpoint {
         })
     }
 
+    /// The header of a whole, uncompressed data message whose payload the caller sends right
+    /// after it, unchanged: the server's echo without a copy (`connection::replies`). False,
+    /// with nothing written, when the payload cannot go out as it is: a client masks it, and
+    /// with permessage-deflate it is compressed.
+    pub fn send_header_only(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: DataKind,
+        len: usize,
+    ) -> Result<bool, Error> {
+        self.check_open("a message")?;
+        if self.role != Role::Server || self.dec.deflate().is_some() {
+            return Ok(false);
+        }
+        let opcode = match kind {
+            DataKind::Text => frame::OP_TEXT,
+            DataKind::Binary => frame::OP_BINARY,
+        };
+        frame::write_header(out, true, opcode, len);
+        Ok(true)
+    }
+
     pub fn send_ping(&mut self, out: &mut Vec<u8>, payload: &[u8]) -> Result<(), Error> {
         self.send_control(out, OP_PING, payload, "a ping")
     }

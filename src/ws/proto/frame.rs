@@ -31,6 +31,10 @@ pub const OP_PONG: u8 = 0xA;
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 /// Longest frame header: 2 bytes, 8 of extended length, 4 of mask.
 const MAX_HEADER: usize = 14;
+/// A message split across reads gets room for its announced length at once (no regrowth
+/// copies), up to this much; beyond it, the buffer grows as the bytes come (a peer that
+/// announces a big frame and sends little holds no more than it sent, doubled).
+const RESERVE_MAX: u64 = 16 << 20;
 
 /// Which end of the connection we are: it decides which frames must be masked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,6 +419,7 @@ impl Decoder {
                 }));
             }
             let before = self.msg.len();
+            self.reserve_message();
             self.msg.extend_from_slice(chunk);
             if kind == DataKind::Text {
                 self.check_utf8(before, finished)?;
@@ -526,6 +531,15 @@ impl Decoder {
         Ok(())
     }
 
+    /// Before a message's first bytes are kept: room for what its frames announced so far
+    /// (the size limit has been checked), so that a big message is copied in once.
+    fn reserve_message(&mut self) {
+        if self.msg.capacity() == 0 {
+            self.msg
+                .reserve_exact(self.msg_len.min(self.max_message).min(RESERVE_MAX) as usize);
+        }
+    }
+
     /// Validate what arrived of a text message; incomplete code points at the end are fine
     /// until the message is finished. Rust's validator rejects a prefix as soon as it cannot
     /// start a valid sequence, so bad bytes fail the connection as soon as they arrive.
@@ -602,21 +616,6 @@ fn unmask_opt(buf: &mut [u8], mask: Option<[u8; 4]>, offset: usize) {
     }
 }
 
-/// XOR `buf` with the masking key, `offset` bytes into the payload.
-pub fn unmask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
-    let mut m = mask;
-    m.rotate_left(offset % 4);
-    let word = u64::from_ne_bytes([m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]]);
-    let mut chunks = buf.chunks_exact_mut(8);
-    for c in &mut chunks {
-        let v = u64::from_ne_bytes((&*c).try_into().expect("8 bytes")) ^ word;
-        c.copy_from_slice(&v.to_ne_bytes());
-    }
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= m[i % 4];
-    }
-}
-
 /// What a peer's Close payload means for the closing handshake.
 #[derive(Debug, PartialEq, Eq)]
 pub enum CloseCheck {
@@ -648,7 +647,9 @@ pub fn check_close(payload: &[u8]) -> CloseCheck {
     }
 }
 
+mod unmask;
 mod write;
+pub use unmask::unmask;
 pub use write::*;
 
 #[cfg(test)]
