@@ -325,16 +325,33 @@ impl Worker {
 
     async fn send_seq(&mut self, conn: &mut Conn, seq: u64, replay: bool) -> Result<(), Error> {
         let seq = seq & !SENT_BEFORE;
-        let mut buf = Vec::with_capacity(self.sh.run.size);
-        message::encode(self.id, seq, self.now_us(), self.sh.run.size, &mut buf);
-        if let Some(env) = &self.sh.run.envelope {
-            let mut wrapped = Vec::with_capacity(buf.len() + 64);
-            env.wrap(&buf, &mut wrapped);
-            buf = wrapped;
-        }
-        let sent = conn
-            .send_as(self.sh.run.kind, &buf, self.sh.run.fragment_size, true)
-            .await?;
+        let (id, now_us, run) = (self.id, self.now_us(), &self.sh.run);
+        let plain = run.envelope.is_none()
+            && run.fragment_size.is_none()
+            && conn.endpoint().deflate().is_none();
+        let (len, sent) = if plain {
+            // The common case, built straight into the frame in the output buffer: no message
+            // buffer, no copy (issue 17).
+            let len = message::encoded_len(run.size);
+            let sent = conn
+                .send_built(run.kind, len, |out| {
+                    message::encode_into(id, seq, now_us, out);
+                })
+                .await?;
+            (len, sent)
+        } else {
+            let mut buf = Vec::with_capacity(run.size);
+            message::encode(id, seq, now_us, run.size, &mut buf);
+            if let Some(env) = &run.envelope {
+                let mut wrapped = Vec::with_capacity(buf.len() + 64);
+                env.wrap(&buf, &mut wrapped);
+                buf = wrapped;
+            }
+            let sent = conn
+                .send_as(run.kind, &buf, run.fragment_size, true)
+                .await?;
+            (buf.len(), sent)
+        };
         self.sent_on_conn = self.sent_on_conn.saturating_add(1);
         self.last_end = conn.stream_end();
         if self.sh.run.echo {
@@ -345,7 +362,7 @@ impl Worker {
         }
         self.ev(Ev::Sent {
             replay,
-            len: sat(buf.len() as u64),
+            len: sat(len as u64),
             wire: sat(sent.wire_len as u64),
         });
         Ok(())
