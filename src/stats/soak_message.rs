@@ -52,8 +52,19 @@ fn checksum(conn: u32, seq: u64, sent_us: u64, filler: &[u8]) -> u32 {
 /// shorter than the header).
 pub fn encode(conn: u32, seq: u64, sent_us: u64, size: usize, out: &mut Vec<u8>) {
     out.clear();
-    let total = size.max(HEADER_LEN);
-    out.resize(total, 0);
+    out.resize(encoded_len(size), 0);
+    encode_into(conn, seq, sent_us, out);
+}
+
+/// The length of a message of `size` bytes: never shorter than the header.
+pub fn encoded_len(size: usize) -> usize {
+    size.max(HEADER_LEN)
+}
+
+/// Write the message for (`conn`, `seq`) over the whole of `out`, which is `encoded_len` long:
+/// in place, straight into a frame in the connection's output buffer.
+pub fn encode_into(conn: u32, seq: u64, sent_us: u64, out: &mut [u8]) {
+    debug_assert!(out.len() >= HEADER_LEN);
     fill(seq, &mut out[HEADER_LEN..]);
     let sum = checksum(conn, seq, sent_us, &out[HEADER_LEN..]);
     let mut raw = [0u8; RAW_LEN];

@@ -212,6 +212,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(sent)
     }
 
+    /// `send` of one uncompressed, unfragmented message of `len` bytes that `build` writes
+    /// straight into the output buffer (no payload buffer of the caller's, no copy).
+    pub async fn send_built(
+        &mut self,
+        kind: DataKind,
+        len: usize,
+        build: impl FnOnce(&mut [u8]),
+    ) -> Result<Sent, Error> {
+        let sent = self
+            .ep
+            .send_message_built(&mut self.out, kind, len, build)?;
+        self.write_all().await?;
+        Ok(sent)
+    }
+
     /// A Ping; `payload` must be at most 125 bytes.
     pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.ep.send_ping(&mut self.out, payload)?;

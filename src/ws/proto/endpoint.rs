@@ -332,6 +332,25 @@ impl Endpoint {
         Ok(true)
     }
 
+    /// One uncompressed, unfragmented message of `len` bytes that `build` writes straight
+    /// into `out` (see `frame::write_message_built`).
+    pub fn send_message_built(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: DataKind,
+        len: usize,
+        build: impl FnOnce(&mut [u8]),
+    ) -> Result<Sent, Error> {
+        self.check_open("a message")?;
+        let start = out.len();
+        frame::write_message_built(self.role, out, kind, len, build);
+        Ok(Sent {
+            frames: 1,
+            compressed: false,
+            wire_len: out.len() - start,
+        })
+    }
+
     pub fn send_ping(&mut self, out: &mut Vec<u8>, payload: &[u8]) -> Result<(), Error> {
         self.send_control(out, OP_PING, payload, "a ping")
     }

@@ -111,6 +111,29 @@ pub fn write_message_flagged(
     }
 }
 
+/// One unfragmented, uncompressed data message of `len` bytes whose payload `build` writes
+/// in place, then masked there: a generated message (soak's) is never a separate buffer that
+/// would have to be copied in.
+pub fn write_message_built(
+    role: Role,
+    out: &mut Vec<u8>,
+    kind: DataKind,
+    len: usize,
+    build: impl FnOnce(&mut [u8]),
+) {
+    let opcode = match kind {
+        DataKind::Text => OP_TEXT,
+        DataKind::Binary => OP_BINARY,
+    };
+    out.reserve(len + MAX_HEADER);
+    let mask = role.next_mask();
+    write_header_masked(out, true, opcode, len, mask);
+    let at = out.len();
+    out.resize(at + len, 0);
+    build(&mut out[at..]);
+    unmask_opt(&mut out[at..], mask, 0);
+}
+
 /// A server's control frame; `payload` must be at most 125 bytes.
 pub fn write_control(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     write_control_as(Role::Server, out, opcode, payload);
@@ -137,4 +160,42 @@ pub fn write_close_as(role: Role, out: &mut Vec<u8>, code: u16, reason: &str) {
     payload[..2].copy_from_slice(&code.to_be_bytes());
     payload[2..2 + end].copy_from_slice(&reason.as_bytes()[..end]);
     write_frame(out, role, true, OP_CLOSE, &payload[..2 + end]);
+}
+
+#[cfg(test)]
+mod built_tests {
+    use super::*;
+
+    #[test]
+    fn a_built_message_is_the_same_frame_as_a_copied_one() {
+        let payload: Vec<u8> = (0..300u32).map(|i| (i % 251) as u8).collect();
+        let (mut copied, mut built) = (Vec::new(), Vec::new());
+        write_message_as(Role::Server, &mut copied, DataKind::Binary, &payload, None);
+        write_message_built(
+            Role::Server,
+            &mut built,
+            DataKind::Binary,
+            payload.len(),
+            |b| b.copy_from_slice(&payload),
+        );
+        assert_eq!(built, copied);
+
+        // A client's is masked in place after it was built: unmasked, the payload is back.
+        let mut client = vec![0xAA];
+        write_message_built(Role::Client, &mut client, DataKind::Text, 5, |b| {
+            b.copy_from_slice(b"hello")
+        });
+        assert_eq!(
+            &client[1..3],
+            &[0x81, 0x80 | 5],
+            "FIN, text, masked, 5 bytes"
+        );
+        let key = [client[3], client[4], client[5], client[6]];
+        let body: Vec<u8> = client[7..]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4])
+            .collect();
+        assert_eq!(body, b"hello");
+    }
 }
