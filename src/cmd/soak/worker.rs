@@ -506,6 +506,11 @@ impl Worker {
                 _ = sleep_until(deadline.into()) => None,
                 _ = self.stop.changed() => return Err(PreambleEnd::Stopped),
             };
+            if let Some(m) = &inbound
+                && self.sio_control(conn, m).await
+            {
+                continue;
+            }
             match inbound {
                 Some(Incoming::Message { payload, wire, .. }) => {
                     self.ev(Ev::Received {
@@ -675,6 +680,9 @@ impl Worker {
         while self.tracker.awaiting() > 0 {
             tokio::select! {
                 inbound = conn.recv() => {
+                    if self.sio_control(&mut conn, &inbound).await {
+                        continue;
+                    }
                     if let Some(end) = self.inbound(inbound, None) {
                         // Lost while draining: report it like any loss, but do not reconnect.
                         if let SessionEnd::Lost { kind, close_code } = end {

@@ -1003,6 +1003,8 @@ fn samples(schema: Schema) -> Vec<Value> {
             json!({"type": "rejected", "ts": 0.3, "peer": "127.0.0.1:5001", "path": null,
                 "status": 426, "reason": "not an upgrade"}),
             json!({"type": "shutdown", "ts": 3.0, "connections": 2}),
+            json!({"type": "redis", "ts": 2.5, "state": "down",
+                "target": "redis://127.0.0.1:6379", "detail": "Connection refused"}),
             warning,
             json!({"type": "summary", "ts": 3.1, "connections": 2, "peak_connections": 2,
                 "messages_in": 1, "messages_out": 1, "bytes_in": 3, "bytes_out": 3, "rejected": 0,

@@ -83,6 +83,23 @@ fn lost(kind: ErrorKind) -> SessionEnd {
 }
 
 impl Worker {
+    /// With `--socketio`, what the preamble and the end-of-run drain must not take for data:
+    /// an Engine.IO ping is answered (`true`: handled), its other control packets are dropped.
+    /// A failed answer is left to the next receive to find.
+    pub(super) async fn sio_control(&mut self, conn: &mut Conn, inbound: &Incoming) -> bool {
+        let Some(sio) = &self.sh.socketio else {
+            return false;
+        };
+        match layer(inbound, &sio.namespace) {
+            Layer::Ping => {
+                let _ = conn.send(DataKind::Text, &pong(inbound), None).await;
+                true
+            }
+            Layer::Skip => true,
+            Layer::Disconnect | Layer::Data => false,
+        }
+    }
+
     pub(super) async fn sio_session(&mut self, mut conn: Box<Conn>) -> SessionEnd {
         let limit = match Box::pin(self.sio_join(&mut conn)).await {
             Join::Ready(limit) => limit,
