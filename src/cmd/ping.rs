@@ -9,6 +9,7 @@ mod schedule;
 mod session;
 mod socketio;
 
+use crate::client::pings::PongMatch;
 use crate::config::ping::{PingConfig, Probe, Thresholds};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
@@ -268,6 +269,30 @@ pub(crate) fn broken_thresholds(t: &Thresholds, s: &ProbeStats) -> Vec<String> {
         }
     }
     broken
+}
+
+/// One answer matched to its probe, counted in `stats`: the event that reports it. Shared by
+/// the WebSocket pings and the socket.io emits.
+fn count_match(stats: &mut ProbeStats, m: PongMatch, size: usize) -> PingEvent {
+    match m {
+        PongMatch::Reply { seq, rtt } => {
+            stats.received += 1;
+            stats.rtt.record(rtt);
+            PingEvent::Reply { seq, size, rtt }
+        }
+        PongMatch::Late { seq, rtt } => {
+            stats.late += 1;
+            PingEvent::Late { seq, size, rtt }
+        }
+        PongMatch::Duplicate { seq } => {
+            stats.duplicate += 1;
+            PingEvent::Duplicate { seq, size }
+        }
+        PongMatch::Unsolicited => {
+            stats.unsolicited += 1;
+            PingEvent::Unsolicited { size }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -223,26 +223,7 @@ impl Run<'_> {
     }
 
     fn count(&mut self, m: PongMatch, size: usize, out: &mut Out) {
-        let event = match m {
-            PongMatch::Reply { seq, rtt } => {
-                self.stats.received += 1;
-                self.stats.rtt.record(rtt);
-                PingEvent::Reply { seq, size, rtt }
-            }
-            PongMatch::Late { seq, rtt } => {
-                self.stats.late += 1;
-                PingEvent::Late { seq, size, rtt }
-            }
-            PongMatch::Duplicate { seq } => {
-                self.stats.duplicate += 1;
-                PingEvent::Duplicate { seq, size }
-            }
-            PongMatch::Unsolicited => {
-                self.stats.unsolicited += 1;
-                PingEvent::Unsolicited { size }
-            }
-        };
-        out.emit(event);
+        out.emit(super::count_match(&mut self.stats, m, size));
     }
 
     /// Close with 1000 and wait for the peer's answer, still counting replies that arrive

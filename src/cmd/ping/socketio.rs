@@ -294,27 +294,8 @@ impl Run<'_> {
     }
 
     fn count(&mut self, m: PongMatch, out: &mut Out) {
-        let size = 0;
-        let event = match m {
-            PongMatch::Reply { seq, rtt } => {
-                self.stats.received += 1;
-                self.stats.rtt.record(rtt);
-                PingEvent::Reply { seq, size, rtt }
-            }
-            PongMatch::Late { seq, rtt } => {
-                self.stats.late += 1;
-                PingEvent::Late { seq, size, rtt }
-            }
-            PongMatch::Duplicate { seq } => {
-                self.stats.duplicate += 1;
-                PingEvent::Duplicate { seq, size }
-            }
-            PongMatch::Unsolicited => {
-                self.stats.unsolicited += 1;
-                PingEvent::Unsolicited { size }
-            }
-        };
-        out.emit(event);
+        // An emit is no sized payload of ours: its size is not reported.
+        out.emit(super::count_match(&mut self.stats, m, 0));
     }
 
     /// Leave the namespace, close with 1000, wait (bounded) for the server's Close.

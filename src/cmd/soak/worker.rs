@@ -439,13 +439,7 @@ impl Worker {
         let timer = sleep_until(self.sh.end.into());
         tokio::pin!(timer);
         loop {
-            let mut deadline = self.sh.end;
-            if let Some(t) = self.next_send {
-                deadline = deadline.min(t);
-            }
-            if let Some(h) = &hb {
-                deadline = deadline.min(h.next_deadline());
-            }
+            let deadline = self.wake_at(hb.as_ref());
             if *self.stop.borrow() {
                 return Box::pin(self.finish(conn)).await;
             }
@@ -475,6 +469,19 @@ impl Worker {
     /// Run the preamble's steps on a fresh connection. Messages received meanwhile count as
     /// received, not as echoes. A failure is counted here (`PreambleFailed`); a timed-out
     /// connection is closed with 1000 first.
+    /// When the connected loop must wake with nothing received: the run's end, the next
+    /// scheduled message, the heartbeat's next step, whichever is first.
+    fn wake_at(&self, hb: Option<&Heartbeat>) -> Instant {
+        let mut at = self.sh.end;
+        if let Some(t) = self.next_send {
+            at = at.min(t);
+        }
+        if let Some(h) = hb {
+            at = at.min(h.next_deadline());
+        }
+        at
+    }
+
     async fn preamble(&mut self, conn: &mut Conn) -> Result<(), PreambleEnd> {
         let sh = self.sh.clone();
         let Some(script) = &sh.preamble else {

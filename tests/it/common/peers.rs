@@ -319,3 +319,44 @@ impl Peer {
         )
     }
 }
+
+/// nginx in the foreground from `tests/nginx/TEMPLATE` with `@PREFIX@`, `@LISTEN_PORT@` and
+/// `vars` filled in, once it accepts: the process (killed whole on drop), `ws://127.0.0.1:PORT`
+/// and its directory. Call [`require_peer`]`("nginx")` first.
+#[track_caller]
+pub fn start_nginx_from(
+    template: &str,
+    vars: &[(&str, &str)],
+) -> (Proc, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().to_str().unwrap().to_string();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let port = super::free_port();
+    let path = manifest_dir().join("tests/nginx").join(template);
+    let mut conf = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .replace("@PREFIX@", &prefix)
+        .replace("@LISTEN_PORT@", &port.to_string());
+    for (name, value) in vars {
+        conf = conf.replace(name, value);
+    }
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let mut cmd = Command::new(NGINX);
+    cmd.arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-g")
+        .arg(format!(
+            "daemon off; pid {prefix}/nginx.pid; error_log stderr;"
+        ));
+    let nginx = Proc::spawn_tree("nginx", &mut cmd);
+    // nginx prints nothing when it starts; await the port instead (bounded).
+    let addr = format!("127.0.0.1:{port}");
+    super::poll_until(PEER_START_TIMEOUT, || {
+        std::net::TcpStream::connect(&addr).ok()
+    })
+    .unwrap_or_else(|| panic!("nginx did not listen on {addr}\n{}", nginx.dump()));
+    (nginx, format!("ws://{addr}"), dir)
+}

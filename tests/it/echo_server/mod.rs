@@ -331,34 +331,11 @@ fn raw_ws_cases(cases: &[&str]) {
 
 /// nginx proxying 127.0.0.1:PORT to `upstream`, with `proxy_read_timeout`.
 fn start_nginx(upstream: &str, read_timeout: &str) -> (Proc, String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().to_str().unwrap().to_string();
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-    let port = common::free_port();
-    let conf =
-        std::fs::read_to_string(common::manifest_dir().join("tests/nginx/ws_proxy.conf.template"))
-            .expect("tests/nginx/ws_proxy.conf.template")
-            .replace("@PREFIX@", &prefix)
-            .replace("@LISTEN_PORT@", &port.to_string())
-            .replace("@UPSTREAM@", upstream)
-            .replace("@READ_TIMEOUT@", read_timeout);
-    let conf_path = dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let mut cmd = Command::new(common::NGINX);
-    cmd.arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-g")
-        .arg(format!(
-            "daemon off; pid {prefix}/nginx.pid; error_log stderr;"
-        ));
-    let nginx = Proc::spawn_tree("nginx", &mut cmd);
-    // nginx prints nothing when it starts; await the port instead (bounded).
-    let addr = format!("127.0.0.1:{port}");
-    common::poll_until(WAIT, || TcpStream::connect(&addr).ok())
-        .unwrap_or_else(|| panic!("nginx did not listen on {addr}\n{}", nginx.dump()));
-    (nginx, format!("ws://{addr}/"), dir)
+    let (nginx, url, dir) = common::start_nginx_from(
+        "ws_proxy.conf.template",
+        &[("@UPSTREAM@", upstream), ("@READ_TIMEOUT@", read_timeout)],
+    );
+    (nginx, format!("{url}/"), dir)
 }
 
 // ------------------------------------------------------------------ echo with real clients

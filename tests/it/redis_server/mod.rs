@@ -4,8 +4,6 @@
 //! through nginx round-robin); a Redis killed and restarted mid-run; a password that never
 //! shows. Clients are tokio-tungstenite; every wait is bounded.
 
-use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -398,34 +396,10 @@ fn a_redis_password_is_used_and_shows_nowhere() {
 
 /// nginx round-robin over two instances (`tests/nginx/ws_round_robin.conf.template`).
 fn start_round_robin(a: &Instance, b: &Instance) -> (Proc, String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().to_str().unwrap().to_string();
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-    let port = common::free_port();
-    let conf = std::fs::read_to_string(
-        common::manifest_dir().join("tests/nginx/ws_round_robin.conf.template"),
+    common::start_nginx_from(
+        "ws_round_robin.conf.template",
+        &[("@UPSTREAM_A@", &a.addr), ("@UPSTREAM_B@", &b.addr)],
     )
-    .expect("tests/nginx/ws_round_robin.conf.template")
-    .replace("@PREFIX@", &prefix)
-    .replace("@LISTEN_PORT@", &port.to_string())
-    .replace("@UPSTREAM_A@", &a.addr)
-    .replace("@UPSTREAM_B@", &b.addr);
-    let conf_path = dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let mut cmd = Command::new(common::NGINX);
-    cmd.arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-g")
-        .arg(format!(
-            "daemon off; pid {prefix}/nginx.pid; error_log stderr;"
-        ));
-    let nginx = Proc::spawn_tree("nginx", &mut cmd);
-    let addr = format!("127.0.0.1:{port}");
-    common::poll_until(WAIT, || TcpStream::connect(&addr).ok())
-        .unwrap_or_else(|| panic!("nginx did not listen on {addr}\n{}", nginx.dump()));
-    (nginx, format!("ws://{addr}"), dir)
 }
 
 #[test]

@@ -143,13 +143,7 @@ impl Worker {
         tokio::pin!(timer);
         loop {
             let dead_at = last_ping + limit;
-            let mut deadline = self.sh.end.min(dead_at);
-            if let Some(t) = self.next_send {
-                deadline = deadline.min(t);
-            }
-            if let Some(h) = &hb {
-                deadline = deadline.min(h.next_deadline());
-            }
+            let deadline = self.wake_at(hb.as_ref()).min(dead_at);
             if *self.stop.borrow() {
                 return Box::pin(self.finish(conn)).await;
             }
