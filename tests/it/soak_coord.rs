@@ -79,6 +79,23 @@ fn assert_merge_is_the_sum(merged: &Value, workers: &[Value]) {
             );
         }
     }
+    // The timeline too: every count over the merged one is the workers' over theirs.
+    let over = |r: &Value, k: &str| -> u64 {
+        r["timeline"]["points"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no timeline in {}", r["config"]))
+            .iter()
+            .map(|p| p[k].as_u64().unwrap())
+            .sum()
+    };
+    for k in ["connects", "sent", "received", "sent_wire", "received_wire"] {
+        let sum: u64 = workers.iter().map(|w| over(w, k)).sum();
+        assert_eq!(
+            over(merged, k),
+            sum,
+            "timeline {k}: merged vs the workers' sum"
+        );
+    }
     for lat in ["echo", "connect", "heartbeat", "reconnect"] {
         let mut h = SerialHistogram::new();
         for w in workers {
@@ -216,6 +233,7 @@ fn a_worker_killed_mid_run_is_named_by_the_lead_with_its_last_figures() {
         "--json",
         run_json.to_str().unwrap(),
     ]);
+    let json = |i: usize| dir.path().join(format!("w{i}.json"));
     let mut workers: Vec<Proc> = (0..3)
         .map(|i| {
             worker(
@@ -234,6 +252,8 @@ fn a_worker_killed_mid_run_is_named_by_the_lead_with_its_last_figures() {
                     "3",
                     "--worker-index",
                     &i.to_string(),
+                    "--json",
+                    json(i).to_str().unwrap(),
                 ],
             )
         })
@@ -279,6 +299,48 @@ fn a_worker_killed_mid_run_is_named_by_the_lead_with_its_last_figures() {
     assert_eq!(run["workers"][0]["status"], "finished");
     // Its last figures are kept: the run still counts its 10 connections at their peak.
     assert_eq!(run["connections"]["peak_open"], 30);
+    // The finished workers' own reports plus the lost one's last figures make the run.
+    let finished: Vec<Value> = [0, 2].iter().map(|&i| read_json(&json(i))).collect();
+    let of_finished = |f: &dyn Fn(&Value) -> &Value| -> u64 {
+        finished.iter().map(|w| f(w).as_u64().unwrap()).sum()
+    };
+    let lost_sent =
+        run["messages"]["sent"].as_u64().unwrap() - of_finished(&|w| &w["messages"]["sent"]);
+    assert!(lost_sent > 0, "the lost worker's messages are counted");
+    // Its timeline is the workers' timelines, the lost one's up to its last figures: every
+    // count over the timeline adds up to the report's.
+    let timeline = &run["timeline"];
+    let points = timeline["points"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no timeline in the report: {timeline}"));
+    let sum = |k: &str| -> u64 { points.iter().map(|p| p[k].as_u64().unwrap()).sum() };
+    assert_eq!(sum("sent"), run["messages"]["sent"].as_u64().unwrap());
+    assert_eq!(
+        sum("received"),
+        run["messages"]["received"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("connects"),
+        run["connections"]["opened"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("failures"),
+        run["connections"]["failed"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("sent_wire"),
+        run["bytes"]["sent_wire"].as_u64().unwrap()
+    );
+    // All three held their connections together; after the lost worker's last second, only
+    // the two others' count.
+    let open: Vec<u64> = points.iter().map(|p| p["open"].as_u64().unwrap()).collect();
+    assert_eq!(open.iter().max(), Some(&30), "{open:?}");
+    let silent_from = w1["last_seen"].as_f64().unwrap().floor() as usize + 1;
+    assert!(
+        open.len() > silent_from && open[silent_from..].iter().all(|&o| o <= 20),
+        "the lost worker's part ends at second {silent_from}: {open:?}"
+    );
+    assert_eq!(timeline["processes"].as_array().unwrap().len(), 3);
     server.signal(libc::SIGTERM);
     let _ = server.finish(WAIT);
 }
