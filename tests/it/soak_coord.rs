@@ -538,3 +538,119 @@ fn a_worker_that_loses_redis_mid_run_goes_on_and_comes_back() {
     server.signal(libc::SIGTERM);
     let _ = server.finish(WAIT);
 }
+
+/// The lead in a real terminal (tmux, 80×24): soak's full-screen view of the whole run with a
+/// row per worker; a killed worker is named on it; at the end the terminal is restored, the
+/// warnings held while the view was up are printed, and the report follows.
+#[test]
+fn the_lead_in_a_terminal_shows_the_run_full_screen_and_names_a_lost_worker() {
+    if !require_peer("redis") || !require_peer("tmux") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let coordinator = format!("{}/tty", redis.url());
+    let (mut server, url) = echo_server(100);
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    let run_json = dir.path().join("run.json");
+    let d = done.display();
+    let script = format!(
+        "NO_COLOR=1 '{}' soak --lead --coordinator '{coordinator}' --workers 2 --json '{}'; \
+         echo \"exit=$?\" > '{d}.tmp'; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon \
+         >> '{d}.tmp'; mv '{d}.tmp' '{d}'; sleep 30",
+        env!("CARGO_BIN_EXE_wsbeat"),
+        run_json.display(),
+    );
+    let t = crate::common::tmux::Tmux::start(80, 24, WAIT, &script);
+    let mut workers: Vec<Proc> = (0..2)
+        .map(|i| {
+            worker(
+                &format!("worker {i}"),
+                &url,
+                &[
+                    "-c",
+                    "20",
+                    "-d",
+                    "9s",
+                    "--message-rate",
+                    "20",
+                    "--coordinator",
+                    &coordinator,
+                    "--workers",
+                    "2",
+                    "--worker-index",
+                    &i.to_string(),
+                ],
+            )
+        })
+        .collect();
+    // Two finished seconds of the whole run: the figures, the rows and the last minute.
+    let screen = t.wait("the whole run with a row per worker", |s| {
+        s.contains("connections 20 / 20 open")
+            && s.contains("2 live, 0 finished, 0 lost of 2")
+            && s.lines()
+                .any(|l| l.starts_with("received/s") && l.contains('█'))
+    });
+    assert!(
+        screen.starts_with("wsbeat soak  lead of run tty on redis://127.0.0.1:"),
+        "{screen}"
+    );
+    assert!(screen.contains("stop watching"), "{screen}");
+    assert!(screen.contains("whole run p50"), "{screen}");
+    for w in ["w0 ", "w1 "] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.starts_with(w) && l.contains(" live ")),
+            "no live row {w}:\n{screen}"
+        );
+    }
+    assert!(
+        screen.lines().count() <= 24 && screen.lines().all(|l| l.chars().count() <= 80),
+        "{screen}"
+    );
+    assert_eq!(t.display("#{alternate_on}"), "1", "full screen");
+    let victim = workers[1].pid();
+    workers[1].signal(libc::SIGKILL);
+    let screen = t.wait("the killed worker named", |s| s.contains("lost        w1 "));
+    assert!(
+        screen.contains(&format!(":{victim}: silent since")),
+        "{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("w1 ") && l.contains("LOST")),
+        "{screen}"
+    );
+    assert_eq!(code(workers[0].finish(EXIT)), 0, "{}", workers[0].dump());
+    let _ = workers[1].finish(EXIT);
+    poll_until(EXIT, || done.exists().then_some(()))
+        .unwrap_or_else(|| panic!("the lead did not end:\n{}", t.screen()));
+    let status = std::fs::read_to_string(&done).unwrap();
+    assert!(
+        status.contains("exit=1"),
+        "a lost worker fails the run: {status}"
+    );
+    assert!(
+        status.lines().any(|l| l == "icanon"),
+        "raw mode left on: {status}"
+    );
+    assert_eq!(t.display("#{alternate_on} #{cursor_flag}"), "0 1");
+    // Held while the view was up, printed on the normal screen after it.
+    let all = t.tmux(&["capture-pane", "-p", "-J", "-S", "-200", "-t", "0"]);
+    assert!(
+        all.contains(&format!(":{victim} lost: no figures since")),
+        "{all}"
+    );
+    assert!(all.contains("the run is incomplete"), "{all}");
+    let run = read_json(&run_json);
+    assert_eq!(run["workers"][1]["status"], "lost");
+    assert!(
+        run["timeline"]["points"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    );
+    server.signal(libc::SIGTERM);
+    let _ = server.finish(WAIT);
+}

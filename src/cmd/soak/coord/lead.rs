@@ -36,26 +36,45 @@ const NOTES_KEPT: usize = 64;
 /// Where the lead's warnings go: stderr, or while the live view owns the terminal, its last
 /// lines and stderr once the view is gone (a line printed under a full-screen view is lost).
 struct Notes {
-    held: Vec<String>,
+    /// Held lines, and whether the view shows them (a lost worker has its own line there).
+    held: Vec<(String, bool)>,
     dropped: usize,
     holding: bool,
 }
 
 impl Notes {
     fn say(&mut self, line: String) {
+        self.add(line, true);
+    }
+
+    /// A line the view already says in its own way: held for stderr only.
+    fn say_after_view(&mut self, line: String) {
+        self.add(line, false);
+    }
+
+    fn add(&mut self, line: String, show: bool) {
         if !self.holding {
             eprintln!("wsbeat: {line}");
         } else if self.held.len() < NOTES_KEPT {
-            self.held.push(line);
+            self.held.push((line, show));
         } else {
             self.dropped += 1;
         }
     }
 
+    /// What the view shows, oldest first.
+    fn shown(&self) -> Vec<String> {
+        self.held
+            .iter()
+            .filter(|(_, show)| *show)
+            .map(|(l, _)| l.clone())
+            .collect()
+    }
+
     /// After the view: what it held, on stderr.
     fn release(&mut self) {
         self.holding = false;
-        for l in self.held.drain(..) {
+        for (l, _) in self.held.drain(..) {
             eprintln!("wsbeat: {l}");
         }
         if self.dropped > 0 {
@@ -149,7 +168,7 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         };
         for slot in silent {
             let w = &view.workers[slot];
-            notes.say(lost_line(w.slot, &w.name, w.t));
+            notes.say_after_view(lost_line(w.slot, &w.name, w.t));
         }
         let now = Instant::now();
         if now >= next_draw {
@@ -164,7 +183,7 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
                         let snap = view.snapshot(&m, &i, now.saturating_duration_since(start));
                         let (_, height) = terminal_size();
                         let rows = height.saturating_sub(FIGURE_LINES);
-                        let p = panel(&view, now, rows, cfg.color, &notes.held);
+                        let p = panel(&view, now, rows, cfg.color, &notes.shown());
                         let _ = v.draw_with(&snap, false, Some(&p));
                     }
                     None => eprint!("{}", plain_block(&view, &m, &i, now, start, &c.run_id)),
