@@ -26,8 +26,12 @@ use tokio::sync::mpsc;
 
 /// A worker silent this long is lost: three missed seconds.
 pub const LOST_AFTER: Duration = Duration::from_secs(3);
-/// How long one XREAD waits for entries.
-const BLOCK_MS: u64 = 500;
+/// How long one XREAD waits for entries: also the live view's slowest redraw.
+const BLOCK_MS: u64 = 250;
+/// Between attempts to reach a Redis that went away.
+const RETRY: Duration = Duration::from_millis(500);
+/// The live view's redraw, as soak's.
+const LIVE_REFRESH: Duration = Duration::from_millis(250);
 /// Entries per read: a few seconds of a large run.
 const READ_COUNT: u64 = 256;
 /// Warnings held while the live view has the terminal, printed when it is gone.
@@ -109,7 +113,9 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let mut con = Some(con);
     let mut interrupted = false;
     let mut warned = false;
-    let mut next_draw = Instant::now() + Duration::from_secs(1);
+    let mut next_merge = Instant::now() + Duration::from_secs(1);
+    let mut next_draw = next_merge;
+    let mut figures = None;
     // The live view owns the terminal until it is dropped, before anything else is printed.
     let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<()>();
     let mut live = if cfg.live {
@@ -158,7 +164,7 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
                     ));
                     warned = true;
                 }
-                tokio::time::sleep(Duration::from_millis(BLOCK_MS)).await;
+                tokio::time::sleep(RETRY).await;
             }
         }
         let silent = if caught_up || warned {
@@ -171,24 +177,30 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             notes.say_after_view(lost_line(w.slot, &w.name, w.t));
         }
         let now = Instant::now();
-        if now >= next_draw {
-            next_draw += Duration::from_secs(1);
+        // The merge once a second (it decodes every worker's histograms); the view redrawn
+        // more often, so that its clock, "last seen" and rates move smoothly.
+        if now >= next_merge {
+            next_merge += Duration::from_secs(1);
             if let Ok(Some(m)) = view.merged() {
                 let i = view.interval(&m, now);
-                match &mut live {
-                    Some((v, _)) => {
-                        if let Some(d) = run_duration(&m) {
-                            v.set_duration(d);
-                        }
-                        let snap = view.snapshot(&m, &i, now.saturating_duration_since(start));
-                        let (_, height) = terminal_size();
-                        let rows = height.saturating_sub(FIGURE_LINES);
-                        let p = panel(&view, now, rows, cfg.color, &notes.shown());
-                        let _ = v.draw_with(&snap, false, Some(&p));
-                    }
-                    None => eprint!("{}", plain_block(&view, &m, &i, now, start, &c.run_id)),
+                if live.is_none() {
+                    eprint!("{}", plain_block(&view, &m, &i, now, start, &c.run_id));
                 }
+                figures = Some((m, i));
             }
+        }
+        if let (Some((v, _)), Some((m, i))) = (&mut live, &figures)
+            && now >= next_draw
+        {
+            next_draw = now + LIVE_REFRESH;
+            if let Some(d) = run_duration(m) {
+                v.set_duration(d);
+            }
+            let snap = view.snapshot(m, i, now.saturating_duration_since(start));
+            let (_, height) = terminal_size();
+            let rows = height.saturating_sub(FIGURE_LINES);
+            let p = panel(&view, now, rows, cfg.color, &notes.shown());
+            let _ = v.draw_with(&snap, false, Some(&p));
         }
     }
     drop(live);
