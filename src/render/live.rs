@@ -288,7 +288,7 @@ fn screen(
     }
     // The last minute, when the terminal has room for it; a small one keeps the figures.
     let spark_w = width.saturating_sub(LABEL + 1 + NOW).min(HISTORY_POINTS);
-    if spark_w >= 10 && height >= lines.len() + 6 {
+    if spark_w >= 10 && height >= lines.len() + HISTORY_LINES {
         lines.push(String::new());
         lines.extend(history(s, spark_w, &dim));
     }
@@ -550,6 +550,8 @@ mod tests {
             "{small:#?}"
         );
         assert!(small.iter().any(|l| l.contains("10 / 10 open")));
+        // What a panel's room is counted from: the memory line comes after these.
+        assert!(full[FIGURE_LINES].starts_with("memory"), "{full:#?}");
         let tiny = draw(20, 4);
         assert_eq!(tiny.len(), 4);
         assert!(tiny.iter().all(|l| visible(l) <= 20), "{tiny:#?}");
