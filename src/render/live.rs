@@ -80,6 +80,14 @@ pub struct LiveView {
     rates: Rates,
 }
 
+/// What a view of several processes (the lead of `soak --coordinator`) shows besides one run's
+/// figures: its own key hint, and rows (a row per worker) in place of the one memory line.
+#[derive(Debug, Clone, Default)]
+pub struct Panel {
+    pub hint: String,
+    pub rows: Vec<String>,
+}
+
 impl LiveView {
     /// Take over the terminal (stderr): raw mode for single keys, the alternate screen so the
     /// user's scrollback is untouched.
@@ -100,10 +108,23 @@ impl LiveView {
     }
 
     pub fn draw(&mut self, s: &Snapshot, stopping: bool) -> io::Result<()> {
+        self.draw_with(s, stopping, None)
+    }
+
+    /// The run's length, once known (the lead learns it from the workers' configurations).
+    pub fn set_duration(&mut self, d: Duration) {
+        self.duration = d;
+    }
+
+    /// `draw` with a `Panel` in place of the memory line.
+    pub fn draw_with(
+        &mut self,
+        s: &Snapshot,
+        stopping: bool,
+        panel: Option<&Panel>,
+    ) -> io::Result<()> {
         self.rates.update(s);
-        let (width, height) = terminal::size()
-            .map(|(w, h)| (w as usize, h as usize))
-            .unwrap_or((80, 24));
+        let (width, height) = terminal_size();
         let lines = screen(
             s,
             &self.rates,
@@ -112,6 +133,7 @@ impl LiveView {
             stopping,
             (width, height),
             self.color,
+            panel,
         );
         queue!(
             self.out,
@@ -131,6 +153,39 @@ impl Drop for LiveView {
     }
 }
 
+/// Columns and rows of the terminal (80×24 when it cannot say).
+pub fn terminal_size() -> (usize, usize) {
+    terminal::size()
+        .map(|(w, h)| (w as usize, h as usize))
+        .unwrap_or((80, 24))
+}
+
+/// The screen as `draw_with` would put it, without colour, rates or a terminal: what tests of
+/// a view built on this one read.
+pub fn screen_text(
+    s: &Snapshot,
+    title: &str,
+    duration: Duration,
+    size: (usize, usize),
+    panel: &Panel,
+) -> Vec<String> {
+    screen(
+        s,
+        &Rates::default(),
+        title,
+        duration,
+        false,
+        size,
+        false,
+        Some(panel),
+    )
+}
+
+/// Lines of `screen` above a panel's rows, and below them the history's room: what a panel
+/// may take and still leave the last minute on screen when the terminal is tall enough.
+pub const FIGURE_LINES: usize = 9;
+pub const HISTORY_LINES: usize = 6;
+
 /// Put the terminal back as we found it; safe to call more than once.
 pub fn restore_terminal() {
     let mut err = io::stderr();
@@ -138,6 +193,8 @@ pub fn restore_terminal() {
     let _ = terminal::disable_raw_mode();
 }
 
+// One call, one screen: every argument is a part of what is drawn.
+#[allow(clippy::too_many_arguments)]
 fn screen(
     s: &Snapshot,
     r: &Rates,
@@ -146,6 +203,7 @@ fn screen(
     stopping: bool,
     (width, height): (usize, usize),
     color: bool,
+    panel: Option<&Panel>,
 ) -> Vec<String> {
     let paint = |t: String, good: bool| -> String {
         if !color {
@@ -165,10 +223,10 @@ fn screen(
     // The rest of the line takes 51 columns: the bar gets what is left of the width.
     let bar_w = width.saturating_sub(52).clamp(10, 50);
     let filled = ((frac * bar_w as f64).round() as usize).min(bar_w);
-    let state = if stopping {
-        "draining and closing…".to_string()
-    } else {
-        "q or Ctrl-C: stop early and report".to_string()
+    let state = match panel {
+        _ if stopping => "draining and closing…".to_string(),
+        Some(p) => p.hint.clone(),
+        None => "q or Ctrl-C: stop early and report".to_string(),
     };
     let dim = |t: &str| {
         if color {
@@ -217,17 +275,20 @@ fn screen(
             opt_ms(s.p99)
         ),
         format!("errors      {}", paint(errors_text(s), s.errors.is_empty())),
-        format!(
+    ];
+    match panel {
+        Some(p) => lines.extend(p.rows.iter().cloned()),
+        None => lines.push(format!(
             "memory      rss {}{}",
             s.rss.map_or_else(|| "-".into(), units::bytes),
             s.watched_rss
                 .map(|b| format!("   watched process {}", units::bytes(b)))
                 .unwrap_or_default()
-        ),
-    ];
+        )),
+    }
     // The last minute, when the terminal has room for it; a small one keeps the figures.
     let spark_w = width.saturating_sub(LABEL + 1 + NOW).min(HISTORY_POINTS);
-    if spark_w >= 10 && height >= lines.len() + 6 {
+    if spark_w >= 10 && height >= lines.len() + HISTORY_LINES {
         lines.push(String::new());
         lines.extend(history(s, spark_w, &dim));
     }
@@ -438,6 +499,7 @@ mod tests {
             false,
             (80, 24),
             false,
+            None,
         );
         let all = lines.join("\n");
         assert!(all.contains(" 50%"), "{all}");
@@ -456,6 +518,7 @@ mod tests {
                 false,
                 (w, h),
                 true,
+                None,
             )
         };
         let full = draw(80, 24);
@@ -487,6 +550,8 @@ mod tests {
             "{small:#?}"
         );
         assert!(small.iter().any(|l| l.contains("10 / 10 open")));
+        // What a panel's room is counted from: the memory line comes after these.
+        assert!(full[FIGURE_LINES].starts_with("memory"), "{full:#?}");
         let tiny = draw(20, 4);
         assert_eq!(tiny.len(), 4);
         assert!(tiny.iter().all(|l| visible(l) <= 20), "{tiny:#?}");

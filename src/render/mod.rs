@@ -4,6 +4,7 @@
 pub mod html;
 pub mod human;
 pub mod json_layout;
+pub mod lead;
 pub mod live;
 pub mod ndjson;
 pub mod ping;

@@ -7,7 +7,7 @@ use super::soak_report::{
     PEAK_FROM_SAMPLES, Report, RssSeries,
 };
 use super::soak_tracker::Echo;
-use super::timeline::{Process, Recorder, TimePoint};
+use super::timeline::{Process, Recorder, TimePoint, TimelinePart};
 use crate::error::ErrorKind;
 use crate::stats::counters::Counts;
 use crate::stats::serial::SerialHistogram;
@@ -429,6 +429,13 @@ impl Stats {
         report.rss = rss;
         report.timeline = Some(self.timeline.timeline_until(self.second(), self.open));
         report
+    }
+
+    /// The timeline from point `from` on (see `Recorder::part`), cut under the same lock as
+    /// `totals`, so that its counts and the totals' agree.
+    pub fn timeline_part(&mut self, from: usize, resolution: u64, max: usize) -> TimelinePart {
+        let (second, open) = (self.second(), self.open);
+        self.timeline.part(from, resolution, max, second, open)
     }
 
     /// The report without its RSS series and timeline, which grow with the run: what a

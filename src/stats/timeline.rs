@@ -250,9 +250,81 @@ impl Timeline {
         t
     }
 
+    /// A copy of the last `n` points only, its start moved to the first of them.
+    pub fn tail(&self, n: usize) -> Timeline {
+        let skip = self.points.len().saturating_sub(n);
+        let points = self.points[skip..]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| TimePoint {
+                t: i as u64 * self.resolution,
+                ..p.clone()
+            })
+            .collect();
+        Timeline {
+            started_at: self.started_at + (skip as u64 * self.resolution) as f64,
+            resolution: self.resolution,
+            processes: self.processes.clone(),
+            points,
+        }
+    }
+
     /// Seconds the timeline covers.
     pub fn span(&self) -> u64 {
         self.points.len() as u64 * self.resolution
+    }
+}
+
+/// A slice of a running timeline, as a coordinated worker publishes it every second: the
+/// points from index `from` on, the last of them the one still being recorded (sealed as it
+/// stands). The lead puts the slices together (`Timeline::apply_part`), so that a worker lost
+/// mid-run still has its timeline up to its last second in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePart {
+    pub started_at: f64,
+    pub resolution: u64,
+    pub processes: Vec<Process>,
+    pub from: usize,
+    pub points: Vec<TimePoint>,
+    /// Finished points in the recorder when the part was cut (its next `from`, once sent).
+    pub finished: usize,
+}
+
+impl Timeline {
+    /// Puts `part` in place: the points from `part.from` on are replaced (the previous part's
+    /// last point was still being recorded). `false` when it does not follow on (a part was
+    /// never read, or the resolution changed without a resend): the timeline is then unknown.
+    pub fn apply_part(slot: &mut Option<Timeline>, part: TimelinePart) -> bool {
+        // What a worker sends is checked like a file: the points must sit where they say.
+        let sane = part.resolution.is_power_of_two()
+            && part.from.saturating_add(part.points.len()) <= MAX_POINTS
+            && part.points.iter().enumerate().all(|(i, p)| {
+                p.t == (part.from + i) as u64 * part.resolution
+                    && p.rss.len() <= part.processes.len()
+            });
+        let follows = |t: &Timeline| {
+            t.resolution == part.resolution
+                && part.from <= t.points.len()
+                && t.started_at == part.started_at
+        };
+        match slot {
+            _ if !sane => *slot = None,
+            Some(t) if part.from > 0 && follows(t) => {
+                t.points.truncate(part.from);
+                t.points.extend(part.points);
+                t.processes = part.processes;
+            }
+            _ if part.from == 0 => {
+                *slot = Some(Timeline {
+                    started_at: part.started_at,
+                    resolution: part.resolution,
+                    processes: part.processes,
+                    points: part.points,
+                });
+            }
+            _ => *slot = None,
+        }
+        slot.is_some()
     }
 }
 
@@ -358,6 +430,41 @@ impl Recorder {
         let mut r = self.clone();
         r.at(second, open);
         r.timeline(open)
+    }
+
+    /// At most `max` points from index `from` (0 when the resolution is no longer
+    /// `resolution`: every point changed), the one being recorded last when they reach it.
+    /// Moves the clock to `second` first, so that quiet seconds are points too.
+    pub fn part(
+        &mut self,
+        from: usize,
+        resolution: u64,
+        max: usize,
+        second: u64,
+        open: u64,
+    ) -> TimelinePart {
+        self.at(second, open);
+        let t = &self.timeline;
+        let from = if resolution == t.resolution {
+            from.min(t.points.len())
+        } else {
+            0
+        };
+        let end = t.points.len().min(from.saturating_add(max.max(1)));
+        let mut points = t.points[from..end].to_vec();
+        if end == t.points.len() {
+            let mut p = self.current.clone();
+            self.seal(&mut p, open);
+            points.push(p);
+        }
+        TimelinePart {
+            started_at: t.started_at,
+            resolution: t.resolution,
+            processes: t.processes.clone(),
+            from,
+            points,
+            finished: end,
+        }
     }
 
     /// The last `n` finished points, oldest first (for the live view's history).

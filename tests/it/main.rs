@@ -13,8 +13,8 @@
 //!   and from a Chromium page.
 //! * `socketio_client`: `connect --socketio` against the real npm `socket.io` server and our own.
 //! * `soak_coord`: `soak --coordinator` over a real Redis: 21,000 connections from three
-//!   workers as one run, the merge equal to the sum, a killed worker, the barrier timeout,
-//!   `deploy/workers.sh`.
+//!   workers as one run, the merge equal to the sum, a killed worker (its timeline kept), the
+//!   barrier timeout, `deploy/workers.sh`, the lead's full-screen view in tmux.
 //! * `completions`: the committed shell completions match the CLI.
 //! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
 //!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one

@@ -79,6 +79,23 @@ fn assert_merge_is_the_sum(merged: &Value, workers: &[Value]) {
             );
         }
     }
+    // The timeline too: every count over the merged one is the workers' over theirs.
+    let over = |r: &Value, k: &str| -> u64 {
+        r["timeline"]["points"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no timeline in {}", r["config"]))
+            .iter()
+            .map(|p| p[k].as_u64().unwrap())
+            .sum()
+    };
+    for k in ["connects", "sent", "received", "sent_wire", "received_wire"] {
+        let sum: u64 = workers.iter().map(|w| over(w, k)).sum();
+        assert_eq!(
+            over(merged, k),
+            sum,
+            "timeline {k}: merged vs the workers' sum"
+        );
+    }
     for lat in ["echo", "connect", "heartbeat", "reconnect"] {
         let mut h = SerialHistogram::new();
         for w in workers {
@@ -216,6 +233,7 @@ fn a_worker_killed_mid_run_is_named_by_the_lead_with_its_last_figures() {
         "--json",
         run_json.to_str().unwrap(),
     ]);
+    let json = |i: usize| dir.path().join(format!("w{i}.json"));
     let mut workers: Vec<Proc> = (0..3)
         .map(|i| {
             worker(
@@ -234,6 +252,8 @@ fn a_worker_killed_mid_run_is_named_by_the_lead_with_its_last_figures() {
                     "3",
                     "--worker-index",
                     &i.to_string(),
+                    "--json",
+                    json(i).to_str().unwrap(),
                 ],
             )
         })
@@ -279,6 +299,48 @@ fn a_worker_killed_mid_run_is_named_by_the_lead_with_its_last_figures() {
     assert_eq!(run["workers"][0]["status"], "finished");
     // Its last figures are kept: the run still counts its 10 connections at their peak.
     assert_eq!(run["connections"]["peak_open"], 30);
+    // The finished workers' own reports plus the lost one's last figures make the run.
+    let finished: Vec<Value> = [0, 2].iter().map(|&i| read_json(&json(i))).collect();
+    let of_finished = |f: &dyn Fn(&Value) -> &Value| -> u64 {
+        finished.iter().map(|w| f(w).as_u64().unwrap()).sum()
+    };
+    let lost_sent =
+        run["messages"]["sent"].as_u64().unwrap() - of_finished(&|w| &w["messages"]["sent"]);
+    assert!(lost_sent > 0, "the lost worker's messages are counted");
+    // Its timeline is the workers' timelines, the lost one's up to its last figures: every
+    // count over the timeline adds up to the report's.
+    let timeline = &run["timeline"];
+    let points = timeline["points"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no timeline in the report: {timeline}"));
+    let sum = |k: &str| -> u64 { points.iter().map(|p| p[k].as_u64().unwrap()).sum() };
+    assert_eq!(sum("sent"), run["messages"]["sent"].as_u64().unwrap());
+    assert_eq!(
+        sum("received"),
+        run["messages"]["received"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("connects"),
+        run["connections"]["opened"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("failures"),
+        run["connections"]["failed"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("sent_wire"),
+        run["bytes"]["sent_wire"].as_u64().unwrap()
+    );
+    // All three held their connections together; after the lost worker's last second, only
+    // the two others' count.
+    let open: Vec<u64> = points.iter().map(|p| p["open"].as_u64().unwrap()).collect();
+    assert_eq!(open.iter().max(), Some(&30), "{open:?}");
+    let silent_from = w1["last_seen"].as_f64().unwrap().floor() as usize + 1;
+    assert!(
+        open.len() > silent_from && open[silent_from..].iter().all(|&o| o <= 20),
+        "the lost worker's part ends at second {silent_from}: {open:?}"
+    );
+    assert_eq!(timeline["processes"].as_array().unwrap().len(), 3);
     server.signal(libc::SIGTERM);
     let _ = server.finish(WAIT);
 }
@@ -473,6 +535,122 @@ fn a_worker_that_loses_redis_mid_run_goes_on_and_comes_back() {
     // Its final report reached the restarted Redis.
     let entries = redis.cli(&["XLEN", "wsbeat:soak:outage:stream"]);
     assert!(entries.parse::<u64>().unwrap() >= 1, "{entries}");
+    server.signal(libc::SIGTERM);
+    let _ = server.finish(WAIT);
+}
+
+/// The lead in a real terminal (tmux, 80×24): soak's full-screen view of the whole run with a
+/// row per worker; a killed worker is named on it; at the end the terminal is restored, the
+/// warnings held while the view was up are printed, and the report follows.
+#[test]
+fn the_lead_in_a_terminal_shows_the_run_full_screen_and_names_a_lost_worker() {
+    if !require_peer("redis") || !require_peer("tmux") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let coordinator = format!("{}/tty", redis.url());
+    let (mut server, url) = echo_server(100);
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    let run_json = dir.path().join("run.json");
+    let d = done.display();
+    let script = format!(
+        "NO_COLOR=1 '{}' soak --lead --coordinator '{coordinator}' --workers 2 --json '{}'; \
+         echo \"exit=$?\" > '{d}.tmp'; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon \
+         >> '{d}.tmp'; mv '{d}.tmp' '{d}'; sleep 30",
+        env!("CARGO_BIN_EXE_wsbeat"),
+        run_json.display(),
+    );
+    let t = crate::common::tmux::Tmux::start(80, 24, WAIT, &script);
+    let mut workers: Vec<Proc> = (0..2)
+        .map(|i| {
+            worker(
+                &format!("worker {i}"),
+                &url,
+                &[
+                    "-c",
+                    "20",
+                    "-d",
+                    "9s",
+                    "--message-rate",
+                    "20",
+                    "--coordinator",
+                    &coordinator,
+                    "--workers",
+                    "2",
+                    "--worker-index",
+                    &i.to_string(),
+                ],
+            )
+        })
+        .collect();
+    // Two finished seconds of the whole run: the figures, the rows and the last minute.
+    let screen = t.wait("the whole run with a row per worker", |s| {
+        s.contains("connections 20 / 20 open")
+            && s.contains("2 live, 0 finished, 0 lost of 2")
+            && s.lines()
+                .any(|l| l.starts_with("received/s") && l.contains('█'))
+    });
+    assert!(
+        screen.starts_with("wsbeat soak  lead of run tty on redis://127.0.0.1:"),
+        "{screen}"
+    );
+    assert!(screen.contains("stop watching"), "{screen}");
+    assert!(screen.contains("whole run p50"), "{screen}");
+    for w in ["w0 ", "w1 "] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.starts_with(w) && l.contains(" live ")),
+            "no live row {w}:\n{screen}"
+        );
+    }
+    assert!(
+        screen.lines().count() <= 24 && screen.lines().all(|l| l.chars().count() <= 80),
+        "{screen}"
+    );
+    assert_eq!(t.display("#{alternate_on}"), "1", "full screen");
+    let victim = workers[1].pid();
+    workers[1].signal(libc::SIGKILL);
+    let screen = t.wait("the killed worker named", |s| s.contains("lost        w1 "));
+    assert!(
+        screen.contains(&format!(":{victim}: silent since")),
+        "{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("w1 ") && l.contains("LOST")),
+        "{screen}"
+    );
+    assert_eq!(code(workers[0].finish(EXIT)), 0, "{}", workers[0].dump());
+    let _ = workers[1].finish(EXIT);
+    poll_until(EXIT, || done.exists().then_some(()))
+        .unwrap_or_else(|| panic!("the lead did not end:\n{}", t.screen()));
+    let status = std::fs::read_to_string(&done).unwrap();
+    assert!(
+        status.contains("exit=1"),
+        "a lost worker fails the run: {status}"
+    );
+    assert!(
+        status.lines().any(|l| l == "icanon"),
+        "raw mode left on: {status}"
+    );
+    assert_eq!(t.display("#{alternate_on} #{cursor_flag}"), "0 1");
+    // Held while the view was up, printed on the normal screen after it.
+    let all = t.tmux(&["capture-pane", "-p", "-J", "-S", "-200", "-t", "0"]);
+    assert!(
+        all.contains(&format!(":{victim} lost: no figures since")),
+        "{all}"
+    );
+    assert!(all.contains("the run is incomplete"), "{all}");
+    let run = read_json(&run_json);
+    assert_eq!(run["workers"][1]["status"], "lost");
+    assert!(
+        run["timeline"]["points"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    );
     server.signal(libc::SIGTERM);
     let _ = server.finish(WAIT);
 }

@@ -1,8 +1,9 @@
 //! `soak --coordinator … --lead`: opens no connection. It waits for the run's start, reads the
-//! stream, keeps each worker's latest figures (`stats::run_view`), shows the whole run and a row
-//! per worker every second, names a worker that goes silent, and at the end merges the workers'
-//! final reports (or the last figures of those that were lost) into one report, checked against
-//! the thresholds like any soak.
+//! stream, keeps each worker's latest figures and timeline (`stats::run_view`), shows the whole
+//! run and a row per worker every second (soak's live view on a terminal, `render::lead`'s plain
+//! block without one or with `--no-live`), names a worker that goes silent, and at the end
+//! merges the workers' final reports (or the last figures and timeline of those that were lost)
+//! into one report, checked against the thresholds like any soak.
 //!
 //! Exit codes: those of soak (0, 1 threshold broken, 130 interrupted); 1 also when a worker
 //! was lost (the report holds its last figures, but the run is not whole); 3 Redis unreachable
@@ -12,22 +13,79 @@ use super::publish::Entry;
 use super::{Keys, barrier, cmd, connect, unix_ms};
 use crate::config::soak::SoakConfig;
 use crate::error::{Error, ErrorKind};
-use crate::render::units;
-use crate::signals;
-use crate::stats::run_view::{Interval, RunView};
+use crate::render::lead::{lost_line, panel, plain_block};
+use crate::render::live::{FIGURE_LINES, KeyReader, LiveView, terminal_size};
+use crate::signals::{self, Signal};
+use crate::stats::run_view::RunView;
 use crate::stats::soak_report::Report;
 use redis::aio::MultiplexedConnection;
 use redis::streams::StreamReadReply;
-use std::fmt::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// A worker silent this long is lost: three missed seconds.
 pub const LOST_AFTER: Duration = Duration::from_secs(3);
-/// How long one XREAD waits for entries.
-const BLOCK_MS: u64 = 500;
+/// How long one XREAD waits for entries: also the live view's slowest redraw.
+const BLOCK_MS: u64 = 250;
+/// Between attempts to reach a Redis that went away.
+const RETRY: Duration = Duration::from_millis(500);
+/// The live view's redraw, as soak's.
+const LIVE_REFRESH: Duration = Duration::from_millis(250);
 /// Entries per read: a few seconds of a large run.
 const READ_COUNT: u64 = 256;
+/// Warnings held while the live view has the terminal, printed when it is gone.
+const NOTES_KEPT: usize = 64;
+
+/// Where the lead's warnings go: stderr, or while the live view owns the terminal, its last
+/// lines and stderr once the view is gone (a line printed under a full-screen view is lost).
+struct Notes {
+    /// Held lines, and whether the view shows them (a lost worker has its own line there).
+    held: Vec<(String, bool)>,
+    dropped: usize,
+    holding: bool,
+}
+
+impl Notes {
+    fn say(&mut self, line: String) {
+        self.add(line, true);
+    }
+
+    /// A line the view already says in its own way: held for stderr only.
+    fn say_after_view(&mut self, line: String) {
+        self.add(line, false);
+    }
+
+    fn add(&mut self, line: String, show: bool) {
+        if !self.holding {
+            eprintln!("wsbeat: {line}");
+        } else if self.held.len() < NOTES_KEPT {
+            self.held.push((line, show));
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// What the view shows, oldest first.
+    fn shown(&self) -> Vec<String> {
+        self.held
+            .iter()
+            .filter(|(_, show)| *show)
+            .map(|(l, _)| l.clone())
+            .collect()
+    }
+
+    /// After the view: what it held, on stderr.
+    fn release(&mut self) {
+        self.holding = false;
+        for (l, _) in self.held.drain(..) {
+            eprintln!("wsbeat: {l}");
+        }
+        if self.dropped > 0 {
+            eprintln!("wsbeat: ({} more warning(s) not kept)", self.dropped);
+        }
+    }
+}
 
 pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let Some(c) = cfg.coordinator.clone() else {
@@ -55,12 +113,27 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let mut con = Some(con);
     let mut interrupted = false;
     let mut warned = false;
-    let mut next_draw = Instant::now() + Duration::from_secs(1);
-    let mut lost_named = Vec::new();
+    let mut next_merge = Instant::now() + Duration::from_secs(1);
+    let mut next_draw = next_merge;
+    let mut figures = None;
+    // The live view owns the terminal until it is dropped, before anything else is printed.
+    let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<()>();
+    let mut live = if cfg.live {
+        start_view(&c, &cfg, &quit_tx)
+    } else {
+        None
+    };
+    let mut notes = Notes {
+        held: Vec::new(),
+        dropped: 0,
+        holding: live.is_some(),
+    };
     while !view.done() {
         let read = tokio::select! {
             r = read(&mut con, &c, &keys, &last_id) => r,
             _ = shutdown.recv() => { interrupted = true; break; }
+            // `q`: the workers run on; the lead stops watching and reports what came so far.
+            _ = quit_rx.recv() => { interrupted = true; break; }
         };
         let now = Instant::now();
         // Silence means something only once the stream is read up to now (a lead started late
@@ -70,24 +143,28 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             Ok(entries) => {
                 caught_up = entries.len() < READ_COUNT as usize;
                 if warned {
-                    eprintln!("wsbeat: coordinator {} reachable again", c.shown);
+                    notes.say(format!("coordinator {} reachable again", c.shown));
                     warned = false;
                 }
                 for (id, e) in entries {
+                    match e {
+                        Some(e) => apply(&mut view, e, now, &mut notes),
+                        // Another version's entry is skipped, not fatal.
+                        None => notes.say(format!("warning: skipped an unreadable entry {id}")),
+                    }
                     last_id = id;
-                    apply(&mut view, e, now);
                 }
             }
             Err(why) => {
                 if !warned {
-                    eprintln!(
-                        "wsbeat: warning: lost the coordinator {}: {}; retrying",
+                    notes.say(format!(
+                        "warning: lost the coordinator {}: {}; retrying",
                         c.shown,
                         crate::error::escape_controls(&why, false)
-                    );
+                    ));
                     warned = true;
                 }
-                tokio::time::sleep(Duration::from_millis(BLOCK_MS)).await;
+                tokio::time::sleep(RETRY).await;
             }
         }
         let silent = if caught_up || warned {
@@ -97,18 +174,38 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         };
         for slot in silent {
             let w = &view.workers[slot];
-            eprintln!("wsbeat: {}", lost_line(w.slot, &w.name, w.t));
-            lost_named.push(slot);
+            notes.say_after_view(lost_line(w.slot, &w.name, w.t));
         }
-        if Instant::now() >= next_draw {
-            next_draw += Duration::from_secs(1);
+        let now = Instant::now();
+        // The merge once a second (it decodes every worker's histograms); the view redrawn
+        // more often, so that its clock, "last seen" and rates move smoothly.
+        if now >= next_merge {
+            next_merge += Duration::from_secs(1);
             if let Ok(Some(m)) = view.merged() {
-                let i = view.interval(&m, Instant::now());
-                eprint!("{}", live_block(&view, &m, &i, start, &c.run_id));
+                let i = view.interval(&m, now);
+                if live.is_none() {
+                    eprint!("{}", plain_block(&view, &m, &i, now, start, &c.run_id));
+                }
+                figures = Some((m, i));
             }
         }
+        if let (Some((v, _)), Some((m, i))) = (&mut live, &figures)
+            && now >= next_draw
+        {
+            next_draw = now + LIVE_REFRESH;
+            if let Some(d) = run_duration(m) {
+                v.set_duration(d);
+            }
+            let snap = view.snapshot(m, i, now.saturating_duration_since(start));
+            let (_, height) = terminal_size();
+            let rows = height.saturating_sub(FIGURE_LINES);
+            let p = panel(&view, now, rows, cfg.color, &notes.shown());
+            let _ = v.draw_with(&snap, false, Some(&p));
+        }
     }
-    let merged = view.merged().map_err(|e| Error::new(ErrorKind::Io, e))?;
+    drop(live);
+    notes.release();
+    let merged = view.report().map_err(|e| Error::new(ErrorKind::Io, e))?;
     let Some(mut report) = merged else {
         eprintln!(
             "wsbeat: error: no worker of run {} reported any figures",
@@ -133,21 +230,43 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-fn lost_line(slot: usize, name: &str, last: Option<f64>) -> String {
-    let who = if name.is_empty() {
-        "(never reported)"
-    } else {
-        name
-    };
-    match last {
-        Some(t) => format!(
-            "worker w{slot} {who} lost: no figures since {t:.1} s into the run (it died or lost Redis); its last figures are kept"
-        ),
-        None => format!("worker w{slot} {who} lost: it never reported any figures"),
+/// The longest `-d` of the workers' configurations: the run's length for the progress bar.
+fn run_duration(m: &Report) -> Option<Duration> {
+    m.config
+        .iter()
+        .filter_map(|c| c.get("duration")?.as_f64())
+        .filter(|d| d.is_finite() && *d >= 0.0)
+        .reduce(f64::max)
+        .map(Duration::from_secs_f64)
+}
+
+/// The live view and its key reader; `None` (plain lines) when the terminal refuses.
+fn start_view(
+    c: &crate::config::coordinator::Coordinator,
+    cfg: &SoakConfig,
+    quit: &mpsc::UnboundedSender<()>,
+) -> Option<(LiveView, KeyReader)> {
+    let title = format!("lead of run {} on {}", c.run_id, c.shown);
+    match LiveView::start(title, cfg.run.duration, cfg.color) {
+        Ok(view) => {
+            let q = quit.clone();
+            let keys = KeyReader::spawn(
+                move || {
+                    let _ = q.send(());
+                },
+                // Raw mode turns Ctrl-C into a key: it counts as the signal it stands for.
+                || signals::raise(Signal::Interrupt),
+            );
+            Some((view, keys))
+        }
+        Err(e) => {
+            eprintln!("wsbeat: warning: no live view ({e}); plain lines instead");
+            None
+        }
     }
 }
 
-fn apply(view: &mut RunView, e: Entry, now: Instant) {
+fn apply(view: &mut RunView, e: Entry, now: Instant, notes: &mut Notes) {
     match e {
         Entry::Tick {
             slot,
@@ -157,18 +276,38 @@ fn apply(view: &mut RunView, e: Entry, now: Instant) {
             cpu,
             rss,
             totals,
-        } => view.tick(slot, &name, t, open, cpu, rss, *totals, now),
+            timeline,
+        } => {
+            let had = view.workers.get(slot).is_some_and(|w| w.timeline.is_some());
+            view.tick(
+                slot,
+                &name,
+                t,
+                open,
+                cpu,
+                rss,
+                *totals,
+                timeline.map(|b| *b),
+                now,
+            );
+            if had && view.workers.get(slot).is_some_and(|w| w.timeline.is_none()) {
+                notes.say(format!(
+                    "warning: worker w{slot}'s timeline has a gap (an entry was trimmed or unreadable); the report will have no timeline unless it finishes"
+                ));
+            }
+        }
         Entry::Final { slot, name, report } => view.finished(slot, &name, *report, now),
     }
 }
 
-/// The next entries after `last_id`, waiting up to `BLOCK_MS`; reconnects when it has to.
+/// The next entries after `last_id` (`None`: one we cannot read), waiting up to `BLOCK_MS`;
+/// reconnects when it has to.
 async fn read(
     con: &mut Option<MultiplexedConnection>,
     c: &crate::config::coordinator::Coordinator,
     keys: &Keys,
     last_id: &str,
-) -> Result<Vec<(String, Entry)>, String> {
+) -> Result<Vec<(String, Option<Entry>)>, String> {
     if con.is_none() {
         *con = Some(connect(c).await.map_err(|e| e.message().to_string())?);
     }
@@ -196,56 +335,8 @@ async fn read(
             let entry = sid
                 .get::<String>("d")
                 .and_then(|d| serde_json::from_str::<Entry>(&d).ok());
-            match entry {
-                Some(e) => out.push((sid.id, e)),
-                None => eprintln!("wsbeat: warning: skipped an unreadable entry {}", sid.id),
-            }
+            out.push((sid.id, entry));
         }
     }
     Ok(out)
-}
-
-fn live_block(view: &RunView, m: &Report, i: &Interval, start: Instant, run: &str) -> String {
-    let ms = |d: Option<Duration>| d.map_or("-".into(), units::duration);
-    let up = view
-        .workers
-        .iter()
-        .filter(|w| !w.lost && !w.finished)
-        .count();
-    let open: u64 = view.workers.iter().map(|w| w.open).sum();
-    let mut s = format!(
-        "[{:>4}s] run {run}: {up}/{} workers live, open {open}/{} (peak {}), {:.0} sent/s, {:.0} received/s, echo p50 {} p99 {} (last second), lost {}, errors {}\n",
-        Instant::now().saturating_duration_since(start).as_secs(),
-        view.workers.len(),
-        m.connections.target,
-        m.connections.peak_open,
-        i.sent_per_sec,
-        i.received_per_sec,
-        ms(i.p50),
-        ms(i.p99),
-        m.messages.lost(),
-        m.errors.total(),
-    );
-    for w in &view.workers {
-        let state = if w.finished {
-            "finished"
-        } else if w.lost {
-            "LOST"
-        } else if w.figures.is_some() {
-            "live"
-        } else {
-            "waiting"
-        };
-        let errors = w.figures.as_ref().map_or(0, |f| f.errors.total());
-        let _ = writeln!(
-            s,
-            "  w{:<3} {:<24} {state:<8} open {:>7}  cpu {:>5}  rss {:>9}  errors {errors}",
-            w.slot,
-            w.name,
-            w.open,
-            w.cpu.map_or("-".into(), |c| format!("{c:.0}%")),
-            w.rss.map_or("-".into(), units::bytes),
-        );
-    }
-    s
 }

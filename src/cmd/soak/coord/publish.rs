@@ -1,12 +1,14 @@
 //! A worker's side of the stream: every second its cumulative totals (the report without the
-//! parts that grow with the run) plus open connections, CPU and RSS; at the end its whole
-//! report, the same that `--json` writes. Losing Redis mid-run costs the live view, never the
+//! parts that grow with the run) plus open connections, CPU and RSS, and the points of its
+//! timeline the lead does not have yet (so a worker lost mid-run keeps its timeline up to its
+//! last second); at the end its whole report, the same that `--json` writes. Losing Redis mid-run costs the live view, never the
 //! run: one warning, a retry every second, and the local report as always.
 
 use super::{Keys, STREAM_MAXLEN, cmd, touch};
 use crate::config::coordinator::Coordinator;
 use crate::stats::soak_collector::Stats;
 use crate::stats::soak_report::Report;
+use crate::stats::timeline::TimelinePart;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -28,6 +30,10 @@ pub enum Entry {
         cpu: Option<f64>,
         rss: Option<u64>,
         totals: Box<Report>,
+        /// The timeline from the first point not yet published (see `TimelinePart`); absent
+        /// from entries of versions before it.
+        #[serde(default)]
+        timeline: Option<Box<TimelinePart>>,
     },
     Final {
         slot: usize,
@@ -51,6 +57,9 @@ pub struct Publisher {
 
 /// How long the final report may take to reach Redis before the worker ends anyway.
 const FINAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Timeline points in one entry at most: after a Redis outage the missed points catch up a
+/// few minutes a second, and no entry grows with the length of the outage.
+const PART_POINTS: usize = 300;
 
 impl Publisher {
     /// Starts publishing every second from now.
@@ -74,21 +83,27 @@ impl Publisher {
             let mut final_rx = final_rx;
             let mut cpu = CpuClock::new();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // (timeline points the stream has, at which resolution)
+            let mut sent = (0usize, 1u64);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
                     report = &mut final_rx => {
                         if let Ok(report) = report {
                             let e = Entry::Final { slot, name: name.clone(), report: Box::new(report) };
-                            w.add(&e).await;
+                            let _ = w.add(&e).await;
                         }
                         return;
                     }
                     _ = tick.tick() => {
-                        let (totals, open) = {
-                            let s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                            (s.totals(vec![config.clone()], false), s.open)
+                        let (totals, open, part) = {
+                            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                            let part = s.timeline_part(sent.0, sent.1, PART_POINTS);
+                            (s.totals(vec![config.clone()], false), s.open, part)
                         };
+                        // Sent only when Redis took it: the next entry starts where this one
+                        // ended, or again from the same point.
+                        let next = (part.finished, part.resolution);
                         let e = Entry::Tick {
                             slot,
                             name: name.clone(),
@@ -97,8 +112,11 @@ impl Publisher {
                             cpu: cpu.percent(),
                             rss: super::super::rss::rss_bytes(None),
                             totals: Box::new(totals),
+                            timeline: Some(Box::new(part)),
                         };
-                        w.add(&e).await;
+                        if w.add(&e).await {
+                            sent = next;
+                        }
                     }
                 }
             }
@@ -121,16 +139,17 @@ struct Writer {
 }
 
 impl Writer {
-    async fn add(&mut self, e: &Entry) {
+    /// Whether the entry is in the stream.
+    async fn add(&mut self, e: &Entry) -> bool {
         let Ok(json) = serde_json::to_string(e) else {
-            return;
+            return false;
         };
         if self.con.is_none() {
             self.con = super::connect(&self.c).await.ok();
         }
         let Some(con) = &mut self.con else {
             self.warn("cannot reach it");
-            return;
+            return false;
         };
         let added: Result<String, String> = cmd(
             con,
@@ -152,10 +171,12 @@ impl Writer {
                     eprintln!("wsbeat: coordinator {} reachable again", self.c.shown);
                     self.warned = false;
                 }
+                true
             }
             Err(why) => {
                 self.con = None;
                 self.warn(&why);
+                false
             }
         }
     }
