@@ -447,3 +447,44 @@ async fn many_heartbeating_clients_are_all_pinged_and_a_silent_one_is_cut_in_tim
         "every answering client's close carries its round trip"
     );
 }
+
+/// The heartbeat and `--idle-timeout` share the wheel: a client that answers every Ping but
+/// sends no message is pinged until its idle timeout, then closed with 1001 "idle timeout"
+/// (Pongs keep the heartbeat content, not the idle timer), never before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_only_answers_pings_is_pinged_until_its_idle_timeout() {
+    let (interval, idle) = (Duration::from_millis(150), Duration::from_millis(700));
+    let server = start(ServerConfig {
+        ping_interval: Some(interval),
+        idle_timeout: Some(idle),
+        ..Default::default()
+    })
+    .await;
+    let t0 = Instant::now();
+    let mut c = Client::open(&server.addr).await;
+    let mut pings = 0;
+    let close = loop {
+        let (_, opcode, payload) = c.recv().await.expect("a Close before the end of stream");
+        match opcode {
+            0x9 => {
+                pings += 1;
+                c.send(&frame(true, 0xA, &payload)).await;
+            }
+            0x8 => break payload,
+            other => panic!("an idle client got opcode {other:#x}"),
+        }
+    };
+    let took = t0.elapsed();
+    assert_eq!(close, b"\x03\xe9idle timeout");
+    assert!(
+        took >= idle,
+        "closed after {took:?}, before --idle-timeout {idle:?}"
+    );
+    assert!(
+        pings >= 2,
+        "only {pings} pings in {took:?} at --ping-interval {interval:?}"
+    );
+    c.send(&frame(true, 0x8, b"\x03\xe9")).await;
+    let (summary, _) = server.stop().await;
+    assert_eq!(summary.peak_connections, 1);
+}
