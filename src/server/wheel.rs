@@ -4,7 +4,7 @@
 //! entry (its slot in the wakers table and the tick it is due at), and one task ticks for all
 //! of them, waking only the connections in the bucket that is due. The price is precision: a
 //! deadline is met within one tick after it (1/8 of the shortest of `--ping-interval`,
-//! `--ping-timeout` and `--idle-timeout`, at least 1 ms), never before it.
+//! `--ping-timeout` and `--idle-timeout`, from 1 ms to 1 s), never before it.
 //!
 //! Hand-written because tokio-util's `DelayQueue` (a wheel too) has one owner that inserts and
 //! polls, and keeps a slab entry and a key per item; here every connection arms its own entry
@@ -24,6 +24,9 @@ use tokio::sync::Notify;
 
 /// The finest tick: tokio's timer resolution.
 const MIN_TICK: Duration = Duration::from_millis(1);
+/// The coarsest: a 60 s `--idle-timeout` alone closes within a second, not 7.5 (a tick a
+/// second costs nothing).
+const MAX_TICK: Duration = Duration::from_secs(1);
 /// Ticks per shortest interval.
 const TICKS_PER_INTERVAL: u32 = 8;
 /// Buckets: enough for the longest interval in one turn, within these bounds. An entry due
@@ -80,7 +83,7 @@ impl Wheel {
             .unwrap_or(Duration::from_secs(1));
         let longest = spans.iter().copied().max().unwrap_or(shortest);
         let tick = (shortest / TICKS_PER_INTERVAL)
-            .max(MIN_TICK)
+            .clamp(MIN_TICK, MAX_TICK)
             .max(longest / (1 << 28));
         let tick_ns = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX);
         let turn = longest.as_nanos() / u128::from(tick_ns) + 2;
@@ -216,10 +219,11 @@ mod tests {
     }
 
     #[test]
-    fn the_tick_is_an_eighth_of_the_shortest_span_and_at_least_a_millisecond() {
+    fn the_tick_is_an_eighth_of_the_shortest_span_from_a_millisecond_to_a_second() {
         let epoch = Instant::now();
         assert_eq!(Wheel::new(epoch, &[ms(1000), ms(2000)]).tick(), ms(125));
         assert_eq!(Wheel::new(epoch, &[ms(4)]).tick(), ms(1));
+        assert_eq!(Wheel::new(epoch, &[ms(60_000)]).tick(), ms(1000));
         // A day of idle timeout next to a 1 s heartbeat: still 125 ms, buckets capped.
         let w = Wheel::new(epoch, &[ms(1000), ms(86_400_000)]);
         assert_eq!(w.tick(), ms(125));
