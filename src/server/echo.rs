@@ -66,9 +66,10 @@ struct Deferrals {
 }
 
 /// Every idle connection holds one of these: times are `Stamp`s (8 bytes, not 16), what only
-/// a feature needs is boxed, the heartbeat is inline (one stamp, a round trip, a sequence
-/// number and a flag: 16 bytes where the client's `Heartbeat` is 152, boxed), and the small
-/// fields of the loop live here too, where they fill the padding (see the size test in
+/// a feature needs is boxed, the heartbeat is inline (a stamp, a round trip, a sequence
+/// number and a flag: 14 bytes and a bit, where the client's `Heartbeat` was 152, boxed, and
+/// a tokio `Sleep` of 112 more; its timer is an entry in the server's `wheel`), and the
+/// small fields of the loop live here too, where they fill the padding (see the size test in
 /// `conn_loop`).
 pub(super) struct Echo {
     pub(super) id: u64,
