@@ -488,3 +488,40 @@ async fn a_client_that_only_answers_pings_is_pinged_until_its_idle_timeout() {
     let (summary, _) = server.stop().await;
     assert_eq!(summary.peak_connections, 1);
 }
+
+/// Only the Pong that carries the Ping's payload answers it: a client that answers every Ping
+/// with another payload is cut by the heartbeat as if it had not answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pong_with_the_wrong_payload_does_not_answer_the_ping() {
+    let (interval, timeout) = (Duration::from_millis(150), Duration::from_millis(300));
+    let mut server = start(ServerConfig {
+        ping_interval: Some(interval),
+        ping_timeout: Some(timeout),
+        ..Default::default()
+    })
+    .await;
+    let t0 = Instant::now();
+    let mut c = Client::open(&server.addr).await;
+    let addr = c.tcp.local_addr().unwrap();
+    let (_, opcode, payload) = c.recv().await.expect("a Ping");
+    assert_eq!(opcode, 0x9);
+    c.send(&frame(true, 0xA, b"not the ping's payload")).await;
+    assert!(c.eof_within(WAIT).await, "the client was never cut");
+    assert!(
+        t0.elapsed() >= interval + timeout,
+        "cut after {:?}",
+        t0.elapsed()
+    );
+    let ServerEvent::Closed { rtt, peer, .. } = server.next_closed().await else {
+        unreachable!()
+    };
+    assert_eq!((peer, rtt), (addr, None), "no round trip was measured");
+    assert!(payload.len() >= 8);
+    let (_, events) = server.stop().await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::Closed { .. })),
+        "one connection, closed once"
+    );
+}
