@@ -1,14 +1,16 @@
 //! A connection's life after the upgrade, as a future written by hand so that it holds exactly
 //! this: the engine's `Connection` and the echo state, no space for branches that are not in
-//! use, no timer unless something is due, and no shared lock taken per message. It waits on
-//! four things at once: the socket, the connection's one timer, shutdown (a slot in the
-//! server's `wakers` table), and the broadcast queue.
+//! use, no timer of its own unless a delayed reply or a shutdown is due, and no shared lock
+//! taken per message. It waits on five things at once: the socket, its entry in the server's
+//! timer wheel (heartbeat and idle timeout), its own timer, shutdown (a slot in the server's
+//! `wakers` table, which the wheel wakes too), and the broadcast queue.
 
 use super::accept::{Io, Upgraded};
 use super::broadcast::Member;
 use super::budget::Verdict;
-use super::echo::Echo;
+use super::echo::{Echo, Flags};
 use super::wakers::Key;
+use super::wheel::Wheel;
 use super::{ServerEvent, TaskGuard};
 use crate::ws::connection::Connection;
 use crate::ws::proto::endpoint::{PingPolicy, State};
@@ -39,15 +41,18 @@ pub(super) struct ConnLoop {
     member: Option<Arc<Member>>,
     /// What this connection has added to the server's `--max-buffered` total.
     held: usize,
-    /// The connection's one timer, allocated only while a deadline exists. It is moved
+    /// The connection's own timer, for what must be on time (`--delay`, the end of a
+    /// shutdown's grace period), allocated only once such a deadline exists. It is moved
     /// earlier when needed, never later: when it fires early, `on_timer` finds nothing due
-    /// and it is set again, which keeps timer work off the per-message path.
+    /// and it is set again. The heartbeat and `--idle-timeout` are in the server's timer
+    /// wheel instead, moved the same way, which keeps timer work off the per-message path.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    // In `echo`, where they fill its padding: `heavy` (registered with the budget as a
+    // In `echo`, where they fill its padding: `Flags::HEAVY` (registered with the budget as a
     // candidate to make room: it waits for its client), `waker_key` (the slot of this task's
     // waker in the server's table, taken on the first poll, since a task's waker does not
-    // change, for shutdown to wake it; whether shutdown began is read from
-    // `Shared::stopping`) and `shutdown_seen`.
+    // change, for shutdown and the timer wheel to wake it; whether shutdown began is read
+    // from `Shared::stopping`), `Flags::SHUTDOWN_SEEN`, `Flags::TIMER_ARMED` and the wheel's
+    // `wheel_tick` with `Flags::WHEEL_ARMED`.
 }
 
 impl ConnLoop {
@@ -92,7 +97,7 @@ impl ConnLoop {
         }
         self.timer = None;
         let budget = &self.echo.shared.budget;
-        if self.echo.heavy {
+        if self.echo.flags.has(Flags::HEAVY) {
             budget.unregister(self.echo.id);
         }
         budget.update(&mut self.held, 0);
@@ -105,12 +110,14 @@ impl ConnLoop {
             if self.ws.endpoint().state() == State::Closed {
                 return Poll::Ready(());
             }
-            if self.echo.heavy && self.echo.shared.budget.take_evicted(self.echo.id) {
-                self.echo.heavy = false;
+            if self.echo.flags.has(Flags::HEAVY)
+                && self.echo.shared.budget.take_evicted(self.echo.id)
+            {
+                self.echo.flags.set(Flags::HEAVY, false);
                 self.make_room();
                 continue;
             }
-            if !self.echo.shutdown_seen {
+            if !self.echo.flags.has(Flags::SHUTDOWN_SEEN) {
                 let shared = &self.echo.shared;
                 if self.echo.waker_key == Key::NONE {
                     self.echo.waker_key = shared.wakers.register(cx.waker());
@@ -121,26 +128,38 @@ impl ConnLoop {
                     self.echo.on_shutdown(&mut self.ws);
                 }
             }
+            let state = self.ws.endpoint().state();
             let echo = &mut self.echo;
-            match echo.next_deadline(self.ws.endpoint().state()) {
-                Some(d) if echo.timer_at().is_none_or(|at| d < at) => {
+            let armed = echo.flags.has(Flags::TIMER_ARMED);
+            match echo.precise_deadline(state) {
+                Some(d)
+                    if !armed
+                        || self
+                            .timer
+                            .as_ref()
+                            .is_none_or(|t| d < t.deadline().into_std()) =>
+                {
                     match &mut self.timer {
                         Some(t) => t.as_mut().reset(d.into()),
                         None => self.timer = Some(Box::pin(tokio::time::sleep_until(d.into()))),
                     }
-                    echo.set_timer_at(Some(d));
+                    echo.flags.set(Flags::TIMER_ARMED, true);
                 }
                 Some(_) => {}
                 None => {
-                    echo.set_timer_at(None);
+                    echo.flags.set(Flags::TIMER_ARMED, false);
                     self.timer = None;
                 }
             }
-            if echo.timer_at().is_some()
-                && let Some(t) = &mut self.timer
-                && t.as_mut().poll(cx).is_ready()
-            {
-                echo.set_timer_at(None);
+            let fired = echo.flags.has(Flags::TIMER_ARMED)
+                && self
+                    .timer
+                    .as_mut()
+                    .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+            if fired {
+                echo.flags.set(Flags::TIMER_ARMED, false);
+            }
+            if fired || wheel_due(echo, state) {
                 echo.on_timer(&mut self.ws, Instant::now());
                 continue;
             }
@@ -150,7 +169,8 @@ impl ConnLoop {
                 if m.poll_ready(cx, !over) {
                     echo.drain_broadcast(&mut self.ws, m);
                 }
-                echo.resume_on_drain = self.ws.queued() >= HIGH_WATER;
+                let over = self.ws.queued() >= HIGH_WATER;
+                echo.flags.set(Flags::RESUME_ON_DRAIN, over);
             }
             match self.poll_io(cx) {
                 Poll::Ready(IoStep::Resume) => continue,
@@ -187,7 +207,7 @@ impl ConnLoop {
 
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<IoStep> {
         let (ws, echo) = (&mut self.ws, &mut self.echo);
-        let held = &mut self.held;
+        let (held, timer) = (&mut self.held, &self.timer);
         for _ in 0..IO_BUDGET {
             let now = holding(ws, echo);
             if *held != now {
@@ -207,7 +227,7 @@ impl ConnLoop {
                 }
                 State::Open => {}
             }
-            if echo.timer_stale(ws.endpoint().state()) {
+            if timers_stale(echo, timer, ws.endpoint().state()) {
                 return Poll::Ready(IoStep::Resume);
             }
             if let Poll::Ready(Err(e)) = ws.poll_write_out(cx) {
@@ -218,18 +238,18 @@ impl ConnLoop {
             if *held != now {
                 echo.shared.budget.update(held, now);
             }
-            if echo.resume_on_drain && ws.queued() < HIGH_WATER {
-                echo.resume_on_drain = false;
+            if echo.flags.has(Flags::RESUME_ON_DRAIN) && ws.queued() < HIGH_WATER {
+                echo.flags.set(Flags::RESUME_ON_DRAIN, false);
                 return Poll::Ready(IoStep::Resume);
             }
             if ws.queued() >= HIGH_WATER {
                 // Waiting for the client: a candidate to make room under --max-buffered.
                 echo.shared.budget.register(echo.id, *held, cx.waker());
-                echo.heavy = true;
+                echo.flags.set(Flags::HEAVY, true);
                 return Poll::Pending;
             }
-            if echo.heavy {
-                echo.heavy = false;
+            if echo.flags.has(Flags::HEAVY) {
+                echo.flags.set(Flags::HEAVY, false);
                 echo.shared.budget.unregister(echo.id);
             }
             if !echo.can_read() {
@@ -247,7 +267,7 @@ impl ConnLoop {
                 ws.queue(|ep, out| echo.over_budget(ep, out));
                 continue;
             }
-            echo.clock_stale = true;
+            echo.flags.set(Flags::CLOCK_STALE, true);
             match ready!(ws.poll_process(cx, |ep, ev, out| echo.on_event(ep, ev, out))) {
                 Ok(true) => {}
                 Ok(false) => ws.endpoint_mut().on_eof(),
@@ -258,6 +278,58 @@ impl ConnLoop {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
+
+/// Whether the connection's wheel entry has come, else (re)arms it: for a deadline with no
+/// entry yet, or one earlier than its entry (a later one just waits for the entry to fire, and
+/// is armed then). `true`: due now.
+fn wheel_due(echo: &mut Echo, state: State) -> bool {
+    let Some(wheel) = &echo.shared.wheel else {
+        return false;
+    };
+    if echo.flags.has(Flags::WHEEL_ARMED) && wheel.reached(echo.wheel_tick) {
+        echo.flags.set(Flags::WHEEL_ARMED, false);
+        return true;
+    }
+    let Some(at) = echo.coarse_deadline(state) else {
+        // Its entry, if any, fires into a loop that finds nothing due.
+        echo.flags.set(Flags::WHEEL_ARMED, false);
+        return false;
+    };
+    let tick = wheel.tick_of(at);
+    let armed = echo.flags.has(Flags::WHEEL_ARMED);
+    if (armed && !Wheel::short(tick).before(echo.wheel_tick)) || echo.waker_key == Key::NONE {
+        return false;
+    }
+    if !wheel.arm(echo.waker_key, tick) {
+        echo.flags.set(Flags::WHEEL_ARMED, false);
+        return true;
+    }
+    echo.wheel_tick = Wheel::short(tick);
+    echo.flags.set(Flags::WHEEL_ARMED, true);
+    false
+}
+
+/// Something is due sooner than the connection's timer or its wheel entry is set for (a
+/// delayed reply, a close deadline, a Pong that moved the next Ping before a long
+/// `--ping-timeout`): the loop must set them again.
+fn timers_stale(echo: &Echo, timer: &Option<Pin<Box<tokio::time::Sleep>>>, state: State) -> bool {
+    let precise = echo.precise_deadline(state).is_some_and(|d| {
+        !echo.flags.has(Flags::TIMER_ARMED)
+            || timer.as_ref().is_none_or(|t| d < t.deadline().into_std())
+    });
+    if precise {
+        return true;
+    }
+    let Some(wheel) = &echo.shared.wheel else {
+        return false;
+    };
+    // Without a wakers slot there is nothing to arm (the connection is ending).
+    echo.waker_key != Key::NONE
+        && echo.coarse_deadline(state).is_some_and(|at| {
+            !echo.flags.has(Flags::WHEEL_ARMED)
+                || Wheel::short(wheel.tick_of(at)).before(echo.wheel_tick)
+        })
 }
 
 /// What a connection holds for the `--max-buffered` budget: output waiting for the client

@@ -10,8 +10,9 @@ use super::broadcast::{self, Member, Next};
 use super::scaleout::Seat;
 use super::stamp::Stamp;
 use super::wakers::Key;
+use super::wheel::{Tick, Wheel};
 use super::{ConnGuard, ServerEvent, app_pong, budget, message_faults};
-use crate::client::heartbeat::{Action, Heartbeat, Probe};
+use crate::client::pings;
 use crate::ws::connection::Connection;
 use crate::ws::connection::replies::Replies;
 use crate::ws::proto::DataKind;
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// "Try Again Later": the server is short of room for this client's output.
 const TRY_AGAIN_LATER: u16 = 1013;
@@ -65,33 +66,69 @@ struct Deferrals {
 }
 
 /// Every idle connection holds one of these: times are `Stamp`s (8 bytes, not 16), what only
-/// a feature needs is boxed, and the small fields of the loop live here too, where they fill
-/// the padding (see the size test in `conn_loop`).
+/// a feature needs is boxed, the heartbeat is inline (a stamp, a round trip, a sequence
+/// number and a flag: 14 bytes and a bit, where the client's `Heartbeat` was 152, boxed, and
+/// a tokio `Sleep` of 112 more; its timer is an entry in the server's `wheel`), and the
+/// small fields of the loop live here too, where they fill the padding (see the size test in
+/// `conn_loop`).
 pub(super) struct Echo {
     pub(super) id: u64,
     peer: SocketAddr,
     /// The server, and this connection's count in it.
     pub(super) shared: ConnGuard,
-    heartbeat: Option<Box<Heartbeat>>,
     opened: Stamp,
     last_data: Stamp,
     /// The time of the read being processed, when something needs a clock.
     now: Stamp,
-    /// When the connection's one timer is set to fire (`NEVER`: no timer).
-    timer_at: Stamp,
+    /// The heartbeat: the last traffic from the client, or, while a Ping is out
+    /// (`Flags::PING_OUT`), when it was sent (until it is answered, nothing else counts).
+    beat_at: Stamp,
     deferred: Option<Box<Deferrals>>,
     counts: Counts,
-    /// `now` is from an earlier read; refreshed on first use.
-    pub(super) clock_stale: bool,
-    pub(super) resume_on_drain: bool,
-    /// Shutdown began: nothing may last past `Shared::stop_deadline`.
-    pub(super) shutdown_seen: bool,
-    /// The loop's: registered with the budget as a candidate to make room.
-    pub(super) heavy: bool,
-    /// The loop's: its slot in the server's wakers table.
-    pub(super) waker_key: Key,
     /// Message faults and the seat: only some servers have them.
     rare: Option<Box<Rare>>,
+    /// The loop's: its slot in the server's wakers table.
+    pub(super) waker_key: Key,
+    /// The loop's: the tick of its entry in the server's timer wheel (`Flags::WHEEL_ARMED`).
+    pub(super) wheel_tick: Tick,
+    /// The last heartbeat round trip in µs, saturating (`u32::MAX`: none yet).
+    rtt_us: u32,
+    /// The last Ping's sequence number, wrapping: only one is ever out, so 16 bits tell it
+    /// from the one before.
+    seq: u16,
+    pub(super) flags: Flags,
+}
+
+/// The connection's yes/no state in one byte (an idle connection's task has no byte to spare).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Flags(u8);
+
+impl Flags {
+    /// `now` is from an earlier read; refreshed on first use.
+    pub(super) const CLOCK_STALE: u8 = 1;
+    pub(super) const RESUME_ON_DRAIN: u8 = 1 << 1;
+    /// Shutdown began: nothing may last past `Shared::stop_deadline`.
+    pub(super) const SHUTDOWN_SEEN: u8 = 1 << 2;
+    /// The loop's: registered with the budget as a candidate to make room.
+    pub(super) const HEAVY: u8 = 1 << 3;
+    /// The loop's: its `Sleep` is set (to its deadline).
+    pub(super) const TIMER_ARMED: u8 = 1 << 4;
+    /// The loop's: it has an entry in the timer wheel, at `Echo::wheel_tick`.
+    pub(super) const WHEEL_ARMED: u8 = 1 << 5;
+    /// A heartbeat Ping is out, unanswered.
+    const PING_OUT: u8 = 1 << 6;
+
+    pub(super) fn has(self, f: u8) -> bool {
+        self.0 & f != 0
+    }
+
+    pub(super) fn set(&mut self, f: u8, on: bool) {
+        if on {
+            self.0 |= f;
+        } else {
+            self.0 &= !f;
+        }
+    }
 }
 
 /// What only some servers need, boxed together: one pointer in every connection, not two
@@ -123,23 +160,19 @@ impl Echo {
         Echo {
             id,
             peer,
-            heartbeat: shared
-                .heartbeat
-                .clone()
-                .map(|cfg| Box::new(Heartbeat::new(cfg, now))),
             shared,
             opened: stamp,
             last_data: stamp,
             now: stamp,
-            timer_at: Stamp::NEVER,
+            beat_at: stamp,
             deferred: None,
             counts: Counts::default(),
-            clock_stale: false,
-            resume_on_drain: false,
-            shutdown_seen: false,
-            heavy: false,
-            waker_key: Key::NONE,
             rare,
+            waker_key: Key::NONE,
+            wheel_tick: Wheel::short(0),
+            rtt_us: u32::MAX,
+            seq: 0,
+            flags: Flags::default(),
         }
     }
 
@@ -197,21 +230,14 @@ impl Echo {
         s.instant(self.shared.epoch)
     }
 
-    /// When the connection's one timer is set to fire.
-    pub(super) fn timer_at(&self) -> Option<Instant> {
-        self.timer_at.get(self.shared.epoch)
-    }
-
-    pub(super) fn set_timer_at(&mut self, at: Option<Instant>) {
-        self.timer_at = at.map_or(Stamp::NEVER, |t| self.stamp(t));
-    }
-
     /// Only features that need a clock pay for reading it, once per read.
     fn tick(&mut self) {
-        if self.clock_stale {
-            self.clock_stale = false;
+        if self.flags.has(Flags::CLOCK_STALE) {
+            self.flags.set(Flags::CLOCK_STALE, false);
             let cfg = &self.shared.cfg;
-            if self.heartbeat.is_some() || cfg.idle_timeout.is_some() || cfg.faults.delay.is_some()
+            if self.shared.heartbeat.is_some()
+                || cfg.idle_timeout.is_some()
+                || cfg.faults.delay.is_some()
             {
                 self.now = self.stamp(Instant::now());
             }
@@ -224,11 +250,7 @@ impl Echo {
             Event::Message { kind, payload, .. } => self.on_message(ep, kind, payload, out),
             // The engine answered it, or not (`--no-pong`).
             Event::Ping(_) => {}
-            Event::Pong(p) => {
-                if let Some(hb) = &mut self.heartbeat {
-                    hb.on_pong(&p, self.now.instant(self.shared.epoch));
-                }
-            }
+            Event::Pong(p) => self.on_pong(&p),
         }
     }
 
@@ -244,9 +266,9 @@ impl Echo {
         self.counts.messages_in += 1;
         self.counts.bytes_in += payload.len() as u64;
         self.last_data = self.now;
-        if let Some(hb) = &mut self.heartbeat {
-            hb.on_traffic(self.now.instant(self.shared.epoch));
-        }
+        // Any message proves the client alive, and answers a Ping that is out.
+        self.beat_at = self.now;
+        self.flags.set(Flags::PING_OUT, false);
         // Plain reads of the shared config; no reference counting on this path.
         let cfg = &self.shared.cfg;
         let (app_pong, delay, fragment) = (cfg.app_pong, cfg.faults.delay, cfg.faults.fragment);
@@ -386,38 +408,74 @@ impl Echo {
         self.deferred = None;
     }
 
-    /// The next thing due. While closing, the engine keeps its own `CLOSE_TIMEOUT`; only a
-    /// shutdown's grace period can end it sooner.
-    pub(super) fn next_deadline(&self, state: State) -> Option<Instant> {
+    /// The next thing due that needs the connection's own timer (a delayed reply, the end of
+    /// a shutdown's grace period). While closing, the engine keeps its own `CLOSE_TIMEOUT`;
+    /// only a shutdown's grace period can end it sooner.
+    pub(super) fn precise_deadline(&self, state: State) -> Option<Instant> {
         let hard = self.hard_deadline();
         if state != State::Open {
             return hard;
         }
-        let cfg = &self.shared.cfg;
-        [
-            self.deferred
-                .as_ref()
-                .and_then(|d| d.queue.front())
-                .map(|(at, _)| *at),
-            cfg.idle_timeout.map(|t| self.at(self.last_data) + t),
-            self.heartbeat.as_ref().map(|hb| hb.next_deadline()),
-            hard,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let delayed = self
+            .deferred
+            .as_ref()
+            .and_then(|d| d.queue.front())
+            .map(|(at, _)| *at);
+        match (delayed, hard) {
+            (Some(d), Some(h)) => Some(d.min(h)),
+            (d, h) => d.or(h),
+        }
     }
 
-    /// Something due sooner than the timer is set for (a delayed reply, a close deadline):
-    /// the loop must set it again.
-    pub(super) fn timer_stale(&self, state: State) -> bool {
-        self.next_deadline(state)
-            .is_some_and(|d| self.timer_at().is_none_or(|at| d < at))
+    /// The next thing due that the server's timer wheel keeps, within one tick: the
+    /// heartbeat's Ping or its timeout, and `--idle-timeout`. Only while open.
+    pub(super) fn coarse_deadline(&self, state: State) -> Option<Stamp> {
+        if state != State::Open {
+            return None;
+        }
+        let idle = self
+            .shared
+            .cfg
+            .idle_timeout
+            .map(|t| self.last_data.after(t));
+        let beat = self.shared.heartbeat.as_ref().map(|hb| {
+            let wait = match self.flags.has(Flags::PING_OUT) {
+                true => hb.timeout,
+                false => hb.interval,
+            };
+            self.beat_at.after(wait)
+        });
+        match (idle, beat) {
+            (Some(i), Some(b)) => Some(i.min(b)),
+            (i, b) => i.or(b),
+        }
+    }
+
+    /// A Pong: when it answers the Ping that is out, the round trip. Any other pong is
+    /// traffic from a live client too, but while a Ping is out only its answer counts.
+    fn on_pong(&mut self, payload: &[u8]) {
+        if self.shared.heartbeat.is_none() {
+            return;
+        }
+        if !self.flags.has(Flags::PING_OUT) {
+            self.beat_at = self.now;
+            return;
+        }
+        if payload.len() >= pings::MIN_SIZE && payload[..8] == u64::from(self.seq).to_be_bytes() {
+            let rtt = self.now.nanos().saturating_sub(self.beat_at.nanos()) / 1000;
+            self.rtt_us = u32::try_from(rtt).unwrap_or(u32::MAX - 1).min(u32::MAX - 1);
+            self.beat_at = self.now;
+            self.flags.set(Flags::PING_OUT, false);
+        }
+    }
+
+    fn last_rtt(&self) -> Option<Duration> {
+        (self.rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(self.rtt_us)))
     }
 
     /// Set on shutdown (the same for every connection): nothing may last past it.
     fn hard_deadline(&self) -> Option<Instant> {
-        if !self.shutdown_seen {
+        if !self.flags.has(Flags::SHUTDOWN_SEEN) {
             return None;
         }
         self.shared.stop_deadline.get().copied()
@@ -455,15 +513,13 @@ impl Echo {
         if !ep.is_open() {
             return;
         }
-        let Some(hb) = &mut self.heartbeat else {
+        let Some(hb) = &self.shared.heartbeat else {
             return;
         };
-        match hb.poll(now) {
-            Action::Send(Probe::Ping { payload, .. }) => {
-                let _ = ep.send_ping(out, &payload);
-            }
-            Action::Dead { .. } => {
-                let timeout = hb.config().timeout;
+        let (interval, timeout) = (hb.interval, hb.timeout);
+        let now = self.stamp(now);
+        if self.flags.has(Flags::PING_OUT) {
+            if now >= self.beat_at.after(timeout) {
                 let (id, peer) = (self.id, self.peer);
                 self.shared
                     .emit(|| ServerEvent::HeartbeatTimeout { id, peer, timeout });
@@ -472,12 +528,16 @@ impl Echo {
                     humantime::format_duration(timeout)
                 ));
             }
-            Action::Send(Probe::Text(_)) | Action::Wait => {}
+        } else if now >= self.beat_at.after(interval) {
+            self.seq = self.seq.wrapping_add(1);
+            self.beat_at = now;
+            self.flags.set(Flags::PING_OUT, true);
+            let _ = ep.send_ping(out, &pings::payload(u64::from(self.seq), 16));
         }
     }
 
     pub(super) fn on_shutdown(&mut self, ws: &mut Connection<Io>) {
-        self.shutdown_seen = true;
+        self.flags.set(Flags::SHUTDOWN_SEEN, true);
         if ws.endpoint().is_open() {
             ws.queue(|ep, out| self.start_close(ep, close::GOING_AWAY, "going away", out));
         }
@@ -548,7 +608,7 @@ impl Echo {
         s.bytes_in.fetch_add(self.counts.bytes_in, Ordering::AcqRel);
         s.bytes_out
             .fetch_add(self.counts.bytes_out, Ordering::AcqRel);
-        let rtt = self.heartbeat.as_ref().and_then(|hb| hb.last_rtt());
+        let rtt = self.last_rtt();
         s.emit(|| ServerEvent::Closed {
             id: self.id,
             peer: self.peer,

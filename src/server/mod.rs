@@ -25,6 +25,7 @@ pub mod socketio;
 mod stamp;
 pub mod tls;
 mod wakers;
+mod wheel;
 
 pub use message_faults::{Injected, MessageFaults};
 
@@ -274,6 +275,8 @@ struct Shared {
     stop_deadline: std::sync::OnceLock<Instant>,
     /// What connections count their times from (`stamp`).
     epoch: Instant,
+    /// With a heartbeat or `--idle-timeout`: their deadlines, for every connection.
+    wheel: Option<wheel::Wheel>,
 }
 
 impl Shared {
@@ -431,6 +434,13 @@ impl Server {
             timeout: cfg.ping_timeout.unwrap_or(interval),
             mode: HeartbeatMode::Ping,
         });
+        let epoch = Instant::now();
+        let spans: Vec<Duration> = heartbeat
+            .iter()
+            .flat_map(|h| [h.interval, h.timeout])
+            .chain(cfg.idle_timeout)
+            .collect();
+        let wheel = (!spans.is_empty()).then(|| wheel::Wheel::new(epoch, &spans));
         let hub = cfg.broadcast.then(|| {
             broadcast::Hub::new(broadcast::Limits {
                 frames: cfg.broadcast_queue,
@@ -474,7 +484,8 @@ impl Server {
                 shutdown: Notify::new(),
                 wakers: wakers::Wakers::default(),
                 stop_deadline: std::sync::OnceLock::new(),
-                epoch: Instant::now(),
+                epoch,
+                wheel,
             }),
         })
     }
@@ -519,6 +530,16 @@ impl Server {
             .as_ref()
             .map(|r| r.start(&shared))
             .unwrap_or_default();
+        // The timer wheel ticks while the server runs, and stops with it (also when `run` is
+        // dropped: soak runs the server in-process).
+        let _wheel = shared.wheel.as_ref().map(|_| {
+            let s = shared.clone();
+            AbortOnDrop(tokio::spawn(async move {
+                if let Some(w) = &s.wheel {
+                    w.run(&s.wakers).await;
+                }
+            }))
+        });
         let mut last_warning: Option<Instant> = None;
         loop {
             tokio::select! {
@@ -588,6 +609,14 @@ impl Server {
             .await;
         }
         summary
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -17,13 +17,27 @@ impl Stamp {
         Stamp(u64::try_from(ns).unwrap_or(u64::MAX - 1).min(u64::MAX - 1))
     }
 
-    pub fn instant(self, epoch: Instant) -> Instant {
-        epoch + Duration::from_nanos(self.0)
+    /// `d` after `self`; `NEVER` stays `NEVER`.
+    pub fn after(self, d: Duration) -> Stamp {
+        if self == Stamp::NEVER {
+            return self;
+        }
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Stamp(self.0.saturating_add(ns).min(u64::MAX - 1))
     }
 
-    /// `None` for `NEVER`.
-    pub fn get(self, epoch: Instant) -> Option<Instant> {
-        (self != Stamp::NEVER).then(|| self.instant(epoch))
+    /// Nanoseconds since the epoch.
+    pub fn nanos(self) -> u64 {
+        self.0
+    }
+
+    #[cfg(test)]
+    pub fn from_nanos(ns: u64) -> Stamp {
+        Stamp(ns)
+    }
+
+    pub fn instant(self, epoch: Instant) -> Instant {
+        epoch + Duration::from_nanos(self.0)
     }
 }
 
@@ -36,9 +50,14 @@ mod tests {
         let epoch = Instant::now();
         let later = epoch + Duration::from_nanos(1_234_567_891);
         assert_eq!(Stamp::of(epoch, later).instant(epoch), later);
-        assert_eq!(Stamp::of(epoch, later).get(epoch), Some(later));
         assert!(Stamp::of(epoch, later) < Stamp::NEVER);
-        assert_eq!(Stamp::NEVER.get(epoch), None);
+        let s = Stamp::of(epoch, later);
+        assert_eq!(
+            s.after(Duration::from_millis(5)).instant(epoch),
+            later + Duration::from_millis(5)
+        );
+        assert_eq!(Stamp::NEVER.after(Duration::from_secs(1)), Stamp::NEVER);
+        assert!(s.after(Duration::MAX) < Stamp::NEVER);
         // Before the epoch: clamped to it, never a panic.
         let earlier = epoch.checked_sub(Duration::from_secs(1));
         if let Some(t) = earlier {

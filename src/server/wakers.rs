@@ -29,6 +29,11 @@ pub struct Key(u32);
 
 impl Key {
     pub const NONE: Key = Key(u32::MAX);
+
+    #[cfg(test)]
+    pub fn test(i: u32) -> Key {
+        Key(i)
+    }
 }
 
 impl Wakers {
@@ -63,6 +68,21 @@ impl Wakers {
         let wakers: Vec<Waker> = lock(&self.table).slots.iter().flatten().cloned().collect();
         for w in wakers {
             w.wake();
+        }
+    }
+
+    /// Wake these connections (the timer wheel's due ones). Under the lock: no copy of the
+    /// wakers, and waking a tokio task only schedules it. A slot given back since, or taken by
+    /// another connection, gets a spurious wake, which is harmless.
+    pub fn wake(&self, keys: &[Key]) {
+        if keys.is_empty() {
+            return;
+        }
+        let t = lock(&self.table);
+        for k in keys {
+            if let Some(Some(w)) = t.slots.get(k.0 as usize) {
+                w.wake_by_ref();
+            }
         }
     }
 
@@ -101,6 +121,9 @@ mod tests {
         assert_eq!(w.len(), 2);
         w.wake_all();
         assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        // By key: a given-back slot and one out of range are skipped.
+        w.wake(&[keys[0], keys[1], Key(99), keys[0]]);
+        assert_eq!(count.0.load(Ordering::SeqCst), 4);
         // The freed slot is taken again before the table grows.
         assert_eq!(w.register(&waker), keys[1]);
         assert_eq!(lock(&w.table).slots.len(), 3);

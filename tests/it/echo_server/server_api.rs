@@ -346,3 +346,182 @@ async fn plain_http_gets_426_and_an_over_limit_upgrade_gets_503() {
     let (summary, _) = server.stop().await;
     assert_eq!(summary.rejected, 2);
 }
+
+/// One timer wheel serves every connection's heartbeat: each of 200 clients that answer is
+/// pinged again and again (its wheel entry re-armed after every Pong) and never cut, and a
+/// client that never answers is cut after the interval and the timeout, never before, within a
+/// few of the wheel's ticks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_heartbeating_clients_are_all_pinged_and_a_silent_one_is_cut_in_time() {
+    const N: usize = 200;
+    let (interval, timeout) = (Duration::from_millis(300), Duration::from_millis(300));
+    let server = start(ServerConfig {
+        ping_interval: Some(interval),
+        ping_timeout: Some(timeout),
+        ..Default::default()
+    })
+    .await;
+    let (pinged_tx, mut pinged) = mpsc::channel::<()>(N);
+    let mut answering = Vec::new();
+    for _ in 0..N {
+        let mut c = Client::open(&server.addr).await;
+        let tx = pinged_tx.clone();
+        answering.push(tokio::spawn(async move {
+            let mut seen: Vec<Vec<u8>> = Vec::new();
+            // Pongs until the server's Close (at shutdown); bounded by the server going quiet.
+            while let Some((_, opcode, payload)) = c.recv().await {
+                match opcode {
+                    0x9 => {
+                        c.send(&frame(true, 0xA, &payload)).await;
+                        assert!(!seen.contains(&payload), "a Ping payload came twice");
+                        seen.push(payload);
+                        if seen.len() == 2 {
+                            tx.send(()).await.unwrap();
+                        }
+                    }
+                    0x8 => {
+                        c.send(&frame(true, 0x8, &payload[..2])).await;
+                        return (seen.len(), payload);
+                    }
+                    other => panic!("an idle client got opcode {other:#x}"),
+                }
+            }
+            panic!(
+                "the connection ended without a Close after {} pings",
+                seen.len()
+            )
+        }));
+    }
+    drop(pinged_tx);
+    let t0 = Instant::now();
+    let mut silent = Client::open(&server.addr).await;
+    let silent_addr = silent.tcp.local_addr().unwrap();
+    assert!(
+        silent.eof_within(WAIT).await,
+        "the silent client was never cut"
+    );
+    let took = t0.elapsed();
+    assert!(
+        took >= interval + timeout,
+        "the silent client was cut after {took:?}, before interval {interval:?} + timeout {timeout:?}"
+    );
+    assert!(
+        took < interval + timeout + Duration::from_millis(1500),
+        "the silent client was cut after {took:?}: interval + timeout is {:?}",
+        interval + timeout
+    );
+    for i in 0..N {
+        tokio::time::timeout(WAIT, pinged.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {i} of {N} clients got two pings"))
+            .expect("a client task ended early");
+    }
+    let stopping = tokio::spawn(server.stop());
+    for task in answering {
+        let (pings, close) = task.await.unwrap();
+        assert!(pings >= 2, "{pings} pings");
+        assert_eq!(close, b"\x03\xe9going away");
+    }
+    let (summary, events) = stopping.await.unwrap();
+    assert_eq!(summary.peak_connections, N as u64 + 1);
+    let timeouts: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::HeartbeatTimeout {
+                peer, timeout: t, ..
+            } => Some((*peer, *t)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        timeouts,
+        [(silent_addr, timeout)],
+        "only the silent client times out"
+    );
+    let with_rtt = events
+        .iter()
+        .filter(|e| matches!(e, ServerEvent::Closed { rtt: Some(_), .. }))
+        .count();
+    assert_eq!(
+        with_rtt, N,
+        "every answering client's close carries its round trip"
+    );
+}
+
+/// The heartbeat and `--idle-timeout` share the wheel: a client that answers every Ping but
+/// sends no message is pinged until its idle timeout, then closed with 1001 "idle timeout"
+/// (Pongs keep the heartbeat content, not the idle timer), never before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_only_answers_pings_is_pinged_until_its_idle_timeout() {
+    let (interval, idle) = (Duration::from_millis(150), Duration::from_millis(700));
+    let server = start(ServerConfig {
+        ping_interval: Some(interval),
+        idle_timeout: Some(idle),
+        ..Default::default()
+    })
+    .await;
+    let t0 = Instant::now();
+    let mut c = Client::open(&server.addr).await;
+    let mut pings = 0;
+    let close = loop {
+        let (_, opcode, payload) = c.recv().await.expect("a Close before the end of stream");
+        match opcode {
+            0x9 => {
+                pings += 1;
+                c.send(&frame(true, 0xA, &payload)).await;
+            }
+            0x8 => break payload,
+            other => panic!("an idle client got opcode {other:#x}"),
+        }
+    };
+    let took = t0.elapsed();
+    assert_eq!(close, b"\x03\xe9idle timeout");
+    assert!(
+        took >= idle,
+        "closed after {took:?}, before --idle-timeout {idle:?}"
+    );
+    assert!(
+        pings >= 2,
+        "only {pings} pings in {took:?} at --ping-interval {interval:?}"
+    );
+    c.send(&frame(true, 0x8, b"\x03\xe9")).await;
+    let (summary, _) = server.stop().await;
+    assert_eq!(summary.peak_connections, 1);
+}
+
+/// Only the Pong that carries the Ping's payload answers it: a client that answers every Ping
+/// with another payload is cut by the heartbeat as if it had not answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pong_with_the_wrong_payload_does_not_answer_the_ping() {
+    let (interval, timeout) = (Duration::from_millis(150), Duration::from_millis(300));
+    let mut server = start(ServerConfig {
+        ping_interval: Some(interval),
+        ping_timeout: Some(timeout),
+        ..Default::default()
+    })
+    .await;
+    let t0 = Instant::now();
+    let mut c = Client::open(&server.addr).await;
+    let addr = c.tcp.local_addr().unwrap();
+    let (_, opcode, payload) = c.recv().await.expect("a Ping");
+    assert_eq!(opcode, 0x9);
+    c.send(&frame(true, 0xA, b"not the ping's payload")).await;
+    assert!(c.eof_within(WAIT).await, "the client was never cut");
+    assert!(
+        t0.elapsed() >= interval + timeout,
+        "cut after {:?}",
+        t0.elapsed()
+    );
+    let ServerEvent::Closed { rtt, peer, .. } = server.next_closed().await else {
+        unreachable!()
+    };
+    assert_eq!((peer, rtt), (addr, None), "no round trip was measured");
+    assert!(payload.len() >= 8);
+    let (_, events) = server.stop().await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::Closed { .. })),
+        "one connection, closed once"
+    );
+}
