@@ -45,6 +45,16 @@ pub enum Ev {
         len: u32,
         wire: u32,
     },
+    /// `--server-replay`: an intact message of another connection in a shared room (received,
+    /// not an echo of ours).
+    Others {
+        len: u32,
+        wire: u32,
+    },
+    /// `--server-replay`: a message the server marked as replayed (also counted as what it is).
+    ServerReplayed,
+    /// `--server-replay`: a message the server marked as not stored (also counted as what it is).
+    Unstored,
     /// An echo of ours; `rtt` is only read for intact ones.
     Echo {
         rtt: Duration,
@@ -241,6 +251,14 @@ impl Stats {
                 self.bytes.received_payload += len as u64;
                 self.bytes.received_wire += wire as u64;
             }
+            Ev::Others { len, wire } => {
+                self.messages.received += 1;
+                self.messages.others += 1;
+                self.bytes.received_payload += len as u64;
+                self.bytes.received_wire += wire as u64;
+            }
+            Ev::ServerReplayed => self.messages.server_replayed += 1,
+            Ev::Unstored => self.messages.unstored += 1,
             Ev::Echo {
                 rtt,
                 order,
@@ -295,7 +313,7 @@ impl Stats {
                 p.sent += 1;
                 p.sent_wire += u64::from(wire);
             }
-            Ev::Received { wire, .. } => {
+            Ev::Received { wire, .. } | Ev::Others { wire, .. } => {
                 let p = r.at(second, open);
                 p.received += 1;
                 p.received_wire += u64::from(wire);

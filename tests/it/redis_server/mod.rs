@@ -12,6 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{self, Proc, RedisServer};
 
+mod soak_replay;
+
 const START: Duration = Duration::from_secs(15);
 const WAIT: Duration = Duration::from_secs(10);
 /// How long a client listens for a message that must not come.
