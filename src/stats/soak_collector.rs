@@ -581,6 +581,38 @@ mod tests {
         assert_eq!(snap.recent_p50, snap.p50);
     }
 
+    /// `--server-replay`'s counters: the marks are counted beside what the message was,
+    /// another connection's message is received but no echo, and a merge adds them up.
+    #[test]
+    fn server_marks_and_others_are_counted_once_and_merged() {
+        let mut s = Stats::new(1, Instant::now());
+        s.apply(Ev::Sent {
+            replay: false,
+            len: 40,
+            wire: 46,
+        });
+        s.apply(Ev::ServerReplayed);
+        s.apply(Ev::Echo {
+            rtt: Duration::from_millis(1),
+            order: Echo::InOrder,
+            len: 52,
+            wire: 54,
+        });
+        s.apply(Ev::Unstored);
+        s.apply(Ev::Others { len: 51, wire: 53 });
+        let mut r = s.report(vec![], false, None);
+        let m = &r.messages;
+        assert_eq!((m.sent, m.received, m.echoed), (1, 2, 1));
+        assert_eq!((m.server_replayed, m.unstored, m.others), (1, 1, 1));
+        assert_eq!(m.lost(), 0, "another connection's message is no loss");
+        assert_eq!(r.bytes.received_payload, 103);
+        let one = r.clone();
+        r.merge(&one).unwrap();
+        let m = &r.messages;
+        assert_eq!((m.server_replayed, m.unstored, m.others), (2, 2, 2));
+        assert_eq!(m.received, 4);
+    }
+
     #[test]
     fn the_timelines_totals_are_the_reports_totals() {
         // Started 3 s ago, so that events spread over several points.

@@ -147,3 +147,50 @@ fn without_redis_the_messages_in_flight_at_a_restart_are_missing() {
         ctx()
     );
 }
+
+/// Several soak connections in one room (one client id each): every connection also gets the
+/// others' messages. They are counted as `others`, never as corrupted or as echoes.
+#[test]
+fn connections_sharing_a_room_count_each_others_messages_as_others() {
+    let port = common::free_port();
+    let mut server = server(port, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("soak.json");
+    let mut cmd = common::wsbeat();
+    cmd.arg("soak")
+        .arg(format!("ws://127.0.0.1:{port}/shared?user=u{{conn}}"))
+        .args([
+            "-c",
+            "3",
+            "-d",
+            "2s",
+            "--message-rate",
+            "10",
+            "--server-replay",
+        ])
+        .args(["--no-live", "--json"])
+        .arg(&file);
+    let mut soak = Proc::spawn("soak", &mut cmd);
+    let status = soak.finish(Duration::from_secs(20));
+    server.signal(libc::SIGTERM);
+    assert!(server.finish(WAIT).success(), "{}", server.dump());
+    assert!(status.success(), "{}", soak.dump());
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let m = &r["messages"];
+    let ctx = || format!("{r:#}\n{}", soak.dump());
+    assert!(n(m, "sent") > 0, "{}", ctx());
+    for zero in ["missing", "corrupted", "duplicated", "server_replayed"] {
+        assert_eq!(n(m, zero), 0, "{zero}: {}", ctx());
+    }
+    assert_eq!(n(m, "echoed"), n(m, "sent"), "{}", ctx());
+    // Each message reaches the two others, unless one had closed at the end of the run
+    // (a connection closes once its own echoes are in).
+    let others = n(m, "others");
+    assert!(others > 0 && others <= 2 * n(m, "sent"), "{}", ctx());
+    assert_eq!(
+        n(m, "received"),
+        n(m, "echoed") + n(m, "others"),
+        "{}",
+        ctx()
+    );
+}
