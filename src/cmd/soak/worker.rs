@@ -117,7 +117,6 @@ enum PreambleEnd {
 struct Worker {
     id: u32,
     sh: Arc<Shared>,
-    stop: watch::Receiver<bool>,
     tracker: Tracker,
     /// Sequence numbers due while the connection was down, oldest first (`SENT_BEFORE` marks
     /// those in flight at a loss).
@@ -133,11 +132,9 @@ struct Worker {
 }
 
 pub async fn run(id: u32, sh: Arc<Shared>) {
-    let stop = sh.stop.clone();
     let cap = sh.run.buffer;
     let mut w = Worker {
         id,
-        stop,
         // Unanswered messages are bounded like the buffer: they are what a reconnect replays.
         // With the server's replay they are awaited across the reconnect instead.
         tracker: Tracker::new(cap.max(if sh.run.server_replay {
@@ -164,16 +161,19 @@ impl Worker {
     }
 
     fn stopped(&self) -> bool {
-        *self.stop.borrow() || Instant::now() >= self.sh.end
+        *self.sh.stop.borrow() || Instant::now() >= self.sh.end
     }
 
     /// Sleep until `t` (or the end, or a stop). False when the run is over.
     async fn wait_until(&mut self, t: Instant) -> bool {
         let t = t.min(self.sh.end);
-        if !*self.stop.borrow() {
+        if !*self.sh.stop.borrow() {
+            // A receiver per wait, not one per worker (16 bytes in every connection's task):
+            // cloned from one that never marks a value seen, it wakes at once after a stop.
+            let mut stop = self.sh.stop.clone();
             tokio::select! {
                 _ = sleep_until(t.into()) => {}
-                _ = self.stop.changed() => {}
+                _ = stop.changed() => {}
             }
         }
         self.queue_due(Instant::now());
@@ -350,6 +350,7 @@ impl Worker {
         }
         let end = self.sh.end;
         let sh = self.sh.clone();
+        let mut stop = self.sh.stop.clone();
         // The permit first, and only then the handshake's state (about 1.5 KiB), boxed. Boxed
         // while waiting for the permit, it existed for every connection at once (10,000 at the
         // start of a big run); freed one by one as the handshakes finished, it left holes
@@ -370,7 +371,7 @@ impl Worker {
         let res = tokio::select! {
             r = attempt => Some(r),
             _ = sleep_until(end.into()) => None,
-            _ = self.stop.changed() => None,
+            _ = stop.changed() => None,
         };
         self.queue_due(Instant::now());
         res
@@ -464,14 +465,14 @@ impl Worker {
         // One timer and one stop waiter for the whole session, not one per wake-up: a fresh
         // `Sleep` and `changed()` per loop took the timer wheel's lock and the stop signal's
         // waiter-list lock (shared by every connection) twice each per message.
-        let mut stop = self.stop.clone();
+        let mut stop = self.sh.stop.clone();
         let stopped = stop.changed();
         tokio::pin!(stopped);
         let timer = sleep_until(self.sh.end.into());
         tokio::pin!(timer);
         loop {
             let deadline = self.wake_at(hb.as_ref());
-            if *self.stop.borrow() {
+            if *self.sh.stop.borrow() {
                 return Box::pin(self.finish(conn)).await;
             }
             if timer.deadline() != deadline.into() {
@@ -519,6 +520,7 @@ impl Worker {
             return Ok(());
         };
         let mut runner = Runner::new(script);
+        let mut stop = sh.stop.clone();
         loop {
             if self.stopped() {
                 return Err(PreambleEnd::Stopped);
@@ -542,7 +544,7 @@ impl Worker {
             let inbound = tokio::select! {
                 inbound = conn.recv() => Some(inbound),
                 _ = sleep_until(deadline.into()) => None,
-                _ = self.stop.changed() => return Err(PreambleEnd::Stopped),
+                _ = stop.changed() => return Err(PreambleEnd::Stopped),
             };
             if let Some(m) = &inbound
                 && self.sio_control(conn, m).await
@@ -873,9 +875,10 @@ mod tests {
         let task = future_size(run);
         // 1040 once the preamble (`--send`/`--expect` on every connection) and the count of
         // what a loss left unacknowledged met in one task; 1016 since `main` keeps no second
-        // `Arc` of the shared state and counts reconnects in a u32 (issue 17); 1024, the whole
-        // 1 KiB, with `--server-replay`'s resume point (8 B, issue 15).
-        assert!(task <= 1024, "worker future is {task} B");
+        // `Arc` of the shared state and counts reconnects in a u32 (issue 17); 1008 with
+        // `--server-replay`'s resume point (8 B) and no stop receiver of its own (16 B: one is
+        // cloned for each wait instead; issue 15).
+        assert!(task <= 1008, "worker future is {task} B");
         let conn = std::mem::size_of::<Conn>();
         // 240 until the connection counted the bytes it wrote (8 B, which says at a loss which
         // messages the peer's TCP never acknowledged); 248 still fills one 256-byte chunk.
