@@ -277,6 +277,7 @@ set edit:completion:arg-completer[wsbeat] = {|@words|
             cand --socketio 'Speak socket.io (Engine.IO v4 over WebSocket) on every connection: join the namespace, answer the server''s pings, emit the numbered messages as events and match the events the server sends back (implied by a URL whose path ends in /socket.io/)'
             cand --reconnect 'Reconnect lost connections (the default in soak)'
             cand --no-reconnect 'A lost connection stays down'
+            cand --server-replay 'The server replays what a connection missed (echo-server --replay, or one that marks messages alike): strip its ''[seq=N] '' marks before matching, reconnect with ?since=<the highest N received>, and await the messages in flight at a loss on the new connection instead of sending them again. Use {conn} in the URL for a room and client id per connection, e.g. ws://HOST/room-{conn}?user=u{conn}'
             cand --no-live 'No live view: a plain status line every few seconds on stderr even on a terminal'
             cand --lead 'Open no connection: show the whole run live, then write the merged report and check the thresholds on it'
             cand -h 'Print help (see more with ''--help'')'

@@ -253,6 +253,7 @@ complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l binary -d 'Send b
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l socketio -d 'Speak socket.io (Engine.IO v4 over WebSocket) on every connection: join the namespace, answer the server\'s pings, emit the numbered messages as events and match the events the server sends back (implied by a URL whose path ends in /socket.io/)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l reconnect -d 'Reconnect lost connections (the default in soak)'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l no-reconnect -d 'A lost connection stays down'
+complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l server-replay -d 'The server replays what a connection missed (echo-server --replay, or one that marks messages alike): strip its \'[seq=N] \' marks before matching, reconnect with ?since=<the highest N received>, and await the messages in flight at a loss on the new connection instead of sending them again. Use {conn} in the URL for a room and client id per connection, e.g. ws://HOST/room-{conn}?user=u{conn}'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l no-live -d 'No live view: a plain status line every few seconds on stderr even on a terminal'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -l lead -d 'Open no connection: show the whole run live, then write the merged report and check the thresholds on it'
 complete -c wsbeat -n "__fish_wsbeat_using_subcommand soak" -s h -l help -d 'Print help (see more with \'--help\')'

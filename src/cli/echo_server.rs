@@ -46,16 +46,22 @@ pub struct EchoServerArgs {
     /// Share broadcast with every echo-server on this Redis (redis://[:PASSWORD@]HOST:PORT[/DB],
     /// rediss:// for TLS) and the same room, over pub/sub; with --replay, keep messages there.
     /// The password is never printed
-    #[arg(long, value_name = "URL", value_parser = redis_target, requires = "broadcast", conflicts_with_all = ["socketio", "delay"], help_heading = "Scaling out")]
+    #[arg(long, value_name = "URL", value_parser = redis_target, requires = "broadcast", conflicts_with = "socketio", help_heading = "Scaling out")]
     pub redis: Option<crate::server::scaleout::RedisTarget>,
     /// Put every client in this broadcast room [default: the request path, without its query]
-    #[arg(long, value_name = "NAME", requires = "broadcast", conflicts_with_all = ["socketio", "delay"], help_heading = "Scaling out")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "broadcast",
+        conflicts_with = "socketio",
+        help_heading = "Scaling out"
+    )]
     pub room: Option<String>,
     /// Keep the last N broadcast messages of each room (in Redis with --redis, else in memory);
     /// a client that comes back (see --client-id) first gets what it missed, marked
     /// '[replay seq=N] ', then live messages marked '[seq=N] '; ?since=SEQ in its URL says
     /// what it already has
-    #[arg(long, value_name = "N", value_parser = parse::positive, requires = "broadcast", conflicts_with_all = ["socketio", "delay"], help_heading = "Scaling out")]
+    #[arg(long, value_name = "N", value_parser = parse::positive, requires = "broadcast", conflicts_with = "socketio", help_heading = "Scaling out")]
     pub replay: Option<usize>,
     /// How long kept messages and where each client stopped are remembered
     #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse::duration, requires = "replay", help_heading = "Scaling out")]

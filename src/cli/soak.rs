@@ -150,6 +150,13 @@ pub struct SoakArgs {
         help_heading = "Reconnect"
     )]
     pub buffer: usize,
+    /// The server replays what a connection missed (echo-server --replay, or one that marks
+    /// messages alike): strip its '[seq=N] ' marks before matching, reconnect with
+    /// ?since=<the highest N received>, and await the messages in flight at a loss on the new
+    /// connection instead of sending them again. Use {conn} in the URL for a room and client
+    /// id per connection, e.g. ws://HOST/room-{conn}?user=u{conn}
+    #[arg(long, conflicts_with = "socketio", help_heading = "Reconnect")]
+    pub server_replay: bool,
 
     /// Merge the JSON reports of several runs (e.g. from several machines) into one and exit
     #[arg(long, value_name = "FILE", num_args = 1.., help_heading = "Reports")]

@@ -76,6 +76,8 @@ pub struct RunShape {
     pub fragment_size: Option<usize>,
     pub source_addrs: Vec<IpAddr>,
     pub buffer: usize,
+    /// `--server-replay`: the server's replay, not ours, brings back what was in flight.
+    pub server_replay: bool,
     /// Added at random (0..=this) to `message_period` before each message: a scenario's
     /// think time.
     #[serde(skip)]
@@ -172,7 +174,17 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
         }
     };
     let echo = args.mode == SoakMode::Echo;
+    if args.server_replay && (!echo || args.url.is_none()) {
+        return Err(Error::usage(
+            "--server-replay needs --mode echo and the URL of a server that replays (echo-server --broadcast --replay N)",
+        ));
+    }
     let socketio = socketio(args, &mut conn)?;
+    if args.server_replay && socketio.is_some() {
+        return Err(Error::usage(
+            "--server-replay is for plain WebSocket echo servers, not socket.io",
+        ));
+    }
     let scenario = args.scenario.as_deref().map(scenario::load).transpose()?;
     let think = scenario.as_ref().and_then(|s| s.think_time);
     // A think time replaces --message-rate: MIN, plus up to MAX - MIN at random, per message.
@@ -302,6 +314,7 @@ pub fn lower(args: &SoakArgs) -> Result<SoakConfig, Error> {
                 .map(|s| s.0.clone())
                 .unwrap_or_default(),
             buffer: args.buffer,
+            server_replay: args.server_replay,
             think_jitter,
             envelope,
         },

@@ -136,6 +136,16 @@ pub fn render(r: &Report, color: bool) -> String {
         m.duplicated,
         m.reordered
     );
+    if m.server_replayed + m.unstored + m.others > 0 {
+        let _ = writeln!(
+            o,
+            "{}       {} replayed by the server, {} it could not store, {} of other connections in the room",
+            head("server"),
+            m.server_replayed,
+            m.unstored,
+            m.others
+        );
+    }
     if m.unconfirmed > 0 {
         let _ = writeln!(
             o,

@@ -76,6 +76,11 @@ impl ConnLoop {
         if let Some(agreed) = up.deflate {
             ws.endpoint_mut().enable_deflate(agreed);
         }
+        // With --replay a message the server read is kept, even one read during the closing
+        // handshake of a shutdown (sent before the client saw our 1001).
+        if shared.scale.as_ref().is_some_and(|r| r.replaying()) {
+            ws.endpoint_mut().set_read_after_close(true);
+        }
         if shared.cfg.faults.no_pong {
             ws.endpoint_mut().set_ping_policy(PingPolicy::Ignore);
         }

@@ -33,8 +33,16 @@ const MAX_DEFERRED: usize = 4096;
 
 /// A reply held back by `--delay`, or a fault that must come after the replies before it.
 enum Deferred {
-    Frame { wire: Vec<u8>, payload_len: usize },
+    Frame {
+        wire: Vec<u8>,
+        payload_len: usize,
+    },
     Broadcast(broadcast::Frame),
+    /// A message to the room with `--redis`/`--replay`: stored and fanned out when due.
+    Relay {
+        kind: DataKind,
+        payload: Bytes,
+    },
     Close(CloseSpec),
     Drop,
 }
@@ -44,6 +52,7 @@ impl Deferred {
         match self {
             Deferred::Frame { wire, .. } => wire.len(),
             Deferred::Broadcast(f) => f.wire.len(),
+            Deferred::Relay { payload, .. } => payload.len(),
             Deferred::Close(_) | Deferred::Drop => 0,
         }
     }
@@ -288,7 +297,16 @@ impl Echo {
         } else if let (Some(relay), Some(hub), Some(seat)) =
             (&self.shared.scale, &self.shared.hub, self.seat())
         {
-            relay.broadcast(hub, &seat.room, kind, payload, fragment);
+            // After our Close (a message read during a shutdown's closing handshake) nothing
+            // would run a deferral: it goes to the room now.
+            if delay.is_some() && ep.is_open() {
+                self.defer(Deferred::Relay {
+                    kind,
+                    payload: Bytes::copy_from_slice(payload),
+                });
+            } else {
+                relay.broadcast(hub, &seat.room, kind, payload, fragment);
+            }
         } else if let Some(hub) = &self.shared.hub {
             // Framed once for every member: the server's frames are the same for all.
             let mut wire = Vec::new();
@@ -385,11 +403,7 @@ impl Echo {
                 self.counts.messages_out += 1;
                 self.counts.bytes_out += payload_len as u64;
             }
-            Deferred::Broadcast(frame) => {
-                if let Some(hub) = &self.shared.hub {
-                    hub.broadcast(&self.shared.lobby, &frame);
-                }
-            }
+            Deferred::Broadcast(_) | Deferred::Relay { .. } => self.to_room(action),
             Deferred::Close(spec) => self.start_close(ep, spec.code, &spec.reason, out),
             Deferred::Drop => ep.abort_after_flush(
                 "dropped the TCP connection without a Close frame (--drop-after)",
@@ -402,10 +416,35 @@ impl Echo {
         self.start_close(ep, TRY_AGAIN_LATER, "over --max-buffered", out);
     }
 
-    /// Send Close and wait for the client's (a server-initiated closing handshake).
+    /// A delayed broadcast reaches the room (and, with `--replay`, the store).
+    fn to_room(&self, action: Deferred) {
+        let Some(hub) = &self.shared.hub else {
+            return;
+        };
+        match action {
+            Deferred::Broadcast(frame) => hub.broadcast(&self.shared.lobby, &frame),
+            Deferred::Relay { kind, payload } => {
+                if let (Some(relay), Some(seat)) = (&self.shared.scale, self.seat()) {
+                    let fragment = self.shared.cfg.faults.fragment;
+                    relay.broadcast(hub, &seat.room, kind, &payload, fragment);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Send Close and wait for the client's (a server-initiated closing handshake). Replies
+    /// still held by `--delay` go, but the broadcasts among them still reach the room and the
+    /// replay store: the server read those messages, so a shutdown must not lose them.
     fn start_close(&mut self, ep: &mut Endpoint, code: u16, reason: &str, out: &mut Vec<u8>) {
         ep.close(out, code, reason);
-        self.deferred = None;
+        if let Some(d) = self.deferred.take() {
+            for (_, action) in d.queue {
+                if matches!(action, Deferred::Broadcast(_) | Deferred::Relay { .. }) {
+                    self.to_room(action);
+                }
+            }
+        }
     }
 
     /// The next thing due that needs the connection's own timer (a delayed reply, the end of

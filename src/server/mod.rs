@@ -655,11 +655,6 @@ fn validate(cfg: &ServerConfig) -> Result<(), Error> {
             "--redis, --room and --replay act on --broadcast (and not with --socketio)",
         ));
     }
-    if cfg.scale.active() && cfg.faults.delay.is_some() {
-        return Err(Error::usage(
-            "--delay does not combine with --redis, --room or --replay",
-        ));
-    }
     if let Some(p) = cfg.subprotocols.iter().find(|p| !is_token(p)) {
         return Err(Error::usage(format!(
             "--subprotocol '{p}' is not a valid token (letters, digits and !#$%&'*+-.^_`|~)"

@@ -8,6 +8,7 @@ pub mod probes;
 pub mod run_view;
 pub mod serial;
 pub mod series;
+pub mod server_mark;
 pub mod soak_collector;
 pub mod soak_envelope;
 pub mod soak_message;

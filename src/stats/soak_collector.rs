@@ -45,6 +45,16 @@ pub enum Ev {
         len: u32,
         wire: u32,
     },
+    /// `--server-replay`: an intact message of another connection in a shared room (received,
+    /// not an echo of ours).
+    Others {
+        len: u32,
+        wire: u32,
+    },
+    /// `--server-replay`: a message the server marked as replayed (also counted as what it is).
+    ServerReplayed,
+    /// `--server-replay`: a message the server marked as not stored (also counted as what it is).
+    Unstored,
     /// An echo of ours; `rtt` is only read for intact ones.
     Echo {
         rtt: Duration,
@@ -241,6 +251,14 @@ impl Stats {
                 self.bytes.received_payload += len as u64;
                 self.bytes.received_wire += wire as u64;
             }
+            Ev::Others { len, wire } => {
+                self.messages.received += 1;
+                self.messages.others += 1;
+                self.bytes.received_payload += len as u64;
+                self.bytes.received_wire += wire as u64;
+            }
+            Ev::ServerReplayed => self.messages.server_replayed += 1,
+            Ev::Unstored => self.messages.unstored += 1,
             Ev::Echo {
                 rtt,
                 order,
@@ -295,7 +313,7 @@ impl Stats {
                 p.sent += 1;
                 p.sent_wire += u64::from(wire);
             }
-            Ev::Received { wire, .. } => {
+            Ev::Received { wire, .. } | Ev::Others { wire, .. } => {
                 let p = r.at(second, open);
                 p.received += 1;
                 p.received_wire += u64::from(wire);
@@ -568,6 +586,38 @@ mod tests {
         );
         let snap = s.snapshot();
         assert_eq!(snap.recent_p50, snap.p50);
+    }
+
+    /// `--server-replay`'s counters: the marks are counted beside what the message was,
+    /// another connection's message is received but no echo, and a merge adds them up.
+    #[test]
+    fn server_marks_and_others_are_counted_once_and_merged() {
+        let mut s = Stats::new(1, Instant::now());
+        s.apply(Ev::Sent {
+            replay: false,
+            len: 40,
+            wire: 46,
+        });
+        s.apply(Ev::ServerReplayed);
+        s.apply(Ev::Echo {
+            rtt: Duration::from_millis(1),
+            order: Echo::InOrder,
+            len: 52,
+            wire: 54,
+        });
+        s.apply(Ev::Unstored);
+        s.apply(Ev::Others { len: 51, wire: 53 });
+        let mut r = s.report(vec![], false, None);
+        let m = &r.messages;
+        assert_eq!((m.sent, m.received, m.echoed), (1, 2, 1));
+        assert_eq!((m.server_replayed, m.unstored, m.others), (1, 1, 1));
+        assert_eq!(m.lost(), 0, "another connection's message is no loss");
+        assert_eq!(r.bytes.received_payload, 103);
+        let one = r.clone();
+        r.merge(&one).unwrap();
+        let m = &r.messages;
+        assert_eq!((m.server_replayed, m.unstored, m.others), (2, 2, 2));
+        assert_eq!(m.received, 4);
     }
 
     #[test]

@@ -114,6 +114,18 @@ pub struct Messages {
     pub unconfirmed: u64,
     #[serde(default)]
     pub unconfirmed_bytes: u64,
+    /// `--server-replay`: messages the server marked `[replay seq=N]` (sent again by it after
+    /// a reconnect); each is also counted as what it turned out to be (echoed, duplicated ...).
+    #[serde(default)]
+    pub server_replayed: u64,
+    /// `--server-replay`: messages the server marked `[unstored]` (it could not keep them for
+    /// a replay); also counted as what they are.
+    #[serde(default)]
+    pub unstored: u64,
+    /// `--server-replay`: intact messages of other connections in a shared broadcast room;
+    /// part of `received`, not echoes, not loss.
+    #[serde(default)]
+    pub others: u64,
 }
 
 /// Payload bytes and bytes on the wire (frame headers included) each way: what
@@ -164,6 +176,9 @@ impl Messages {
         self.lost_in_flight += o.lost_in_flight;
         self.unconfirmed += o.unconfirmed;
         self.unconfirmed_bytes += o.unconfirmed_bytes;
+        self.server_replayed += o.server_replayed;
+        self.unstored += o.unstored;
+        self.others += o.others;
     }
 }
 

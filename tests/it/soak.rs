@@ -51,6 +51,11 @@ fn bad_values_are_one_line_and_exit_2() {
         (&["--connect-rate", "1e-19"][..], "smallest rate"),
         (&["--size", "99999999999"][..], "64MiB"),
         (&["--watch-pid", "0"][..], "not a process id"),
+        (&["--server-replay"][..], "--server-replay needs"),
+        (
+            &["ws://127.0.0.1:9/", "--server-replay", "--mode", "send"][..],
+            "--server-replay needs",
+        ),
     ] {
         let o = run(wsbeat()
             .arg("soak")

@@ -8,6 +8,7 @@
 //! report is incomplete, so the run must not pass). With `--coordinator` (see `coord`): 3 also
 //! when Redis cannot be reached at the start, 6 when the barrier times out.
 
+mod conn_url;
 pub mod coord;
 mod embedded;
 pub mod rss;

@@ -23,6 +23,7 @@ use crate::client::steps::{Next, Runner, Script};
 use crate::config::soak::{ReconnectPolicy, RunShape, SocketIo};
 use crate::error::{Error, ErrorKind};
 use crate::net::stream::MaybeTls;
+use crate::stats::server_mark;
 use crate::stats::soak_collector::Ev;
 use crate::stats::soak_message::{self as message, Decoded};
 use crate::stats::soak_tracker::Tracker;
@@ -30,6 +31,8 @@ use crate::ws::connection::{Connection, Incoming};
 use crate::ws::proto::frame::Role;
 
 mod socketio;
+
+use super::conn_url;
 
 type Conn = Connection<MaybeTls>;
 use crate::ws::handshake::client::ConnectOptions;
@@ -58,6 +61,10 @@ const STABLE: Duration = Duration::from_secs(1);
 /// one never sent again is counted lost in flight, not unsent. Sequence numbers never get
 /// near it.
 const SENT_BEFORE: u64 = 1 << 63;
+
+/// `--server-replay`: messages awaited at most across a reconnect (the oldest beyond it is
+/// missing), whatever `--buffer` is.
+const SERVER_REPLAY_AWAIT: usize = 1024;
 
 /// What every worker shares, read-only (plus the channel and the stop signal).
 pub struct Shared {
@@ -110,7 +117,6 @@ enum PreambleEnd {
 struct Worker {
     id: u32,
     sh: Arc<Shared>,
-    stop: watch::Receiver<bool>,
     tracker: Tracker,
     /// Sequence numbers due while the connection was down, oldest first (`SENT_BEFORE` marks
     /// those in flight at a loss).
@@ -120,20 +126,27 @@ struct Worker {
     sent_on_conn: u32,
     /// Where the last of them ended in the connection's outgoing stream.
     last_end: u64,
+    /// `--server-replay`: the highest sequence number the server marked a message with, where
+    /// the next connection resumes (`?since=`).
+    server_seq: u64,
 }
 
 pub async fn run(id: u32, sh: Arc<Shared>) {
-    let stop = sh.stop.clone();
     let cap = sh.run.buffer;
     let mut w = Worker {
         id,
-        stop,
         // Unanswered messages are bounded like the buffer: they are what a reconnect replays.
-        tracker: Tracker::new(cap.max(16)),
+        // With the server's replay they are awaited across the reconnect instead.
+        tracker: Tracker::new(cap.max(if sh.run.server_replay {
+            SERVER_REPLAY_AWAIT
+        } else {
+            16
+        })),
         buffer: OutboundBuffer::new(cap, Overflow::DropOldest),
         next_send: None,
         sent_on_conn: 0,
         last_end: 0,
+        server_seq: 0,
         sh,
     };
     w.main().await;
@@ -148,16 +161,19 @@ impl Worker {
     }
 
     fn stopped(&self) -> bool {
-        *self.stop.borrow() || Instant::now() >= self.sh.end
+        *self.sh.stop.borrow() || Instant::now() >= self.sh.end
     }
 
     /// Sleep until `t` (or the end, or a stop). False when the run is over.
     async fn wait_until(&mut self, t: Instant) -> bool {
         let t = t.min(self.sh.end);
-        if !*self.stop.borrow() {
+        if !*self.sh.stop.borrow() {
+            // A receiver per wait, not one per worker (16 bytes in every connection's task):
+            // cloned from one that never marks a value seen, it wakes at once after a stop.
+            let mut stop = self.sh.stop.clone();
             tokio::select! {
                 _ = sleep_until(t.into()) => {}
-                _ = self.stop.changed() => {}
+                _ = stop.changed() => {}
             }
         }
         self.queue_due(Instant::now());
@@ -212,7 +228,8 @@ impl Worker {
         let mut reconnects = 0u32;
         let mut lost_at: Option<Instant> = None;
         loop {
-            let Some(res) = self.open().await else {
+            // A reconnect (a connection was open before) resumes after what the server marked.
+            let Some(res) = self.open(lost_at.is_some()).await else {
                 break;
             };
             match res {
@@ -307,18 +324,33 @@ impl Worker {
     }
 
     /// Unanswered messages go back in front of the buffer, oldest first, to be sent again.
+    /// With `--server-replay` they stay awaited: the server has them if it read them, and
+    /// replays them after the reconnect; sent again they would come back twice.
     fn requeue_unanswered(&mut self) {
+        if self.sh.run.server_replay {
+            return;
+        }
         let unanswered = self.tracker.take_unanswered();
         for seq in unanswered.into_iter().rev() {
             self.buffer.push_front(seq | SENT_BEFORE);
         }
     }
 
-    /// Open a connection; `None` when the run ended first.
-    async fn open(&mut self) -> Option<Result<(Box<Conn>, Duration), Error>> {
-        let opts = self.sh.opts[(self.id - self.sh.first_id) as usize % self.sh.opts.len()].clone();
+    /// Open a connection; `None` when the run ended first. On a `reconnect` with
+    /// `--server-replay`, the request asks the server to resume after `server_seq`.
+    async fn open(&mut self, reconnect: bool) -> Option<Result<(Box<Conn>, Duration), Error>> {
+        let since = (self.sh.run.server_replay && reconnect).then_some(self.server_seq);
+        let mut opts =
+            self.sh.opts[(self.id - self.sh.first_id) as usize % self.sh.opts.len()].clone();
+        // A request of its own only when it differs: a copy of the options for this attempt.
+        if since.is_some() || opts.target.resource.contains(conn_url::CONN) {
+            let mut own = (*opts).clone();
+            own.target.resource = conn_url::resource_for(&opts.target.resource, self.id, since);
+            opts = Arc::new(own);
+        }
         let end = self.sh.end;
         let sh = self.sh.clone();
+        let mut stop = self.sh.stop.clone();
         // The permit first, and only then the handshake's state (about 1.5 KiB), boxed. Boxed
         // while waiting for the permit, it existed for every connection at once (10,000 at the
         // start of a big run); freed one by one as the handshakes finished, it left holes
@@ -339,7 +371,7 @@ impl Worker {
         let res = tokio::select! {
             r = attempt => Some(r),
             _ = sleep_until(end.into()) => None,
-            _ = self.stop.changed() => None,
+            _ = stop.changed() => None,
         };
         self.queue_due(Instant::now());
         res
@@ -433,14 +465,14 @@ impl Worker {
         // One timer and one stop waiter for the whole session, not one per wake-up: a fresh
         // `Sleep` and `changed()` per loop took the timer wheel's lock and the stop signal's
         // waiter-list lock (shared by every connection) twice each per message.
-        let mut stop = self.stop.clone();
+        let mut stop = self.sh.stop.clone();
         let stopped = stop.changed();
         tokio::pin!(stopped);
         let timer = sleep_until(self.sh.end.into());
         tokio::pin!(timer);
         loop {
             let deadline = self.wake_at(hb.as_ref());
-            if *self.stop.borrow() {
+            if *self.sh.stop.borrow() {
                 return Box::pin(self.finish(conn)).await;
             }
             if timer.deadline() != deadline.into() {
@@ -488,6 +520,7 @@ impl Worker {
             return Ok(());
         };
         let mut runner = Runner::new(script);
+        let mut stop = sh.stop.clone();
         loop {
             if self.stopped() {
                 return Err(PreambleEnd::Stopped);
@@ -511,7 +544,7 @@ impl Worker {
             let inbound = tokio::select! {
                 inbound = conn.recv() => Some(inbound),
                 _ = sleep_until(deadline.into()) => None,
-                _ = self.stop.changed() => return Err(PreambleEnd::Stopped),
+                _ = stop.changed() => return Err(PreambleEnd::Stopped),
             };
             if let Some(m) = &inbound
                 && self.sio_control(conn, m).await
@@ -613,12 +646,26 @@ impl Worker {
                 wire,
             } => {
                 let (len, wire) = (sat(payload.len() as u64), sat(wire.len));
+                let mut body: &[u8] = &payload;
+                if self.sh.run.server_replay
+                    && let Some((mark, rest)) = server_mark::strip(&payload)
+                {
+                    body = rest;
+                    if let Some(seq) = mark.seq() {
+                        self.server_seq = self.server_seq.max(seq);
+                    }
+                    match mark {
+                        server_mark::Mark::Replayed(_) => self.ev(Ev::ServerReplayed),
+                        server_mark::Mark::Unstored => self.ev(Ev::Unstored),
+                        server_mark::Mark::Live(_) => {}
+                    }
+                }
                 let decoded = if self.sh.run.echo {
                     match &self.sh.run.envelope {
                         Some(env) => env
-                            .unwrap(&payload)
+                            .unwrap(body)
                             .map_or(Decoded::Foreign, |inner| message::decode(&inner)),
-                        None => message::decode(&payload),
+                        None => message::decode(body),
                     }
                 } else {
                     Decoded::Foreign
@@ -642,6 +689,11 @@ impl Worker {
                             len,
                             wire,
                         });
+                    }
+                    // In a room shared by several connections (a broadcast server), another's
+                    // intact message is theirs to match, not damage to ours.
+                    Decoded::Ok(_) if self.sh.run.server_replay => {
+                        self.ev(Ev::Others { len, wire });
                     }
                     // Another connection's message on ours is as wrong as a flipped bit.
                     Decoded::Ok(_) | Decoded::Corrupted(_) => {
@@ -823,8 +875,10 @@ mod tests {
         let task = future_size(run);
         // 1040 once the preamble (`--send`/`--expect` on every connection) and the count of
         // what a loss left unacknowledged met in one task; 1016 since `main` keeps no second
-        // `Arc` of the shared state and counts reconnects in a u32 (issue 17).
-        assert!(task <= 1016, "worker future is {task} B");
+        // `Arc` of the shared state and counts reconnects in a u32 (issue 17); 1008 with
+        // `--server-replay`'s resume point (8 B) and no stop receiver of its own (16 B: one is
+        // cloned for each wait instead; issue 15).
+        assert!(task <= 1008, "worker future is {task} B");
         let conn = std::mem::size_of::<Conn>();
         // 240 until the connection counted the bytes it wrote (8 B, which says at a loss which
         // messages the peer's TCP never acknowledged); 248 still fills one 256-byte chunk.

@@ -139,10 +139,23 @@ fn summary(r: &Report) -> String {
         ),
         (
             "messages",
-            format!(
-                "{} sent ({} replayed), {} received, {} echoed",
-                m.sent, m.replayed, m.received, m.echoed
-            ),
+            if m.server_replayed + m.unstored + m.others > 0 {
+                format!(
+                    "{} sent ({} replayed), {} received, {} echoed; from the server's replay {}, unstored {}, of other connections {}",
+                    m.sent,
+                    m.replayed,
+                    m.received,
+                    m.echoed,
+                    m.server_replayed,
+                    m.unstored,
+                    m.others
+                )
+            } else {
+                format!(
+                    "{} sent ({} replayed), {} received, {} echoed",
+                    m.sent, m.replayed, m.received, m.echoed
+                )
+            },
         ),
         (
             "loss",

@@ -11,6 +11,9 @@
 //! The wire format a client sees with `--replay` (README "Scaling out"): each broadcast
 //! message, of the kind it was sent as, starts with `[seq=N] ` (live), `[replay seq=N] `
 //! (missed, sent first on reconnect) or `[unstored] ` (Redis was down: it could not be kept).
+//! A message read is never dropped by a shutdown: the engine hands on data read during the
+//! closing handshake (`Endpoint::set_read_after_close`), and broadcasts held by `--delay` go to
+//! the room when the connection closes (`echo::start_close`).
 
 mod fanout;
 pub mod link;

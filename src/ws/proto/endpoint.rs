@@ -87,6 +87,9 @@ pub struct Endpoint {
     dec: Decoder,
     state: State,
     ping: PingPolicy,
+    /// After our Close, data messages are still handed to the application (they are
+    /// dropped unread otherwise; see `set_read_after_close`).
+    read_after_close: bool,
     /// Everything about the end, boxed because it is rare and holds strings: one pointer per
     /// idle connection.
     closing: Option<Box<Closing>>,
@@ -110,6 +113,7 @@ impl Endpoint {
             dec: Decoder::with_role(role, max_message_size),
             state: State::Open,
             ping: PingPolicy::Reply,
+            read_after_close: false,
             closing: None,
             linger: true,
         }
@@ -128,6 +132,14 @@ impl Endpoint {
 
     pub fn set_ping_policy(&mut self, policy: PingPolicy) {
         self.ping = policy;
+    }
+
+    /// Hand on the data messages the peer sent before it saw our Close. RFC 6455 lets an
+    /// endpoint keep reading until the peer's Close; by default they are dropped unread, but
+    /// a server that keeps messages for replay (`echo-server --replay`) must not lose one it
+    /// read, even during a shutdown.
+    pub fn set_read_after_close(&mut self, on: bool) {
+        self.read_after_close = on;
     }
 
     pub fn role(&self) -> Role {
@@ -206,7 +218,8 @@ impl Endpoint {
             };
             if self.state != State::Open {
                 // After our Close only the peer's Close and pongs (late replies to our pings,
-                // still worth counting) matter: the rest is dropped unread.
+                // still worth counting) matter, and data only when asked for: the rest is
+                // dropped unread (a ping is never answered after our Close).
                 match ready.opcode() {
                     OP_CLOSE => {
                         if let Item::Close(p) = ready.item(input) {
@@ -215,6 +228,8 @@ impl Endpoint {
                         continue;
                     }
                     OP_PONG => {}
+                    OP_PING => continue,
+                    _ if self.read_after_close => {}
                     _ => continue,
                 }
             }
@@ -382,7 +397,9 @@ impl Endpoint {
         frame::write_close_as(self.role, out, code, reason);
         self.closing.get_or_insert_with(Box::default).sent = Some((code, reason.to_string()));
         self.state = State::CloseSent;
-        self.dec.discard_data();
+        if !self.read_after_close {
+            self.dec.discard_data();
+        }
     }
 
     /// The peer broke RFC 6455: send the Close the violation calls for and stop reading

@@ -2,7 +2,9 @@
 //! test on a free port, `common::RedisServer`): broadcast across two and three instances,
 //! exactly once; replay of what a client missed, on one instance and across instances (also
 //! through nginx round-robin); a Redis killed and restarted mid-run; a password that never
-//! shows. Clients are tokio-tungstenite; every wait is bounded.
+//! shows; a message read during a shutdown's closing handshake is stored (`soak_replay`:
+//! soak --server-replay across a restart). Clients are tokio-tungstenite; every wait is
+//! bounded.
 
 use std::time::Duration;
 
@@ -11,6 +13,8 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{self, Proc, RedisServer};
+
+mod soak_replay;
 
 const START: Duration = Duration::from_secs(15);
 const WAIT: Duration = Duration::from_secs(10);
@@ -538,4 +542,61 @@ fn a_stopping_instance_writes_its_clients_cursors_before_it_exits() {
     rt.block_on(reader).unwrap();
     assert_eq!(scale["stored"], 1);
     assert_eq!(redis.cli(&["GET", "wsbeat:room:/s:last:eve"]), "1");
+}
+
+/// A message the client sent before it saw the server's 1001 (a graceful shutdown) is read
+/// during the closing handshake and stored for replay, not dropped unread. By hand on a raw
+/// socket: the frame goes out only after the server's Close has arrived.
+#[test]
+fn a_message_read_after_the_shutdowns_close_is_stored_for_replay() {
+    use std::io::{Read, Write};
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::start(&["--redis", &url, "--replay", "10"]);
+    let mut tcp = std::net::TcpStream::connect(&a.addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.write_all(&common::frames::upgrade_request("/s?user=eve"))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = tcp.read(&mut chunk).expect("the 101");
+        assert!(n > 0, "closed before the 101");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    assert!(buf.starts_with(b"HTTP/1.1 101"), "{buf:?}");
+    buf.drain(..head_end);
+    a.proc.signal(libc::SIGTERM);
+    let close = loop {
+        if let Some((got, _)) = common::frames::parse_server_frame(&buf) {
+            break got;
+        }
+        let n = tcp.read(&mut chunk).expect("the server's Close");
+        assert!(n > 0, "closed before its Close");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    assert_eq!((close.1, &close.2[..2]), (0x8, &1001u16.to_be_bytes()[..]));
+    tcp.write_all(&common::frames::frame(true, 0x1, b"after 1001"))
+        .unwrap();
+    tcp.write_all(&common::frames::frame(true, 0x8, &1000u16.to_be_bytes()))
+        .unwrap();
+    // The server closes the TCP connection once the handshake is done.
+    while tcp.read(&mut chunk).map(|n| n > 0).unwrap_or(false) {}
+    let mut proc = a.proc;
+    assert!(proc.finish(WAIT).success(), "{}", proc.dump());
+    let summary = proc
+        .events()
+        .into_iter()
+        .find(|v| v["type"] == "summary")
+        .unwrap_or_else(|| panic!("no summary\n{}", proc.dump()));
+    let scale = &summary["scale"];
+    assert_eq!(scale["stored"], 1, "{scale}");
+    let log = redis.cli(&["LRANGE", "wsbeat:room:/s:log", "0", "-1"]);
+    assert!(log.ends_with("after 1001"), "{log}");
 }

@@ -136,7 +136,7 @@ impl Worker {
         let sh = self.sh.clone();
         let namespace = sh.socketio.as_ref().map_or("/", |s| s.namespace.as_str());
         let mut last_ping = Instant::now();
-        let mut stop = self.stop.clone();
+        let mut stop = self.sh.stop.clone();
         let stopped = stop.changed();
         tokio::pin!(stopped);
         let timer = sleep_until(self.sh.end.into());
@@ -144,7 +144,7 @@ impl Worker {
         loop {
             let dead_at = last_ping + limit;
             let deadline = self.wake_at(hb.as_ref()).min(dead_at);
-            if *self.stop.borrow() {
+            if *self.sh.stop.borrow() {
                 return Box::pin(self.finish(conn)).await;
             }
             if timer.deadline() != deadline.into() {
@@ -190,6 +190,7 @@ impl Worker {
             return Join::Ready(Duration::MAX);
         };
         let deadline = (Instant::now() + sio.timeout).min(sh.end);
+        let mut stop = sh.stop.clone();
         let mut limit = None;
         loop {
             let inbound = tokio::select! {
@@ -200,7 +201,7 @@ impl Worker {
                     }
                     return Join::End(lost(ErrorKind::Timeout));
                 }
-                _ = self.stop.changed() => return Join::Stopped,
+                _ = stop.changed() => return Join::Stopped,
             };
             let payload = match &inbound {
                 Incoming::Message {

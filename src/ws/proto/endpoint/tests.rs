@@ -157,6 +157,27 @@ fn our_close_drops_data_until_the_answer_and_keeps_pongs() {
     assert_eq!(ending.close.initiator, Initiator::Client);
 }
 
+/// `echo-server --replay` at shutdown: a message the client sent before it saw our Close is
+/// read, not dropped; a ping still gets no answer after our Close.
+#[test]
+fn read_after_close_hands_on_data_until_the_answer() {
+    let mut ep = Endpoint::new(Role::Server, 1 << 20);
+    ep.set_read_after_close(true);
+    let mut out = Vec::new();
+    ep.close(&mut out, 1001, "going away");
+    let mut wire = data_from(Role::Client, DataKind::Text, b"in flight");
+    wire.extend(frame_from(Role::Client, OP_PING, b"p"));
+    wire.extend(frame_from(Role::Client, OP_CLOSE, b"\x03\xe9"));
+    wire.extend(data_from(Role::Client, DataKind::Text, b"after its Close"));
+    let (seen, out) = feed(&mut ep, &wire);
+    assert_eq!(
+        seen,
+        vec![Seen::Message(DataKind::Text, b"in flight".to_vec())]
+    );
+    assert!(out.is_empty(), "no pong and no second Close: {out:?}");
+    assert!(ep.ending().unwrap().close.was_clean);
+}
+
 #[test]
 fn an_unanswered_close_times_out_as_1006() {
     let mut ep = Endpoint::new(Role::Server, 1 << 20);
