@@ -103,6 +103,9 @@ pub struct ScaleSummary {
     pub replays: u64,
     pub replayed: u64,
     pub replay_failures: u64,
+    /// Messages clients missed and were not given: beyond `--replay N`, beyond what their
+    /// queue takes, or sent by other instances while this one's subscription was down.
+    pub replay_cut: u64,
 }
 
 #[derive(Default)]
@@ -119,6 +122,7 @@ pub(super) struct Counters {
     replays: AtomicU64,
     replayed: AtomicU64,
     replay_failures: AtomicU64,
+    replay_cut: AtomicU64,
 }
 
 fn add(a: &AtomicU64, n: u64) {
@@ -240,10 +244,8 @@ impl Relay {
             bytes: limits.map_or(usize::MAX, |l| (l.bytes / 2).max(1)),
         };
         if let Some(mem) = &self.memory {
-            let frames = mem.missed(room, &id, client.since, limit);
-            self.note_replay(frames.as_ref().map(Vec::len));
-            if let Some(frames) = frames {
-                member.deliver_replay(frames);
+            if let Some(missed) = mem.missed(room, &id, client.since, limit) {
+                member.deliver_replay(self.note_replay(missed));
             }
         } else if self.redis.is_some() {
             member.hold();
@@ -262,18 +264,23 @@ impl Relay {
                         s.emit(|| ServerEvent::Warning(msg));
                     }
                 }
-                let frames = got.unwrap_or_default();
-                relay.note_replay(frames.as_ref().map(Vec::len));
-                member.deliver_replay(frames.unwrap_or_default());
+                let frames = match got {
+                    Ok(Some(missed)) => relay.note_replay(missed),
+                    _ => Vec::new(),
+                };
+                member.deliver_replay(frames);
             });
         }
     }
 
-    fn note_replay(&self, n: Option<usize>) {
-        if let Some(n) = n {
-            add(&self.counters.replays, 1);
-            add(&self.counters.replayed, n as u64);
+    /// Counts a replay, and what of it is cut; its frames, the cut's marker first.
+    fn note_replay(&self, missed: replay::Missed) -> Vec<Frame> {
+        add(&self.counters.replays, 1);
+        add(&self.counters.replayed, missed.frames.len() as u64);
+        if let Some(cut) = &missed.cut {
+            add(&self.counters.replay_cut, cut.count);
         }
+        missed.into_frames()
     }
 
     /// A client's message to its room: to this instance's members now, to the others through
@@ -368,6 +375,7 @@ impl Relay {
             replays: get(&c.replays),
             replayed: get(&c.replayed),
             replay_failures: get(&c.replay_failures),
+            replay_cut: get(&c.replay_cut),
         }
     }
 }
@@ -378,7 +386,7 @@ async fn redis_replay(
     id: &str,
     since: Option<u64>,
     limit: replay::Cap,
-) -> Result<Option<Vec<Frame>>, String> {
+) -> Result<Option<replay::Missed>, String> {
     let Some(redis) = &relay.redis else {
         return Ok(None);
     };

@@ -539,3 +539,112 @@ fn a_stopping_instance_writes_its_clients_cursors_before_it_exits() {
     assert_eq!(scale["stored"], 1);
     assert_eq!(redis.cli(&["GET", "wsbeat:room:/s:last:eve"]), "1");
 }
+
+/// bob gets "before", leaves, misses 5 messages and comes back through `back`: first the
+/// marker of what was cut, then the `kept` newest of the 5 as replayed, then live traffic.
+async fn miss_five_keep_some(
+    send_to: &str,
+    first: &str,
+    back: &str,
+    kept: u64,
+    settled: impl FnOnce(),
+) {
+    let mut sender = join(send_to).await;
+    let mut bob = join(first).await;
+    send(&mut sender, "before").await;
+    let seen = unmark(&next(&mut bob).await).0.expect("a seq");
+    assert_eq!(unmark(&next(&mut sender).await).2, "before");
+    bob.close(None).await.unwrap();
+    drop(bob);
+    settled();
+    for i in 1..=5 {
+        send(&mut sender, &format!("missed {i}")).await;
+        assert_eq!(unmark(&next(&mut sender).await).2, format!("missed {i}"));
+    }
+    let mut bob = join(back).await;
+    let cut = 5 - kept;
+    assert_eq!(
+        next(&mut bob).await,
+        format!("[replay cut={cut} from={} to={}] ", seen + 1, seen + cut),
+        "the cut is said before the replay"
+    );
+    for i in cut + 1..=5 {
+        assert_eq!(
+            unmark(&next(&mut bob).await),
+            (Some(seen + i), true, format!("missed {i}"))
+        );
+    }
+    send(&mut sender, "live").await;
+    assert_eq!(
+        unmark(&next(&mut bob).await),
+        (Some(seen + 6), false, "live".into())
+    );
+    quiet(&mut bob).await;
+}
+
+#[test]
+fn missed_messages_beyond_the_log_or_the_queue_are_counted_and_said_before_the_replay() {
+    // The log keeps 3 (`--replay 3`); then the queue takes 2 (half of `--broadcast-queue 4`).
+    for (args, kept) in [
+        (&["--replay", "3"][..], 3),
+        (&["--replay", "100", "--broadcast-queue", "4"][..], 2),
+    ] {
+        let one = Instance::start(args);
+        rt().block_on(async {
+            let base = one.url("/cut");
+            miss_five_keep_some(
+                &format!("{base}?user=ann"),
+                &format!("{base}?user=bob"),
+                &format!("{base}?user=bob"),
+                kept,
+                || {
+                    one.proc.wait_event("closed", WAIT);
+                },
+            )
+            .await;
+        });
+        let (scale, proc) = one.stop();
+        assert_eq!(
+            (scale["replayed"].as_u64(), scale["replay_cut"].as_u64()),
+            (Some(kept), Some(5 - kept)),
+            "{args:?}\n{}",
+            proc.dump()
+        );
+    }
+}
+
+#[test]
+fn missed_messages_beyond_the_redis_log_are_counted_and_said_on_another_instance() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::start(&["--redis", &url, "--replay", "3"]);
+    let b = Instance::start(&["--redis", &url, "--replay", "3"]);
+    await_subscribers(&redis, 2);
+    rt().block_on(async {
+        let (on_a, on_b) = (a.url("/cut"), b.url("/cut"));
+        miss_five_keep_some(
+            &format!("{on_a}?user=ann"),
+            &format!("{on_b}?user=bob"),
+            &format!("{on_a}?user=bob"),
+            3,
+            || {
+                common::poll_until(WAIT, || {
+                    (redis.cli(&["EXISTS", "wsbeat:room:/cut:last:bob"]) == "1").then_some(())
+                })
+                .expect("bob's cursor stored");
+            },
+        )
+        .await;
+    });
+    let (sa, _) = a.stop();
+    let (sb, _) = b.stop();
+    assert_eq!(
+        (sa["replayed"].as_u64(), sa["replay_cut"].as_u64()),
+        (Some(3), Some(2)),
+        "{sa}"
+    );
+    assert_eq!(sb["replay_cut"], 0, "{sb}");
+}
