@@ -186,7 +186,7 @@ pub(super) struct Cap {
 }
 
 /// Drops the oldest until the rest fit.
-fn trim_to(frames: &mut Vec<Frame>, limit: Cap) {
+pub(super) fn trim_to(frames: &mut Vec<Frame>, limit: Cap) {
     let mut total: usize = frames.iter().map(|f| f.wire.len()).sum();
     let mut cut = 0;
     while (total > limit.bytes || frames.len() - cut > limit.frames) && cut < frames.len() {

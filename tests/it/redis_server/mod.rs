@@ -648,3 +648,61 @@ fn missed_messages_beyond_the_redis_log_are_counted_and_said_on_another_instance
     );
     assert_eq!(sb["replay_cut"], 0, "{sb}");
 }
+
+#[test]
+fn what_a_lost_subscription_missed_is_given_after_it_and_what_the_log_lost_is_counted() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    // B connects as a user whose right to channels is taken away and given back: Redis then
+    // ends B's subscription and refuses a new one, while B's commands still work.
+    redis.cli(&[
+        "ACL", "SETUSER", "bee", "on", ">bee-pw", "~*", "&*", "+@all",
+    ]);
+    let url = redis.url();
+    let bee = url.replace("redis://", "redis://bee:bee-pw@");
+    let a = Instance::start(&["--redis", &url, "--replay", "3"]);
+    let b = Instance::start(&["--redis", &bee, "--replay", "3"]);
+    await_subscribers(&redis, 2);
+    rt().block_on(async {
+        let mut sender = join(&a.url("/sub")).await;
+        let mut on_b = [join(&b.url("/sub")).await, join(&b.url("/sub")).await];
+        send(&mut sender, "one").await;
+        for c in on_b.iter_mut().chain([&mut sender]) {
+            assert_eq!(unmark(&next(c).await), (Some(1), false, "one".into()));
+        }
+        redis.cli(&["ACL", "SETUSER", "bee", "resetchannels"]);
+        await_subscribers(&redis, 1);
+        for i in 1..=5 {
+            send(&mut sender, &format!("m{i}")).await;
+            assert_eq!(unmark(&next(&mut sender).await).2, format!("m{i}"));
+        }
+        for c in on_b.iter_mut() {
+            quiet(c).await;
+        }
+        redis.cli(&["ACL", "SETUSER", "bee", "allchannels"]);
+        // The log kept 4, 5 and 6 (m3..m5): 2 and 3 are cut, and said so first.
+        for c in on_b.iter_mut() {
+            assert_eq!(next(c).await, "[replay cut=2 from=2 to=3] ");
+            for i in 3..=5u64 {
+                assert_eq!(unmark(&next(c).await), (Some(i + 1), true, format!("m{i}")));
+            }
+        }
+        await_subscribers(&redis, 2);
+        send(&mut sender, "live").await;
+        for c in on_b.iter_mut() {
+            assert_eq!(unmark(&next(c).await), (Some(7), false, "live".into()));
+            quiet(c).await;
+        }
+    });
+    let (sb, proc) = b.stop();
+    assert_eq!(
+        (sb["replay_cut"].as_u64(), sb["replayed"].as_u64()),
+        (Some(4), Some(6)),
+        "two clients, 2 cut and 3 given each\n{}",
+        proc.dump()
+    );
+    assert_eq!(sb["received"], 2, "one and live came live: {sb}");
+    a.stop();
+}
