@@ -71,6 +71,9 @@ pub(super) struct Redis {
     /// so that a catch-up knows which of the numbers it can no longer read were its own.
     sub_down: AtomicBool,
     own_while_down: Mutex<HashMap<Arc<str>, u64>>,
+    /// Clients that left meanwhile, with the last number they got: what the other instances
+    /// sent before it, they missed and will not be replayed (their cursor is past it).
+    left_while_down: Mutex<Vec<(Arc<str>, u64)>>,
 }
 
 /// Rooms whose last number the subscriber remembers; beyond it, only rooms with members here.
@@ -91,6 +94,7 @@ impl Redis {
             answered: Notify::new(),
             sub_down: AtomicBool::new(false),
             own_while_down: Mutex::new(HashMap::new()),
+            left_while_down: Mutex::new(Vec::new()),
         })
     }
 
@@ -100,6 +104,17 @@ impl Redis {
 
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
+    }
+
+    /// A client left at `last_seq`; while the subscription is down, remembered for the
+    /// catch-up to count what it missed (at most `MAX_SEEN_ROOMS` clients).
+    pub fn note_left(&self, room: &Arc<str>, last_seq: u64) {
+        if last_seq > 0 && self.sub_down.load(Ordering::Acquire) {
+            let mut left = lock(&self.left_while_down);
+            if left.len() < MAX_SEEN_ROOMS {
+                left.push((room.clone(), last_seq));
+            }
+        }
     }
 
     pub fn enqueue(&self, op: Op) {
@@ -411,6 +426,7 @@ async fn catch_up(s: &Shared, seen: &mut HashMap<String, u64>) {
     };
     redis.sub_down.store(false, Ordering::Release);
     let own = std::mem::take(&mut *lock(&redis.own_while_down));
+    let left = std::mem::take(&mut *lock(&redis.left_while_down));
     let Some(replay) = relay.cfg.replay.as_ref() else {
         return; // unnumbered: nothing to read back, and no way to tell what was missed
     };
@@ -446,8 +462,8 @@ async fn catch_up(s: &Shared, seen: &mut HashMap<String, u64>) {
         };
         let latest = latest.unwrap_or(0);
         let after = std::mem::replace(last, latest);
-        if latest <= after || members == 0 {
-            continue; // nothing missed, Redis started again (new numbers), or nobody here
+        if latest <= after {
+            continue; // nothing missed, or Redis started again (new numbers)
         }
         let envs: Vec<Envelope> = raw
             .iter()
@@ -462,6 +478,19 @@ async fn catch_up(s: &Shared, seen: &mut HashMap<String, u64>) {
             .unwrap_or(0)
             .saturating_sub(own_in_log);
         let mut trimmed = (first_in_log - after - 1).saturating_sub(own_trimmed);
+        // Those who left: the others' messages up to their last number (of the numbers the
+        // log lost, as many as lie below it, at most).
+        for (_, last_got) in left.iter().filter(|(r, _)| **r == **room) {
+            let in_log = envs
+                .iter()
+                .filter(|e| e.origin != relay.instance && e.seq <= *last_got)
+                .count() as u64;
+            let below = last_got.saturating_sub(after).min(first_in_log - after - 1);
+            add(&c.replay_cut, in_log + trimmed.min(below));
+        }
+        if members == 0 {
+            continue;
+        }
         let mut frames: Vec<_> = envs
             .iter()
             .filter(|e| e.origin != relay.instance)

@@ -349,6 +349,7 @@ impl Relay {
         if let Some(mem) = &self.memory {
             mem.set_cursor(room, id, seq);
         } else if let Some(redis) = &self.redis {
+            redis.note_left(room, client.last_seq);
             redis.enqueue(fanout::Op::Cursor {
                 room: room.clone(),
                 id: id.clone(),

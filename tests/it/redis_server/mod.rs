@@ -655,8 +655,9 @@ fn what_a_lost_subscription_missed_is_given_after_it_and_what_the_log_lost_is_co
         return;
     }
     let redis = RedisServer::start();
-    // B connects as a user whose right to channels is taken away and given back: Redis then
-    // ends B's subscription and refuses a new one, while B's commands still work.
+    // B connects as a user whose right to the channel pattern is taken away and given back:
+    // Redis then ends B's subscription and refuses a new one, while B's commands (and its
+    // PUBLISH to the room's own channel) still work.
     redis.cli(&[
         "ACL", "SETUSER", "bee", "on", ">bee-pw", "~*", "&*", "+@all",
     ]);
@@ -666,41 +667,60 @@ fn what_a_lost_subscription_missed_is_given_after_it_and_what_the_log_lost_is_co
     let b = Instance::start(&["--redis", &bee, "--replay", "3"]);
     await_subscribers(&redis, 2);
     rt().block_on(async {
-        let mut sender = join(&a.url("/sub")).await;
-        let mut on_b = [join(&b.url("/sub")).await, join(&b.url("/sub")).await];
+        let mut sender = join(&a.url("/sub?user=ann")).await;
+        let mut stay = join(&b.url("/sub")).await;
+        let mut lee = join(&b.url("/sub?user=lee")).await;
         send(&mut sender, "one").await;
-        for c in on_b.iter_mut().chain([&mut sender]) {
+        for c in [&mut stay, &mut lee, &mut sender] {
             assert_eq!(unmark(&next(c).await), (Some(1), false, "one".into()));
         }
-        redis.cli(&["ACL", "SETUSER", "bee", "resetchannels"]);
+        redis.cli(&[
+            "ACL",
+            "SETUSER",
+            "bee",
+            "resetchannels",
+            "&wsbeat:chan:/sub",
+        ]);
         await_subscribers(&redis, 1);
-        for i in 1..=5 {
-            send(&mut sender, &format!("m{i}")).await;
-            assert_eq!(unmark(&next(&mut sender).await).2, format!("m{i}"));
+        // 2 and 3 from A are missed on B; 4 is B's own; lee leaves after it.
+        for m in ["m1", "m2"] {
+            send(&mut sender, m).await;
+            assert_eq!(unmark(&next(&mut sender).await).2, m);
         }
-        for c in on_b.iter_mut() {
-            quiet(c).await;
+        send(&mut lee, "mine").await;
+        for c in [&mut stay, &mut lee, &mut sender] {
+            assert_eq!(unmark(&next(c).await), (Some(4), false, "mine".into()));
         }
+        lee.close(None).await.unwrap();
+        drop(lee);
+        common::poll_until(WAIT, || {
+            (redis.cli(&["GET", "wsbeat:room:/sub:last:lee"]) == "4").then_some(())
+        })
+        .expect("lee's cursor stored");
+        for m in ["m3", "m4", "m5"] {
+            send(&mut sender, m).await;
+            assert_eq!(unmark(&next(&mut sender).await).2, m);
+        }
+        quiet(&mut stay).await;
         redis.cli(&["ACL", "SETUSER", "bee", "allchannels"]);
-        // The log kept 4, 5 and 6 (m3..m5): 2 and 3 are cut, and said so first.
-        for c in on_b.iter_mut() {
-            assert_eq!(next(c).await, "[replay cut=2 from=2 to=3] ");
-            for i in 3..=5u64 {
-                assert_eq!(unmark(&next(c).await), (Some(i + 1), true, format!("m{i}")));
-            }
+        // The log kept 5, 6 and 7 (m3..m5); of 2..4, 2 and 3 are cut (4 was B's own).
+        assert_eq!(next(&mut stay).await, "[replay cut=2 from=2 to=4] ");
+        for (seq, m) in [(5, "m3"), (6, "m4"), (7, "m5")] {
+            assert_eq!(unmark(&next(&mut stay).await), (Some(seq), true, m.into()));
         }
         await_subscribers(&redis, 2);
         send(&mut sender, "live").await;
-        for c in on_b.iter_mut() {
-            assert_eq!(unmark(&next(c).await), (Some(7), false, "live".into()));
-            quiet(c).await;
-        }
+        assert_eq!(
+            unmark(&next(&mut stay).await),
+            (Some(8), false, "live".into())
+        );
+        quiet(&mut stay).await;
     });
     let (sb, proc) = b.stop();
     assert_eq!(
         (sb["replay_cut"].as_u64(), sb["replayed"].as_u64()),
-        (Some(4), Some(6)),
-        "two clients, 2 cut and 3 given each\n{}",
+        (Some(4), Some(3)),
+        "2 cut for the client still there, 2 for lee who left meanwhile\n{}",
         proc.dump()
     );
     assert_eq!(sb["received"], 2, "one and live came live: {sb}");
