@@ -63,6 +63,9 @@ impl Instance {
             .into_iter()
             .find(|v| v["type"] == "summary")
             .unwrap_or_else(|| panic!("no summary\n{}", self.proc.dump()));
+        if let Err(why) = common::Schema::EchoServer.check(&summary) {
+            panic!("the summary breaks the schema: {why}\n{summary}");
+        }
         (summary["scale"].clone(), self.proc)
     }
 }
