@@ -301,8 +301,7 @@ async fn publisher(
 async fn subscriber(shared: Weak<Shared>, target: RedisTarget) {
     let mut backoff = Duration::from_millis(50);
     let mut was_down = false;
-    // Per room, the highest number this subscription delivered (any instance's message).
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut seen = Seen::default();
     loop {
         let stream = async {
             let mut ps = target
@@ -370,7 +369,20 @@ fn redis_of(s: &Shared) -> Option<&Redis> {
     s.scale.as_ref().and_then(|r| r.redis.as_ref())
 }
 
-fn deliver(s: &Shared, seen: &mut HashMap<String, u64>, channel: &str, payload: &[u8]) {
+/// What the subscriber delivered, per room: the last number (of any instance's message), and
+/// for a little while after a catch-up, the number up to which it gave the messages already
+/// (the same ones may still come live: they were published between the subscription and the
+/// catch-up's read). Only for a while: a room's numbers start again when its keys expire.
+#[derive(Default)]
+struct Seen {
+    last: HashMap<String, u64>,
+    given: HashMap<String, (u64, Instant)>,
+}
+
+/// How long a catch-up's messages may still arrive live.
+const GIVEN_FOR: Duration = Duration::from_secs(10);
+
+fn deliver(s: &Shared, seen: &mut Seen, channel: &str, payload: &[u8]) {
     let (Some(relay), Some(hub)) = (&s.scale, &s.hub) else {
         return;
     };
@@ -381,17 +393,20 @@ fn deliver(s: &Shared, seen: &mut HashMap<String, u64>, channel: &str, payload: 
         return;
     };
     if env.seq > 0 {
-        if let Some(last) = seen.get_mut(room) {
-            if env.seq <= *last {
-                return; // a catch-up gave it already
+        if let Some((upto, at)) = seen.given.get(room) {
+            if env.seq <= *upto && at.elapsed() < GIVEN_FOR {
+                return; // the catch-up gave it
             }
+            seen.given.remove(room);
+        }
+        if let Some(last) = seen.last.get_mut(room) {
             *last = env.seq;
         } else {
-            if seen.len() >= MAX_SEEN_ROOMS {
-                seen.retain(|r, _| hub.members(r) > 0);
+            if seen.last.len() >= MAX_SEEN_ROOMS {
+                seen.last.retain(|r, _| hub.members(r) > 0);
             }
-            if seen.len() < MAX_SEEN_ROOMS {
-                seen.insert(room.to_string(), env.seq);
+            if seen.last.len() < MAX_SEEN_ROOMS {
+                seen.last.insert(room.to_string(), env.seq);
             }
         }
     }
@@ -420,7 +435,7 @@ fn deliver(s: &Shared, seen: &mut HashMap<String, u64>, channel: &str, payload: 
 /// `[replay cut=K from=A to=B] ` (K of the numbers A..B: the rest were this instance's own,
 /// which its clients got). Messages that come live after this are skipped by `deliver` when
 /// the catch-up gave them.
-async fn catch_up(s: &Shared, seen: &mut HashMap<String, u64>) {
+async fn catch_up(s: &Shared, seen: &mut Seen) {
     let (Some(relay), Some(hub), Some(redis)) = (&s.scale, &s.hub, redis_of(s)) else {
         return;
     };
@@ -437,7 +452,8 @@ async fn catch_up(s: &Shared, seen: &mut HashMap<String, u64>) {
     };
     let mut conn = redis.manager();
     let c = &relay.counters;
-    for (room, last) in seen.iter_mut() {
+    seen.given.clear();
+    for (room, last) in seen.last.iter_mut() {
         let members = hub.members(room) as u64;
         let got: Result<(Option<u64>, Vec<Vec<u8>>), _> = tokio::time::timeout(
             TIMEOUT * 2,
@@ -457,11 +473,12 @@ async fn catch_up(s: &Shared, seen: &mut HashMap<String, u64>) {
         let Ok((latest, raw)) = got else {
             // Unknown: forget the numbers rather than skip live messages on a stale one.
             add(&c.replay_failures, 1);
-            seen.clear();
+            seen.last.clear();
             return;
         };
         let latest = latest.unwrap_or(0);
         let after = std::mem::replace(last, latest);
+        seen.given.insert(room.clone(), (latest, Instant::now()));
         if latest <= after {
             continue; // nothing missed, or Redis started again (new numbers)
         }
