@@ -453,6 +453,9 @@ async fn catch_up(s: &Shared, seen: &mut Seen) {
     let mut conn = redis.manager();
     let c = &relay.counters;
     seen.given.clear();
+    // A room with nobody here and nobody who left is forgotten: nothing to give or count.
+    seen.last
+        .retain(|r, _| hub.members(r) > 0 || left.iter().any(|(l, _)| **l == **r));
     for (room, last) in seen.last.iter_mut() {
         let members = hub.members(room) as u64;
         let got: Result<(Option<u64>, Vec<Vec<u8>>), _> = tokio::time::timeout(
