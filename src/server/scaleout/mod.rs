@@ -10,7 +10,8 @@
 //!
 //! The wire format a client sees with `--replay` (README "Scaling out"): each broadcast
 //! message, of the kind it was sent as, starts with `[seq=N] ` (live), `[replay seq=N] `
-//! (missed, sent first on reconnect) or `[unstored] ` (Redis was down: it could not be kept).
+//! (missed, sent first on reconnect) or `[unstored] ` (Redis was down: it could not be kept);
+//! a replay that cannot give everything missed starts with `[replay cut=K from=A to=B] `.
 
 mod fanout;
 pub mod link;
