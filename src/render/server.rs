@@ -294,8 +294,8 @@ fn summary_line(s: &ServerSummary) -> String {
         }
         line.push_str(&format!(
             "; replay: stored {}, store failures {}, {} reconnects replayed {} messages ({} \
-             failed)",
-            r.stored, r.store_failures, r.replays, r.replayed, r.replay_failures
+             failed), {} missed messages cut",
+            r.stored, r.store_failures, r.replays, r.replayed, r.replay_failures, r.replay_cut
         ));
     }
     line
@@ -393,6 +393,7 @@ fn summary_json(s: &ServerSummary) -> Value {
             "replays": r.replays,
             "replayed": r.replayed,
             "replay_failures": r.replay_failures,
+            "replay_cut": r.replay_cut,
         });
     }
     v
@@ -605,6 +606,7 @@ mod tests {
                     replays: 1,
                     replayed: 5,
                     replay_failures: 0,
+                    replay_cut: 3,
                 }),
                 ..Default::default()
             }),
@@ -632,7 +634,7 @@ mod tests {
             r#"warning {"message":"careful"}"#,
             r#"summary {"connections":1,"peak_connections":1,"messages_in":3,"messages_out":2,"bytes_in":30,"bytes_out":20,"rejected":1,"events_dropped":0,"injected":{"dropped":4,"duplicated":3,"reordered":2,"corrupted":1}}"#,
             r#"redis {"state":"down","target":"redis://***@127.0.0.1:6379","detail":"broken pipe"}"#,
-            r#"summary {"connections":0,"peak_connections":0,"messages_in":0,"messages_out":0,"bytes_in":0,"bytes_out":0,"rejected":0,"events_dropped":0,"injected":{"dropped":0,"duplicated":0,"reordered":0,"corrupted":0},"scale":{"redis":true,"rtt_samples":4,"rtt_avg":0.00025,"rtt_max":0.0005,"outages":1,"published":9,"publish_failures":2,"received":7,"stored":9,"store_failures":2,"replays":1,"replayed":5,"replay_failures":0}}"#,
+            r#"summary {"connections":0,"peak_connections":0,"messages_in":0,"messages_out":0,"bytes_in":0,"bytes_out":0,"rejected":0,"events_dropped":0,"injected":{"dropped":0,"duplicated":0,"reordered":0,"corrupted":0},"scale":{"redis":true,"rtt_samples":4,"rtt_avg":0.00025,"rtt_max":0.0005,"outages":1,"published":9,"publish_failures":2,"received":7,"stored":9,"store_failures":2,"replays":1,"replayed":5,"replay_failures":0,"replay_cut":3}}"#,
             r#"listening {"url":"wss://127.0.0.1:9001/"}"#,
             r#"listening {"url":"wss://127.0.0.1:9001/","tls_cert":"/tmp/c.pem","sha256":"ab:cd"}"#,
         ];

@@ -102,6 +102,11 @@ impl Hub {
         }
     }
 
+    /// How many members the room has here.
+    pub fn members(&self, room: &str) -> usize {
+        lock(&self.rooms).get(room).map_or(0, HashMap::len)
+    }
+
     pub fn broadcast(&self, room: &str, frame: &Frame) {
         if let Some(members) = lock(&self.rooms).get(room) {
             for member in members.values() {

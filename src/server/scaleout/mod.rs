@@ -10,7 +10,8 @@
 //!
 //! The wire format a client sees with `--replay` (README "Scaling out"): each broadcast
 //! message, of the kind it was sent as, starts with `[seq=N] ` (live), `[replay seq=N] `
-//! (missed, sent first on reconnect) or `[unstored] ` (Redis was down: it could not be kept).
+//! (missed, sent first on reconnect) or `[unstored] ` (Redis was down: it could not be kept);
+//! a replay that cannot give everything missed starts with `[replay cut=K from=A to=B] `.
 //! A message read is never dropped by a shutdown: the engine hands on data read during the
 //! closing handshake (`Endpoint::set_read_after_close`), and broadcasts held by `--delay` go to
 //! the room when the connection closes (`echo::start_close`).
@@ -106,6 +107,9 @@ pub struct ScaleSummary {
     pub replays: u64,
     pub replayed: u64,
     pub replay_failures: u64,
+    /// Messages clients missed and were not given: beyond `--replay N`, beyond what their
+    /// queue takes, or sent by other instances while this one's subscription was down.
+    pub replay_cut: u64,
 }
 
 #[derive(Default)]
@@ -122,6 +126,7 @@ pub(super) struct Counters {
     replays: AtomicU64,
     replayed: AtomicU64,
     replay_failures: AtomicU64,
+    replay_cut: AtomicU64,
 }
 
 fn add(a: &AtomicU64, n: u64) {
@@ -243,10 +248,8 @@ impl Relay {
             bytes: limits.map_or(usize::MAX, |l| (l.bytes / 2).max(1)),
         };
         if let Some(mem) = &self.memory {
-            let frames = mem.missed(room, &id, client.since, limit);
-            self.note_replay(frames.as_ref().map(Vec::len));
-            if let Some(frames) = frames {
-                member.deliver_replay(frames);
+            if let Some(missed) = mem.missed(room, &id, client.since, limit) {
+                member.deliver_replay(self.note_replay(missed));
             }
         } else if self.redis.is_some() {
             member.hold();
@@ -265,18 +268,23 @@ impl Relay {
                         s.emit(|| ServerEvent::Warning(msg));
                     }
                 }
-                let frames = got.unwrap_or_default();
-                relay.note_replay(frames.as_ref().map(Vec::len));
-                member.deliver_replay(frames.unwrap_or_default());
+                let frames = match got {
+                    Ok(Some(missed)) => relay.note_replay(missed),
+                    _ => Vec::new(),
+                };
+                member.deliver_replay(frames);
             });
         }
     }
 
-    fn note_replay(&self, n: Option<usize>) {
-        if let Some(n) = n {
-            add(&self.counters.replays, 1);
-            add(&self.counters.replayed, n as u64);
+    /// Counts a replay, and what of it is cut; its frames, the cut's marker first.
+    fn note_replay(&self, missed: replay::Missed) -> Vec<Frame> {
+        add(&self.counters.replays, 1);
+        add(&self.counters.replayed, missed.frames.len() as u64);
+        if let Some(cut) = &missed.cut {
+            add(&self.counters.replay_cut, cut.count);
         }
+        missed.into_frames()
     }
 
     /// A client's message to its room: to this instance's members now, to the others through
@@ -345,6 +353,7 @@ impl Relay {
         if let Some(mem) = &self.memory {
             mem.set_cursor(room, id, seq);
         } else if let Some(redis) = &self.redis {
+            redis.note_left(room, client.last_seq);
             redis.enqueue(fanout::Op::Cursor {
                 room: room.clone(),
                 id: id.clone(),
@@ -371,6 +380,7 @@ impl Relay {
             replays: get(&c.replays),
             replayed: get(&c.replayed),
             replay_failures: get(&c.replay_failures),
+            replay_cut: get(&c.replay_cut),
         }
     }
 }
@@ -381,7 +391,7 @@ async fn redis_replay(
     id: &str,
     since: Option<u64>,
     limit: replay::Cap,
-) -> Result<Option<Vec<Frame>>, String> {
+) -> Result<Option<replay::Missed>, String> {
     let Some(redis) = &relay.redis else {
         return Ok(None);
     };

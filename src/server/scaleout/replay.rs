@@ -101,30 +101,80 @@ impl Memory {
         }
     }
 
-    /// What the client missed, oldest first, within `limit` bytes (the newest kept); `None`
-    /// for a client never seen and with no `since`.
+    /// What the client missed, oldest first, within `limit` (the newest kept), and what of
+    /// it is cut; `None` for a client never seen and with no `since`.
     pub fn missed(
         &self,
         room: &Arc<str>,
         id: &str,
         since: Option<u64>,
         limit: Cap,
-    ) -> Option<Vec<Frame>> {
+    ) -> Option<Missed> {
         let g = lock(&self.inner);
         let after = since.or_else(|| {
             g.cursors
                 .get(&(room.clone(), id.to_string()))
                 .map(|(s, _)| *s)
         })?;
-        let entries = g.rooms.get(room).map(|l| &l.entries);
-        let mut frames: Vec<Frame> = entries
+        let log = g.rooms.get(room);
+        let frames = log
+            .map(|l| &l.entries)
             .into_iter()
             .flatten()
             .filter(|(seq, _, _)| *seq > after)
             .map(|(seq, kind, p)| frame_for(*kind, p, None, Mark::Replayed(*seq)))
             .collect();
+        Some(Missed::new(frames, after, log.map_or(0, |l| l.next), limit))
+    }
+}
+
+/// A replay: the frames to send, oldest first, and the numbers of those the client missed
+/// that it will not get (the log kept only N, or the client's queue holds only so many).
+#[derive(Debug, Default)]
+pub(super) struct Missed {
+    pub frames: Vec<Frame>,
+    pub cut: Option<Cut>,
+}
+
+/// Messages `from..=to` of the room were missed and cannot be replayed: `count` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Cut {
+    pub from: u64,
+    pub to: u64,
+    pub count: u64,
+}
+
+impl Cut {
+    /// The marker message that goes before the replay: `[replay cut=K from=A to=B] `.
+    pub fn frame(&self) -> Frame {
+        let text = format!(
+            "[replay cut={} from={} to={}] ",
+            self.count, self.from, self.to
+        );
+        frame_for(DataKind::Text, text.as_bytes(), None, Mark::None)
+    }
+}
+
+impl Missed {
+    /// `frames`: what the log holds after `after` (consecutive numbers, up to `latest`, the
+    /// room's last); what is older than they are was trimmed from the log.
+    fn new(mut frames: Vec<Frame>, after: u64, latest: u64, limit: Cap) -> Missed {
         trim_to(&mut frames, limit);
-        Some(frames)
+        let first_kept = frames.first().map_or(latest.saturating_add(1), |f| f.seq);
+        let cut = (first_kept > after.saturating_add(1)).then(|| Cut {
+            from: after + 1,
+            to: first_kept - 1,
+            count: first_kept - 1 - after,
+        });
+        Missed { frames, cut }
+    }
+
+    /// The frames as they go to the client: the cut's marker first.
+    pub fn into_frames(self) -> Vec<Frame> {
+        match self.cut {
+            Some(c) => std::iter::once(c.frame()).chain(self.frames).collect(),
+            None => self.frames,
+        }
     }
 }
 
@@ -136,7 +186,7 @@ pub(super) struct Cap {
 }
 
 /// Drops the oldest until the rest fit.
-fn trim_to(frames: &mut Vec<Frame>, limit: Cap) {
+pub(super) fn trim_to(frames: &mut Vec<Frame>, limit: Cap) {
     let mut total: usize = frames.iter().map(|f| f.wire.len()).sum();
     let mut cut = 0;
     while (total > limit.bytes || frames.len() - cut > limit.frames) && cut < frames.len() {
@@ -154,7 +204,7 @@ pub(super) async fn from_redis(
     since: Option<u64>,
     keep: usize,
     limit: Cap,
-) -> Result<Option<Vec<Frame>>, String> {
+) -> Result<Option<Missed>, String> {
     let after = match since {
         Some(s) => s,
         None => {
@@ -169,7 +219,13 @@ pub(super) async fn from_redis(
             }
         }
     };
-    let raw: Vec<Vec<u8>> = redis::cmd("LRANGE")
+    // The room's number and its log as of one instant (MULTI), so that what the log no
+    // longer holds is known exactly.
+    let (latest, raw): (Option<u64>, Vec<Vec<u8>>) = redis::pipe()
+        .atomic()
+        .cmd("GET")
+        .arg(Keys::seq(room))
+        .cmd("LRANGE")
         .arg(Keys::log(room))
         .arg(-(keep.max(1) as i64))
         .arg(-1)
@@ -183,8 +239,7 @@ pub(super) async fn from_redis(
         .map(|e| frame_for(e.kind, e.payload, None, Mark::Replayed(e.seq)))
         .collect();
     frames.sort_by_key(|f| f.seq);
-    trim_to(&mut frames, limit);
-    Ok(Some(frames))
+    Ok(Some(Missed::new(frames, after, latest.unwrap_or(0), limit)))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -221,7 +276,7 @@ mod tests {
         m.set_cursor(&room, "ann", Some(3));
         let seqs = |id: &str, since, cap| -> Vec<u64> {
             let got = m.missed(&room, id, since, cap).unwrap();
-            got.iter().map(|f| f.seq).collect()
+            got.frames.iter().map(|f| f.seq).collect()
         };
         assert_eq!(seqs("ann", None, ALL), [4, 5]);
         assert_eq!(
@@ -244,6 +299,50 @@ mod tests {
         m.set_cursor(&room, "bob", None);
         m.push(&room, DataKind::Text, b"6");
         assert_eq!(seqs("bob", None, ALL), [6]);
+    }
+
+    #[test]
+    fn what_the_log_or_the_queue_cannot_hold_is_cut_and_said_first() {
+        let m = memory(3, 1 << 20);
+        let room: Arc<str> = Arc::from("/r");
+        for i in 1..=8u8 {
+            m.push(&room, DataKind::Text, &[b'0' + i]);
+        }
+        // After 2: 3, 4 and 5 were trimmed from the log (it keeps 6, 7, 8).
+        let got = m.missed(&room, "ann", Some(2), ALL).unwrap();
+        let cut = Cut {
+            from: 3,
+            to: 5,
+            count: 3,
+        };
+        assert_eq!(got.cut, Some(cut));
+        let frames = got.into_frames();
+        assert_eq!(&frames[0].wire[2..], b"[replay cut=3 from=3 to=5] ");
+        assert_eq!(frames[0].seq, 0, "the marker is not a message of the room");
+        assert_eq!(
+            frames[1..].iter().map(|f| f.seq).collect::<Vec<_>>(),
+            [6, 7, 8]
+        );
+        // The queue takes 2: 6 goes too.
+        let two = Cap {
+            frames: 2,
+            bytes: 1 << 20,
+        };
+        let got = m.missed(&room, "ann", Some(2), two).unwrap();
+        assert_eq!(got.cut.map(|c| (c.from, c.to, c.count)), Some((3, 6, 4)));
+        // Nothing missed beyond the log: no cut, no marker.
+        let got = m.missed(&room, "ann", Some(5), ALL).unwrap();
+        assert_eq!((got.cut, got.frames.len()), (None, 3));
+        // Every kept message cut by a byte bound smaller than one: the cut runs to the latest.
+        let tiny = Cap {
+            frames: 9,
+            bytes: 1,
+        };
+        let got = m.missed(&room, "ann", Some(6), tiny).unwrap();
+        assert_eq!(got.cut.map(|c| (c.from, c.to, c.count)), Some((7, 8, 2)));
+        assert!(got.frames.is_empty());
+        // A cursor beyond the room's numbers (its log expired and started again): no cut.
+        assert_eq!(m.missed(&room, "ann", Some(50), ALL).unwrap().cut, None);
     }
 
     #[test]

@@ -713,7 +713,31 @@ fn echo_server_event(ty: &str, v: &Value) -> Result<(), String> {
                     ("corrupted", J::Int),
                 ],
             )
-            .map_err(|e| format!("injected: {e}"))
+            .map_err(|e| format!("injected: {e}"))?;
+            // With --redis or --replay.
+            match v.get("scale") {
+                None => Ok(()),
+                Some(scale) => need(
+                    scale,
+                    &[
+                        ("redis", J::Bool),
+                        ("rtt_samples", J::Int),
+                        ("rtt_avg", J::Num),
+                        ("rtt_max", J::Num),
+                        ("outages", J::Int),
+                        ("published", J::Int),
+                        ("publish_failures", J::Int),
+                        ("received", J::Int),
+                        ("stored", J::Int),
+                        ("store_failures", J::Int),
+                        ("replays", J::Int),
+                        ("replayed", J::Int),
+                        ("replay_failures", J::Int),
+                        ("replay_cut", J::Int),
+                    ],
+                )
+                .map_err(|e| format!("scale: {e}")),
+            }
         }
         other => unreachable!("{other} is in Schema::EchoServer.types() without a rule"),
     }
@@ -1012,7 +1036,11 @@ fn samples(schema: Schema) -> Vec<Value> {
             json!({"type": "summary", "ts": 3.1, "connections": 2, "peak_connections": 2,
                 "messages_in": 1, "messages_out": 1, "bytes_in": 3, "bytes_out": 3, "rejected": 0,
                 "events_dropped": 0,
-                "injected": {"dropped": 0, "duplicated": 0, "reordered": 0, "corrupted": 0}}),
+                "injected": {"dropped": 0, "duplicated": 0, "reordered": 0, "corrupted": 0},
+                "scale": {"redis": true, "rtt_samples": 3, "rtt_avg": 0.0002, "rtt_max": 0.0004,
+                    "outages": 0, "published": 1, "publish_failures": 0, "received": 0,
+                    "stored": 1, "store_failures": 0, "replays": 1, "replayed": 3,
+                    "replay_failures": 0, "replay_cut": 2}}),
         ],
     }
 }
@@ -1029,7 +1057,7 @@ fn mistyped(v: &Value) -> Value {
 
 #[test]
 fn schema_accepts_every_documented_event_and_rejects_broken_ones() {
-    let optional_fields = ["status", "body", "tls_cert", "sha256", "resent"];
+    let optional_fields = ["status", "body", "tls_cert", "sha256", "resent", "scale"];
     for schema in [Schema::Connect, Schema::Ping, Schema::EchoServer] {
         let samples = samples(schema);
         let mut types: Vec<&str> = samples

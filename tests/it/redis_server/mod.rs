@@ -67,6 +67,9 @@ impl Instance {
             .into_iter()
             .find(|v| v["type"] == "summary")
             .unwrap_or_else(|| panic!("no summary\n{}", self.proc.dump()));
+        if let Err(why) = common::Schema::EchoServer.check(&summary) {
+            panic!("the summary breaks the schema: {why}\n{summary}");
+        }
         (summary["scale"].clone(), self.proc)
     }
 }
@@ -553,6 +556,81 @@ fn a_stopping_instance_writes_its_clients_cursors_before_it_exits() {
 #[test]
 fn a_message_read_after_the_shutdowns_close_is_stored_for_replay() {
     use std::io::{Read, Write};
+/// bob gets "before", leaves, misses 5 messages and comes back through `back`: first the
+/// marker of what was cut, then the `kept` newest of the 5 as replayed, then live traffic.
+async fn miss_five_keep_some(
+    send_to: &str,
+    first: &str,
+    back: &str,
+    kept: u64,
+    settled: impl FnOnce(),
+) {
+    let mut sender = join(send_to).await;
+    let mut bob = join(first).await;
+    send(&mut sender, "before").await;
+    let seen = unmark(&next(&mut bob).await).0.expect("a seq");
+    assert_eq!(unmark(&next(&mut sender).await).2, "before");
+    bob.close(None).await.unwrap();
+    drop(bob);
+    settled();
+    for i in 1..=5 {
+        send(&mut sender, &format!("missed {i}")).await;
+        assert_eq!(unmark(&next(&mut sender).await).2, format!("missed {i}"));
+    }
+    let mut bob = join(back).await;
+    let cut = 5 - kept;
+    assert_eq!(
+        next(&mut bob).await,
+        format!("[replay cut={cut} from={} to={}] ", seen + 1, seen + cut),
+        "the cut is said before the replay"
+    );
+    for i in cut + 1..=5 {
+        assert_eq!(
+            unmark(&next(&mut bob).await),
+            (Some(seen + i), true, format!("missed {i}"))
+        );
+    }
+    send(&mut sender, "live").await;
+    assert_eq!(
+        unmark(&next(&mut bob).await),
+        (Some(seen + 6), false, "live".into())
+    );
+    quiet(&mut bob).await;
+}
+
+#[test]
+fn missed_messages_beyond_the_log_or_the_queue_are_counted_and_said_before_the_replay() {
+    // The log keeps 3 (`--replay 3`); then the queue takes 2 (half of `--broadcast-queue 4`).
+    for (args, kept) in [
+        (&["--replay", "3"][..], 3),
+        (&["--replay", "100", "--broadcast-queue", "4"][..], 2),
+    ] {
+        let one = Instance::start(args);
+        rt().block_on(async {
+            let base = one.url("/cut");
+            miss_five_keep_some(
+                &format!("{base}?user=ann"),
+                &format!("{base}?user=bob"),
+                &format!("{base}?user=bob"),
+                kept,
+                || {
+                    one.proc.wait_event("closed", WAIT);
+                },
+            )
+            .await;
+        });
+        let (scale, proc) = one.stop();
+        assert_eq!(
+            (scale["replayed"].as_u64(), scale["replay_cut"].as_u64()),
+            (Some(kept), Some(5 - kept)),
+            "{args:?}\n{}",
+            proc.dump()
+        );
+    }
+}
+
+#[test]
+fn missed_messages_beyond_the_redis_log_are_counted_and_said_on_another_instance() {
     if !common::require_peer("redis") {
         return;
     }
@@ -602,4 +680,117 @@ fn a_message_read_after_the_shutdowns_close_is_stored_for_replay() {
     assert_eq!(scale["stored"], 1, "{scale}");
     let log = redis.cli(&["LRANGE", "wsbeat:room:/s:log", "0", "-1"]);
     assert!(log.ends_with("after 1001"), "{log}");
+    let a = Instance::start(&["--redis", &url, "--replay", "3"]);
+    let b = Instance::start(&["--redis", &url, "--replay", "3"]);
+    await_subscribers(&redis, 2);
+    rt().block_on(async {
+        let (on_a, on_b) = (a.url("/cut"), b.url("/cut"));
+        miss_five_keep_some(
+            &format!("{on_a}?user=ann"),
+            &format!("{on_b}?user=bob"),
+            &format!("{on_a}?user=bob"),
+            3,
+            || {
+                common::poll_until(WAIT, || {
+                    (redis.cli(&["EXISTS", "wsbeat:room:/cut:last:bob"]) == "1").then_some(())
+                })
+                .expect("bob's cursor stored");
+            },
+        )
+        .await;
+    });
+    let (sa, _) = a.stop();
+    let (sb, _) = b.stop();
+    assert_eq!(
+        (sa["replayed"].as_u64(), sa["replay_cut"].as_u64()),
+        (Some(3), Some(2)),
+        "{sa}"
+    );
+    assert_eq!(sb["replay_cut"], 0, "{sb}");
+}
+
+#[test]
+fn what_a_lost_subscription_missed_is_given_after_it_and_what_the_log_lost_is_counted() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    // B connects as a user whose right to the channel pattern is taken away and given back:
+    // Redis then ends B's subscription and refuses a new one, while B's commands (and its
+    // PUBLISH to the room's own channel) still work.
+    redis.cli(&[
+        "ACL", "SETUSER", "bee", "on", ">bee-pw", "~*", "&*", "+@all",
+    ]);
+    let url = redis.url();
+    let bee = url.replace("redis://", "redis://bee:bee-pw@");
+    let a = Instance::start(&["--redis", &url, "--replay", "3"]);
+    let b = Instance::start(&["--redis", &bee, "--replay", "3"]);
+    await_subscribers(&redis, 2);
+    rt().block_on(async {
+        let mut sender = join(&a.url("/sub?user=ann")).await;
+        let mut stay = join(&b.url("/sub")).await;
+        let mut lee = join(&b.url("/sub?user=lee")).await;
+        send(&mut sender, "one").await;
+        for c in [&mut stay, &mut lee, &mut sender] {
+            assert_eq!(unmark(&next(c).await), (Some(1), false, "one".into()));
+        }
+        redis.cli(&[
+            "ACL",
+            "SETUSER",
+            "bee",
+            "resetchannels",
+            "&wsbeat:chan:/sub",
+        ]);
+        await_subscribers(&redis, 1);
+        // 2 and 3 from A are missed on B; 4 is B's own; lee leaves after it.
+        for m in ["m1", "m2"] {
+            send(&mut sender, m).await;
+            assert_eq!(unmark(&next(&mut sender).await).2, m);
+        }
+        send(&mut lee, "mine").await;
+        for c in [&mut stay, &mut lee, &mut sender] {
+            assert_eq!(unmark(&next(c).await), (Some(4), false, "mine".into()));
+        }
+        lee.close(None).await.unwrap();
+        drop(lee);
+        common::poll_until(WAIT, || {
+            (redis.cli(&["GET", "wsbeat:room:/sub:last:lee"]) == "4").then_some(())
+        })
+        .expect("lee's cursor stored");
+        for m in ["m3", "m4", "m5"] {
+            send(&mut sender, m).await;
+            assert_eq!(unmark(&next(&mut sender).await).2, m);
+        }
+        quiet(&mut stay).await;
+        redis.cli(&["ACL", "SETUSER", "bee", "allchannels"]);
+        // The log kept 5, 6 and 7 (m3..m5); of 2..4, 2 and 3 are cut (4 was B's own).
+        assert_eq!(next(&mut stay).await, "[replay cut=2 from=2 to=4] ");
+        for (seq, m) in [(5, "m3"), (6, "m4"), (7, "m5")] {
+            assert_eq!(unmark(&next(&mut stay).await), (Some(seq), true, m.into()));
+        }
+        await_subscribers(&redis, 2);
+        send(&mut sender, "live").await;
+        assert_eq!(
+            unmark(&next(&mut stay).await),
+            (Some(8), false, "live".into())
+        );
+        quiet(&mut stay).await;
+        // The room's number expires (no traffic for --replay-ttl): it starts again at 1, and
+        // B, which has seen 8, still delivers it.
+        redis.cli(&["DEL", "wsbeat:room:/sub:seq"]);
+        send(&mut sender, "again").await;
+        assert_eq!(
+            unmark(&next(&mut stay).await),
+            (Some(1), false, "again".into())
+        );
+    });
+    let (sb, proc) = b.stop();
+    assert_eq!(
+        (sb["replay_cut"].as_u64(), sb["replayed"].as_u64()),
+        (Some(4), Some(3)),
+        "2 cut for the client still there, 2 for lee who left meanwhile\n{}",
+        proc.dump()
+    );
+    assert_eq!(sb["received"], 3, "one, live and again came live: {sb}");
+    a.stop();
 }
