@@ -136,13 +136,14 @@ pub fn render(r: &Report, color: bool) -> String {
         m.duplicated,
         m.reordered
     );
-    if m.server_replayed + m.unstored + m.others > 0 {
+    if m.server_replayed + m.unstored + m.others + m.server_cut > 0 {
         let _ = writeln!(
             o,
-            "{}       {} replayed by the server, {} it could not store, {} of other connections in the room",
+            "{}       {} replayed by the server, {} it could not store, {} it no longer had, {} of other connections in the room",
             head("server"),
             m.server_replayed,
             m.unstored,
+            m.server_cut,
             m.others
         );
     }

@@ -55,6 +55,8 @@ pub enum Ev {
     ServerReplayed,
     /// `--server-replay`: a message the server marked as not stored (also counted as what it is).
     Unstored,
+    /// `--server-replay`: the server said this many missed messages are gone (`[replay cut=K …]`).
+    ServerCut(u64),
     /// An echo of ours; `rtt` is only read for intact ones.
     Echo {
         rtt: Duration,
@@ -259,6 +261,7 @@ impl Stats {
             }
             Ev::ServerReplayed => self.messages.server_replayed += 1,
             Ev::Unstored => self.messages.unstored += 1,
+            Ev::ServerCut(k) => self.messages.server_cut += k,
             Ev::Echo {
                 rtt,
                 order,
@@ -606,17 +609,20 @@ mod tests {
             wire: 54,
         });
         s.apply(Ev::Unstored);
+        s.apply(Ev::ServerCut(3));
         s.apply(Ev::Others { len: 51, wire: 53 });
         let mut r = s.report(vec![], false, None);
         let m = &r.messages;
         assert_eq!((m.sent, m.received, m.echoed), (1, 2, 1));
         assert_eq!((m.server_replayed, m.unstored, m.others), (1, 1, 1));
+        assert_eq!(m.server_cut, 3);
         assert_eq!(m.lost(), 0, "another connection's message is no loss");
         assert_eq!(r.bytes.received_payload, 103);
         let one = r.clone();
         r.merge(&one).unwrap();
         let m = &r.messages;
         assert_eq!((m.server_replayed, m.unstored, m.others), (2, 2, 2));
+        assert_eq!(m.server_cut, 6);
         assert_eq!(m.received, 4);
     }
 

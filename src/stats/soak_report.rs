@@ -122,6 +122,10 @@ pub struct Messages {
     /// a replay); also counted as what they are.
     #[serde(default)]
     pub unstored: u64,
+    /// `--server-replay`: missed messages the server said it no longer had
+    /// (`[replay cut=K …]`, the K summed); what was this run's own is also missing.
+    #[serde(default)]
+    pub server_cut: u64,
     /// `--server-replay`: intact messages of other connections in a shared broadcast room;
     /// part of `received`, not echoes, not loss.
     #[serde(default)]
@@ -178,6 +182,7 @@ impl Messages {
         self.unconfirmed_bytes += o.unconfirmed_bytes;
         self.server_replayed += o.server_replayed;
         self.unstored += o.unstored;
+        self.server_cut += o.server_cut;
         self.others += o.others;
     }
 }

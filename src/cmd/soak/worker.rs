@@ -657,6 +657,7 @@ impl Worker {
                     match mark {
                         server_mark::Mark::Replayed(_) => self.ev(Ev::ServerReplayed),
                         server_mark::Mark::Unstored => self.ev(Ev::Unstored),
+                        server_mark::Mark::Cut { cut, .. } => self.ev(Ev::ServerCut(cut)),
                         server_mark::Mark::Live(_) => {}
                     }
                 }

@@ -139,15 +139,16 @@ fn summary(r: &Report) -> String {
         ),
         (
             "messages",
-            if m.server_replayed + m.unstored + m.others > 0 {
+            if m.server_replayed + m.unstored + m.others + m.server_cut > 0 {
                 format!(
-                    "{} sent ({} replayed), {} received, {} echoed; from the server's replay {}, unstored {}, of other connections {}",
+                    "{} sent ({} replayed), {} received, {} echoed; from the server's replay {}, unstored {}, cut by it {}, of other connections {}",
                     m.sent,
                     m.replayed,
                     m.received,
                     m.echoed,
                     m.server_replayed,
                     m.unstored,
+                    m.server_cut,
                     m.others
                 )
             } else {

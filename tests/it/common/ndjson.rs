@@ -851,6 +851,7 @@ pub fn check_soak_report(r: &Value) -> Result<(), String> {
             "unconfirmed_bytes",
             "server_replayed",
             "unstored",
+            "server_cut",
             "others",
         ]),
     )
@@ -1130,7 +1131,7 @@ fn soak_report_check_accepts_a_report_and_rejects_broken_ones() {
         "messages": {"sent": 2, "received": 2, "echoed": 2, "replayed": 0, "missing": 0,
             "duplicated": 0, "reordered": 0, "corrupted": 0, "dropped": 0, "unsent": 0,
             "lost_in_flight": 0, "unconfirmed": 0, "unconfirmed_bytes": 0,
-            "server_replayed": 0, "unstored": 0, "others": 0},
+            "server_replayed": 0, "unstored": 0, "server_cut": 0, "others": 0},
         "heartbeats": {"sent": 0, "answered": 0, "timeouts": 0},
         "latency": {"echo": latency, "heartbeat": latency, "connect": latency,
             "reconnect": latency},

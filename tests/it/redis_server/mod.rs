@@ -550,12 +550,6 @@ fn a_stopping_instance_writes_its_clients_cursors_before_it_exits() {
     assert_eq!(redis.cli(&["GET", "wsbeat:room:/s:last:eve"]), "1");
 }
 
-/// A message the client sent before it saw the server's 1001 (a graceful shutdown) is read
-/// during the closing handshake and stored for replay, not dropped unread. By hand on a raw
-/// socket: the frame goes out only after the server's Close has arrived.
-#[test]
-fn a_message_read_after_the_shutdowns_close_is_stored_for_replay() {
-    use std::io::{Read, Write};
 /// bob gets "before", leaves, misses 5 messages and comes back through `back`: first the
 /// marker of what was cut, then the `kept` newest of the 5 as replayed, then live traffic.
 async fn miss_five_keep_some(
@@ -636,50 +630,6 @@ fn missed_messages_beyond_the_redis_log_are_counted_and_said_on_another_instance
     }
     let redis = RedisServer::start();
     let url = redis.url();
-    let a = Instance::start(&["--redis", &url, "--replay", "10"]);
-    let mut tcp = std::net::TcpStream::connect(&a.addr).unwrap();
-    tcp.set_read_timeout(Some(WAIT)).unwrap();
-    tcp.write_all(&common::frames::upgrade_request("/s?user=eve"))
-        .unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let n = tcp.read(&mut chunk).expect("the 101");
-        assert!(n > 0, "closed before the 101");
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    assert!(buf.starts_with(b"HTTP/1.1 101"), "{buf:?}");
-    buf.drain(..head_end);
-    a.proc.signal(libc::SIGTERM);
-    let close = loop {
-        if let Some((got, _)) = common::frames::parse_server_frame(&buf) {
-            break got;
-        }
-        let n = tcp.read(&mut chunk).expect("the server's Close");
-        assert!(n > 0, "closed before its Close");
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    assert_eq!((close.1, &close.2[..2]), (0x8, &1001u16.to_be_bytes()[..]));
-    tcp.write_all(&common::frames::frame(true, 0x1, b"after 1001"))
-        .unwrap();
-    tcp.write_all(&common::frames::frame(true, 0x8, &1000u16.to_be_bytes()))
-        .unwrap();
-    // The server closes the TCP connection once the handshake is done.
-    while tcp.read(&mut chunk).map(|n| n > 0).unwrap_or(false) {}
-    let mut proc = a.proc;
-    assert!(proc.finish(WAIT).success(), "{}", proc.dump());
-    let summary = proc
-        .events()
-        .into_iter()
-        .find(|v| v["type"] == "summary")
-        .unwrap_or_else(|| panic!("no summary\n{}", proc.dump()));
-    let scale = &summary["scale"];
-    assert_eq!(scale["stored"], 1, "{scale}");
-    let log = redis.cli(&["LRANGE", "wsbeat:room:/s:log", "0", "-1"]);
-    assert!(log.ends_with("after 1001"), "{log}");
     let a = Instance::start(&["--redis", &url, "--replay", "3"]);
     let b = Instance::start(&["--redis", &url, "--replay", "3"]);
     await_subscribers(&redis, 2);
@@ -793,4 +743,61 @@ fn what_a_lost_subscription_missed_is_given_after_it_and_what_the_log_lost_is_co
     );
     assert_eq!(sb["received"], 3, "one, live and again came live: {sb}");
     a.stop();
+}
+
+/// A message the client sent before it saw the server's 1001 (a graceful shutdown) is read
+/// during the closing handshake and stored for replay, not dropped unread. By hand on a raw
+/// socket: the frame goes out only after the server's Close has arrived.
+#[test]
+fn a_message_read_after_the_shutdowns_close_is_stored_for_replay() {
+    use std::io::{Read, Write};
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::start(&["--redis", &url, "--replay", "10"]);
+    let mut tcp = std::net::TcpStream::connect(&a.addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.write_all(&common::frames::upgrade_request("/s?user=eve"))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = tcp.read(&mut chunk).expect("the 101");
+        assert!(n > 0, "closed before the 101");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    assert!(buf.starts_with(b"HTTP/1.1 101"), "{buf:?}");
+    buf.drain(..head_end);
+    a.proc.signal(libc::SIGTERM);
+    let close = loop {
+        if let Some((got, _)) = common::frames::parse_server_frame(&buf) {
+            break got;
+        }
+        let n = tcp.read(&mut chunk).expect("the server's Close");
+        assert!(n > 0, "closed before its Close");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    assert_eq!((close.1, &close.2[..2]), (0x8, &1001u16.to_be_bytes()[..]));
+    tcp.write_all(&common::frames::frame(true, 0x1, b"after 1001"))
+        .unwrap();
+    tcp.write_all(&common::frames::frame(true, 0x8, &1000u16.to_be_bytes()))
+        .unwrap();
+    // The server closes the TCP connection once the handshake is done.
+    while tcp.read(&mut chunk).map(|n| n > 0).unwrap_or(false) {}
+    let mut proc = a.proc;
+    assert!(proc.finish(WAIT).success(), "{}", proc.dump());
+    let summary = proc
+        .events()
+        .into_iter()
+        .find(|v| v["type"] == "summary")
+        .unwrap_or_else(|| panic!("no summary\n{}", proc.dump()));
+    let scale = &summary["scale"];
+    assert_eq!(scale["stored"], 1, "{scale}");
+    let log = redis.cli(&["LRANGE", "wsbeat:room:/s:log", "0", "-1"]);
+    assert!(log.ends_with("after 1001"), "{log}");
 }

@@ -20,11 +20,11 @@ const WAIT: Duration = Duration::from_secs(10);
 /// Soak connections, each in a room of its own with a client id of its own.
 const CONNS: u64 = 4;
 
-fn server(port: u16, replay: &[&str]) -> Proc {
+fn server(port: u16, keep: &str, replay: &[&str]) -> Proc {
     let mut cmd = common::wsbeat();
     cmd.args(["echo-server", "--json", "-v", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
-        .args(["--broadcast", "--replay", "100", "--delay", "1s"])
+        .args(["--broadcast", "--replay", keep, "--delay", "1s"])
         .args(replay);
     let proc = Proc::spawn("echo-server", &mut cmd);
     proc.wait_event("listening", START);
@@ -44,9 +44,13 @@ fn n(v: &Value, path: &str) -> u64 {
 /// started with `replay`; once every connection has had messages read by the server, the
 /// server is stopped with SIGTERM and started again on the same port. Soak's report and the
 /// first server's summary.
-fn soak_across_a_graceful_restart(replay: &[&str], dir: &Path) -> (Value, Value, String) {
+fn soak_across_a_graceful_restart(
+    keep: &str,
+    replay: &[&str],
+    dir: &Path,
+) -> (Value, Value, String) {
     let port = common::free_port();
-    let mut first = server(port, replay);
+    let mut first = server(port, keep, replay);
     let file = dir.join("soak.json");
     let mut cmd = common::wsbeat();
     cmd.arg("soak")
@@ -83,7 +87,7 @@ fn soak_across_a_graceful_restart(replay: &[&str], dir: &Path) -> (Value, Value,
         .into_iter()
         .find(|v| v["type"] == "summary")
         .unwrap_or_else(|| panic!("no summary\n{}", first.dump()));
-    let _again = server(port, replay);
+    let _again = server(port, keep, replay);
     let status = soak.finish(Duration::from_secs(30));
     let dump = soak.dump();
     assert!(status.success(), "{dump}");
@@ -99,7 +103,8 @@ fn soak_without_a_buffer_misses_nothing_across_a_restart_through_the_servers_rep
     }
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let (r, first, dump) = soak_across_a_graceful_restart(&["--redis", &redis.url()], dir.path());
+    let (r, first, dump) =
+        soak_across_a_graceful_restart("100", &["--redis", &redis.url()], dir.path());
     let ctx = || format!("{r:#}\nfirst server: {first:#}\n{dump}");
     let m = &r["messages"];
     for zero in [
@@ -129,12 +134,35 @@ fn soak_without_a_buffer_misses_nothing_across_a_restart_through_the_servers_rep
     assert_eq!(n(m, "unstored"), 0, "{}", ctx());
 }
 
+/// The same with a log of 5 per room: about 20 per connection were in flight at the
+/// restart, so the replay starts with `[replay cut=K …]` and gives the last 5. What soak
+/// misses is exactly what the server said it cut.
+#[test]
+fn what_the_servers_replay_cuts_is_what_soak_misses() {
+    if !common::require_peer("redis") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, first, dump) =
+        soak_across_a_graceful_restart("5", &["--redis", &redis.url()], dir.path());
+    let ctx = || format!("{r:#}\nfirst server: {first:#}\n{dump}");
+    let m = &r["messages"];
+    assert!(n(m, "server_cut") >= CONNS, "{}", ctx());
+    assert_eq!(n(m, "missing"), n(m, "server_cut"), "{}", ctx());
+    assert_eq!(n(m, "echoed") + n(m, "missing"), n(m, "sent"), "{}", ctx());
+    assert!(n(m, "server_replayed") >= CONNS, "{}", ctx());
+    for zero in ["corrupted", "duplicated", "others", "lost_in_flight"] {
+        assert_eq!(n(m, zero), 0, "{zero}: {}", ctx());
+    }
+}
+
 /// The control: the same with the replay kept in the first server's memory. What it held at
 /// the SIGTERM is gone with it, and soak, with no buffer of its own, says so: missing.
 #[test]
 fn without_redis_the_messages_in_flight_at_a_restart_are_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let (r, first, dump) = soak_across_a_graceful_restart(&[], dir.path());
+    let (r, first, dump) = soak_across_a_graceful_restart("100", &[], dir.path());
     let ctx = || format!("{r:#}\nfirst server: {first:#}\n{dump}");
     let m = &r["messages"];
     assert!(n(&r, "connections.reconnects") >= CONNS, "{}", ctx());
@@ -153,7 +181,7 @@ fn without_redis_the_messages_in_flight_at_a_restart_are_missing() {
 #[test]
 fn connections_sharing_a_room_count_each_others_messages_as_others() {
     let port = common::free_port();
-    let mut server = server(port, &[]);
+    let mut server = server(port, "100", &[]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("soak.json");
     let mut cmd = common::wsbeat();
