@@ -2,7 +2,8 @@
 //! (`proto::endpoint`), for both roles, TLS or not. `connect` (scripted and interactive),
 //! `ping` and soak's workers drive it with `recv`/`send`; the echo server drives the same
 //! type through `poll_process`, which decodes a whole read at once and writes the replies
-//! straight from a scratch buffer.
+//! straight from a scratch buffer (and reads the rest of a big frame straight into its
+//! message).
 //!
 //! Written for many mostly idle connections: at 10,000 connections, what each one holds is the
 //! budget. A connection keeps the socket, the endpoint (its decoder holds no buffer while
@@ -31,15 +32,17 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-/// Bytes read from a socket at a time, into the per-thread scratch buffer.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from a socket at a time, into the per-thread scratch buffer. Big enough that
+/// pipelined big messages mostly lie whole in one read and are echoed from it without a copy
+/// (only the one cut by the read's end is assembled); a read returns only what the socket had.
+const READ_CHUNK: usize = 256 * 1024;
 /// A frame with at least this much payload still to come is read straight into its message
 /// (`poll_read_direct`); below it, one read through the scratch buffer costs less than an extra
 /// read at the frame's end.
 const DIRECT_MIN: usize = 16 * 1024;
-/// Bytes read straight into a message at a time (as `READ_CHUNK`: the kernel hands out no
-/// more at once on loopback, and a stream that initializes its read buffer first does so for
-/// no more than this).
+/// Bytes read straight into a message at a time: the most a read returns is what the
+/// socket holds, and a stream that initializes the room before it reads (none of ours
+/// does) does so for no more than this.
 const DIRECT_MAX: usize = 256 * 1024;
 /// A scratch output buffer that grew past this (a huge echo) is given back afterwards.
 const SCRATCH_KEEP: usize = 256 * 1024;

@@ -8,6 +8,9 @@
 //! header bytes inline, the unfinished message (only while one is in flight) and an unfinished
 //! control frame (at most 125 bytes, rare). A complete single-frame message is unmasked in
 //! place and handed out as a borrowed slice, so the small-message echo path allocates nothing.
+//! A message split across reads is unmasked as it is copied into its buffer, and the rest of
+//! a big frame can be read straight into that buffer (`direct_room`, `direct_filled`), so that
+//! its bytes are neither read into a scratch buffer nor copied.
 //!
 //! Everything a peer may get wrong is checked here, with the close code RFC 6455 asks for:
 //! frames masked the wrong way for the role, RSV bits without an extension, reserved opcodes, fragmented or oversized
