@@ -2,7 +2,8 @@
 //! (`proto::endpoint`), for both roles, TLS or not. `connect` (scripted and interactive),
 //! `ping` and soak's workers drive it with `recv`/`send`; the echo server drives the same
 //! type through `poll_process`, which decodes a whole read at once and writes the replies
-//! straight from a scratch buffer.
+//! straight from a scratch buffer (and reads the rest of a big frame straight into its
+//! message).
 //!
 //! Written for many mostly idle connections: at 10,000 connections, what each one holds is the
 //! budget. A connection keeps the socket, the endpoint (its decoder holds no buffer while
@@ -31,8 +32,18 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-/// Bytes read from a socket at a time, into the per-thread scratch buffer.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from a socket at a time, into the per-thread scratch buffer. Big enough that
+/// pipelined big messages mostly lie whole in one read and are echoed from it without a copy
+/// (only the one cut by the read's end is assembled); a read returns only what the socket had.
+const READ_CHUNK: usize = 256 * 1024;
+/// A frame with at least this much payload still to come is read straight into its message
+/// (`poll_read_direct`); below it, one read through the scratch buffer costs less than an extra
+/// read at the frame's end.
+const DIRECT_MIN: usize = 16 * 1024;
+/// Bytes read straight into a message at a time: the most a read returns is what the
+/// socket holds, and a stream that initializes the room before it reads (none of ours
+/// does) does so for no more than this.
+const DIRECT_MAX: usize = 256 * 1024;
 /// A scratch output buffer that grew past this (a huge echo) is given back afterwards.
 const SCRATCH_KEEP: usize = 256 * 1024;
 /// Reads (or items answered internally) in one poll before giving other tasks a turn: a peer
@@ -478,36 +489,99 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.pending_pos = 0;
             return Poll::Ready(Ok(true));
         }
+        if let Some(done) = self.poll_read_direct(cx, &mut f) {
+            return done;
+        }
         self.poll_read_scratch(cx, |this, cx, input, output, spans| {
-            if !this.out.is_empty() {
-                // Earlier output is still queued: new output goes behind it.
-                let mut out = Replies::copied(std::mem::take(&mut this.out));
-                feed_all(&mut this.ep, input, &mut out, &mut f);
-                this.out = out.into_parts().buf;
-                return;
-            }
-            output.clear();
-            let buf = std::mem::take(output);
-            let mut out = if this.io.is_write_vectored() {
-                Replies::over(buf, std::mem::take(spans), input)
-            } else {
-                Replies::copied(buf)
-            };
-            feed_all(&mut this.ep, input, &mut out, &mut f);
-            let mut parts = out.into_parts();
-            if parts.spans.is_empty() {
-                this.write_scratch(cx, &mut parts.buf);
-            } else {
-                this.write_replies(cx, &parts, input);
-                parts.buf.clear();
-                parts.spans.clear();
-            }
-            *output = parts.buf;
-            *spans = parts.spans;
-            if output.capacity() > SCRATCH_KEEP {
-                *output = Vec::new();
-            }
+            this.reply(cx, input, output, spans, |ep, input, out| {
+                feed_all(ep, input, out, &mut f)
+            });
         })
+    }
+
+    /// `poll_process` while a big frame is arriving: its rest is read straight into the
+    /// message at its place (`Endpoint::direct_room`), never more than the frame holds, and
+    /// unmasked there: no read buffer, no assembling copy. `None` when no such frame is in
+    /// progress.
+    fn poll_read_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: &mut impl FnMut(&mut Endpoint, Event<'_>, &mut Replies),
+    ) -> Option<Poll<io::Result<bool>>> {
+        let (msg, room) = self.ep.direct_room(DIRECT_MIN)?;
+        let from = msg.len();
+        let spare = &mut msg.spare_capacity_mut()[..room.min(DIRECT_MAX)];
+        let start = spare.as_ptr();
+        let mut rb = ReadBuf::uninit(spare);
+        match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+            Poll::Pending => return Some(Poll::Pending),
+            Poll::Ready(Err(e)) => return Some(Poll::Ready(Err(e))),
+            Poll::Ready(Ok(())) => {}
+        }
+        let n = rb.filled().len();
+        // A stream may not swap in a buffer of its own (tokio's `read_buf` checks the same).
+        assert!(
+            std::ptr::eq(rb.filled().as_ptr(), start.cast()),
+            "the stream replaced the read buffer"
+        );
+        if n == 0 {
+            return Some(Poll::Ready(Ok(false)));
+        }
+        // SAFETY: `ReadBuf` guarantees that its filled part is initialized; it is the first
+        // `n` bytes of `msg`'s spare capacity (the same address, checked just above, and at
+        // most `room` bytes long), so `msg`'s first `from + n` bytes are initialized.
+        unsafe { msg.set_len(from + n) };
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let Scratch { output, spans, .. } = &mut *scratch;
+            self.reply(cx, &mut [], output, spans, |ep, _, out| {
+                if let Some(event) = ep.direct_filled(from, out) {
+                    f(ep, event, out);
+                }
+            });
+        });
+        Some(Poll::Ready(Ok(true)))
+    }
+
+    /// What one read makes the endpoint say (`feed`), written to the socket: into the scratch
+    /// output when nothing is queued, big payloads named where they lie; only what the
+    /// socket does not take is kept.
+    fn reply(
+        &mut self,
+        cx: &mut Context<'_>,
+        input: &mut [u8],
+        output: &mut Vec<u8>,
+        spans: &mut Vec<Span>,
+        feed: impl FnOnce(&mut Endpoint, &mut [u8], &mut Replies),
+    ) {
+        if !self.out.is_empty() {
+            // Earlier output is still queued: new output goes behind it.
+            let mut out = Replies::copied(std::mem::take(&mut self.out));
+            feed(&mut self.ep, input, &mut out);
+            self.out = out.into_parts().buf;
+            return;
+        }
+        output.clear();
+        let buf = std::mem::take(output);
+        let mut out = if self.io.is_write_vectored() {
+            Replies::over(buf, std::mem::take(spans), input)
+        } else {
+            Replies::copied(buf)
+        };
+        feed(&mut self.ep, input, &mut out);
+        let mut parts = out.into_parts();
+        if parts.spans.is_empty() {
+            self.write_scratch(cx, &mut parts.buf);
+        } else {
+            self.write_replies(cx, &parts, input);
+            parts.buf.clear();
+            parts.spans.clear();
+        }
+        *output = parts.buf;
+        *spans = parts.spans;
+        if output.capacity() > SCRATCH_KEEP {
+            *output = Vec::new();
+        }
     }
 
     /// Write one read's replies, payloads named where they lie. What the socket did not

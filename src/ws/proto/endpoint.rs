@@ -262,6 +262,33 @@ impl Endpoint {
         None
     }
 
+    /// Room to read the rest of a big data frame into, at its place in the message
+    /// (`Decoder::direct_room`); only while the connection is open (after our Close, data is
+    /// dropped unread).
+    pub fn direct_room(&mut self, min: usize) -> Option<(&mut Vec<u8>, usize)> {
+        if self.state != State::Open {
+            return None;
+        }
+        self.dec.direct_room(min)
+    }
+
+    /// `feed` for the bytes appended at `from` through `direct_room`: the message when they
+    /// finished it; a violation (invalid UTF-8) fails the connection as in `feed`.
+    pub fn direct_filled(&mut self, from: usize, out: &mut Vec<u8>) -> Option<Event<'static>> {
+        match self.dec.direct_filled(from) {
+            Ok(Some(m)) => Some(Event::Message {
+                kind: m.kind,
+                payload: Payload::Owned(m.payload),
+                wire: m.wire,
+            }),
+            Ok(None) => None,
+            Err(v) => {
+                self.fail(out, v);
+                None
+            }
+        }
+    }
+
     fn check_open(&self, what: &str) -> Result<(), Error> {
         match self.state {
             State::Open => Ok(()),

@@ -8,6 +8,9 @@
 //! header bytes inline, the unfinished message (only while one is in flight) and an unfinished
 //! control frame (at most 125 bytes, rare). A complete single-frame message is unmasked in
 //! place and handed out as a borrowed slice, so the small-message echo path allocates nothing.
+//! A message split across reads is unmasked as it is copied into its buffer, and the rest of
+//! a big frame can be read straight into that buffer (`direct_room`, `direct_filled`), so that
+//! its bytes are neither read into a scratch buffer nor copied.
 //!
 //! Everything a peer may get wrong is checked here, with the close code RFC 6455 asks for:
 //! frames masked the wrong way for the role, RSV bits without an extension, reserved opcodes, fragmented or oversized
@@ -173,6 +176,14 @@ impl Ready {
             },
         }
     }
+}
+
+/// A message finished by bytes read straight into the decoder's buffer (`direct_filled`).
+#[derive(Debug)]
+pub struct Assembled {
+    pub kind: DataKind,
+    pub payload: Vec<u8>,
+    pub wire: Wire,
 }
 
 #[derive(Debug)]
@@ -368,8 +379,8 @@ impl Decoder {
                 continue;
             }
             let chunk = &mut input[range.clone()];
-            unmask_opt(chunk, frame.mask, frame.phase as usize);
             if self.msg_compressed {
+                unmask_opt(chunk, frame.mask, frame.phase as usize);
                 // Inflated as it arrives, so that the limit and UTF-8 apply to what the
                 // message really holds, as early as it is known.
                 let d = self
@@ -407,6 +418,7 @@ impl Decoder {
             }
             if finished && self.msg.is_empty() {
                 // The whole message is in this one read: hand it out where it lies.
+                unmask_opt(chunk, frame.mask, frame.phase as usize);
                 if kind == DataKind::Text && std::str::from_utf8(chunk).is_err() {
                     return Err(INVALID_UTF8);
                 }
@@ -420,17 +432,18 @@ impl Decoder {
             }
             let before = self.msg.len();
             self.reserve_message();
-            self.msg.extend_from_slice(chunk);
-            if kind == DataKind::Text {
-                self.check_utf8(before, finished)?;
+            // Unmasked as it is copied: one pass over the bytes (the read buffer keeps the
+            // masked ones; nothing reads them again).
+            match frame.mask {
+                Some(mask) => unmask_extend(&mut self.msg, chunk, mask, frame.phase as usize),
+                None => self.msg.extend_from_slice(chunk),
             }
-            if finished {
-                self.utf8_tail = 0;
+            if let Some(owned) = self.assembled(kind, before, finished)? {
                 return Ok(Some(Ready {
                     opcode: OP_TEXT,
                     kind,
                     range,
-                    owned: Some(std::mem::take(&mut self.msg)),
+                    owned: Some(owned),
                     wire,
                 }));
             }
@@ -438,6 +451,89 @@ impl Decoder {
                 return Ok(None);
             }
         }
+    }
+
+    /// After bytes of an uncompressed message were added to `msg` (from `before` on): check
+    /// them, and hand the message's payload over when `finished`.
+    fn assembled(
+        &mut self,
+        kind: DataKind,
+        before: usize,
+        finished: bool,
+    ) -> Result<Option<Vec<u8>>, Violation> {
+        if kind == DataKind::Text {
+            self.check_utf8(before, finished)?;
+        }
+        if !finished {
+            return Ok(None);
+        }
+        self.utf8_tail = 0;
+        Ok(Some(std::mem::take(&mut self.msg)))
+    }
+
+    /// Room to read the rest of a big data frame straight into, at its place in the message
+    /// (no read buffer, no copy): `msg` and how many bytes may be appended to it, which are
+    /// this frame's payload and nothing after it. `None` unless an uncompressed data frame
+    /// is in progress with at least `min` bytes to come (smaller ones are read as usual).
+    /// The caller appends raw (masked) bytes and then calls `direct_filled`.
+    pub fn direct_room(&mut self, min: usize) -> Option<(&mut Vec<u8>, usize)> {
+        let frame = self.frame?;
+        if frame.opcode >= OP_CLOSE
+            || self.discard
+            || self.msg_compressed
+            || frame.remaining < min as u64
+        {
+            return None;
+        }
+        self.reserve_message();
+        if self.msg.capacity() - self.msg.len() < min {
+            // A fragmented message past what its first frames announced, or past
+            // RESERVE_MAX: grow as the bytes come (doubling), as the copying path does.
+            self.msg.reserve(min);
+        }
+        let room = (self.msg.capacity() - self.msg.len()).min(frame.remaining as usize);
+        Some((&mut self.msg, room))
+    }
+
+    /// The bytes from `msg[from..]` on were read in through `direct_room`: unmask and check
+    /// them as `next` does, and hand the message over when they finish it.
+    pub fn direct_filled(&mut self, from: usize) -> Result<Option<Assembled>, Violation> {
+        let Some(frame) = self.frame else {
+            return Ok(None);
+        };
+        let take = self.msg.len() - from;
+        if take == 0 {
+            return Ok(None);
+        }
+        assert!(take as u64 <= frame.remaining, "read past the frame");
+        unmask_opt(&mut self.msg[from..], frame.mask, frame.phase as usize);
+        let complete = take as u64 == frame.remaining;
+        if complete {
+            self.frame = None;
+        } else {
+            let f = self.frame.as_mut().expect("frame in progress");
+            f.remaining -= take as u64;
+            f.phase = ((f.phase as usize + take) % 4) as u8;
+        }
+        let kind = self.msg_kind.expect("data frame belongs to a message");
+        let finished = complete && frame.fin();
+        let mut wire = Wire::default();
+        if finished {
+            wire = Wire {
+                compressed: false,
+                len: self.msg_len + self.msg_hdr as u64,
+            };
+            self.msg_kind = None;
+            self.msg_len = 0;
+            self.msg_hdr = 0;
+        }
+        Ok(self
+            .assembled(kind, from, finished)?
+            .map(|payload| Assembled {
+                kind,
+                payload,
+                wire,
+            }))
     }
 
     /// Collect a frame header from `input` (plus bytes kept from earlier reads). Returns the
@@ -649,7 +745,7 @@ pub fn check_close(payload: &[u8]) -> CloseCheck {
 
 mod unmask;
 mod write;
-pub use unmask::unmask;
+pub use unmask::{unmask, unmask_extend};
 pub use write::*;
 
 #[cfg(test)]
@@ -658,5 +754,7 @@ mod client_tests;
 mod deflate_tests;
 #[cfg(test)]
 mod differential_tests;
+#[cfg(test)]
+mod direct_tests;
 #[cfg(test)]
 mod server_tests;
