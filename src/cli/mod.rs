@@ -36,15 +36,19 @@ impl Cli {
         T: Into<std::ffi::OsString> + Clone,
     {
         use clap::{CommandFactory, FromArgMatches};
-        let matches = Cli::command().try_get_matches_from(args)?;
-        let mut cli = Cli::from_arg_matches(&matches)?;
-        if let (Command::Connect(args), Some(("connect", m))) =
-            (&mut cli.command, matches.subcommand())
-        {
-            args.steps = steps_in_order(m, true);
-        }
-        if let (Command::Soak(args), Some(("soak", m))) = (&mut cli.command, matches.subcommand()) {
-            args.steps = steps_in_order(m, false);
+        let mut matches = Cli::command().try_get_matches_from(args)?;
+        // Read before `from_arg_matches_mut` takes the values out (taking them spares a copy
+        // of every match, which `from_arg_matches` makes).
+        let steps = match matches.subcommand() {
+            Some(("connect", m)) => steps_in_order(m, true),
+            Some(("soak", m)) => steps_in_order(m, false),
+            _ => Vec::new(),
+        };
+        let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+        match &mut cli.command {
+            Command::Connect(args) => args.steps = steps,
+            Command::Soak(args) => args.steps = steps,
+            _ => {}
         }
         Ok(cli)
     }
