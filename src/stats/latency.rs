@@ -42,12 +42,13 @@ pub struct LatencySummary {
 }
 
 impl LatencyHistogram {
+    /// The counts start small and grow with the longest latency recorded, up to `HIGHEST`
+    /// (256 KiB of counts): hdrhistogram fills its counts with zeros when it sizes them, so
+    /// sizing them for an hour up front cost a one-shot `ping -c 1` 67 page faults.
     pub fn new() -> Self {
-        let highest = u64::try_from(HIGHEST.as_nanos()).unwrap_or(u64::MAX);
         LatencyHistogram {
-            // The bounds are constants that hdrhistogram accepts; failure would be a bug here.
-            hist: Histogram::new_with_bounds(1, highest, SIGFIG)
-                .expect("constant histogram bounds are valid"),
+            // A constant precision that hdrhistogram accepts; failure would be a bug here.
+            hist: Histogram::new(SIGFIG).expect("constant histogram precision is valid"),
             count: 0,
             min: Duration::MAX,
             max: Duration::ZERO,
@@ -57,8 +58,14 @@ impl LatencyHistogram {
     }
 
     pub fn record(&mut self, d: Duration) {
-        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
-        self.hist.saturating_record(nanos);
+        let nanos = u64::try_from(d.min(HIGHEST).as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        // `record` grows the counts (`saturating_record` would clamp to their current size).
+        // It can only fail if they could not grow, and then the longest tracked value it is.
+        if self.hist.record(nanos).is_err() {
+            self.hist.saturating_record(nanos);
+        }
         self.count += 1;
         self.min = self.min.min(d);
         self.max = self.max.max(d);
@@ -179,6 +186,27 @@ mod tests {
         assert_eq!(h.max().unwrap(), Duration::from_secs(7200));
         assert_eq!(h.min().unwrap(), Duration::ZERO);
         assert_eq!(h.count(), 2);
+    }
+
+    #[test]
+    fn counts_grow_with_the_longest_latency_and_stop_at_an_hour() {
+        let full = Histogram::<u64>::new_with_bounds(1, HIGHEST.as_nanos() as u64, SIGFIG)
+            .unwrap()
+            .distinct_values();
+        let mut h = LatencyHistogram::new();
+        h.record(us(60));
+        let small = h.hist.distinct_values();
+        assert!(
+            small * 4 < full,
+            "{small} counts for 60 us, {full} for an hour"
+        );
+        h.record(Duration::from_secs(7200));
+        assert_eq!(h.hist.distinct_values(), full, "bounded by HIGHEST");
+        let p0 = h.percentile(0.0).unwrap();
+        assert!(
+            p0 >= us(60) && p0 < us(61),
+            "{p0:?}: the 60 us sample, to 0.1%"
+        );
     }
 
     #[test]
