@@ -36,15 +36,19 @@ impl Cli {
         T: Into<std::ffi::OsString> + Clone,
     {
         use clap::{CommandFactory, FromArgMatches};
-        let matches = Cli::command().try_get_matches_from(args)?;
-        let mut cli = Cli::from_arg_matches(&matches)?;
-        if let (Command::Connect(args), Some(("connect", m))) =
-            (&mut cli.command, matches.subcommand())
-        {
-            args.steps = steps_in_order(m, true);
-        }
-        if let (Command::Soak(args), Some(("soak", m))) = (&mut cli.command, matches.subcommand()) {
-            args.steps = steps_in_order(m, false);
+        let mut matches = Cli::command().try_get_matches_from(args)?;
+        // Read before `from_arg_matches_mut` takes the values out (taking them spares a copy
+        // of every match, which `from_arg_matches` makes).
+        let steps = match matches.subcommand() {
+            Some(("connect", m)) => steps_in_order(m, true),
+            Some(("soak", m)) => steps_in_order(m, false),
+            _ => Vec::new(),
+        };
+        let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+        match &mut cli.command {
+            Command::Connect(args) => args.steps = steps,
+            Command::Soak(args) => args.steps = steps,
+            _ => {}
         }
         Ok(cli)
     }
@@ -107,19 +111,77 @@ fn steps_in_order(m: &clap::ArgMatches, connect: bool) -> Vec<(StepOpt, String)>
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open a WebSocket and talk to it: stdin lines out, messages to stdout
-    Connect(ConnectArgs),
+    Connect(Deferred<ConnectArgs>),
     /// A local echo server: RFC 6455 to the letter, heartbeat, broadcast, TLS, limits, faults
-    EchoServer(echo_server::EchoServerArgs),
+    EchoServer(Deferred<echo_server::EchoServerArgs>),
     /// ping(8) for WebSockets: numbered Ping frames (or text heartbeats, or whole handshakes), loss, RTT, CI thresholds
-    // `-s` is ping's --size here, so --subprotocol keeps only its long form.
-    #[command(mut_arg("subprotocols", |a| a.short(None)))]
-    Ping(ping::PingArgs),
+    Ping(Deferred<ping::PingArgs>),
     /// Hold many connections for a long time: heartbeats, reconnects, loss accounting, live view
-    Soak(soak::SoakArgs),
+    Soak(Deferred<soak::SoakArgs>),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Write the man pages (wsbeat.1 and one per subcommand) into DIR, e.g. ~/.local/share/man/man1
     Man(ManArgs),
+}
+
+/// A subcommand's arguments, defined only when clap needs them: when that subcommand is the one
+/// parsed, or for help, completions and man pages, which build the whole tree. Defining every
+/// subcommand's few hundred arguments to parse one was a third of a one-shot run's instructions
+/// (`bench/README.md`, "Where start-up goes"). clap's `Command::defer` does the delaying; this
+/// wrapper is how a derived subcommand asks for it.
+#[derive(Debug)]
+pub struct Deferred<T>(pub T);
+
+impl<T> std::ops::Deref for Deferred<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Deferred<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: Args> Args for Deferred<T> {
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keeping_about(cmd, T::augment_args))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keeping_about(cmd, T::augment_args_for_update))
+    }
+}
+
+/// Adds the arguments, keeping the subcommand's own description. A flattened struct's doc
+/// comment becomes the command's about (`HandshakeArgs`'s would): built eagerly, the variant's
+/// doc comment was applied after it and won; deferred, the arguments come last.
+fn keeping_about(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
+    use clap::builder::Resettable;
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
+    augment(cmd)
+        .about(Resettable::from(about))
+        .long_about(Resettable::from(long_about))
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Deferred<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Deferred)
+    }
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Deferred)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
 }
 
 /// The HTTP upgrade: what we ask the server for.

@@ -1,5 +1,5 @@
 //! `wsbeat ping`: options spelled as ping(8) spells them (-c -i -W -s -w -q). The handshake's
-//! `-s/--subprotocol` short flag is dropped here (see `Command::Ping`), because `-s` is ping's size.
+//! `-s/--subprotocol` short flag is dropped here (see `PingArgs`), because `-s` is ping's size.
 
 use super::{HandshakeArgs, OutputArgs, TlsArgs, parse};
 use crate::client::pings;
@@ -7,6 +7,9 @@ use clap::Args;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
+// `-s` is ping's --size here, so --subprotocol keeps only its long form. (Here, not on
+// `Command::Ping`: there the arguments are not defined yet, see `Deferred`.)
+#[command(mut_arg("subprotocols", |a| a.short(None)))]
 pub struct PingArgs {
     /// ws:// or wss:// URL, e.g. ws://127.0.0.1:9001/
     pub url: String,

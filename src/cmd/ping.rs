@@ -239,7 +239,12 @@ pub(crate) fn broken_thresholds(t: &Thresholds, s: &ProbeStats) -> Vec<String> {
             s.received
         ));
     }
-    let rtt = s.rtt.summary();
+    // The percentiles walk the histogram: only when a threshold needs them.
+    let rtt = if t.max_rtt.is_some() || t.max_rtt_each.is_some() {
+        s.rtt.summary()
+    } else {
+        None
+    };
     if let Some(max) = t.max_rtt {
         match rtt {
             Some(r) if r.p99 <= max => {}

@@ -42,12 +42,13 @@ pub struct LatencySummary {
 }
 
 impl LatencyHistogram {
+    /// The counts start small and grow with the longest latency recorded, up to `HIGHEST`
+    /// (256 KiB of counts): hdrhistogram fills its counts with zeros when it sizes them, so
+    /// sizing them for an hour up front cost a one-shot `ping -c 1` 67 page faults.
     pub fn new() -> Self {
-        let highest = u64::try_from(HIGHEST.as_nanos()).unwrap_or(u64::MAX);
         LatencyHistogram {
-            // The bounds are constants that hdrhistogram accepts; failure would be a bug here.
-            hist: Histogram::new_with_bounds(1, highest, SIGFIG)
-                .expect("constant histogram bounds are valid"),
+            // A constant precision that hdrhistogram accepts; failure would be a bug here.
+            hist: Histogram::new(SIGFIG).expect("constant histogram precision is valid"),
             count: 0,
             min: Duration::MAX,
             max: Duration::ZERO,
@@ -57,8 +58,14 @@ impl LatencyHistogram {
     }
 
     pub fn record(&mut self, d: Duration) {
-        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
-        self.hist.saturating_record(nanos);
+        let nanos = u64::try_from(d.min(HIGHEST).as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        // `record` grows the counts (`saturating_record` would clamp to their current size).
+        // It can only fail if they could not grow, and then the longest tracked value it is.
+        if self.hist.record(nanos).is_err() {
+            self.hist.saturating_record(nanos);
+        }
         self.count += 1;
         self.min = self.min.min(d);
         self.max = self.max.max(d);
@@ -100,14 +107,20 @@ impl LatencyHistogram {
     }
 
     pub fn summary(&self) -> Option<LatencySummary> {
+        let (min, max) = (self.min()?, self.max()?);
+        // One pass over the counts for the three (`percentile` makes one each).
+        let mut p = self
+            .hist
+            .value_at_quantiles([0.50, 0.90, 0.99])
+            .map(|v| Duration::from_nanos(v).clamp(min, max));
         Some(LatencySummary {
-            min: self.min()?,
+            min,
             avg: self.mean()?,
-            max: self.max()?,
+            max,
             mdev: self.stdev()?,
-            p50: self.percentile(0.50)?,
-            p90: self.percentile(0.90)?,
-            p99: self.percentile(0.99)?,
+            p50: p.next()?,
+            p90: p.next()?,
+            p99: p.next()?,
         })
     }
 
@@ -172,6 +185,23 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_has_the_percentiles_one_at_a_time_would_give() {
+        let mut h = LatencyHistogram::new();
+        for v in [3, 70, 71, 900, 5_000, 5_001, 80_000] {
+            h.record(us(v));
+        }
+        let s = h.summary().unwrap();
+        assert_eq!(
+            (s.p50, s.p90, s.p99),
+            (
+                h.percentile(0.50).unwrap(),
+                h.percentile(0.90).unwrap(),
+                h.percentile(0.99).unwrap()
+            )
+        );
+    }
+
+    #[test]
     fn huge_values_saturate_but_extremes_stay_exact() {
         let mut h = LatencyHistogram::new();
         h.record(Duration::from_secs(7200));
@@ -179,6 +209,27 @@ mod tests {
         assert_eq!(h.max().unwrap(), Duration::from_secs(7200));
         assert_eq!(h.min().unwrap(), Duration::ZERO);
         assert_eq!(h.count(), 2);
+    }
+
+    #[test]
+    fn counts_grow_with_the_longest_latency_and_stop_at_an_hour() {
+        let full = Histogram::<u64>::new_with_bounds(1, HIGHEST.as_nanos() as u64, SIGFIG)
+            .unwrap()
+            .distinct_values();
+        let mut h = LatencyHistogram::new();
+        h.record(us(60));
+        let small = h.hist.distinct_values();
+        assert!(
+            small * 4 < full,
+            "{small} counts for 60 us, {full} for an hour"
+        );
+        h.record(Duration::from_secs(7200));
+        assert_eq!(h.hist.distinct_values(), full, "bounded by HIGHEST");
+        let p0 = h.percentile(0.0).unwrap();
+        assert!(
+            p0 >= us(60) && p0 < us(61),
+            "{p0:?}: the 60 us sample, to 0.1%"
+        );
     }
 
     #[test]

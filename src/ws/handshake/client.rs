@@ -1,5 +1,5 @@
-//! The client's HTTP upgrade (RFC 6455 4.1). tungstenite's helpers build the request and derive
-//! the accept key; reading and checking the answer is ours: its client handshake reads the
+//! The client's HTTP upgrade (RFC 6455 4.1). tungstenite's helper writes the request out; its
+//! headers, key and accept check are ours, and so is reading the answer: its client handshake reads the
 //! response into a 4 KiB buffer that it keeps as the connection's read buffer, which is most of
 //! what a soak connection would cost. Here the response head is read into a short-lived buffer,
 //! checked to the letter (status, accept key, Upgrade, subprotocol, extensions), and the bytes
@@ -14,9 +14,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request, generate_request};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 /// Everything needed to open one connection; cheap to clone for many connections.
@@ -250,7 +248,7 @@ pub fn check_response(
 }
 
 fn check_accepted(head: &Head, key: &str, opts: &ConnectOptions) -> Result<Accepted, Error> {
-    let expect = derive_accept_key(key.as_bytes());
+    let expect = super::accept_key(key);
     if head.header("sec-websocket-accept") != Some(expect.as_str()) {
         return Err(Error::new(
             ErrorKind::Upgrade,
@@ -356,14 +354,20 @@ pub fn offers(opts: &ConnectOptions) -> Vec<Offer> {
     }
 }
 
-/// tungstenite's request (Host, key, version), plus our headers.
+/// The upgrade request: the headers RFC 6455 4.1 requires (as tungstenite's
+/// `IntoClientRequest` writes them), plus ours.
 pub fn build_request(opts: &ConnectOptions) -> Result<Request, Error> {
-    let mut request = opts.target.url().into_client_request().map_err(|e| {
-        Error::usage(format!(
-            "cannot build an upgrade request for {}: {e}",
-            opts.target.url()
-        ))
-    })?;
+    let url = opts.target.url();
+    let mut request = Request::builder()
+        .method("GET")
+        .header("Host", opts.target.host_header())
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", new_key())
+        .uri(&url)
+        .body(())
+        .map_err(|e| Error::usage(format!("cannot build an upgrade request for {url}: {e}")))?;
     let headers = request.headers_mut();
     let value = |name: &str, v: &str| {
         HeaderValue::from_str(v).map_err(|_| {
@@ -405,6 +409,15 @@ pub fn build_request(opts: &ConnectOptions) -> Result<Request, Error> {
     Ok(request)
 }
 
+/// A fresh `Sec-WebSocket-Key`: 16 random bytes in base64 (RFC 6455 4.1). The key is a nonce
+/// the server proves it read, not a secret, so fastrand (seeded from the OS, as for the
+/// masks) will do. tungstenite's `generate_key` draws from `rand`'s thread RNG, whose first use
+/// probes the CPU (CPUID, a hypervisor trap on a virtual machine) and reads OS entropy: time a
+/// one-shot run pays whole.
+fn new_key() -> String {
+    base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_ne_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,7 +443,7 @@ mod tests {
         let mut r = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: {}\r\n{extra}\r\n",
-            derive_accept_key(key.as_bytes())
+            super::super::accept_key(key)
         )
         .into_bytes();
         r.extend_from_slice(b"\x81\x02hi");
@@ -454,6 +467,20 @@ mod tests {
             assert!(text.to_ascii_lowercase().contains(h), "{h} in {text}");
         }
         assert!(text.contains(&key));
+        for h in [
+            "Host: 127.0.0.1:9\r\n",
+            "Connection: Upgrade\r\n",
+            "Upgrade: websocket\r\n",
+            "Sec-WebSocket-Version: 13\r\n",
+        ] {
+            assert!(text.contains(h), "{h:?} in {text}");
+        }
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&key)
+            .unwrap();
+        assert_eq!(raw.len(), 16, "the key is 16 bytes in base64");
+        let (_, other) = generate_request(build_request(&opts(&[])).unwrap()).unwrap();
+        assert_ne!(key, other, "each request has a fresh key");
     }
 
     #[test]
@@ -486,7 +513,7 @@ mod tests {
     #[test]
     fn a_101_without_connection_upgrade_is_refused() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
-        let accept = derive_accept_key(key.as_bytes());
+        let accept = super::super::accept_key(key);
         let without = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
              Sec-WebSocket-Accept: {accept}\r\n\r\n"

@@ -8,7 +8,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 /// A request head larger than this is refused with 431.
 pub const MAX_REQUEST: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
-const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+pub use super::accept_key;
 
 /// What the server is willing to accept, as far as the request alone decides it.
 #[derive(Debug, Clone, Copy)]
@@ -234,14 +235,6 @@ fn values<'h, 'b: 'h>(
         .iter()
         .filter(move |h| h.name.eq_ignore_ascii_case(name))
         .map(|h| String::from_utf8_lossy(h.value))
-}
-
-/// `Sec-WebSocket-Accept` for a client's key.
-pub fn accept_key(key: &str) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
-    ctx.update(key.as_bytes());
-    ctx.update(GUID);
-    B64.encode(ctx.finish())
 }
 
 pub fn switching_protocols(up: &Upgrade) -> Vec<u8> {
