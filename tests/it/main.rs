@@ -16,6 +16,7 @@
 //!   workers as one run, the merge equal to the sum, a killed worker (its timeline kept), the
 //!   barrier timeout, `deploy/workers.sh`, the lead's full-screen view in tmux.
 //! * `completions`: the committed shell completions match the CLI.
+//! * `allocator`: the binary is linked with jemalloc when its feature is on, and only then.
 //! * `hostile`: peers that misbehave on purpose (ping floods, clients and servers that never
 //!   read, endless headers, a 2 GiB frame header, a Close never answered): exit codes, one
 //!   line, bounded memory.
@@ -32,6 +33,7 @@
 //! Run one area with a filter, e.g. `cargo test --test it ping::` or
 //! `cargo test --test it connect::resilience::`.
 
+mod allocator;
 mod common;
 mod completions;
 mod connect;
