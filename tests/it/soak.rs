@@ -69,7 +69,8 @@ fn bad_values_are_one_line_and_exit_2() {
     }
 }
 
-fn n(v: &Value, path: &str) -> u64 {
+/// The number at `path` (dotted) in a report; a missing or non-numeric one fails the test.
+pub(crate) fn n(v: &Value, path: &str) -> u64 {
     let mut cur = v;
     for key in path.split('.') {
         cur = &cur[key];

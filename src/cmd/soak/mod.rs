@@ -157,7 +157,7 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     // before anything else is printed.
     let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<()>();
     let mut view = if cfg.live {
-        start_view(&url, &cfg, &quit_tx)
+        start_view(url.to_string(), &cfg, &quit_tx)
     } else {
         None
     };
@@ -299,13 +299,14 @@ fn options_per_source(
     all
 }
 
-/// The live view and its key reader; `None` (plain status lines) when the terminal refuses.
+/// The live view titled `title` and its key reader (a run's, or the lead's of a coordinated
+/// run); `None` (plain status lines) when the terminal refuses.
 fn start_view(
-    url: &str,
+    title: String,
     cfg: &SoakConfig,
     quit: &mpsc::UnboundedSender<()>,
 ) -> Option<(LiveView, KeyReader)> {
-    match LiveView::start(url.to_string(), cfg.run.duration, cfg.color) {
+    match LiveView::start(title, cfg.run.duration, cfg.color) {
         Ok(view) => {
             let q = quit.clone();
             let keys = KeyReader::spawn(

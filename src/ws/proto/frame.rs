@@ -331,14 +331,7 @@ impl Decoder {
             let take = frame.remaining.min(avail) as usize;
             let range = *pos..*pos + take;
             *pos += take;
-            let complete = take as u64 == frame.remaining;
-            if complete {
-                self.frame = None;
-            } else {
-                let f = self.frame.as_mut().expect("frame in progress");
-                f.remaining -= take as u64;
-                f.phase = ((f.phase as usize + take) % 4) as u8;
-            }
+            let complete = self.consume(take);
 
             if frame.opcode >= OP_CLOSE {
                 let chunk = &mut input[range.clone()];
@@ -495,6 +488,19 @@ impl Decoder {
         Some((&mut self.msg, room))
     }
 
+    /// `take` bytes of the frame in progress are in: it ends (true) or goes on from there
+    /// (its remaining length and its mask's phase move on).
+    fn consume(&mut self, take: usize) -> bool {
+        let f = self.frame.as_mut().expect("frame in progress");
+        if take as u64 == f.remaining {
+            self.frame = None;
+            return true;
+        }
+        f.remaining -= take as u64;
+        f.phase = ((f.phase as usize + take) % 4) as u8;
+        false
+    }
+
     /// The bytes from `msg[from..]` on were read in through `direct_room`: unmask and check
     /// them as `next` does, and hand the message over when they finish it.
     pub fn direct_filled(&mut self, from: usize) -> Result<Option<Assembled>, Violation> {
@@ -507,14 +513,7 @@ impl Decoder {
         }
         assert!(take as u64 <= frame.remaining, "read past the frame");
         unmask_opt(&mut self.msg[from..], frame.mask, frame.phase as usize);
-        let complete = take as u64 == frame.remaining;
-        if complete {
-            self.frame = None;
-        } else {
-            let f = self.frame.as_mut().expect("frame in progress");
-            f.remaining -= take as u64;
-            f.phase = ((f.phase as usize + take) % 4) as u8;
-        }
+        let complete = self.consume(take);
         let kind = self.msg_kind.expect("data frame belongs to a message");
         let finished = complete && frame.fin();
         let mut wire = Wire::default();

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{self, Proc, RedisServer};
+use crate::soak::n;
 
 const START: Duration = Duration::from_secs(15);
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,15 +30,6 @@ fn server(port: u16, keep: &str, replay: &[&str]) -> Proc {
     let proc = Proc::spawn("echo-server", &mut cmd);
     proc.wait_event("listening", START);
     proc
-}
-
-fn n(v: &Value, path: &str) -> u64 {
-    let mut cur = v;
-    for key in path.split('.') {
-        cur = &cur[key];
-    }
-    cur.as_u64()
-        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
 }
 
 /// Soak (4 connections, 6 s, 20 messages/s each, no buffer of its own) against the server

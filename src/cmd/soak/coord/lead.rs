@@ -11,11 +11,12 @@
 
 use super::publish::Entry;
 use super::{Keys, barrier, cmd, connect, unix_ms};
+use crate::cmd::soak::start_view;
 use crate::config::soak::SoakConfig;
 use crate::error::{Error, ErrorKind};
 use crate::render::lead::{lost_line, panel, plain_block};
-use crate::render::live::{FIGURE_LINES, KeyReader, LiveView, terminal_size};
-use crate::signals::{self, Signal};
+use crate::render::live::{FIGURE_LINES, terminal_size};
+use crate::signals;
 use crate::stats::run_view::RunView;
 use crate::stats::soak_report::Report;
 use redis::aio::MultiplexedConnection;
@@ -119,7 +120,11 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     // The live view owns the terminal until it is dropped, before anything else is printed.
     let (quit_tx, mut quit_rx) = mpsc::unbounded_channel::<()>();
     let mut live = if cfg.live {
-        start_view(&c, &cfg, &quit_tx)
+        start_view(
+            format!("lead of run {} on {}", c.run_id, c.shown),
+            &cfg,
+            &quit_tx,
+        )
     } else {
         None
     };
@@ -238,32 +243,6 @@ fn run_duration(m: &Report) -> Option<Duration> {
         .filter(|d| d.is_finite() && *d >= 0.0)
         .reduce(f64::max)
         .map(Duration::from_secs_f64)
-}
-
-/// The live view and its key reader; `None` (plain lines) when the terminal refuses.
-fn start_view(
-    c: &crate::config::coordinator::Coordinator,
-    cfg: &SoakConfig,
-    quit: &mpsc::UnboundedSender<()>,
-) -> Option<(LiveView, KeyReader)> {
-    let title = format!("lead of run {} on {}", c.run_id, c.shown);
-    match LiveView::start(title, cfg.run.duration, cfg.color) {
-        Ok(view) => {
-            let q = quit.clone();
-            let keys = KeyReader::spawn(
-                move || {
-                    let _ = q.send(());
-                },
-                // Raw mode turns Ctrl-C into a key: it counts as the signal it stands for.
-                || signals::raise(Signal::Interrupt),
-            );
-            Some((view, keys))
-        }
-        Err(e) => {
-            eprintln!("wsbeat: warning: no live view ({e}); plain lines instead");
-            None
-        }
-    }
 }
 
 fn apply(view: &mut RunView, e: Entry, now: Instant, notes: &mut Notes) {
