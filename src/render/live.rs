@@ -410,7 +410,13 @@ impl KeyReader {
                     Ok(false) => continue,
                     Err(_) => break,
                 }
-                let Ok(Event::Key(k)) = event::read() else {
+                // A read that fails after a poll said ready is a terminal that is gone (its
+                // pty closed without a SIGHUP): no key will come, and polling again would
+                // spin a core.
+                let Ok(ev) = event::read() else {
+                    break;
+                };
+                let Event::Key(k) = ev else {
                     continue;
                 };
                 if k.kind != KeyEventKind::Press {
