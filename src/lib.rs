@@ -21,6 +21,7 @@ pub mod signals;
 pub mod sio;
 pub mod stats;
 pub mod stdin;
+pub mod timer;
 pub mod ws;
 
 use cli::{Cli, Command};

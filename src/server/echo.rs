@@ -8,11 +8,11 @@
 use super::accept::Io;
 use super::broadcast::{self, Member, Next};
 use super::scaleout::Seat;
-use super::stamp::Stamp;
-use super::wakers::Key;
-use super::wheel::{Tick, Wheel};
 use super::{ConnGuard, ServerEvent, app_pong, budget, message_faults};
 use crate::client::pings;
+use crate::timer::stamp::Stamp;
+use crate::timer::wakers::Key;
+use crate::timer::wheel::{Tick, Wheel};
 use crate::ws::connection::Connection;
 use crate::ws::connection::replies::Replies;
 use crate::ws::proto::DataKind;

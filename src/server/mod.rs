@@ -22,16 +22,14 @@ mod echo;
 mod message_faults;
 pub mod scaleout;
 pub mod socketio;
-mod stamp;
 pub mod tls;
-mod wakers;
-mod wheel;
 
 pub use message_faults::{Injected, MessageFaults};
 
 use crate::client::heartbeat::{HeartbeatConfig, HeartbeatMode};
 use crate::error::{Error, ErrorKind};
 use crate::net::stream::Socket;
+use crate::timer::{wakers, wheel};
 use crate::ws::proto::DataKind;
 use crate::ws::proto::close::CloseEvent;
 use crate::ws::proto::close::CloseSpec;

@@ -37,6 +37,17 @@ impl Key {
 }
 
 impl Wakers {
+    /// A table for `n` connections, allocated once: grown by doubling instead, it would hold
+    /// up to twice what it needs (16 bytes a slot).
+    pub fn with_capacity(n: usize) -> Wakers {
+        Wakers {
+            table: Mutex::new(Table {
+                slots: Vec::with_capacity(n),
+                free: Vec::new(),
+            }),
+        }
+    }
+
     pub fn register(&self, waker: &Waker) -> Key {
         let mut t = lock(&self.table);
         let waker = Some(waker.clone());
