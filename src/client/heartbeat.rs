@@ -41,24 +41,18 @@ pub enum Action {
     Wait,
 }
 
+/// A heartbeat that owns its configuration: what `connect` keeps.
 #[derive(Debug)]
 pub struct Heartbeat {
     cfg: HeartbeatConfig,
-    last_rx: Instant,
-    /// The one probe in flight: never two, so a slow peer is not flooded.
-    outstanding: Option<(u64, Instant)>,
-    next_seq: u64,
-    last_rtt: Option<Duration>,
+    st: HeartbeatState,
 }
 
 impl Heartbeat {
     pub fn new(cfg: HeartbeatConfig, now: Instant) -> Self {
         Heartbeat {
             cfg,
-            last_rx: now,
-            outstanding: None,
-            next_seq: 1,
-            last_rtt: None,
+            st: HeartbeatState::new(now),
         }
     }
 
@@ -67,7 +61,50 @@ impl Heartbeat {
     }
 
     pub fn last_rtt(&self) -> Option<Duration> {
-        self.last_rtt
+        self.st.last_rtt
+    }
+
+    pub fn on_traffic(&mut self, now: Instant) {
+        self.st.on_traffic(now);
+    }
+
+    pub fn on_pong(&mut self, payload: &[u8], now: Instant) -> Option<Duration> {
+        self.st.on_pong(payload, now)
+    }
+
+    pub fn on_text(&mut self, text: &str, now: Instant) -> Option<Duration> {
+        self.st.on_text(&self.cfg, text, now)
+    }
+
+    pub fn next_deadline(&self) -> Instant {
+        self.st.next_deadline(&self.cfg)
+    }
+
+    pub fn poll(&mut self, now: Instant) -> Action {
+        self.st.poll(&self.cfg, now)
+    }
+}
+
+/// A heartbeat's state without its configuration, for callers that keep one configuration
+/// for many connections (soak: 64 bytes a connection instead of 64 plus a copy of the
+/// configuration, whose text mode holds a `String` and a `Regex`).
+#[derive(Debug)]
+pub struct HeartbeatState {
+    last_rx: Instant,
+    /// The one probe in flight: never two, so a slow peer is not flooded.
+    outstanding: Option<(u64, Instant)>,
+    next_seq: u64,
+    last_rtt: Option<Duration>,
+}
+
+impl HeartbeatState {
+    pub fn new(now: Instant) -> Self {
+        HeartbeatState {
+            last_rx: now,
+            outstanding: None,
+            next_seq: 1,
+            last_rtt: None,
+        }
     }
 
     /// Any message from the peer proves it is alive; an open probe counts as answered.
@@ -92,8 +129,8 @@ impl Heartbeat {
 
     /// A text message. Returns the round trip when it is the answer to our text probe; the
     /// caller decides whether such answers are shown as data.
-    pub fn on_text(&mut self, text: &str, now: Instant) -> Option<Duration> {
-        let answered = match (&self.cfg.mode, self.outstanding) {
+    pub fn on_text(&mut self, cfg: &HeartbeatConfig, text: &str, now: Instant) -> Option<Duration> {
+        let answered = match (&cfg.mode, self.outstanding) {
             (HeartbeatMode::Text { expect, .. }, Some((_, sent))) if expect.is_match(text) => {
                 Some(now - sent)
             }
@@ -107,29 +144,29 @@ impl Heartbeat {
     }
 
     /// When `poll` has something to do next.
-    pub fn next_deadline(&self) -> Instant {
+    pub fn next_deadline(&self, cfg: &HeartbeatConfig) -> Instant {
         match self.outstanding {
-            Some((_, sent)) => sent + self.cfg.timeout,
-            None => self.last_rx + self.cfg.interval,
+            Some((_, sent)) => sent + cfg.timeout,
+            None => self.last_rx + cfg.interval,
         }
     }
 
-    pub fn poll(&mut self, now: Instant) -> Action {
+    pub fn poll(&mut self, cfg: &HeartbeatConfig, now: Instant) -> Action {
         if let Some((_, sent)) = self.outstanding {
             let waited = now.saturating_duration_since(sent);
-            return if waited >= self.cfg.timeout {
+            return if waited >= cfg.timeout {
                 Action::Dead { waited }
             } else {
                 Action::Wait
             };
         }
-        if now < self.last_rx + self.cfg.interval {
+        if now < self.last_rx + cfg.interval {
             return Action::Wait;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.outstanding = Some((seq, now));
-        Action::Send(match &self.cfg.mode {
+        Action::Send(match &cfg.mode {
             HeartbeatMode::Ping => Probe::Ping {
                 seq,
                 payload: pings::payload(seq, 16),

@@ -256,6 +256,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.closed().await
     }
 
+    /// Write and flush everything queued (by `queue`); a failure ends the connection.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.write_all().await
+    }
+
     /// Write and flush everything queued; a failure ends the connection.
     async fn write_all(&mut self) -> Result<(), Error> {
         match poll_fn(|cx| self.poll_write_out(cx)).await {
@@ -374,7 +379,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Poll::Pending
     }
 
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Incoming> {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Incoming> {
         for _ in 0..IO_BUDGET {
             if self.ep.is_finishing() {
                 // The reply to the peer's Close (or ours after a violation) leaves now if the

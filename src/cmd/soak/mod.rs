@@ -11,7 +11,9 @@
 mod conn_url;
 pub mod coord;
 mod embedded;
+mod gate;
 pub mod rss;
+mod tasks;
 pub mod worker;
 
 use crate::client::heartbeat::HeartbeatMode;
@@ -23,13 +25,16 @@ use crate::signals::{self, Signal};
 use crate::stats::soak_collector::{self as collector, Ev, Stats};
 use crate::stats::soak_report::{self as report, Report};
 use crate::stats::verdict;
+use crate::timer::wakers::Wakers;
+use crate::timer::wheel::Wheel;
 use crate::ws::handshake::client::ConnectOptions;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use worker::Shared;
 
 const LIVE_REFRESH: Duration = Duration::from_millis(250);
@@ -121,6 +126,9 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let (tx, rx) = mpsc::unbounded_channel::<Ev>();
     let collector = tokio::spawn(collector::collect(rx, stats.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let census = Arc::new(tasks::Census::default());
+    let spans = Shared::wheel_spans(&cfg.run, cfg.heartbeat.as_ref());
+    let (gone_tx, gone) = tokio::sync::oneshot::channel();
     let shared = Arc::new(Shared {
         run: cfg.run.clone(),
         opts,
@@ -132,13 +140,24 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         start,
         end,
         stop: stop_rx,
-        open_gate: Semaphore::new(worker::OPEN_CONCURRENCY),
+        stopping: AtomicBool::new(false),
+        wakers: Wakers::with_capacity(cfg.run.connections),
+        wheel: Wheel::new(start, &spans),
+        wheel_reach: Shared::wheel_reach(&spans),
+        census: census.clone(),
+        gone: gone_tx,
+        open_gate: gate::OpenGate::new(worker::OPEN_CONCURRENCY),
         first_id: part.as_ref().map_or(0, |p| p.first_id),
     });
-    let mut workers = tokio::task::JoinSet::new();
+    let mut workers = tasks::Tasks::with_capacity(cfg.run.connections);
     for id in 0..cfg.run.connections {
         workers.spawn(worker::run(shared.first_id + id as u32, shared.clone()));
     }
+    // The wheel ticks for the connected loops until the run ends.
+    let wheel = {
+        let sh = shared.clone();
+        tokio::spawn(async move { sh.wheel.run(&sh.wakers).await })
+    };
     let publisher = part.map(|p| {
         coord::publish::Publisher::spawn(
             p.c,
@@ -150,7 +169,6 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             start,
         )
     });
-    drop(shared);
     let sampler = tokio::spawn(sample_rss(stats.clone(), cfg.watch_pid));
 
     // The live view owns the terminal until it is dropped; every exit path below drops it
@@ -187,6 +205,9 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         }
     };
     let _ = stop_tx.send(true);
+    shared.stop_connected();
+    wheel.abort();
+    drop(shared);
 
     // Drain: every worker waits for its echoes and closes; bounded, then whatever is left is
     // aborted (a server that never answers our Close must not hold the report hostage).
@@ -194,21 +215,24 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         + worker::DRAIN
         + crate::ws::proto::endpoint::CLOSE_TIMEOUT
         + Duration::from_secs(2);
-    let mut crashed = 0u64;
+    // Every worker (and the wheel's task) holds the shared state: when the last lets go,
+    // `gone` resolves.
+    tokio::pin!(gone);
+    let mut all_gone = false;
     loop {
         tokio::select! {
-            next = workers.join_next() => match next {
-                None => break,
-                Some(ended) => crashed += u64::from(panicked(&ended)),
-            },
+            _ = &mut gone => {
+                all_gone = true;
+                break;
+            }
             _ = tokio::time::sleep_until(drain_deadline.into()) => {
-                workers.abort_all();
+                workers.abort_all(&census);
                 break;
             }
             // A signal during the drain (a second one, or the first after the time ran out):
             // stop waiting, report what we have.
             _ = shutdown.recv() => {
-                workers.abort_all();
+                workers.abort_all(&census);
                 break;
             }
             _ = tick.tick() => {
@@ -219,9 +243,11 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    while let Some(ended) = workers.join_next().await {
-        crashed += u64::from(panicked(&ended));
+    // Aborted tasks let go as they are dropped, at once.
+    if !all_gone {
+        let _ = gone.await;
     }
+    let crashed = census.crashed();
     let _ = collector.await;
     sampler.abort();
     drop(view);
@@ -262,10 +288,6 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
 }
 
 /// Whether a worker ended in a panic (a worker aborted at the drain deadline did not).
-fn panicked(ended: &Result<(), tokio::task::JoinError>) -> bool {
-    ended.as_ref().is_err_and(|e| e.is_panic())
-}
-
 /// One set of options per source address and proxy, built once and shared by every
 /// connection that uses them: cloning `ConnectOptions` per connection would cost RSS that soak
 /// cannot spare. Connection N takes set N mod len, so consecutive connections go round robin
@@ -482,7 +504,7 @@ fn config_json(cfg: &SoakConfig, url: &str, embedded: bool) -> serde_json::Value
 
 #[cfg(test)]
 mod tests {
-    use super::{Written, panicked, write_json};
+    use super::{Written, write_json};
 
     #[test]
     fn a_report_that_cannot_be_written_goes_to_the_fallback_and_says_where() {
@@ -506,22 +528,5 @@ mod tests {
             Written::Asked
         ));
         assert_eq!(std::fs::read_to_string(&ok).unwrap(), "{}\n");
-    }
-
-    #[tokio::test]
-    async fn a_panicked_worker_is_told_from_an_aborted_or_finished_one() {
-        let mut set = tokio::task::JoinSet::new();
-        set.spawn(async { panic!("worker bug (expected by this test)") });
-        let ended = set.join_next().await.unwrap();
-        assert!(panicked(&ended));
-        set.spawn(std::future::pending::<()>());
-        set.abort_all();
-        let ended = set.join_next().await.unwrap();
-        assert!(
-            !panicked(&ended),
-            "aborted at the drain deadline is not a crash"
-        );
-        set.spawn(async {});
-        assert!(!panicked(&set.join_next().await.unwrap()));
     }
 }

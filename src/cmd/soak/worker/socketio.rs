@@ -11,7 +11,7 @@
 //! exists only with `--socketio`. The codec is `crate::sio`.
 
 use super::{Conn, PreambleEnd, SessionEnd, Woke, Worker, lost_by};
-use crate::client::heartbeat::Heartbeat;
+use crate::client::heartbeat::HeartbeatState;
 use crate::error::ErrorKind;
 use crate::sio::engineio::Packet as Eio;
 use crate::sio::packet::{Kind, Packet};
@@ -100,15 +100,15 @@ impl Worker {
         }
     }
 
-    pub(super) async fn sio_session(&mut self, mut conn: Box<Conn>) -> SessionEnd {
-        let limit = match Box::pin(self.sio_join(&mut conn)).await {
+    pub(super) async fn sio_session(&mut self, conn: &mut Conn) -> SessionEnd {
+        let limit = match Box::pin(self.sio_join(conn)).await {
             Join::Ready(limit) => limit,
             Join::Stopped => return Box::pin(self.finish(conn)).await,
             Join::End(end) => return Box::pin(self.closed(conn, end)).await,
         };
         // The preamble's steps are raw Engine.IO text here (`42["auth",…]`).
         if self.sh.preamble.is_some() {
-            match Box::pin(self.preamble(&mut conn)).await {
+            match Box::pin(self.preamble(conn)).await {
                 Ok(()) => self.ev(Ev::PreambleDone),
                 Err(PreambleEnd::Stopped) => return Box::pin(self.finish(conn)).await,
                 Err(PreambleEnd::Failed) => {
@@ -117,22 +117,16 @@ impl Worker {
             }
         }
         // The schedule starts after the first join, so a slow join is not a loss.
-        if self.next_send.is_none() {
-            self.next_send = self
-                .sh
-                .run
-                .message_period
-                .map(|p| Instant::now() + p.mul_f64(fastrand::f64()));
-        }
-        if let Err(e) = Box::pin(self.replay(&mut conn)).await {
-            self.at_loss(&conn);
+        self.start_schedule();
+        if let Err(e) = Box::pin(self.replay(conn)).await {
+            self.at_loss(conn);
             return lost_by(&e);
         }
         let mut hb = self
             .sh
             .heartbeat
-            .clone()
-            .map(|c| Heartbeat::new(c, Instant::now()));
+            .as_ref()
+            .map(|_| HeartbeatState::new(Instant::now()));
         let sh = self.sh.clone();
         let namespace = sh.socketio.as_ref().map_or("/", |s| s.namespace.as_str());
         let mut last_ping = Instant::now();
@@ -143,7 +137,10 @@ impl Worker {
         tokio::pin!(timer);
         loop {
             let dead_at = last_ping + limit;
-            let deadline = self.wake_at(hb.as_ref()).min(dead_at);
+            let deadline = self
+                .wake_at(conn, hb.as_ref())
+                .map_or(dead_at, |d| d.min(dead_at))
+                .min(self.sh.end);
             if *self.sh.stop.borrow() {
                 return Box::pin(self.finish(conn)).await;
             }
@@ -174,7 +171,8 @@ impl Worker {
                     return Box::pin(self.finish(conn)).await;
                 }
                 Woke::Timer if Instant::now() >= dead_at => Some(lost(ErrorKind::PingTimeout)),
-                Woke::Timer => Box::pin(self.on_timer(&mut conn, hb.as_mut())).await,
+                // Queued: the next `recv` writes it.
+                Woke::Timer => self.on_timer(conn, hb.as_mut()),
             };
             if let Some(end) = end {
                 return Box::pin(self.closed(conn, end)).await;
