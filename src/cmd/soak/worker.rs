@@ -26,6 +26,7 @@ use crate::net::stream::MaybeTls;
 use crate::stats::server_mark;
 use crate::stats::soak_collector::Ev;
 use crate::stats::soak_message::{self as message, Decoded};
+use crate::stats::soak_sink::Sink;
 use crate::stats::soak_tracker::Tracker;
 use crate::ws::connection::{Connection, Incoming};
 use crate::ws::proto::frame::Role;
@@ -40,7 +41,7 @@ use crate::ws::proto::DataKind;
 use crate::ws::proto::close;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::time::sleep_until;
 
 /// After the run ends, how long a connection waits for the echoes still on their way before it
@@ -78,7 +79,7 @@ pub struct Shared {
     pub reconnect: Option<ReconnectPolicy>,
     /// `--socketio`: each connection joins this namespace first (`socketio.rs`).
     pub socketio: Option<SocketIo>,
-    pub tx: mpsc::UnboundedSender<Ev>,
+    pub sink: Arc<Sink>,
     pub start: Instant,
     pub end: Instant,
     /// Becomes true when the user stops the run early.
@@ -154,10 +155,9 @@ pub async fn run(id: u32, sh: Arc<Shared>) {
 
 impl Worker {
     /// Not async on purpose: an awaited send would sit in every state of this task's future
-    /// (and so in its memory); the collector only adds numbers and keeps up easily.
+    /// (and so in its memory); the sink only appends to a batch, or adds one up when full.
     fn ev(&self, e: Ev) {
-        // The collector outlives every worker; if it is gone the run is being torn down.
-        let _ = self.sh.tx.send(e);
+        self.sh.sink.push(self.id, e);
     }
 
     fn stopped(&self) -> bool {
