@@ -5,31 +5,35 @@
 //! one went through tokio's unbounded mpsc (an atomic slot claim, a block allocated every 32)
 //! and often woke the collector task, which then had to be scheduled, polled and parked again:
 //! ~13% of soak's instructions at 100 × 1000 msg/s went there, and the queue had no bound when
-//! the collector fell behind. Here a worker appends its event to its shard's batch under that
-//! shard's own lock (uncontended: connections are spread over more shards than there are
-//! runtime threads), and the worker that fills a batch applies it to `Stats` itself, one stats
+//! the collector fell behind. Here a message's events are appended to a batch under that
+//! batch's own lock, and the worker that fills a batch applies it to `Stats` itself, one stats
 //! lock per batch. Nothing is woken per message.
 //!
-//! Why shards and not one batch per runtime thread (tried before, and backed out): a thread's
-//! batch can only be handed over by that thread, so events sat in a parked thread's batch, and
-//! the hand-off had to allocate. A shard is reachable from anywhere, so `flush` (on a short
-//! interval, before every snapshot, and at the end) empties all of them, and the memory is
-//! fixed: `SHARDS × BATCH` events, allocated once.
+//! One batch (shard) per runtime thread, chosen by the thread, not by the connection: a
+//! connection's task runs on either thread, so shards chosen by connection had every shard's
+//! lock bounce between the cores (the lock and unlock were most of `push`'s time). A thread's
+//! shard stays in its core's cache; another thread touches it only to flush it.
 //!
-//! Order: one connection's events always go to the same shard and are applied in the order it
-//! made them (the shard's lock is held until its batch is applied). Events of different
-//! connections in different shards may be applied out of their real order, by at most one
-//! batch or one flush interval; only the peak of open connections could read high from that
-//! under heavy churn, never above the target. Events are counted in the timeline's second in
-//! which they are applied (as they were when the collector took them off the channel), so a
-//! point can be late by at most `FLUSH_EVERY` when the load is too light to fill batches.
+//! Why shards and not batches only the thread itself can hand over (tried before, and backed
+//! out): events sat in a parked thread's batch, and the hand-off had to allocate. A shard is
+//! reachable from anywhere, so `flush` (on a short interval, before every snapshot, and at the
+//! end) empties all of them, and the memory is fixed: `SHARDS × BATCH` events, allocated once.
+//!
+//! Order: the events that open and close connections (`open` and its peak depend on their
+//! order) skip the batches and are applied at once, in the order they happen; they are a few
+//! per connection, not per message. Everything batched only adds to counters and histograms,
+//! in any order. Events are counted in the timeline's second in which they are applied (as they
+//! were when the collector took them off the channel), so a point can be late by at most
+//! `FLUSH_EVERY` when the load is too light to fill batches.
 
 use super::soak_collector::{Ev, Stats};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// Shards: enough that the runtime threads rarely meet on one, few enough that `flush` stays
-/// cheap and the fixed memory small (`SHARDS × BATCH × size_of::<Ev>()`, 80 KiB).
+/// Shards: one per runtime thread on machines of up to 16 cores (more threads share them),
+/// few enough that `flush` stays cheap and the fixed memory small (`SHARDS × BATCH ×
+/// size_of::<Ev>()`, 80 KiB).
 const SHARDS: usize = 16;
 /// Events per batch: the stats lock is taken once for this many. At 100 × 1000 msg/s (200,000
 /// events a second) a shard fills one every ~10 ms.
@@ -57,10 +61,17 @@ impl Sink {
         }
     }
 
-    /// Counts `e` for connection `id`: into its shard's batch, and the batch into `Stats` when
-    /// it is full.
-    pub fn push(&self, id: u32, e: Ev) {
-        let mut batch = lock(&self.shards[id as usize % SHARDS].0);
+    /// Counts `e`: into this thread's batch, and the batch into `Stats` when it is full; an
+    /// event that opens or closes a connection at once.
+    pub fn push(&self, e: Ev) {
+        if matches!(
+            e,
+            Ev::Opened { .. } | Ev::Lost { .. } | Ev::Closed | Ev::PreambleFailed
+        ) {
+            lock(&self.stats).apply(e);
+            return;
+        }
+        let mut batch = lock(&self.shards[SHARD.with(|s| *s)].0);
         batch.push(e);
         if batch.len() >= BATCH {
             self.apply(&mut batch);
@@ -84,8 +95,7 @@ impl Sink {
         lock(&self.stats)
     }
 
-    /// Called with the shard's lock held, so that a shard's batches are applied in order; the
-    /// lock order is always shard, then stats.
+    /// Called with the shard's lock held (the lock order is always shard, then stats).
     fn apply(&self, batch: &mut Vec<Ev>) {
         lock(&self.stats).apply_all(batch);
         batch.clear();
@@ -100,6 +110,13 @@ pub async fn flush_every(sink: Arc<Sink>) {
         tick.tick().await;
         sink.flush();
     }
+}
+
+/// Numbers the threads that push, for their shards.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: usize = THREADS.fetch_add(1, Ordering::Relaxed) % SHARDS;
 }
 
 /// A panic while applying leaves `Stats` consistent enough to report: counters only grow.
@@ -125,7 +142,7 @@ mod tests {
         let stats = Arc::new(Mutex::new(Stats::new(1, Instant::now())));
         let sink = Sink::new(stats.clone());
         for _ in 0..BATCH + 3 {
-            sink.push(7, sent());
+            sink.push(sent());
         }
         assert_eq!(
             lock(&stats).messages.sent,
@@ -136,63 +153,59 @@ mod tests {
         assert_eq!(lock(&stats).bytes.sent_wire, 16 * (BATCH as u64 + 3));
     }
 
-    #[test]
-    fn one_connections_events_keep_their_order_across_batches() {
-        let stats = Arc::new(Mutex::new(Stats::new(2, Instant::now())));
-        let sink = Arc::new(Sink::new(stats));
-        // Two connections in one shard, each opened and lost over and over from its own
-        // thread. Were a batch applied out of turn, some Lost would be applied before its
-        // Opened (`open` saturates at 0) and `open` would not end at 0.
-        let threads: Vec<_> = [1, 1 + SHARDS as u32]
-            .into_iter()
-            .map(|id| {
-                let sink = sink.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..20 * BATCH {
-                        sink.push(
-                            id,
-                            Ev::Opened {
-                                took: Duration::from_millis(1),
-                                reconnect: None,
-                            },
-                        );
-                        sink.push(
-                            id,
-                            Ev::Lost {
-                                kind: crate::error::ErrorKind::Abnormal,
-                                close_code: None,
-                            },
-                        );
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
+    fn opened() -> Ev {
+        Ev::Opened {
+            took: Duration::from_millis(1),
+            reconnect: None,
         }
-        let s = sink.stats();
-        assert_eq!(s.conns.opened, 40 * BATCH as u64);
-        assert_eq!(s.open, 0);
-        assert!(s.peak_open <= 2, "{}", s.peak_open);
+    }
+
+    fn lost() -> Ev {
+        Ev::Lost {
+            kind: crate::error::ErrorKind::Abnormal,
+            close_code: None,
+        }
+    }
+
+    /// A connection's task can move between threads, so its Opened and its Lost could sit in
+    /// two shards and be applied in the wrong order; they are applied at once instead.
+    #[test]
+    fn events_that_open_and_close_connections_are_applied_at_once() {
+        let stats = Arc::new(Mutex::new(Stats::new(1, Instant::now())));
+        let sink = Sink::new(stats.clone());
+        sink.push(opened());
+        sink.push(sent());
+        assert_eq!(lock(&stats).open, 1);
+        assert_eq!(
+            lock(&stats).messages.sent,
+            0,
+            "a message waits in its batch"
+        );
+        std::thread::scope(|t| {
+            t.spawn(|| sink.push(lost()));
+        });
+        assert_eq!(lock(&stats).open, 0);
+        assert_eq!(sink.stats().messages.sent, 1);
     }
 
     #[test]
     fn pushes_from_many_threads_are_all_counted() {
         let stats = Arc::new(Mutex::new(Stats::new(8, Instant::now())));
-        let sink = Arc::new(Sink::new(stats));
-        let threads: Vec<_> = (0..4u32)
-            .map(|t| {
-                let sink = sink.clone();
-                std::thread::spawn(move || {
-                    for i in 0..10_000u32 {
-                        sink.push(t * 7 + i % 3, sent());
+        let sink = Sink::new(stats);
+        std::thread::scope(|t| {
+            for _ in 0..4 {
+                t.spawn(|| {
+                    for _ in 0..10 * BATCH {
+                        sink.push(opened());
+                        sink.push(sent());
+                        sink.push(lost());
                     }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(sink.stats().messages.sent, 40_000);
+                });
+            }
+        });
+        let s = sink.stats();
+        assert_eq!(s.messages.sent, 40 * BATCH as u64);
+        assert_eq!((s.conns.opened, s.open), (40 * BATCH as u64, 0));
+        assert!(s.peak_open <= 4, "{}", s.peak_open);
     }
 }

@@ -157,7 +157,7 @@ impl Worker {
     /// Not async on purpose: an awaited send would sit in every state of this task's future
     /// (and so in its memory); the sink only appends to a batch, or adds one up when full.
     fn ev(&self, e: Ev) {
-        self.sh.sink.push(self.id, e);
+        self.sh.sink.push(e);
     }
 
     fn stopped(&self) -> bool {
