@@ -4,20 +4,21 @@
 //! Why not a channel to a collector task, as before: every message made two events, and each
 //! one went through tokio's unbounded mpsc (an atomic slot claim, a block allocated every 32)
 //! and often woke the collector task, which then had to be scheduled, polled and parked again:
-//! ~13% of soak's instructions at 100 × 1000 msg/s went there, and the queue had no bound when
-//! the collector fell behind. Here a message's events are appended to a batch under that
-//! batch's own lock, and the worker that fills a batch applies it to `Stats` itself, one stats
-//! lock per batch. Nothing is woken per message.
+//! ~13% of soak's instructions went there (callgrind, 20 × 200 msg/s), and the queue had no
+//! bound when the collector fell behind. Here a message's events are appended to a batch under
+//! that batch's own lock, and the worker that fills a batch applies it to `Stats` itself, one
+//! stats lock per batch. Nothing is woken per message.
 //!
 //! One batch (shard) per runtime thread, chosen by the thread, not by the connection: a
 //! connection's task runs on either thread, so shards chosen by connection had every shard's
-//! lock bounce between the cores (the lock and unlock were most of `push`'s time). A thread's
-//! shard stays in its core's cache; another thread touches it only to flush it.
+//! lock written from both cores (`push` was 2.6% of perf's samples at 100 × 1000 msg/s, 1.9%
+//! per thread, one run each; its lock and unlock are most of it). A thread's shard stays in its
+//! core's cache; another thread touches it only to flush it.
 //!
 //! Why shards and not batches only the thread itself can hand over (tried before, and backed
 //! out): events sat in a parked thread's batch, and the hand-off had to allocate. A shard is
 //! reachable from anywhere, so `flush` (on a short interval, before every snapshot, and at the
-//! end) empties all of them, and the memory is fixed: `SHARDS × BATCH` events, allocated once.
+//! end) empties all of them, and the memory is bounded: `SHARDS × BATCH` events at most.
 //!
 //! Order: the events that open and close connections (`open` and its peak depend on their
 //! order) skip the batches and are applied at once, in the order they happen; they are a few
@@ -32,11 +33,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Shards: one per runtime thread on machines of up to 16 cores (more threads share them),
-/// few enough that `flush` stays cheap and the fixed memory small (`SHARDS × BATCH ×
-/// size_of::<Ev>()`, 80 KiB).
+/// few enough that `flush` stays cheap. Memory: at most `SHARDS × BATCH × size_of::<Ev>()`
+/// (80 KiB), and only for the shards a thread uses (a batch grows to `BATCH` once and is kept).
 const SHARDS: usize = 16;
 /// Events per batch: the stats lock is taken once for this many. At 100 × 1000 msg/s (200,000
-/// events a second) a shard fills one every ~10 ms.
+/// events a second) on two cores a thread's shard fills one about every millisecond.
 pub const BATCH: usize = 128;
 /// How often the collector empties every shard, so that the live view, the published totals
 /// and the timeline stay current when messages are too few to fill batches.
@@ -55,9 +56,7 @@ impl Sink {
     pub fn new(stats: Arc<Mutex<Stats>>) -> Self {
         Sink {
             stats,
-            shards: (0..SHARDS)
-                .map(|_| Shard(Mutex::new(Vec::with_capacity(BATCH))))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Shard(Mutex::new(Vec::new()))).collect(),
         }
     }
 
@@ -135,6 +134,16 @@ mod tests {
             len: 10,
             wire: 16,
         }
+    }
+
+    /// The memory bound above (80 KiB) assumes this.
+    #[test]
+    fn an_event_is_at_most_40_bytes() {
+        assert!(
+            std::mem::size_of::<Ev>() <= 40,
+            "{}",
+            std::mem::size_of::<Ev>()
+        );
     }
 
     #[test]
