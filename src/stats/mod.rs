@@ -13,6 +13,7 @@ pub mod soak_collector;
 pub mod soak_envelope;
 pub mod soak_message;
 pub mod soak_report;
+pub mod soak_sink;
 pub mod soak_tracker;
 pub mod timeline;
 pub mod verdict;

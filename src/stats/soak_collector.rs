@@ -1,5 +1,5 @@
-//! The one collector: workers send small events over a channel, the collector adds them up in
-//! fixed memory (counters and histograms, never a sample list), the live view reads snapshots,
+//! The one collector: workers report small events (through `soak_sink`'s bounded batches), the
+//! collector adds them up in fixed memory (counters and histograms, never a sample list), the live view reads snapshots,
 //! and the end of the run turns it all into a `Report`.
 
 use super::soak_report::{
@@ -12,11 +12,9 @@ use crate::error::ErrorKind;
 use crate::stats::counters::Counts;
 use crate::stats::serial::SerialHistogram;
 use crate::stats::series::Series;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
-/// What a worker reports. Small and `Copy`: one goes over the channel per message.
+/// What a worker reports. Small and `Copy`: a couple are made per message.
 #[derive(Debug, Clone, Copy)]
 pub enum Ev {
     /// A connection is open; `reconnect` is the time since it was lost, for a reconnect.
@@ -206,7 +204,21 @@ impl Stats {
     }
 
     pub fn apply(&mut self, ev: Ev) {
-        self.record_timeline(ev);
+        let second = self.second();
+        self.apply_at(second, ev);
+    }
+
+    /// Applies a batch, all in the current second of the timeline: one clock read for the
+    /// batch instead of two for every echo.
+    pub fn apply_all(&mut self, evs: &[Ev]) {
+        let second = self.second();
+        for &ev in evs {
+            self.apply_at(second, ev);
+        }
+    }
+
+    fn apply_at(&mut self, second: u64, ev: Ev) {
+        self.record_timeline(second, ev);
         match ev {
             Ev::Opened { took, reconnect } => {
                 self.open += 1;
@@ -271,7 +283,7 @@ impl Stats {
                 self.messages.received += 1;
                 self.bytes.received_payload += len as u64;
                 self.bytes.received_wire += wire as u64;
-                self.echo_order(rtt, order);
+                self.echo_order(second, rtt, order);
             }
             Ev::Missing(n) => self.messages.missing += n,
             Ev::Dropped(n) => self.messages.dropped += n,
@@ -291,8 +303,7 @@ impl Stats {
 
     /// The same event, counted in its second of the timeline. `open` is taken before the
     /// event: it is the count at the end of every earlier second this event closes.
-    fn record_timeline(&mut self, ev: Ev) {
-        let second = self.second();
+    fn record_timeline(&mut self, second: u64, ev: Ev) {
         let open = self.open;
         let r = &mut self.timeline;
         match ev {
@@ -336,7 +347,7 @@ impl Stats {
         }
     }
 
-    fn echo_order(&mut self, rtt: Duration, order: Echo) {
+    fn echo_order(&mut self, second: u64, rtt: Duration, order: Echo) {
         match order {
             Echo::InOrder | Echo::Reordered => {
                 self.messages.echoed += 1;
@@ -344,8 +355,7 @@ impl Stats {
                     self.messages.reordered += 1;
                 }
                 self.echo.record(rtt);
-                let s = self.second();
-                self.echo_recent.record(s, rtt);
+                self.echo_recent.record(second, rtt);
             }
             Echo::Corrupted { reordered } => {
                 self.messages.corrupted += 1;
@@ -497,20 +507,6 @@ fn unix_time_of(start: Instant) -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     now.saturating_sub(start.elapsed()).as_secs_f64()
-}
-
-/// Drain the channel into `stats` until every worker has dropped its sender. Events are taken
-/// in batches so the lock is taken once per batch, not once per message.
-pub async fn collect(mut rx: mpsc::UnboundedReceiver<Ev>, stats: Arc<Mutex<Stats>>) {
-    let mut batch = Vec::with_capacity(1024);
-    while rx.recv_many(&mut batch, 1024).await > 0 {
-        if let Ok(mut s) = stats.lock() {
-            for ev in batch.drain(..) {
-                s.apply(ev);
-            }
-        }
-        batch.clear();
-    }
 }
 
 #[cfg(test)]

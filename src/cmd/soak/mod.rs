@@ -1,4 +1,4 @@
-//! `wsbeat soak`: N workers → one channel → one collector; a live view (or a plain status line)
+//! `wsbeat soak`: N workers → a sink of bounded batches → one collector; a live view (or a plain status line)
 //! reads snapshots; at the end (time, `q` or Ctrl-C) the workers drain and close, and the report
 //! is printed, written as JSON and checked against the thresholds.
 //!
@@ -22,8 +22,9 @@ use crate::error::{Error, ErrorKind};
 use crate::render::live::{KeyReader, LiveView, StatusLine};
 use crate::render::soak as human;
 use crate::signals::{self, Signal};
-use crate::stats::soak_collector::{self as collector, Ev, Stats};
+use crate::stats::soak_collector::Stats;
 use crate::stats::soak_report::{self as report, Report};
+use crate::stats::soak_sink::{self, Sink};
 use crate::stats::verdict;
 use crate::timer::wakers::Wakers;
 use crate::timer::wheel::Wheel;
@@ -123,8 +124,8 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let end = start + cfg.run.duration;
     let stats = Arc::new(Mutex::new(Stats::new(cfg.run.connections as u64, start)));
-    let (tx, rx) = mpsc::unbounded_channel::<Ev>();
-    let collector = tokio::spawn(collector::collect(rx, stats.clone()));
+    let sink = Arc::new(Sink::new(stats.clone()));
+    let flusher = tokio::spawn(soak_sink::flush_every(sink.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let census = Arc::new(tasks::Census::default());
     let spans = Shared::wheel_spans(&cfg.run, cfg.heartbeat.as_ref());
@@ -136,7 +137,7 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         preamble: cfg.preamble.clone(),
         reconnect: cfg.reconnect,
         socketio: cfg.socketio.clone(),
-        tx,
+        sink: sink.clone(),
         start,
         end,
         stop: stop_rx,
@@ -195,7 +196,7 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             _ = quit_rx.recv() => break Stop::Quit,
             _ = shutdown.recv() => break Stop::Interrupt,
             _ = tick.tick() => {
-                let snap = lock(&stats).snapshot();
+                let snap = sink.stats().snapshot();
                 match &mut view {
                     Some((v, _)) => { let _ = v.draw(&snap, false); }
                     None if start.elapsed() >= STATUS_EVERY => status.print(&snap),
@@ -237,7 +238,7 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
             }
             _ = tick.tick() => {
                 if let Some((v, _)) = &mut view {
-                    let snap = lock(&stats).snapshot();
+                    let snap = sink.stats().snapshot();
                     let _ = v.draw(&snap, true);
                 }
             }
@@ -248,14 +249,15 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         let _ = gone.await;
     }
     let crashed = census.crashed();
-    let _ = collector.await;
+    flusher.abort();
     sampler.abort();
     drop(view);
     if let Some(s) = server {
         s.stop().await;
     }
 
-    let mut report = lock(&stats).report(
+    // Every worker has ended: what `stats` takes from the sink here is all there is.
+    let mut report = sink.stats().report(
         vec![config_json],
         stop != Stop::Time,
         rss::own_peak_rss_bytes(),

@@ -30,6 +30,7 @@ use crate::net::stream::MaybeTls;
 use crate::stats::server_mark;
 use crate::stats::soak_collector::Ev;
 use crate::stats::soak_message::{self as message, Decoded};
+use crate::stats::soak_sink::Sink;
 use crate::stats::soak_tracker::Tracker;
 use crate::timer::stamp::Stamp;
 use crate::timer::wakers::{Key, Wakers};
@@ -54,7 +55,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::time::sleep_until;
 
 /// After the run ends, how long a connection waits for the echoes still on their way before it
@@ -99,7 +100,7 @@ pub struct Shared {
     pub reconnect: Option<ReconnectPolicy>,
     /// `--socketio`: each connection joins this namespace first (`socketio.rs`).
     pub socketio: Option<SocketIo>,
-    pub tx: mpsc::UnboundedSender<Ev>,
+    pub sink: Arc<Sink>,
     pub start: Instant,
     pub end: Instant,
     /// Becomes true when the run ends (time, or the user): for the waits that are boxed.
@@ -269,10 +270,9 @@ impl Drop for Worker {
 
 impl Worker {
     /// Not async on purpose: an awaited send would sit in every state of this task's future
-    /// (and so in its memory); the collector only adds numbers and keeps up easily.
+    /// (and so in its memory); the sink only appends to a batch, or adds one up when full.
     fn ev(&self, e: Ev) {
-        // The collector outlives every worker; if it is gone the run is being torn down.
-        let _ = self.sh.tx.send(e);
+        self.sh.sink.push(e);
     }
 
     fn stopped(&self) -> bool {
