@@ -1,6 +1,6 @@
 //! One task per logical connection: ramp-up slot, open, send on schedule, match echoes,
 //! heartbeat, and after a loss reconnect with backoff while new messages wait in a bounded
-//! buffer. Everything it learns goes to the collector as `Ev`s; it never prints.
+//! buffer. Everything it learns goes to the stats as `Ev`s (through `fn ev`); it never prints.
 //!
 //! Memory is what limits a soak (19,000 of these in one process, 1 KiB each at most: issue
 //! 17), so a worker keeps numbers, not messages: a buffered or unanswered message is its
@@ -17,10 +17,11 @@
 //!
 //! Why not `client::session::Session`, which `connect` drives: it holds 1,280 bytes inline
 //! (its config with the connection options, a boxed opener, the ping tracker, `/status`
-//! counters) before any heap, more than this whole task's budget of 1 KiB, and soak's target is
-//! under 2 KiB of RSS per connection in all (1.83 KiB measured by `bench/run`). So a worker
-//! drives the same state machines (`Heartbeat`, `Reconnector`, `OutboundBuffer`) from a leaner
-//! loop that shares the run's configuration between all its connections.
+//! counters) before any heap, more than this whole task's budget (544 bytes, its connection
+//! included), and soak's target is 1 KiB of RSS per connection in all (~1.0 KiB measured, see
+//! bench/README.md "Where a soak connection's bytes go"). So a worker drives the same state
+//! machines (`HeartbeatState`, `Backoff`) from a leaner loop that shares the run's
+//! configuration between all its connections.
 
 use crate::client::heartbeat::{Action, HeartbeatConfig, HeartbeatState, Probe};
 use crate::client::steps::{Next, Runner, Script};
@@ -61,6 +62,8 @@ use tokio::time::sleep_until;
 /// After the run ends, how long a connection waits for the echoes still on their way before it
 /// closes; what has not come back by then is missing.
 pub const DRAIN: Duration = Duration::from_secs(2);
+/// Messages already arrived that the drain still counts once no echo is awaited.
+const FINISH_EXTRA: u16 = 256;
 /// Handshakes in flight at once: enough to open thousands of connections a second on a LAN
 /// (19,000 to 127.0.0.1 in well under a second), few enough that the short-lived buffers of the
 /// handshakes in flight stay small next to the connections, and that a server's accept backlog
@@ -918,27 +921,41 @@ impl Worker {
     async fn finish(&mut self, conn: &mut Conn) -> SessionEnd {
         self.ev(Ev::HeldToEnd);
         let drain_end = Instant::now() + DRAIN;
-        while self.tracker.awaiting() > 0 {
-            tokio::select! {
-                inbound = conn.recv() => {
-                    if self.sio_control(conn, &inbound).await {
-                        continue;
-                    }
-                    if let Some(end) = self.inbound(inbound, None) {
-                        // Lost while draining: report it like any loss, but do not reconnect.
-                        if let SessionEnd::Lost { kind, close_code } = end {
-                            self.ev(Ev::Lost { kind, close_code });
-                        }
-                        self.closed(conn, end).await;
-                        // Nothing is sent again: what is unanswered now is lost in flight.
-                        let n = self.tracker.take_unanswered().len() as u64;
-                        if n > 0 {
-                            self.ev(Ev::LostInFlight(n));
-                        }
-                        return SessionEnd::Finished;
-                    }
+        // Bounds what is taken once nothing is awaited: a peer that never stops sending
+        // (a busy broadcast room) must not hold the close.
+        let mut extra = 0u16;
+        loop {
+            let inbound = if self.tracker.awaiting() > 0 {
+                tokio::select! {
+                    inbound = conn.recv() => inbound,
+                    _ = sleep_until(drain_end.into()) => break,
                 }
-                _ = sleep_until(drain_end.into()) => break,
+            } else if extra < FINISH_EXTRA && Instant::now() < drain_end {
+                extra += 1;
+                // Nothing awaited, but what has already arrived still counts (a server's
+                // duplicate of the last echo, read with it), without waiting for more.
+                match std::future::poll_fn(|cx| Poll::Ready(conn.poll_recv(cx))).await {
+                    Poll::Ready(inbound) => inbound,
+                    Poll::Pending => break,
+                }
+            } else {
+                break;
+            };
+            if self.sio_control(conn, &inbound).await {
+                continue;
+            }
+            if let Some(end) = self.inbound(inbound, None) {
+                // Lost while draining: report it like any loss, but do not reconnect.
+                if let SessionEnd::Lost { kind, close_code } = end {
+                    self.ev(Ev::Lost { kind, close_code });
+                }
+                self.closed(conn, end).await;
+                // Nothing is sent again: what is unanswered now is lost in flight.
+                let n = self.tracker.take_unanswered().len() as u64;
+                if n > 0 {
+                    self.ev(Ev::LostInFlight(n));
+                }
+                return SessionEnd::Finished;
             }
         }
         let (close, _) = conn.close_and_wait(close::NORMAL, "soak finished").await;
