@@ -113,6 +113,16 @@ impl Wheel {
         at.nanos().div_ceil(self.tick_ns)
     }
 
+    /// The last tick fired (behind the clock while the wheel is empty).
+    pub fn current(&self) -> u64 {
+        self.now.load(Ordering::Acquire)
+    }
+
+    /// Whole ticks in `d`, at least one.
+    pub fn ticks_in(&self, d: Duration) -> u64 {
+        (u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) / self.tick_ns).max(1)
+    }
+
     /// The tick's low bits, as a connection keeps them.
     pub fn short(tick: u64) -> Tick {
         Tick(tick as u32)

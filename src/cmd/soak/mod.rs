@@ -129,6 +129,7 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let census = Arc::new(tasks::Census::default());
     let spans = Shared::wheel_spans(&cfg.run, cfg.heartbeat.as_ref());
+    let wheel = Wheel::new(start, &spans);
     let (gone_tx, gone) = tokio::sync::oneshot::channel();
     let shared = Arc::new(Shared {
         run: cfg.run.clone(),
@@ -143,8 +144,8 @@ async fn soak(mut cfg: SoakConfig) -> anyhow::Result<ExitCode> {
         stop: stop_rx,
         stopping: AtomicBool::new(false),
         wakers: Wakers::with_capacity(cfg.run.connections),
-        wheel: Wheel::new(start, &spans),
-        wheel_reach: Shared::wheel_reach(&spans),
+        wheel_reach_ticks: Shared::wheel_reach_ticks(&wheel, &spans),
+        wheel,
         census: census.clone(),
         gone: gone_tx,
         open_gate: gate::OpenGate::new(worker::OPEN_CONCURRENCY),

@@ -115,8 +115,9 @@ pub struct Shared {
     pub wakers: Wakers,
     /// The deadlines of connected loops: the next message, the heartbeat. Counts from `start`.
     pub wheel: Wheel,
-    /// The shortest of `wheel_spans`: how far ahead a connection arms the wheel at most.
-    pub wheel_reach: Duration,
+    /// The shortest of `wheel_spans` in the wheel's ticks: how far ahead a connection arms
+    /// the wheel at most.
+    pub wheel_reach_ticks: u64,
     /// How the workers ended (see `tasks`).
     pub census: Arc<Census>,
     /// Dropped with the last reference to this: every worker has ended (see `tasks`).
@@ -145,13 +146,14 @@ impl Shared {
         spans
     }
 
-    /// `wheel_reach` for these spans: the shortest (a second when there is none).
-    pub fn wheel_reach(spans: &[Duration]) -> Duration {
-        spans
+    /// `wheel_reach_ticks` for these spans: the shortest (a second when there is none).
+    pub fn wheel_reach_ticks(wheel: &Wheel, spans: &[Duration]) -> u64 {
+        let reach = spans
             .iter()
             .copied()
             .min()
-            .unwrap_or(Duration::from_secs(1))
+            .unwrap_or(Duration::from_secs(1));
+        wheel.ticks_in(reach)
     }
 }
 
@@ -660,7 +662,7 @@ impl Worker {
     /// Whether `deadline` has come, by the shared wheel: its tick has fired. If not, make sure
     /// the wheel wakes this task by then: an entry at or before that tick, armed once (a
     /// deadline that moved later leaves its earlier entry, which wakes us early, once). Never
-    /// armed further ahead than `Shared::wheel_reach`: a heartbeat's timeout, armed when the
+    /// armed further ahead than `Shared::wheel_reach_ticks`: a heartbeat's timeout, armed when the
     /// Ping goes, is replaced by an earlier deadline as soon as the Pong comes, and a second
     /// entry for it would double what the wheel holds; this way it costs one early wake.
     fn timer_due(&mut self, deadline: Instant) -> bool {
@@ -669,12 +671,10 @@ impl Worker {
         if wheel.reached(Wheel::short(tick)) {
             return true;
         }
-        let reach = Instant::now() + self.sh.wheel_reach;
-        let tick = if deadline > reach {
-            wheel.tick_of(Stamp::of(self.sh.start, reach))
-        } else {
-            tick
-        };
+        // From the wheel's last tick, not the clock (a clock read per message is ~1% of
+        // soak's CPU): a wheel behind the clock only makes the entry earlier.
+        let reach = wheel.current() + self.sh.wheel_reach_ticks;
+        let tick = tick.min(reach);
         let short = Wheel::short(tick);
         if self.is_armed && !wheel.reached(self.armed) && !short.before(self.armed) {
             return false;
@@ -820,7 +820,6 @@ impl Worker {
         inbound: Incoming,
         hb: Option<&mut HeartbeatState>,
     ) -> Option<SessionEnd> {
-        let now = Instant::now();
         match inbound {
             // One event per message: `Echo` and `Corrupted` count as received too.
             Incoming::Message {
@@ -894,7 +893,7 @@ impl Worker {
                         if let (Some(h), DataKind::Text) = (hb, kind)
                             && let Ok(text) = std::str::from_utf8(&payload)
                             && let Some(cfg) = &self.sh.heartbeat
-                            && let Some(rtt) = h.on_text(cfg, text, now)
+                            && let Some(rtt) = h.on_text(cfg, text, Instant::now())
                         {
                             self.ev(Ev::HeartbeatAnswered(rtt));
                         }
@@ -903,7 +902,7 @@ impl Worker {
                 None
             }
             Incoming::Pong(p) => {
-                if let Some(rtt) = hb.and_then(|h| h.on_pong(&p, now)) {
+                if let Some(rtt) = hb.and_then(|h| h.on_pong(&p, Instant::now())) {
                     self.ev(Ev::HeartbeatAnswered(rtt));
                 }
                 None
