@@ -12,7 +12,7 @@
 //! wheel (`crate::timer`). The connected loop is `Connected`, a future written by hand: a
 //! `select!` over `recv`, a `Sleep` and the stop signal's `changed()` held ~300 bytes for the
 //! whole connection, and sending awaited a write in the middle of it; here sends are queued in
-//! the connection's output (bounded: `SEND_HIGH_WATER`) and written by the same poll that
+//! the connection's output (bounded by the engine's `MAX_QUEUED`) and written by the same poll that
 //! reads. The connection is the engine's `Connection`, as everywhere: no read buffer while idle.
 //!
 //! Why not `client::session::Session`, which `connect` drives: it holds 1,280 bytes inline
@@ -36,7 +36,7 @@ use crate::stats::soak_tracker::Tracker;
 use crate::timer::stamp::Stamp;
 use crate::timer::wakers::{Key, Wakers};
 use crate::timer::wheel::{Tick, Wheel};
-use crate::ws::connection::{Connection, Incoming};
+use crate::ws::connection::{Connection, Incoming, MAX_QUEUED};
 use crate::ws::proto::frame::Role;
 use std::collections::VecDeque;
 
@@ -84,10 +84,6 @@ const SENT_BEFORE: u64 = 1 << 63;
 /// missing), whatever `--buffer` is.
 const SERVER_REPLAY_AWAIT: usize = 1024;
 
-/// Output queued and not yet taken by the socket beyond which no new message is queued: the
-/// schedule waits for the socket (the messages stay due and go out as it drains), so a server
-/// that stops reading costs a bounded buffer, not one that grows with the rate.
-const SEND_HIGH_WATER: usize = 256 * 1024;
 /// Rounds of reading and timer work in one poll of `Connected` before other tasks get a turn.
 const IO_BUDGET: usize = 16;
 
@@ -651,7 +647,7 @@ impl Worker {
     fn wake_at(&self, conn: &Conn, hb: Option<&HeartbeatState>) -> Option<Instant> {
         let mut at = self
             .next_send()
-            .filter(|&t| t < self.sh.end && conn.queued() < SEND_HIGH_WATER);
+            .filter(|&t| t < self.sh.end && conn.queued() < MAX_QUEUED);
         if let (Some(h), Some(cfg)) = (hb, &self.sh.heartbeat) {
             let d = h.next_deadline(cfg);
             at = Some(at.map_or(d, |a| a.min(d)));
@@ -793,13 +789,15 @@ impl Worker {
         self.send_due(conn, now).err().map(|e| lost_by(&e))
     }
 
-    /// Queue the messages that are due, while the socket keeps up (`SEND_HIGH_WATER`).
+    /// Queue the messages that are due while the socket keeps up: past the engine's
+    /// `MAX_QUEUED` bytes waiting for it, the rest stay due and go out as it drains, so a
+    /// server that stops reading costs a bounded buffer, not one that grows with the rate.
     fn send_due(&mut self, conn: &mut Conn, now: Instant) -> Result<(), Error> {
         let Some(period) = self.sh.run.message_period else {
             return Ok(());
         };
         while let Some(t) = self.next_send().filter(|&t| t <= now && t < self.sh.end) {
-            if conn.queued() >= SEND_HIGH_WATER {
+            if conn.queued() >= MAX_QUEUED {
                 break;
             }
             let next = t + self.gap(period);
